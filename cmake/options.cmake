@@ -1,0 +1,23 @@
+# Project-wide compile settings live in two INTERFACE targets that every target links
+# PRIVATE, so that consumers of our libraries never inherit our warning policy.
+add_library(icalgate_warnings INTERFACE)
+target_compile_options(icalgate_warnings INTERFACE
+  -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wold-style-cast -Wcast-align
+  -Woverloaded-virtual -Wimplicit-fallthrough -Wformat=2 -Wmissing-declarations)
+if(ICALGATE_WERROR)
+  target_compile_options(icalgate_warnings INTERFACE -Werror)
+endif()
+
+add_library(icalgate_options INTERFACE)
+target_compile_features(icalgate_options INTERFACE cxx_std_20)
+if(ICALGATE_SANITIZE)
+  target_compile_options(icalgate_options INTERFACE
+    -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  target_link_options(icalgate_options INTERFACE -fsanitize=address,undefined)
+endif()
+if(ICALGATE_FUZZ)
+  # Instrument the libraries for coverage; only the fuzz executables link the driver.
+  target_compile_options(icalgate_options INTERFACE
+    -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  target_link_options(icalgate_options INTERFACE -fsanitize=address,undefined)
+endif()

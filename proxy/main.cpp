@@ -1,0 +1,44 @@
+// The icalgate executable: dispatches to the gateway and its admin subcommands.
+
+#include "proxy/cli_inspect.hpp"
+
+#include <cstdio>
+#include <span>
+#include <string_view>
+
+namespace {
+
+constexpr std::string_view usage = R"(usage: icalgate COMMAND [ARGS]
+
+commands:
+  inspect FILE [ITEMS]   print the FETCH response the gateway sends for the message in FILE,
+                         e.g. icalgate inspect msg.eml 'RFC822.SIZE BODYSTRUCTURE BODY.PEEK[1]'
+                         (ITEMS defaults to "RFC822.SIZE BODYSTRUCTURE ENVELOPE")
+  --version              print the version
+  --help                 print this help
+)";
+
+} // namespace
+
+int main(int argc, char** argv) {
+  const std::span<char* const> args(argv, static_cast<std::size_t>(argc));
+  if (args.size() < 2) {
+    std::fputs(usage.data(), stderr);
+    return 2;
+  }
+  const std::string_view command = args[1];
+  if (command == "--help" || command == "-h" || command == "help") {
+    std::fputs(usage.data(), stdout);
+    return 0;
+  }
+  if (command == "--version") {
+    std::printf("icalgate %s\n", ICALGATE_VERSION_STRING);
+    return 0;
+  }
+  if (command == "inspect") {
+    return icalgate::proxy::run_inspect(args.subspan(2));
+  }
+  std::fprintf(stderr, "icalgate: unknown command '%.*s' (try --help)\n",
+               static_cast<int>(command.size() > 64 ? 64 : command.size()), command.data());
+  return 2;
+}
