@@ -1,5 +1,6 @@
 // The icalgate executable: dispatches to the gateway and its admin subcommands.
 
+#include "proxy/cli_check_config.hpp"
 #include "proxy/cli_inspect.hpp"
 
 #include <cstdio>
@@ -14,6 +15,8 @@ commands:
   inspect FILE [ITEMS]   print the FETCH response the gateway sends for the message in FILE,
                          e.g. icalgate inspect msg.eml 'RFC822.SIZE BODYSTRUCTURE BODY.PEEK[1]'
                          (ITEMS defaults to "RFC822.SIZE BODYSTRUCTURE ENVELOPE")
+  check-config FILE      validate a configuration file: prints "FILE: ok" (exit 0), or every
+                         error as FILE:LINE: key: message (exit 1); exit 2 if FILE is unreadable
   --version              print the version
   --help                 print this help
 )";
@@ -34,6 +37,9 @@ int main(int argc, char** argv) {
   if (command == "--version") {
     std::printf("icalgate %s\n", ICALGATE_VERSION_STRING);
     return 0;
+  }
+  if (command == "check-config") {
+    return icalgate::proxy::run_check_config(args.subspan(2));
   }
   if (command == "inspect") {
     return icalgate::proxy::run_inspect(args.subspan(2));

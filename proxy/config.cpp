@@ -1,0 +1,677 @@
+#include "proxy/config.hpp"
+
+#include "proxy/units.hpp"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <exception>
+#include <fstream>
+#include <initializer_list>
+#include <limits>
+#include <new>
+#include <sys/stat.h>
+
+// toml++ is included here only, so that its configuration macros (set by its CMake target:
+// shared library, exceptions on) cannot differ between translation units. Its parse_error is
+// caught in load_config and never leaves this file.
+#include <toml++/toml.h>
+
+namespace icalgate::proxy {
+
+namespace {
+
+using std::chrono::milliseconds;
+
+// Config files are trusted, but their text still ends up in terminals and logs: keep what
+// we echo printable and short.
+std::string printable(std::string_view text, std::size_t max_shown = 60) {
+  std::string out;
+  for (const char c : text.substr(0, max_shown)) {
+    const auto u = static_cast<unsigned char>(c);
+    out += (u < 0x20 || u == 0x7f) ? '?' : c;
+  }
+  if (text.size() > max_shown) {
+    out += "...";
+  }
+  return out;
+}
+
+std::string quoted(std::string_view text) {
+  return "\"" + printable(text) + "\"";
+}
+
+std::string_view type_name(const toml::node& node) {
+  switch (node.type()) {
+  case toml::node_type::table:
+    return "a table";
+  case toml::node_type::array:
+    return "an array";
+  case toml::node_type::string:
+    return "a string";
+  case toml::node_type::integer:
+    return "an integer";
+  case toml::node_type::floating_point:
+    return "a float";
+  case toml::node_type::boolean:
+    return "a boolean";
+  case toml::node_type::date:
+    return "a date";
+  case toml::node_type::time:
+    return "a time";
+  case toml::node_type::date_time:
+    return "a date-time";
+  case toml::node_type::none:
+    break;
+  }
+  return "nothing";
+}
+
+std::uint32_t line_of(const toml::node& node) {
+  return node.source().begin.line;
+}
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) {
+    row[j] = j;
+  }
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+bool is_ipv4_literal(const std::string& host) {
+  in_addr addr{};
+  return inet_pton(AF_INET, host.c_str(), &addr) == 1;
+}
+
+bool is_ipv6_literal(const std::string& host) {
+  in6_addr addr{};
+  return inet_pton(AF_INET6, host.c_str(), &addr) == 1;
+}
+
+// RFC 1123 host names (underscores tolerated, as resolvers do) or dotted IPv4 literals.
+std::optional<std::string> host_name_problem(std::string_view host) {
+  if (host.empty()) {
+    return "empty host";
+  }
+  if (host.size() > 253) {
+    return "host name longer than 253 characters";
+  }
+  const bool numeric = std::all_of(host.begin(), host.end(),
+                                   [](char c) { return (c >= '0' && c <= '9') || c == '.'; });
+  if (numeric) {
+    return is_ipv4_literal(std::string(host)) ? std::nullopt
+                                              : std::optional<std::string>("invalid IPv4 address");
+  }
+  std::size_t label = 0;
+  for (std::size_t i = 0; i < host.size(); ++i) {
+    const char c = host[i];
+    if (c == '.') {
+      if (label == 0) {
+        return "empty label in host name";
+      }
+      label = 0;
+      continue;
+    }
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_';
+    if (!ok) {
+      return "invalid character in host name";
+    }
+    if (++label > 63) {
+      return "host name label longer than 63 characters";
+    }
+  }
+  // A trailing dot (label == 0 here) is the fully qualified spelling and is fine.
+  return std::nullopt;
+}
+
+std::optional<std::uint16_t> parse_port(std::string_view text) {
+  if (text.empty() || text.size() > 5) {
+    return std::nullopt;
+  }
+  std::uint32_t port = 0;
+  for (const char c : text) {
+    if (c < '0' || c > '9') {
+      return std::nullopt;
+    }
+    port = port * 10 + static_cast<std::uint32_t>(c - '0');
+  }
+  if (port < 1 || port > 65535) {
+    return std::nullopt;
+  }
+  return static_cast<std::uint16_t>(port);
+}
+
+// Collects every problem instead of stopping at the first, so that one run of check-config
+// shows everything there is to fix.
+class Loader {
+ public:
+  explicit Loader(std::string_view file_name) : file_(file_name) {}
+
+  std::vector<ConfigError>& errors() { return errors_; }
+
+  void error(std::uint32_t line, std::string key, std::string message) {
+    errors_.push_back(ConfigError{file_, line, 0, printable(key, 120), std::move(message)});
+  }
+
+  void load(const toml::table& root, Config& config) {
+    for (auto&& [key, node] : root) {
+      const std::string_view name = key.str();
+      const toml::table* table = node.as_table();
+      if (name == "listen" || name == "tls" || name == "upstream" || name == "limits" ||
+          name == "log") {
+        if (table == nullptr) {
+          error(line_of(node), std::string(name),
+                "expected a table, got " + std::string(type_name(node)));
+          continue;
+        }
+      }
+      if (name == "listen") {
+        load_listen(*table, config.listen);
+      } else if (name == "tls") {
+        load_tls(*table, config.tls);
+      } else if (name == "upstream") {
+        load_upstream(*table, config.upstream);
+      } else if (name == "limits") {
+        load_limits(*table, config.limits);
+      } else if (name == "log") {
+        load_log(*table, config.log);
+      } else {
+        unknown(node, "", name, {"listen", "tls", "upstream", "limits", "log"});
+      }
+    }
+  }
+
+ private:
+  using Names = std::initializer_list<std::string_view>;
+
+  void unknown(const toml::node& node, std::string_view section, std::string_view name,
+               Names known) {
+    std::string message = node.is_table() ? "unknown table" : "unknown key";
+    for (const std::string_view candidate : known) {
+      // Short names are close to everything; only suggest what is plausibly a typo.
+      if (edit_distance(name, candidate) <= std::max<std::size_t>(1, candidate.size() / 4)) {
+        message += " (did you mean \"" + std::string(candidate) + "\"?)";
+        break;
+      }
+    }
+    error(line_of(node), qualified(section, name), std::move(message));
+  }
+
+  static std::string qualified(std::string_view section, std::string_view name) {
+    return section.empty() ? std::string(name) : std::string(section) + "." + std::string(name);
+  }
+
+  // Reports every key of `table` that is not in `known`.
+  void check_keys(const toml::table& table, std::string_view section, Names known) {
+    for (auto&& [key, node] : table) {
+      if (std::find(known.begin(), known.end(), key.str()) == known.end()) {
+        unknown(node, section, key.str(), known);
+      }
+    }
+  }
+
+  template <class T>
+  const T* typed(const toml::table& table, std::string_view section, std::string_view name,
+                 std::string_view expected) {
+    const toml::node* node = table.get(name);
+    if (node == nullptr) {
+      return nullptr;
+    }
+    const T* value = node->as<T>();
+    if (value == nullptr) {
+      error(line_of(*node), qualified(section, name),
+            "expected " + std::string(expected) + ", got " + std::string(type_name(*node)));
+    }
+    return value;
+  }
+
+  const toml::value<std::string>* string_at(const toml::table& table, std::string_view section,
+                                            std::string_view name) {
+    return typed<toml::value<std::string>>(table, section, name, "a string");
+  }
+
+  void read_bool(const toml::table& table, std::string_view section, std::string_view name,
+                 bool& out) {
+    if (const auto* v = typed<toml::value<bool>>(table, section, name, "true or false")) {
+      out = v->get();
+    }
+  }
+
+  template <class U>
+  void read_count(const toml::table& table, std::string_view section, std::string_view name,
+                  std::int64_t min, std::int64_t max, U& out) {
+    const auto* v = typed<toml::value<std::int64_t>>(table, section, name, "an integer");
+    if (v == nullptr) {
+      return;
+    }
+    if (v->get() < min || v->get() > max) {
+      error(line_of(*v), qualified(section, name),
+            "must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " +
+                std::to_string(v->get()));
+      return;
+    }
+    out = static_cast<U>(v->get());
+  }
+
+  void read_path(const toml::table& table, std::string_view section, std::string_view name,
+                 bool may_be_empty, std::string& out) {
+    const auto* v = string_at(table, section, name);
+    if (v == nullptr) {
+      return;
+    }
+    const std::string& path = v->get();
+    if (path.empty() && !may_be_empty) {
+      error(line_of(*v), qualified(section, name), "must not be empty");
+    } else if (path.find('\0') != std::string::npos) {
+      error(line_of(*v), qualified(section, name), "a path cannot contain a NUL character");
+    } else {
+      out = path;
+    }
+  }
+
+  void read_host(const toml::table& table, std::string_view section, std::string_view name,
+                 bool may_be_empty, std::string& out) {
+    const auto* v = string_at(table, section, name);
+    if (v == nullptr) {
+      return;
+    }
+    const std::string& host = v->get();
+    if (host.empty() && may_be_empty) {
+      out.clear();
+      return;
+    }
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+      error(line_of(*v), qualified(section, name),
+            "expected a host name or address without brackets, got " + quoted(host));
+      return;
+    }
+    if (host.find(':') != std::string::npos) {
+      if (is_ipv6_literal(host)) {
+        out = host;
+      } else {
+        error(line_of(*v), qualified(section, name),
+              "expected a host name or address, got " + quoted(host) +
+                  " (the port is a key of its own)");
+      }
+      return;
+    }
+    if (const auto problem = host_name_problem(host)) {
+      error(line_of(*v), qualified(section, name),
+            "expected a host name or address, got " + quoted(host) + " (" + *problem + ")");
+      return;
+    }
+    out = host;
+  }
+
+  void read_listener(const toml::table& table, std::string_view name,
+                     std::optional<Endpoint>& out) {
+    const auto* v = string_at(table, "listen", name);
+    if (v == nullptr) {
+      return;
+    }
+    if (v->get().empty()) {
+      out.reset();
+      return;
+    }
+    auto parsed = parse_endpoint(v->get());
+    if (const auto* why = std::get_if<std::string>(&parsed)) {
+      error(line_of(*v), qualified("listen", name),
+            "expected host:port, got " + quoted(v->get()) + " (" + *why + ")");
+      return;
+    }
+    out = std::get<Endpoint>(std::move(parsed));
+  }
+
+  void read_duration(const toml::table& table, std::string_view section, std::string_view name,
+                     milliseconds min, milliseconds& out) {
+    const toml::node* node = table.get(name);
+    if (node == nullptr) {
+      return;
+    }
+    if (node->is_integer() || node->is_floating_point()) {
+      error(line_of(*node), qualified(section, name),
+            "expected a duration string with a unit such as \"" + format_duration(out) +
+                "\", got a bare number");
+      return;
+    }
+    const auto* v = string_at(table, section, name);
+    if (v == nullptr) {
+      return;
+    }
+    const auto parsed = parse_duration(v->get());
+    if (!parsed) {
+      error(line_of(*v), qualified(section, name), parsed.error());
+      return;
+    }
+    // Timers convert to nanoseconds; a bound keeps every configured duration far from overflow.
+    constexpr milliseconds max{30LL * 24 * 3'600'000};
+    if (parsed.value() < min || parsed.value() > max) {
+      error(line_of(*v), qualified(section, name),
+            "must be between " + format_duration(min) + " and " + format_duration(max) + ", got " +
+                quoted(v->get()));
+      return;
+    }
+    out = parsed.value();
+  }
+
+  void read_size(const toml::table& table, std::string_view section, std::string_view name,
+                 std::uint64_t min, std::uint64_t max, std::uint64_t& out) {
+    const toml::node* node = table.get(name);
+    if (node == nullptr) {
+      return;
+    }
+    std::uint64_t bytes = 0;
+    if (const auto* i = node->as_integer()) {
+      if (i->get() < 0) {
+        error(line_of(*node), qualified(section, name),
+              "must not be negative, got " + std::to_string(i->get()));
+        return;
+      }
+      bytes = static_cast<std::uint64_t>(i->get());
+    } else if (const auto* s = node->as_string()) {
+      const auto parsed = parse_size(s->get());
+      if (!parsed) {
+        error(line_of(*node), qualified(section, name), parsed.error());
+        return;
+      }
+      bytes = parsed.value();
+    } else {
+      error(line_of(*node), qualified(section, name),
+            "expected a size such as \"64KiB\" or a number of bytes, got " +
+                std::string(type_name(*node)));
+      return;
+    }
+    if (bytes < min || bytes > max) {
+      error(line_of(*node), qualified(section, name),
+            "must be between " + format_size(min) + " and " + format_size(max) + ", got " +
+                format_size(bytes));
+      return;
+    }
+    out = bytes;
+  }
+
+  template <class E, std::size_t N>
+  void read_choice(const toml::table& table, std::string_view section, std::string_view name,
+                   const std::array<std::pair<std::string_view, E>, N>& choices, E& out) {
+    const auto* v = string_at(table, section, name);
+    if (v == nullptr) {
+      return;
+    }
+    std::string allowed;
+    for (const auto& [text, value] : choices) {
+      if (v->get() == text) {
+        out = value;
+        return;
+      }
+      allowed += allowed.empty() ? "" : ", ";
+      allowed += text;
+    }
+    error(line_of(*v), qualified(section, name),
+          "expected one of " + allowed + ", got " + quoted(v->get()));
+  }
+
+  void load_listen(const toml::table& t, ListenConfig& out) {
+    check_keys(t, "listen", {"imaps", "imap", "proxy_protocol"});
+    read_listener(t, "imaps", out.imaps);
+    read_listener(t, "imap", out.imap);
+    read_bool(t, "listen", "proxy_protocol", out.proxy_protocol);
+
+    const toml::node* imap = t.get("imap");
+    const toml::node* imaps = t.get("imaps");
+    const toml::node* place = imap != nullptr ? imap : imaps;
+    const std::uint32_t line = place != nullptr ? line_of(*place) : line_of(t);
+    const std::string key = imap != nullptr ? "listen.imap" : "listen.imaps";
+    if (!out.imaps && !out.imap) {
+      error(line, key, "at least one of listen.imaps and listen.imap must be enabled");
+    } else if (out.imaps && out.imap && *out.imaps == *out.imap) {
+      error(line, key,
+            "listen.imaps and listen.imap cannot share the address " + out.imap->to_string());
+    }
+  }
+
+  void load_tls(const toml::table& t, TlsConfig& out) {
+    check_keys(t, "tls", {"cert", "key", "min_version"});
+    read_path(t, "tls", "cert", false, out.cert);
+    read_path(t, "tls", "key", false, out.key);
+    static constexpr std::array<std::pair<std::string_view, TlsVersion>, 2> versions{{
+        {"1.2", TlsVersion::tls1_2},
+        {"1.3", TlsVersion::tls1_3},
+    }};
+    if (const toml::node* node = t.get("min_version"); node != nullptr && node->is_number()) {
+      error(line_of(*node), "tls.min_version",
+            "expected the string \"1.2\" or \"1.3\", got a number (write it in quotes)");
+    } else {
+      read_choice(t, "tls", "min_version", versions, out.min_version);
+    }
+  }
+
+  void load_upstream(const toml::table& t, UpstreamConfig& out) {
+    check_keys(
+        t, "upstream",
+        {"host", "port", "tls", "ca_file", "server_name", "connect_timeout", "session_cache"});
+    read_host(t, "upstream", "host", false, out.host);
+    read_count(t, "upstream", "port", 1, 65535, out.port);
+    static constexpr std::array<std::pair<std::string_view, UpstreamTls>, 2> modes{{
+        {"implicit", UpstreamTls::implicit},
+        {"starttls", UpstreamTls::starttls},
+    }};
+    read_choice(t, "upstream", "tls", modes, out.tls);
+    read_path(t, "upstream", "ca_file", true, out.ca_file);
+    read_host(t, "upstream", "server_name", true, out.server_name);
+    read_duration(t, "upstream", "connect_timeout", milliseconds{100}, out.connect_timeout);
+    read_bool(t, "upstream", "session_cache", out.session_cache);
+  }
+
+  void load_limits(const toml::table& t, LimitsConfig& out) {
+    check_keys(t, "limits",
+               {"max_connections", "max_connections_per_ip", "preauth_timeout", "idle_timeout",
+                "max_line_length", "max_literal_size", "max_bad_commands", "login_failure_delay",
+                "shutdown_grace"});
+    read_count(t, "limits", "max_connections", 1, 1'000'000, out.max_connections);
+    read_count(t, "limits", "max_connections_per_ip", 1, 1'000'000, out.max_connections_per_ip);
+    read_duration(t, "limits", "preauth_timeout", milliseconds{1'000}, out.preauth_timeout);
+    read_duration(t, "limits", "idle_timeout", milliseconds{1'000}, out.idle_timeout);
+    // RFC 9051 asks servers to accept lines of at least 8192 octets; 1KiB is allowed for tests.
+    read_size(t, "limits", "max_line_length", 1024, 16ULL << 20, out.max_line_length);
+    read_size(t, "limits", "max_literal_size", 1, 4ULL << 30, out.max_literal_size);
+    read_count(t, "limits", "max_bad_commands", 1, 1'000, out.max_bad_commands);
+    read_duration(t, "limits", "login_failure_delay", milliseconds{0}, out.login_failure_delay);
+    read_duration(t, "limits", "shutdown_grace", milliseconds{0}, out.shutdown_grace);
+  }
+
+  void load_log(const toml::table& t, LogConfig& out) {
+    check_keys(t, "log", {"level", "format"});
+    static constexpr std::array<std::pair<std::string_view, LogLevel>, 7> levels{{
+        {"trace", LogLevel::trace},
+        {"debug", LogLevel::debug},
+        {"info", LogLevel::info},
+        {"warn", LogLevel::warn},
+        {"error", LogLevel::error},
+        {"critical", LogLevel::critical},
+        {"off", LogLevel::off},
+    }};
+    read_choice(t, "log", "level", levels, out.level);
+    static constexpr std::array<std::pair<std::string_view, LogFormat>, 2> formats{{
+        {"text", LogFormat::text},
+        {"json", LogFormat::json},
+    }};
+    read_choice(t, "log", "format", formats, out.format);
+  }
+
+  std::string file_;
+  std::vector<ConfigError> errors_;
+};
+
+} // namespace
+
+std::string Endpoint::to_string() const {
+  const std::string shown = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  return shown + ":" + std::to_string(port);
+}
+
+std::string ConfigError::to_string() const {
+  std::string out = file;
+  if (line != 0) {
+    out += ":" + std::to_string(line);
+    if (column != 0) {
+      out += ":" + std::to_string(column);
+    }
+  }
+  out += ": ";
+  if (!key.empty()) {
+    out += key + ": ";
+  }
+  return out + message;
+}
+
+std::variant<Endpoint, std::string> parse_endpoint(std::string_view text) {
+  std::string_view host;
+  std::string_view port;
+  if (!text.empty() && text.front() == '[') {
+    const std::size_t close = text.find(']');
+    if (close == std::string_view::npos) {
+      return std::string("missing ']' after the IPv6 address");
+    }
+    host = text.substr(1, close - 1);
+    const std::string_view rest = text.substr(close + 1);
+    if (rest.empty() || rest.front() != ':') {
+      return std::string("missing :port after the address");
+    }
+    port = rest.substr(1);
+    if (!is_ipv6_literal(std::string(host))) {
+      return std::string("invalid IPv6 address in brackets");
+    }
+  } else {
+    const std::size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos) {
+      return std::string("missing :port");
+    }
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) {
+      return std::string("IPv6 addresses need brackets, as in \"[::1]:993\"");
+    }
+    if (const auto problem = host_name_problem(host)) {
+      return *problem;
+    }
+  }
+  const auto number = parse_port(port);
+  if (!number) {
+    return std::string("the port must be a number from 1 to 65535");
+  }
+  return Endpoint{std::string(host), *number};
+}
+
+ConfigResult load_config(std::string_view toml_text, std::string_view file_name) {
+  const std::string file(file_name);
+  try {
+    Config config;
+    Loader loader(file_name);
+    toml::table root;
+    try {
+      root = toml::parse(toml_text, file);
+    } catch (const toml::parse_error& e) {
+      const auto& where = e.source().begin;
+      return std::vector<ConfigError>{
+          ConfigError{file, where.line, where.column, "",
+                      "TOML syntax error: " + printable(e.description(), 200)}};
+    }
+    loader.load(root, config);
+    if (!loader.errors().empty()) {
+      // toml++ keeps tables sorted by key; report in file order, placeless errors last.
+      std::stable_sort(loader.errors().begin(), loader.errors().end(),
+                       [](const ConfigError& a, const ConfigError& b) {
+                         const auto place = [](const ConfigError& e) {
+                           return e.line == 0 ? std::numeric_limits<std::uint32_t>::max() : e.line;
+                         };
+                         return place(a) < place(b);
+                       });
+      return std::move(loader.errors());
+    }
+    return config;
+  } catch (const std::bad_alloc&) {
+    return std::vector<ConfigError>{ConfigError{file, 0, 0, "", "out of memory"}};
+  } catch (const std::exception& e) {
+    return std::vector<ConfigError>{ConfigError{file, 0, 0, "", printable(e.what(), 200)}};
+  }
+}
+
+ConfigText read_config_text(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return {"", std::strerror(errno)};
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return {"", "not a regular file"};
+  }
+  if (static_cast<std::uint64_t>(st.st_size) > max_config_file_size) {
+    return {"", "larger than " + format_size(max_config_file_size)};
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return {"", std::strerror(errno)};
+  }
+  std::string text;
+  text.resize(static_cast<std::size_t>(st.st_size));
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  if (in.bad() || in.gcount() != static_cast<std::streamsize>(text.size())) {
+    return {"", "read failed"};
+  }
+  return {std::move(text), ""};
+}
+
+ConfigResult load_config_file(const std::string& path) {
+  ConfigText text = read_config_text(path);
+  if (!text.ok()) {
+    return std::vector<ConfigError>{ConfigError{path, 0, 0, "", "cannot read: " + text.error}};
+  }
+  return load_config(text.text, path);
+}
+
+std::string_view to_string(TlsVersion version) {
+  return version == TlsVersion::tls1_3 ? "1.3" : "1.2";
+}
+
+std::string_view to_string(UpstreamTls mode) {
+  return mode == UpstreamTls::starttls ? "starttls" : "implicit";
+}
+
+std::string_view to_string(LogLevel level) {
+  switch (level) {
+  case LogLevel::trace:
+    return "trace";
+  case LogLevel::debug:
+    return "debug";
+  case LogLevel::info:
+    return "info";
+  case LogLevel::warn:
+    return "warn";
+  case LogLevel::error:
+    return "error";
+  case LogLevel::critical:
+    return "critical";
+  case LogLevel::off:
+    break;
+  }
+  return "off";
+}
+
+std::string_view to_string(LogFormat format) {
+  return format == LogFormat::json ? "json" : "text";
+}
+
+} // namespace icalgate::proxy

@@ -1,0 +1,158 @@
+#pragma once
+// The gateway's typed configuration and its loader from TOML (docker/icalgate.example.toml
+// documents every key). The loader checks values only: whether the certificate files exist
+// and can be loaded is decided at startup, where the gateway can also say why.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace icalgate::proxy {
+
+// A listener or upstream address. `host` is kept without IPv6 brackets.
+struct Endpoint {
+  std::string host;
+  std::uint16_t port = 0;
+
+  // "0.0.0.0:993", "[::1]:993" — the notation the configuration uses.
+  std::string to_string() const;
+  friend bool operator==(const Endpoint&, const Endpoint&) = default;
+};
+
+struct ListenConfig {
+  std::optional<Endpoint> imaps = Endpoint{"0.0.0.0", 993}; // nullopt: disabled ("")
+  std::optional<Endpoint> imap = Endpoint{"0.0.0.0", 143};  // nullopt: disabled ("")
+  bool proxy_protocol = false;
+
+  friend bool operator==(const ListenConfig&, const ListenConfig&) = default;
+};
+
+enum class TlsVersion { tls1_2, tls1_3 };
+
+struct TlsConfig {
+  std::string cert = "/etc/icalgate/tls/fullchain.pem";
+  std::string key = "/etc/icalgate/tls/privkey.pem";
+  TlsVersion min_version = TlsVersion::tls1_2;
+
+  friend bool operator==(const TlsConfig&, const TlsConfig&) = default;
+};
+
+enum class UpstreamTls { implicit, starttls };
+
+struct UpstreamConfig {
+  std::string host = "outlook.office365.com";
+  std::uint16_t port = 993;
+  UpstreamTls tls = UpstreamTls::implicit;
+  std::string ca_file;     // empty: the system trust store
+  std::string server_name; // empty: `host`
+  std::chrono::milliseconds connect_timeout{15'000};
+  bool session_cache = true; // resume TLS sessions to the upstream
+
+  // The name sent as SNI and verified against the upstream's certificate.
+  const std::string& verified_name() const { return server_name.empty() ? host : server_name; }
+  friend bool operator==(const UpstreamConfig&, const UpstreamConfig&) = default;
+};
+
+struct LimitsConfig {
+  std::uint32_t max_connections = 10'000;
+  std::uint32_t max_connections_per_ip = 100;
+  std::chrono::milliseconds preauth_timeout{60'000};
+  std::chrono::milliseconds idle_timeout{31 * 60'000};
+  std::uint64_t max_line_length = 64 * 1024;
+  std::uint64_t max_literal_size = 64 * 1024 * 1024;
+  std::uint32_t max_bad_commands = 10;
+  std::chrono::milliseconds login_failure_delay{2'000};
+  std::chrono::milliseconds shutdown_grace{30'000};
+
+  // RFC 9051 §5.4: a client in IDLE must not be logged out before 30 minutes, so an IDLE
+  // session waits for the longer of the two, whatever idle_timeout says.
+  static constexpr std::chrono::milliseconds min_idle_command_timeout{30 * 60'000};
+  std::chrono::milliseconds idle_command_timeout() const {
+    return idle_timeout > min_idle_command_timeout ? idle_timeout : min_idle_command_timeout;
+  }
+  friend bool operator==(const LimitsConfig&, const LimitsConfig&) = default;
+};
+
+enum class LogLevel { trace, debug, info, warn, error, critical, off };
+enum class LogFormat { text, json };
+
+struct LogConfig {
+  LogLevel level = LogLevel::info;
+  LogFormat format = LogFormat::text;
+
+  friend bool operator==(const LogConfig&, const LogConfig&) = default;
+};
+
+struct Config {
+  ListenConfig listen;
+  TlsConfig tls;
+  UpstreamConfig upstream;
+  LimitsConfig limits;
+  LogConfig log;
+
+  friend bool operator==(const Config&, const Config&) = default;
+};
+
+// One problem found in a configuration file. `line` and `column` are 1-based; 0 when the
+// problem has no single place (a rule spanning several keys that are all defaults).
+struct ConfigError {
+  std::string file;
+  std::uint32_t line = 0;
+  std::uint32_t column = 0; // set for TOML syntax errors only
+  std::string key;          // "listen.imaps"; empty for syntax errors
+  std::string message;
+
+  // "FILE:LINE: key: message", or "FILE:LINE:COLUMN: message" for a syntax error.
+  std::string to_string() const;
+  friend bool operator==(const ConfigError&, const ConfigError&) = default;
+};
+
+// Either a valid Config or every error found (never an empty list).
+class [[nodiscard]] ConfigResult {
+ public:
+  ConfigResult(Config config) : v_(std::move(config)) {}                   // NOLINT
+  ConfigResult(std::vector<ConfigError> errors) : v_(std::move(errors)) {} // NOLINT
+
+  bool ok() const noexcept { return v_.index() == 0; }
+  explicit operator bool() const noexcept { return ok(); }
+  const Config& value() const { return std::get<0>(v_); }
+  Config& value() { return std::get<0>(v_); }
+  const std::vector<ConfigError>& errors() const { return std::get<1>(v_); }
+
+ private:
+  std::variant<Config, std::vector<ConfigError>> v_;
+};
+
+// Parses and validates a configuration; `file_name` only labels the errors. An empty text
+// yields the defaults. Never throws for any input.
+ConfigResult load_config(std::string_view toml_text, std::string_view file_name);
+
+// The whole text of a configuration file, or why it could not be read (missing, a directory,
+// unreadable, larger than max_config_file_size).
+struct ConfigText {
+  std::string text;
+  std::string error; // empty on success
+
+  bool ok() const noexcept { return error.empty(); }
+};
+inline constexpr std::size_t max_config_file_size = 1024 * 1024;
+ConfigText read_config_text(const std::string& path);
+
+// Reads and loads `path`; an unreadable file becomes a single error with line 0.
+ConfigResult load_config_file(const std::string& path);
+
+// Parses "host:port" with IPv6 literals in brackets ("[::1]:993"); host names are accepted
+// and resolved by whoever binds or connects. On failure returns the reason.
+std::variant<Endpoint, std::string> parse_endpoint(std::string_view text);
+
+std::string_view to_string(TlsVersion version);
+std::string_view to_string(UpstreamTls mode);
+std::string_view to_string(LogLevel level);
+std::string_view to_string(LogFormat format);
+
+} // namespace icalgate::proxy

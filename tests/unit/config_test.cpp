@@ -1,0 +1,547 @@
+#include "proxy/cli_check_config.hpp"
+#include "proxy/config.hpp"
+
+#include <catch2/catch_test_macros.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <unistd.h>
+
+using namespace icalgate::proxy;
+using std::chrono::milliseconds;
+
+namespace {
+
+constexpr std::chrono::minutes min30{30};
+
+Config load_ok(const std::string& text) {
+  const ConfigResult r = load_config(text, "test.toml");
+  if (!r.ok()) {
+    for (const auto& e : r.errors()) {
+      UNSCOPED_INFO(e.to_string());
+    }
+  }
+  REQUIRE(r.ok());
+  return r.value();
+}
+
+std::vector<std::string> errors_of(const std::string& text) {
+  const ConfigResult r = load_config(text, "test.toml");
+  REQUIRE_FALSE(r.ok());
+  REQUIRE_FALSE(r.errors().empty());
+  std::vector<std::string> out;
+  for (const auto& e : r.errors()) {
+    out.push_back(e.to_string());
+  }
+  return out;
+}
+
+// The one error `text` produces, as printed.
+std::string error_of(const std::string& text) {
+  const auto errors = errors_of(text);
+  INFO(errors.front());
+  REQUIRE(errors.size() == 1);
+  return errors.front();
+}
+
+bool starts_with(const std::string& s, const std::string& prefix) {
+  return s.rfind(prefix, 0) == 0;
+}
+
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+std::string read_all(std::FILE* f) {
+  std::rewind(f);
+  std::string out;
+  char buf[256];
+  std::size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) {
+    out.append(buf, n);
+  }
+  return out;
+}
+
+// A file in a fresh temporary directory, removed with it.
+class TempFile {
+ public:
+  explicit TempFile(const std::string& content) {
+    static int counter = 0;
+    dir_ = std::filesystem::temp_directory_path() /
+           ("icalgate-config-test-" + std::to_string(::getpid()) + "-" + std::to_string(++counter));
+    std::filesystem::create_directories(dir_);
+    path_ = (dir_ / "gate.toml").string();
+    std::ofstream(path_, std::ios::binary) << content;
+  }
+  ~TempFile() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  const std::string& path() const { return path_; }
+  std::string dir() const { return dir_.string(); }
+
+ private:
+  std::filesystem::path dir_;
+  std::string path_;
+};
+
+struct CliRun {
+  int status;
+  std::string out;
+  std::string err;
+};
+
+CliRun run_cli(const std::string& path) {
+  std::FILE* out = std::tmpfile();
+  std::FILE* err = std::tmpfile();
+  REQUIRE(out != nullptr);
+  REQUIRE(err != nullptr);
+  const int status = check_config(path, out, err);
+  CliRun run{status, read_all(out), read_all(err)};
+  std::fclose(out);
+  std::fclose(err);
+  return run;
+}
+
+} // namespace
+
+TEST_CASE("config: an empty file gives the documented defaults", "[config]") {
+  const Config c = load_ok("");
+  CHECK(c == Config{});
+  REQUIRE(c.listen.imaps.has_value());
+  CHECK(c.listen.imaps->to_string() == "0.0.0.0:993");
+  REQUIRE(c.listen.imap.has_value());
+  CHECK(c.listen.imap->to_string() == "0.0.0.0:143");
+  CHECK_FALSE(c.listen.proxy_protocol);
+  CHECK(c.tls.cert == "/etc/icalgate/tls/fullchain.pem");
+  CHECK(c.tls.key == "/etc/icalgate/tls/privkey.pem");
+  CHECK(c.tls.min_version == TlsVersion::tls1_2);
+  CHECK(c.upstream.host == "outlook.office365.com");
+  CHECK(c.upstream.port == 993);
+  CHECK(c.upstream.tls == UpstreamTls::implicit);
+  CHECK(c.upstream.ca_file.empty());
+  CHECK(c.upstream.verified_name() == "outlook.office365.com");
+  CHECK(c.upstream.connect_timeout == std::chrono::seconds{15});
+  CHECK(c.upstream.session_cache);
+  CHECK(c.limits.max_connections == 10'000);
+  CHECK(c.limits.max_connections_per_ip == 100);
+  CHECK(c.limits.preauth_timeout == std::chrono::seconds{60});
+  CHECK(c.limits.idle_timeout == std::chrono::minutes{31});
+  CHECK(c.limits.max_line_length == 64 * 1024);
+  CHECK(c.limits.max_literal_size == 64 * 1024 * 1024);
+  CHECK(c.limits.max_bad_commands == 10);
+  CHECK(c.limits.login_failure_delay == std::chrono::seconds{2});
+  CHECK(c.limits.shutdown_grace == std::chrono::seconds{30});
+  CHECK(c.log.level == LogLevel::info);
+  CHECK(c.log.format == LogFormat::text);
+  // Comments and empty tables alone change nothing.
+  CHECK(load_ok("# nothing\n[listen]\n[tls]\n[upstream]\n[limits]\n[log]\n") == Config{});
+}
+
+TEST_CASE("config: every key is read", "[config]") {
+  const Config c = load_ok(R"(
+[listen]
+imaps = "127.0.0.1:9993"
+imap = "[::1]:9143"
+proxy_protocol = true
+[tls]
+cert = "/srv/tls/chain.pem"
+key = "/srv/tls/key.pem"
+min_version = "1.3"
+[upstream]
+host = "127.0.0.1"
+port = 10993
+tls = "starttls"
+ca_file = "/srv/tls/ca.pem"
+server_name = "imap.example.test"
+connect_timeout = "2500ms"
+session_cache = false
+[limits]
+max_connections = 500
+max_connections_per_ip = 7
+preauth_timeout = "5s"
+idle_timeout = "10m"
+max_line_length = "8KiB"
+max_literal_size = 20000000
+max_bad_commands = 3
+login_failure_delay = "0"
+shutdown_grace = "1m30s"
+[log]
+level = "trace"
+format = "json"
+)");
+  REQUIRE(c.listen.imaps.has_value());
+  CHECK(*c.listen.imaps == Endpoint{"127.0.0.1", 9993});
+  REQUIRE(c.listen.imap.has_value());
+  CHECK(*c.listen.imap == Endpoint{"::1", 9143});
+  CHECK(c.listen.proxy_protocol);
+  CHECK(c.tls.cert == "/srv/tls/chain.pem");
+  CHECK(c.tls.key == "/srv/tls/key.pem");
+  CHECK(c.tls.min_version == TlsVersion::tls1_3);
+  CHECK(c.upstream.host == "127.0.0.1");
+  CHECK(c.upstream.port == 10993);
+  CHECK(c.upstream.tls == UpstreamTls::starttls);
+  CHECK(c.upstream.ca_file == "/srv/tls/ca.pem");
+  CHECK(c.upstream.server_name == "imap.example.test");
+  CHECK(c.upstream.verified_name() == "imap.example.test");
+  CHECK(c.upstream.connect_timeout == milliseconds{2'500});
+  CHECK_FALSE(c.upstream.session_cache);
+  CHECK(c.limits.max_connections == 500);
+  CHECK(c.limits.max_connections_per_ip == 7);
+  CHECK(c.limits.preauth_timeout == std::chrono::seconds{5});
+  CHECK(c.limits.idle_timeout == std::chrono::minutes{10});
+  CHECK(c.limits.max_line_length == 8 * 1024);
+  CHECK(c.limits.max_literal_size == 20'000'000);
+  CHECK(c.limits.max_bad_commands == 3);
+  CHECK(c.limits.login_failure_delay == milliseconds{0});
+  CHECK(c.limits.shutdown_grace == std::chrono::seconds{90});
+  CHECK(c.log.level == LogLevel::trace);
+  CHECK(c.log.format == LogFormat::json);
+}
+
+TEST_CASE("config: each log level and upstream mode is accepted", "[config]") {
+  const std::pair<const char*, LogLevel> levels[] = {
+      {"trace", LogLevel::trace}, {"debug", LogLevel::debug}, {"info", LogLevel::info},
+      {"warn", LogLevel::warn},   {"error", LogLevel::error}, {"critical", LogLevel::critical},
+      {"off", LogLevel::off}};
+  for (const auto& [text, level] : levels) {
+    const Config c = load_ok(std::string("[log]\nlevel = \"") + text + "\"\n");
+    CHECK(c.log.level == level);
+    CHECK(to_string(level) == text);
+  }
+  CHECK(load_ok("[upstream]\ntls = \"implicit\"\n").upstream.tls == UpstreamTls::implicit);
+  CHECK(to_string(UpstreamTls::starttls) == "starttls");
+  CHECK(to_string(TlsVersion::tls1_3) == "1.3");
+  CHECK(to_string(LogFormat::json) == "json");
+}
+
+TEST_CASE("config: a listener can be disabled, but not both", "[config]") {
+  const Config only_imaps = load_ok("[listen]\nimap = \"\"\n");
+  CHECK(only_imaps.listen.imaps.has_value());
+  CHECK_FALSE(only_imaps.listen.imap.has_value());
+  const Config only_imap = load_ok("[listen]\nimaps = \"\"\n");
+  CHECK_FALSE(only_imap.listen.imaps.has_value());
+  CHECK(only_imap.listen.imap.has_value());
+
+  const std::string e = error_of("[listen]\nimaps = \"\"\nimap = \"\"\n");
+  CHECK(starts_with(e, "test.toml:3: listen.imap: "));
+  CHECK(contains(e, "at least one"));
+
+  const std::string same =
+      error_of("[listen]\nimaps = \"127.0.0.1:993\"\nimap = \"127.0.0.1:993\"\n");
+  CHECK(starts_with(same, "test.toml:3: listen.imap: "));
+  CHECK(contains(same, "cannot share"));
+}
+
+TEST_CASE("config: IPv6 listener addresses need brackets", "[config]") {
+  CHECK(*load_ok("[listen]\nimaps = \"[::]:993\"\n").listen.imaps == Endpoint{"::", 993});
+  CHECK(*load_ok("[listen]\nimaps = \"[2001:db8::7]:1\"\n").listen.imaps ==
+        Endpoint{"2001:db8::7", 1});
+  CHECK(Endpoint{"2001:db8::7", 65535}.to_string() == "[2001:db8::7]:65535");
+  CHECK(Endpoint{"localhost", 143}.to_string() == "localhost:143");
+
+  const std::string unbracketed = error_of("[listen]\nimaps = \"::1:993\"\n");
+  CHECK(starts_with(unbracketed, "test.toml:2: listen.imaps: expected host:port, got \"::1:993\""));
+  CHECK(contains(unbracketed, "brackets"));
+  CHECK(contains(error_of("[listen]\nimaps = \"[::1]\"\n"), "missing :port"));
+  CHECK(contains(error_of("[listen]\nimaps = \"[::1:993\"\n"), "missing ']'"));
+  CHECK(contains(error_of("[listen]\nimaps = \"[zz::1]:993\"\n"), "invalid IPv6"));
+  CHECK(contains(error_of("[listen]\nimaps = \"[127.0.0.1]:993\"\n"), "invalid IPv6"));
+}
+
+TEST_CASE("config: endpoint parsing", "[config]") {
+  const auto ok = [](const char* text) {
+    auto r = parse_endpoint(text);
+    INFO(text);
+    REQUIRE(std::holds_alternative<Endpoint>(r));
+    return std::get<Endpoint>(r);
+  };
+  const auto bad = [](const char* text) {
+    return std::holds_alternative<std::string>(parse_endpoint(text));
+  };
+  CHECK(ok("0.0.0.0:993") == Endpoint{"0.0.0.0", 993});
+  CHECK(ok("localhost:9143") == Endpoint{"localhost", 9143});
+  CHECK(ok("imap.example.test.:143") == Endpoint{"imap.example.test.", 143});
+  CHECK(ok("[fe80::1]:65535") == Endpoint{"fe80::1", 65535});
+  for (const char* text :
+       {"", ":993", "0.0.0.0", "0.0.0.0:", "0.0.0.0:0", "0.0.0.0:65536", "0.0.0.0:99999",
+        "0.0.0.0:-1", "0.0.0.0:+993", "0.0.0.0:99a", "256.1.1.1:993", "1.2.3:993", "bad host:993",
+        "a..b:993", "[::1]x993", "[]:993", "host_!:1", "0.0.0.0:000993"}) {
+    INFO("input: \"" << text << "\"");
+    CHECK(bad(text));
+  }
+}
+
+TEST_CASE("config: unknown tables and keys are errors naming key and line", "[config]") {
+  CHECK(error_of("\n[listen]\nimaps = \"0.0.0.0:993\"\nimapz = \"0.0.0.0:1\"\n") ==
+        "test.toml:4: listen.imapz: unknown key (did you mean \"imaps\"?)");
+  CHECK(error_of("[limits]\nidle_timout = \"31m\"\n") ==
+        "test.toml:2: limits.idle_timout: unknown key (did you mean \"idle_timeout\"?)");
+  CHECK(error_of("[log]\ncolour = true\n") == "test.toml:2: log.colour: unknown key");
+  CHECK(error_of("[metrics]\nport = 9090\n") == "test.toml:1: metrics: unknown table");
+  CHECK(error_of("[upstreams]\n") ==
+        "test.toml:1: upstreams: unknown table (did you mean \"upstream\"?)");
+  CHECK(error_of("verbose = true\n") == "test.toml:1: verbose: unknown key");
+  CHECK(error_of("[tls.extra]\nx = 1\n") == "test.toml:1: tls.extra: unknown table");
+  CHECK(error_of("listen = \"0.0.0.0:993\"\n") ==
+        "test.toml:1: listen: expected a table, got a string");
+  CHECK(error_of("[[log]]\nlevel = \"info\"\n") ==
+        "test.toml:1: log: expected a table, got an array");
+}
+
+TEST_CASE("config: wrong types are errors naming key and line", "[config]") {
+  CHECK(error_of("[listen]\nimaps = 993\n") ==
+        "test.toml:2: listen.imaps: expected a string, got an integer");
+  CHECK(error_of("[listen]\nproxy_protocol = \"yes\"\n") ==
+        "test.toml:2: listen.proxy_protocol: expected true or false, got a string");
+  CHECK(error_of("[upstream]\nport = \"993\"\n") ==
+        "test.toml:2: upstream.port: expected an integer, got a string");
+  CHECK(error_of("[upstream]\nsession_cache = 1\n") ==
+        "test.toml:2: upstream.session_cache: expected true or false, got an integer");
+  CHECK(error_of("[limits]\nmax_connections = 1.5\n") ==
+        "test.toml:2: limits.max_connections: expected an integer, got a float");
+  CHECK(error_of("[limits]\nmax_line_length = true\n") ==
+        "test.toml:2: limits.max_line_length: expected a size such as \"64KiB\" or a number "
+        "of bytes, got a boolean");
+  CHECK(error_of("[tls]\ncert = [\"a\", \"b\"]\n") ==
+        "test.toml:2: tls.cert: expected a string, got an array");
+  CHECK(error_of("[log]\nlevel = 1979-05-27\n") ==
+        "test.toml:2: log.level: expected a string, got a date");
+  const std::string bare = error_of("[limits]\npreauth_timeout = 60\n");
+  CHECK(starts_with(bare, "test.toml:2: limits.preauth_timeout: "));
+  CHECK(contains(bare, "bare number"));
+  CHECK(contains(bare, "\"1m\"")); // suggests the unit, using the current default
+  CHECK(contains(error_of("[tls]\nmin_version = 1.3\n"), "write it in quotes"));
+}
+
+TEST_CASE("config: bad values are errors naming key and line", "[config]") {
+  CHECK(error_of("[upstream]\nport = 0\n") ==
+        "test.toml:2: upstream.port: must be between 1 and 65535, got 0");
+  CHECK(error_of("[upstream]\nport = 65536\n") ==
+        "test.toml:2: upstream.port: must be between 1 and 65535, got 65536");
+  CHECK(error_of("[upstream]\ntls = \"ssl\"\n") ==
+        "test.toml:2: upstream.tls: expected one of implicit, starttls, got \"ssl\"");
+  CHECK(error_of("[tls]\nmin_version = \"1.1\"\n") ==
+        "test.toml:2: tls.min_version: expected one of 1.2, 1.3, got \"1.1\"");
+  CHECK(error_of("[log]\nlevel = \"verbose\"\n") ==
+        "test.toml:2: log.level: expected one of trace, debug, info, warn, error, critical, "
+        "off, got \"verbose\"");
+  CHECK(error_of("[log]\nformat = \"xml\"\n") ==
+        "test.toml:2: log.format: expected one of text, json, got \"xml\"");
+  CHECK(error_of("[tls]\ncert = \"\"\n") == "test.toml:2: tls.cert: must not be empty");
+  CHECK(starts_with(error_of("[upstream]\nhost = \"\"\n"), "test.toml:2: upstream.host: "));
+  CHECK(contains(error_of("[upstream]\nhost = \"mail server\"\n"), "invalid character"));
+  CHECK(contains(error_of("[upstream]\nhost = \"host:993\"\n"), "the port is a key of its own"));
+  CHECK(contains(error_of("[upstream]\nhost = \"[::1]\"\n"), "without brackets"));
+  CHECK(contains(error_of("[upstream]\nhost = \"300.1.1.1\"\n"), "invalid IPv4"));
+  CHECK(load_ok("[upstream]\nhost = \"::1\"\n").upstream.host == "::1");
+  CHECK(contains(error_of("[upstream]\nserver_name = \"a b\"\n"), "upstream.server_name"));
+  CHECK(error_of("[limits]\nmax_connections = 0\n") ==
+        "test.toml:2: limits.max_connections: must be between 1 and 1000000, got 0");
+  CHECK(contains(error_of("[limits]\nmax_connections_per_ip = -1\n"), "got -1"));
+  CHECK(contains(error_of("[limits]\nmax_bad_commands = 0\n"), "limits.max_bad_commands"));
+  CHECK(error_of("[limits]\nidle_timeout = \"31\"\n") ==
+        "test.toml:2: limits.idle_timeout: expected a duration like \"60s\", \"31m\", \"1h30m\" "
+        "or \"500ms\", got \"31\" (missing unit: ms, s, m, h or d)");
+  CHECK(error_of("[limits]\npreauth_timeout = \"0\"\n") ==
+        "test.toml:2: limits.preauth_timeout: must be between 1s and 30d, got \"0\"");
+  CHECK(contains(error_of("[limits]\nshutdown_grace = \"31d\"\n"), "must be between 0s and 30d"));
+  CHECK(contains(error_of("[upstream]\nconnect_timeout = \"99999999999999999999d\"\n"),
+                 "upstream.connect_timeout"));
+  CHECK(error_of("[limits]\nmax_line_length = \"100B\"\n") ==
+        "test.toml:2: limits.max_line_length: must be between 1KiB and 16MiB, got 100B");
+  CHECK(error_of("[limits]\nmax_literal_size = -5\n") ==
+        "test.toml:2: limits.max_literal_size: must not be negative, got -5");
+  CHECK(contains(error_of("[limits]\nmax_literal_size = \"5GiB\"\n"), "1B and 4GiB"));
+  CHECK(contains(error_of("[limits]\nmax_literal_size = \"64 megs\"\n"), "unknown unit"));
+}
+
+TEST_CASE("config: an idle timeout below 30m is allowed but never cuts IDLE short", "[config]") {
+  const Config short_idle = load_ok("[limits]\nidle_timeout = \"5m\"\n");
+  CHECK(short_idle.limits.idle_timeout == std::chrono::minutes{5});
+  CHECK(short_idle.limits.idle_command_timeout() == min30);
+  const Config long_idle = load_ok("[limits]\nidle_timeout = \"2h\"\n");
+  CHECK(long_idle.limits.idle_command_timeout() == std::chrono::hours{2});
+  CHECK(Config{}.limits.idle_command_timeout() == std::chrono::minutes{31});
+}
+
+TEST_CASE("config: every error is reported together, in file order", "[config]") {
+  const auto errors = errors_of(R"([listen]
+imaps = "nonsense"
+imap = "0.0.0.0:70000"
+[tls]
+min_version = "1.0"
+bogus = 1
+[upstream]
+port = 0
+tls = "ssl"
+[limits]
+idle_timeout = "forever"
+max_literal_size = "lots"
+[log]
+level = "loud"
+)");
+  const std::vector<std::string> expected_prefixes = {
+      "test.toml:2: listen.imaps: expected host:port, got \"nonsense\"",
+      "test.toml:3: listen.imap: expected host:port, got \"0.0.0.0:70000\"",
+      "test.toml:5: tls.min_version: ",
+      "test.toml:6: tls.bogus: unknown key",
+      "test.toml:8: upstream.port: ",
+      "test.toml:9: upstream.tls: ",
+      "test.toml:11: limits.idle_timeout: ",
+      "test.toml:12: limits.max_literal_size: ",
+      "test.toml:14: log.level: ",
+  };
+  REQUIRE(errors.size() == expected_prefixes.size());
+  for (std::size_t i = 0; i < errors.size(); ++i) {
+    INFO(errors[i]);
+    CHECK(starts_with(errors[i], expected_prefixes[i]));
+  }
+}
+
+TEST_CASE("config: TOML syntax errors carry line and column", "[config]") {
+  const auto errors = errors_of("[listen]\nimaps = \"0.0.0.0:993\"\nimap = \n");
+  REQUIRE(errors.size() == 1);
+  CHECK(starts_with(errors[0], "test.toml:3:"));
+  CHECK(contains(errors[0], "TOML syntax error"));
+
+  const ConfigResult dup = load_config("[log]\nlevel = \"info\"\nlevel = \"debug\"\n", "d.toml");
+  REQUIRE_FALSE(dup.ok());
+  REQUIRE(dup.errors().size() == 1);
+  CHECK(dup.errors()[0].line == 3);
+  CHECK(dup.errors()[0].column > 0);
+  CHECK(dup.errors()[0].key.empty());
+  CHECK(starts_with(dup.errors()[0].to_string(),
+                    "d.toml:3:" + std::to_string(dup.errors()[0].column) + ": "));
+
+  CHECK(starts_with(error_of("[log\n"), "test.toml:1:"));
+  CHECK(starts_with(error_of("\n\n[log]\nlevel = \"unterminated\n"), "test.toml:4:"));
+}
+
+TEST_CASE("config: hostile input never throws and never echoes control bytes", "[config]") {
+  const std::string inputs[] = {
+      std::string("\xff\xfe\x00\x01", 4),
+      std::string("[log]\nlevel = \"\xc3\x28\"\n"),
+      std::string(100'000, '['),
+      std::string("a = ") + std::string(5'000, '['),
+      std::string("[listen]\nimaps = \"\\u001b[2J\"\n"),
+      std::string("[listen]\n\"\\u001b[31mevil\" = 1\n"),
+  };
+  for (const std::string& text : inputs) {
+    ConfigResult r = ConfigResult(Config{});
+    REQUIRE_NOTHROW(r = load_config(text, "h.toml"));
+    REQUIRE_FALSE(r.ok());
+    for (const auto& e : r.errors()) {
+      const std::string line = e.to_string();
+      CHECK(line.find('\x1b') == std::string::npos);
+      CHECK(line.find('\n') == std::string::npos);
+      CHECK(line.size() < 600);
+    }
+  }
+}
+
+TEST_CASE("config: the example file parses clean and shows the defaults", "[config]") {
+  const std::string path = std::string(ICALGATE_TEST_DATA_DIR) + "/../docker/icalgate.example.toml";
+  const ConfigResult r = load_config_file(path);
+  if (!r.ok()) {
+    for (const auto& e : r.errors()) {
+      UNSCOPED_INFO(e.to_string());
+    }
+  }
+  REQUIRE(r.ok());
+  CHECK(r.value() == Config{});
+  // Every key of the contract appears in it, uncommented.
+  const ConfigText text = read_config_text(path);
+  REQUIRE(text.ok());
+  for (const char* key : {"\nimaps = ",
+                          "\nimap = ",
+                          "\nproxy_protocol = ",
+                          "\ncert = ",
+                          "\nkey = ",
+                          "\nmin_version = ",
+                          "\nhost = ",
+                          "\nport = ",
+                          "\ntls = ",
+                          "\nca_file = ",
+                          "\nserver_name = ",
+                          "\nconnect_timeout = ",
+                          "\nsession_cache = ",
+                          "\nmax_connections = ",
+                          "\nmax_connections_per_ip = ",
+                          "\npreauth_timeout = ",
+                          "\nidle_timeout = ",
+                          "\nmax_line_length = ",
+                          "\nmax_literal_size = ",
+                          "\nmax_bad_commands = ",
+                          "\nlogin_failure_delay = ",
+                          "\nshutdown_grace = ",
+                          "\nlevel = ",
+                          "\nformat = "}) {
+    INFO(key);
+    CHECK(contains(text.text, key));
+  }
+}
+
+TEST_CASE("config: check-config prints ok or every error with its line", "[config]") {
+  SECTION("valid") {
+    const TempFile f("[upstream]\nhost = \"127.0.0.1\"\nport = 10993\n");
+    const CliRun run = run_cli(f.path());
+    CHECK(run.status == 0);
+    CHECK(run.out == f.path() + ": ok\n");
+    CHECK(run.err.empty());
+  }
+  SECTION("invalid") {
+    const TempFile f("[upstream]\nport = 0\n[log]\nlevel = \"loud\"\nextra = 1\n");
+    const CliRun run = run_cli(f.path());
+    CHECK(run.status == 1);
+    CHECK(run.out.empty());
+    std::istringstream lines(run.err);
+    std::vector<std::string> got;
+    for (std::string line; std::getline(lines, line);) {
+      got.push_back(line);
+    }
+    REQUIRE(got.size() == 3);
+    CHECK(starts_with(got[0], f.path() + ":2: upstream.port: "));
+    CHECK(starts_with(got[1], f.path() + ":4: log.level: "));
+    CHECK(starts_with(got[2], f.path() + ":5: log.extra: unknown key"));
+  }
+  SECTION("unreadable") {
+    const TempFile f("");
+    const CliRun missing = run_cli(f.dir() + "/absent.toml");
+    CHECK(missing.status == 2);
+    CHECK(contains(missing.err, "absent.toml: cannot read: "));
+    const CliRun directory = run_cli(f.dir());
+    CHECK(directory.status == 2);
+    CHECK(contains(directory.err, "not a regular file"));
+  }
+  SECTION("too large") {
+    const TempFile f(std::string(max_config_file_size + 1, '#'));
+    const CliRun run = run_cli(f.path());
+    CHECK(run.status == 2);
+    CHECK(contains(run.err, "larger than 1MiB"));
+  }
+  SECTION("usage") {
+    std::string name = "x.toml";
+    char* const none[] = {nullptr};
+    CHECK(run_check_config(std::span<char* const>(none, 0)) == 2);
+    char* const two[] = {name.data(), name.data()};
+    CHECK(run_check_config(std::span<char* const>(two, 2)) == 2);
+  }
+}
+
+TEST_CASE("config: load_config_file reports an unreadable file as one error", "[config]") {
+  const ConfigResult r = load_config_file("/nonexistent/icalgate.toml");
+  REQUIRE_FALSE(r.ok());
+  REQUIRE(r.errors().size() == 1);
+  CHECK(starts_with(r.errors()[0].to_string(), "/nonexistent/icalgate.toml: cannot read: "));
+}
