@@ -1,0 +1,65 @@
+// Parses arbitrary bytes as one server response. Whatever parses must survive the round trip
+// (the canonical form parses back to an equal response and is a fixed point), and every FETCH
+// attribute's byte ranges must lie inside the message and nest.
+
+#include "protocol/response.hpp"
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string_view>
+#include <variant>
+
+namespace {
+
+[[noreturn]] void fail(const char* what) {
+  std::fprintf(stderr, "round trip failed: %s\n", what);
+  std::abort();
+}
+
+bool inside(const icalgate::protocol::ByteRange& inner,
+            const icalgate::protocol::ByteRange& outer) {
+  return inner.offset >= outer.offset && inner.offset + inner.length <= outer.offset + outer.length;
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size);
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  using namespace icalgate::protocol;
+  const std::string_view input(reinterpret_cast<const char*>(data), size);
+  auto parsed = parse_response(input);
+  if (!parsed) {
+    return 0;
+  }
+  if (serialize(*parsed) != input) {
+    fail("serialize() of an untouched response differs from its input");
+  }
+  if (const auto* fetch = std::get_if<FetchData>(&parsed->body)) {
+    const ByteRange all{0, input.size()};
+    for (const auto& att : fetch->atts) {
+      if (!inside(att.whole, all) || !inside(att.value, att.whole) ||
+          !inside(att.content, att.value) ||
+          att.value.offset + att.value.length != att.whole.offset + att.whole.length) {
+        fail("FETCH attribute byte ranges do not nest");
+      }
+      if (att.string && att.string->form != IString::Form::quoted &&
+          input.substr(att.content.offset, att.content.length) != att.string->value) {
+        fail("content range does not hold the value");
+      }
+    }
+  }
+  const std::string canonical = serialize_canonical(*parsed);
+  auto again = parse_response(canonical);
+  if (!again) {
+    fail("canonical form does not parse");
+  }
+  if (!(*again == *parsed)) {
+    fail("canonical form parses to a different response");
+  }
+  if (serialize_canonical(*again) != canonical) {
+    fail("canonical form is not a fixed point");
+  }
+  return 0;
+}
