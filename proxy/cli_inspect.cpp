@@ -1,12 +1,123 @@
 #include "proxy/cli_inspect.hpp"
 
+#include "protocol/fetch_item.hpp"
+#include "protocol/fetch_render.hpp"
+#include "protocol/mime/message.hpp"
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <string>
+#include <string_view>
+#include <sys/stat.h>
 
 namespace icalgate::proxy {
 
-int run_inspect(std::span<char* const> /*args*/) {
-  std::fputs("icalgate inspect: not available in this build\n", stderr);
-  return 2;
+namespace {
+
+constexpr std::size_t kMaxFileSize = std::size_t{256} << 20;
+constexpr std::string_view kDefaultItems = "RFC822.SIZE BODYSTRUCTURE ENVELOPE";
+
+// A file name fit for one line of stderr: printable ASCII only, bounded.
+std::string sanitize(std::string_view s) {
+  std::string out;
+  for (const char c : s.substr(0, 200)) {
+    const auto u = static_cast<unsigned char>(c);
+    out += u >= 0x20 && u < 0x7f ? c : '?';
+  }
+  return out;
+}
+
+bool read_file(const char* path, std::string& out, std::string& error, std::time_t& mtime) {
+  std::FILE* f = std::fopen(path, "rb");
+  if (f == nullptr) {
+    error = std::strerror(errno);
+    return false;
+  }
+  struct stat st {};
+  if (fstat(fileno(f), &st) == 0) {
+    mtime = st.st_mtime;
+    if (!S_ISREG(st.st_mode)) {
+      std::fclose(f);
+      error = "not a regular file";
+      return false;
+    }
+  }
+  char buf[65536];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) {
+    if (out.size() + n > kMaxFileSize) {
+      std::fclose(f);
+      error = "file larger than 256 MiB";
+      return false;
+    }
+    out.append(buf, n);
+  }
+  const bool failed = std::ferror(f) != 0;
+  std::fclose(f);
+  if (failed) {
+    error = "read error";
+    return false;
+  }
+  return true;
+}
+
+std::string internaldate(std::time_t t) {
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%d-%b-%Y %H:%M:%S +0000", &tm);
+  return buf;
+}
+
+} // namespace
+
+int run_inspect(std::span<char* const> args) {
+  if (args.empty() || args.size() > 2) {
+    std::fputs("icalgate inspect: usage: icalgate inspect FILE [ITEMS]\n", stderr);
+    return 2;
+  }
+  const std::string name = sanitize(args[0]);
+  std::string items_text(args.size() == 2 ? std::string_view(args[1]) : kDefaultItems);
+  // A list without parentheses is accepted as if they were there.
+  const auto first = items_text.find_first_not_of(" \t");
+  if (first == std::string::npos) {
+    std::fputs("icalgate inspect: empty item list\n", stderr);
+    return 2;
+  }
+  auto items = protocol::parse_fetch_items(items_text);
+  if (!items && items_text[first] != '(') {
+    items = protocol::parse_fetch_items("(" + items_text + ")");
+  }
+  if (!items) {
+    std::fprintf(stderr, "icalgate inspect: invalid item list: %s\n",
+                 sanitize(items.error().message).c_str());
+    return 2;
+  }
+  std::string bytes;
+  std::string error;
+  std::time_t mtime = 0;
+  if (!read_file(args[0], bytes, error, mtime)) {
+    std::fprintf(stderr, "icalgate inspect: %s: %s\n", name.c_str(), error.c_str());
+    return 2;
+  }
+  // Answer for the message as the reference server would have stored it.
+  auto msg = protocol::mime::parse_message(protocol::mime::dovecot_stored_form(bytes));
+  if (!msg) {
+    std::fprintf(stderr, "icalgate inspect: %s: %s\n", name.c_str(), msg.error().message.c_str());
+    return 2;
+  }
+  protocol::FetchContext ctx;
+  ctx.internaldate = internaldate(mtime);
+  auto response = protocol::render_fetch(*msg, *items, ctx);
+  if (!response) {
+    std::fwrite(response.error().message.data(), 1, response.error().message.size(), stdout);
+    std::fputs("\r\n", stdout);
+    return 1;
+  }
+  std::fwrite(response->data(), 1, response->size(), stdout);
+  return std::fflush(stdout) == 0 ? 0 : 2;
 }
 
 } // namespace icalgate::proxy

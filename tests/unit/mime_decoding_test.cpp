@@ -1,0 +1,56 @@
+// Transfer decoding for BINARY[]. Expected outputs are Dovecot 2.3.19's answers to
+// BINARY.PEEK[1] for single-part messages with these bodies (tests/differential/
+// dovecot_fetch.py); "invalid" means Dovecot answered NO [PARSE] or dropped the connection.
+
+#include "protocol/mime/transfer_decoding.hpp"
+
+#include <catch2/catch_test_macros.hpp>
+
+#include <optional>
+#include <string>
+
+using icalgate::protocol::mime::classify_transfer_encoding;
+using icalgate::protocol::mime::decode_base64;
+using icalgate::protocol::mime::decode_quoted_printable;
+using icalgate::protocol::mime::TransferEncoding;
+
+TEST_CASE("mime: base64 decoding follows Dovecot", "[mime]") {
+  CHECK(decode_base64("QU JD RE VG") == std::optional<std::string>("ABCDEF"));
+  CHECK(decode_base64("QUJDRA==\r\n\r\n") == std::optional<std::string>("ABCD"));
+  CHECK(decode_base64("T3JkcmUgZHUgam91ciA6IGNvbmNlcHRpb24uDQo=") ==
+        std::optional<std::string>("Ordre du jour : conception.\r\n"));
+  // data after the padding, a lone '=', bad characters, unfinished groups
+  CHECK_FALSE(decode_base64("QUJD\r\nRA==\r\nRUY=\r\n"));
+  CHECK_FALSE(decode_base64("QUJDRA==RUY="));
+  CHECK_FALSE(decode_base64("QUJD\r\n=\r\n"));
+  CHECK_FALSE(decode_base64("SGVsbG8g!!!d29y*bGQ="));
+  CHECK_FALSE(decode_base64("QUJDRA="));
+  CHECK_FALSE(decode_base64("QUJDR"));
+  CHECK_FALSE(decode_base64("QUJDRA"));
+}
+
+TEST_CASE("mime: quoted-printable decoding follows Dovecot", "[mime]") {
+  // lower-case hex, trailing blanks dropped, soft breaks with blanks after '='
+  CHECK(decode_quoted_printable("a=c3=A9b  \r\nsoft= \r\nnext\r\nx=\r\n") ==
+        std::optional<std::string>("a\xc3\xa9"
+                                   "b\r\nsoftnext\r\nx"));
+  // bare LF line ends become CRLF
+  CHECK(decode_quoted_printable("line\nbare lf=\nx\n") ==
+        std::optional<std::string>("line\r\nbare lfx\r\n"));
+  CHECK(decode_quoted_printable("tab\t\r\nend") == std::optional<std::string>("tab\r\nend"));
+  CHECK_FALSE(decode_quoted_printable("a=4\r\n"));
+  CHECK_FALSE(decode_quoted_printable("a==3D\r\n"));
+  CHECK_FALSE(decode_quoted_printable("bad escapes =ZZ\r\n"));
+  // a soft break with nothing after it
+  CHECK_FALSE(decode_quoted_printable("ends with a soft break="));
+}
+
+TEST_CASE("mime: transfer encodings are classified case-insensitively", "[mime]") {
+  CHECK(classify_transfer_encoding(std::nullopt) == TransferEncoding::identity);
+  CHECK(classify_transfer_encoding(std::string("8BIT")) == TransferEncoding::identity);
+  CHECK(classify_transfer_encoding(std::string("Binary")) == TransferEncoding::identity);
+  CHECK(classify_transfer_encoding(std::string("BASE64")) == TransferEncoding::base64);
+  CHECK(classify_transfer_encoding(std::string("Quoted-Printable")) ==
+        TransferEncoding::quoted_printable);
+  CHECK(classify_transfer_encoding(std::string("x-uuencode")) == TransferEncoding::unknown);
+}
