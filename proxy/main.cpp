@@ -2,6 +2,7 @@
 
 #include "proxy/cli_check_config.hpp"
 #include "proxy/cli_inspect.hpp"
+#include "proxy/cli_serve.hpp"
 
 #include <cstdio>
 #include <span>
@@ -12,6 +13,7 @@ namespace {
 constexpr std::string_view usage = R"(usage: icalgate COMMAND [ARGS]
 
 commands:
+  --config FILE          run the gateway until SIGTERM/SIGINT (SIGHUP reloads the certificate)
   inspect FILE [ITEMS]   print the FETCH response the gateway sends for the message in FILE,
                          e.g. icalgate inspect msg.eml 'RFC822.SIZE BODYSTRUCTURE BODY.PEEK[1]'
                          (ITEMS defaults to "RFC822.SIZE BODYSTRUCTURE ENVELOPE")
@@ -37,6 +39,13 @@ int main(int argc, char** argv) {
   if (command == "--version") {
     std::printf("icalgate %s\n", ICALGATE_VERSION_STRING);
     return 0;
+  }
+  if (command == "--config") {
+    if (args.size() != 3) {
+      std::fputs("usage: icalgate --config FILE\n", stderr);
+      return 2;
+    }
+    return icalgate::proxy::run_serve(args[2]);
   }
   if (command == "check-config") {
     return icalgate::proxy::run_check_config(args.subspan(2));

@@ -1,0 +1,262 @@
+#include "proxy/relay.hpp"
+
+#include "protocol/command.hpp"
+#include "protocol/lexer.hpp"
+#include "proxy/capabilities.hpp"
+#include "proxy/logging.hpp"
+
+#include <boost/asio/this_coro.hpp>
+
+namespace icalgate::proxy {
+
+namespace {
+
+// The first two space-separated tokens of a line: tag and command (or status) name.
+std::pair<std::string_view, std::string_view> tag_and_name(std::string_view line) {
+  const std::size_t sp = line.find(' ');
+  if (sp == std::string_view::npos) {
+    return {line.substr(0, line.find_first_of("\r\n")), {}};
+  }
+  std::string_view rest = line.substr(sp + 1);
+  const std::size_t end = rest.find_first_of(" \r\n");
+  return {line.substr(0, sp), rest.substr(0, end)};
+}
+
+bool contains_ci(std::string_view haystack, std::string_view needle) {
+  for (std::size_t i = 0; i + needle.size() <= haystack.size(); ++i) {
+    if (protocol::imap_iequals(haystack.substr(i, needle.size()), needle)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string_view rejection_reason(protocol::Errc code) {
+  switch (code) {
+  case protocol::Errc::line_too_long:
+    return "Command line too long";
+  case protocol::Errc::literal_too_large:
+    return "Literal too large";
+  default:
+    return "Invalid command syntax";
+  }
+}
+
+} // namespace
+
+Relay::Relay(RelayEnds ends) : io_(ends), write_done_(ends.client.socket().get_executor()) {}
+
+namespace {
+
+// An idle session keeps no output buffer: thousands of IDLE sessions stay cheap.
+void release_if_idle(std::string& buffer, Stream& input) {
+  if (buffer.capacity() > 4096 && !input.input_ready()) {
+    std::string().swap(buffer);
+  } else {
+    buffer.clear();
+  }
+}
+
+} // namespace
+
+bool Relay::client_writable() const {
+  return !write_cut_ && io_.upstream_reader.framer().at_message_boundary();
+}
+
+asio::awaitable<error_code> Relay::write_client(std::string_view bytes) {
+  while (writing_client_) {
+    write_done_.expires_at(asio::steady_timer::time_point::max());
+    co_await write_done_.async_wait(use_tuple);
+    if ((co_await asio::this_coro::cancellation_state).cancelled() !=
+        asio::cancellation_type::none) {
+      co_return asio::error::operation_aborted;
+    }
+  }
+  writing_client_ = true;
+  write_cut_ = true; // until the write completes: a cancelled write leaves TLS unusable
+  auto [ec, n] = co_await io_.client.write(bytes);
+  io_.bytes_to_client += n;
+  write_cut_ = static_cast<bool>(ec);
+  writing_client_ = false;
+  write_done_.cancel();
+  co_return ec;
+}
+
+void Relay::finish(RelayEnd end) {
+  // The first end counts: the other direction then fails only because it was cancelled.
+  if (end_ == RelayEnd::running) {
+    end_ = end;
+  }
+}
+
+void Relay::refresh_deadline() {
+  io_.deadline.expires_after(idle_ ? io_.limits.idle_command_timeout() : io_.limits.idle_timeout);
+}
+
+bool Relay::handle_client_frame(const protocol::Frame& frame) {
+  if (skipping_client_) {
+    if (frame.message_end) {
+      skipping_client_ = false;
+      client_message_start_ = true;
+    }
+    return true;
+  }
+  if (frame.error) {
+    if (!client_message_start_) {
+      // Part of this command already went upstream; it cannot be completed.
+      log_event(LogLevel::info, "client_protocol_error",
+                {field("session", io_.session_id),
+                 field("reason", std::string(rejection_reason(*frame.error)))});
+      finish(RelayEnd::client_closed);
+      return false;
+    }
+    const auto [tag, name] = tag_and_name(frame.bytes);
+    local_answers_ += std::string(tag.substr(0, 64)) + " BAD " +
+                      std::string(rejection_reason(*frame.error)) + "\r\n";
+    skipping_client_ = !frame.message_end;
+    return true;
+  }
+  if (frame.kind == protocol::FrameKind::line) {
+    if (log_enabled(LogLevel::trace)) {
+      log_event(
+          LogLevel::trace, "C",
+          {field("session", io_.session_id), field("line", io_.redactor.client_line(frame.bytes))});
+    }
+    if (client_message_start_) {
+      const auto [tag, name] = tag_and_name(frame.bytes);
+      if (idle_ && protocol::is_idle_done(frame.bytes)) {
+        idle_ = false;
+        refresh_deadline();
+      } else if (protocol::imap_iequals(name, "IDLE")) {
+        idle_ = true;
+        refresh_deadline();
+      } else if (protocol::imap_iequals(name, "COMPRESS") && frame.message_end) {
+        local_answers_ += std::string(tag) + " NO Compression is not supported\r\n";
+        return true;
+      } else if (protocol::imap_iequals(name, "STARTTLS") && frame.message_end) {
+        local_answers_ += std::string(tag) + " BAD TLS is already active\r\n";
+        return true;
+      }
+      current_tag_ = tag;
+    }
+    if (frame.literal && !frame.literal->non_synchronizing) {
+      sync_pending_ = true;
+      sync_tag_ = current_tag_;
+    }
+  } else if (frame.kind == protocol::FrameKind::literal) {
+    sync_pending_ = false;
+  }
+  to_upstream_.append(frame.bytes);
+  client_message_start_ = frame.message_end;
+  return true;
+}
+
+asio::awaitable<void> Relay::client_to_upstream() {
+  while (true) {
+    to_upstream_.clear();
+    bool go_on = true;
+    while (go_on) {
+      auto frame = io_.client_reader.poll();
+      if (!frame) {
+        break;
+      }
+      go_on = handle_client_frame(*frame);
+    }
+    if (!to_upstream_.empty()) {
+      auto [ec, n] = co_await io_.upstream.write(to_upstream_);
+      if (ec) {
+        finish(RelayEnd::upstream_closed);
+        co_return;
+      }
+    }
+    if (!local_answers_.empty()) {
+      const std::string answers = std::move(local_answers_);
+      local_answers_.clear();
+      if (co_await write_client(answers)) {
+        finish(RelayEnd::client_closed);
+        co_return;
+      }
+    }
+    if (!go_on) {
+      co_return;
+    }
+    release_if_idle(to_upstream_, io_.client);
+    if (!co_await io_.client_reader.fill()) {
+      finish(RelayEnd::client_closed);
+      co_return;
+    }
+    refresh_deadline();
+  }
+}
+
+bool Relay::handle_upstream_frame(const protocol::Frame& frame) {
+  if (frame.kind == protocol::FrameKind::line && upstream_message_start_ && !frame.error) {
+    const std::string_view line = frame.bytes;
+    if (log_enabled(LogLevel::trace)) {
+      log_event(LogLevel::trace, "S",
+                {field("session", io_.session_id), field("line", io_.redactor.server_line(line))});
+    }
+    const auto [tag, name] = tag_and_name(line);
+    if (frame.continuation) {
+      sync_pending_ = false;
+    } else if (tag == "*") {
+      if (protocol::imap_iequals(name, "BYE")) {
+        upstream_said_bye_ = true;
+      }
+    } else {
+      if (sync_pending_ && tag == sync_tag_) {
+        // The upstream refused the command instead of asking for its literal, so the
+        // client will not send it.
+        io_.client_reader.framer().cancel_literal();
+        sync_pending_ = false;
+      }
+      if (protocol::imap_iequals(name, "BAD") &&
+          contains_ci(line, "User is authenticated but not connected")) {
+        finish(RelayEnd::upstream_lost);
+        upstream_message_start_ = frame.message_end;
+        return false;
+      }
+    }
+    if (!frame.literal && mentions_capability(line)) {
+      if (auto filtered = filter_capability_response(line)) {
+        to_client_ += *filtered;
+        upstream_message_start_ = frame.message_end;
+        return true;
+      }
+    }
+  }
+  to_client_.append(frame.bytes);
+  upstream_message_start_ = frame.message_end;
+  return true;
+}
+
+asio::awaitable<void> Relay::upstream_to_client() {
+  while (true) {
+    to_client_.clear();
+    bool go_on = true;
+    while (go_on) {
+      auto frame = io_.upstream_reader.poll();
+      if (!frame) {
+        break;
+      }
+      go_on = handle_upstream_frame(*frame);
+    }
+    if (!to_client_.empty()) {
+      if (co_await write_client(to_client_)) {
+        finish(RelayEnd::client_closed);
+        co_return;
+      }
+      refresh_deadline(); // a client receiving a large FETCH is not idle
+    }
+    if (!go_on) {
+      co_return;
+    }
+    release_if_idle(to_client_, io_.upstream);
+    if (!co_await io_.upstream_reader.fill()) {
+      finish(upstream_said_bye_ ? RelayEnd::upstream_bye : RelayEnd::upstream_closed);
+      co_return;
+    }
+  }
+}
+
+} // namespace icalgate::proxy

@@ -1,0 +1,78 @@
+#pragma once
+// The authenticated phase of a session: a full-duplex relay between client and upstream,
+// one coroutine per direction, each framing what it forwards so that it can filter
+// CAPABILITY lists, answer COMPRESS and STARTTLS itself, follow IDLE, and stop at a message
+// boundary. Bytes are otherwise forwarded untouched, coalesced into large writes.
+
+#include "proxy/config.hpp"
+#include "proxy/redact.hpp"
+#include "proxy/stream.hpp"
+
+#include <cstdint>
+#include <string>
+
+namespace icalgate::proxy {
+
+enum class RelayEnd {
+  running,
+  client_closed,   // the client went away (or broke the protocol mid-command)
+  upstream_closed, // the upstream connection ended without BYE
+  upstream_bye,    // the upstream said BYE (LOGOUT, or its own reasons); already relayed
+  upstream_lost,   // "BAD User is authenticated but not connected": the session is gone
+};
+
+struct RelayEnds {
+  Stream& client;
+  FrameReader& client_reader;
+  Stream& upstream;
+  FrameReader& upstream_reader;
+  Deadline& deadline;
+  const LimitsConfig& limits;
+  ProtocolRedactor& redactor;
+  std::uint64_t session_id = 0;
+  std::uint64_t& bytes_to_client;
+};
+
+class Relay {
+ public:
+  explicit Relay(RelayEnds ends);
+
+  // Runs until one direction ends (the other is then cancelled by the caller's `||`).
+  asio::awaitable<void> client_to_upstream();
+  asio::awaitable<void> upstream_to_client();
+
+  RelayEnd end() const { return end_; }
+  // Whether a line can still be written to the client: no write was cut short and no
+  // response is half sent.
+  bool client_writable() const;
+  // Writes to the client, taking turns with the other direction.
+  asio::awaitable<error_code> write_client(std::string_view bytes);
+
+ private:
+  bool handle_client_frame(const protocol::Frame& frame); // false: stop the relay
+  bool handle_upstream_frame(const protocol::Frame& frame);
+  void refresh_deadline();
+  void finish(RelayEnd end);
+
+  RelayEnds io_;
+  RelayEnd end_ = RelayEnd::running;
+  std::string to_upstream_;
+  std::string to_client_;
+  std::string local_answers_;
+  asio::steady_timer write_done_;
+  bool writing_client_ = false;
+  bool write_cut_ = false;
+  // client → upstream
+  bool client_message_start_ = true;
+  bool skipping_client_ = false;
+  bool idle_ = false;
+  std::string current_tag_;
+  // a synchronizing literal announced and not yet answered by the upstream
+  bool sync_pending_ = false;
+  std::string sync_tag_;
+  // upstream → client
+  bool upstream_message_start_ = true;
+  bool upstream_said_bye_ = false;
+};
+
+} // namespace icalgate::proxy
