@@ -405,7 +405,7 @@ Result<FetchItems> parse_fetch_items(std::string_view text, std::size_t* consume
   return result;
 }
 
-std::string to_string(const SectionSpec& section) {
+std::string to_string(const SectionSpec& section, bool upper_fields) {
   std::string out;
   for (std::size_t i = 0; i < section.part.size(); ++i) {
     if (i != 0) {
@@ -437,11 +437,17 @@ std::string to_string(const SectionSpec& section) {
       if (i != 0) {
         out.push_back(' ');
       }
-      if (is_atom(section.fields[i])) {
-        out += section.fields[i];
+      std::string name = section.fields[i];
+      if (upper_fields) {
+        for (char& c : name) {
+          c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        }
+      }
+      if (is_atom(name)) {
+        out += name;
       } else {
         out.push_back('"');
-        for (const char c : section.fields[i]) {
+        for (const char c : name) {
           if (c == '"' || c == '\\') {
             out.push_back('\\');
           }

@@ -77,6 +77,7 @@ Result<FetchItems> parse_fetch_items(std::string_view text, std::size_t* consume
 // The canonical request form of one item, e.g. "BODY.PEEK[1.2.HEADER.FIELDS (From To)]<0.100>".
 std::string to_string(const FetchItem& item);
 // The section-spec inside the brackets, e.g. "1.2.MIME"; empty for the whole message.
-std::string to_string(const SectionSpec& section);
+// Servers echo HEADER.FIELDS names upper-cased in a FETCH response's label: `upper_fields`.
+std::string to_string(const SectionSpec& section, bool upper_fields = false);
 
 } // namespace icalgate::protocol

@@ -6,72 +6,10 @@
 #include "protocol/mime/section.hpp"
 
 #include <algorithm>
-#include <cctype>
 
 namespace icalgate::protocol {
 
 namespace {
-
-bool is_atom_char(unsigned char c) {
-  return c > 0x20 && c < 0x7f && c != '(' && c != ')' && c != '{' && c != '%' && c != '*' &&
-         c != '"' && c != '\\' && c != ']';
-}
-
-std::string upper(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-  return s;
-}
-
-std::string section_text(const SectionSpec& section) {
-  std::string out;
-  for (std::size_t i = 0; i < section.part.size(); ++i) {
-    if (i != 0) {
-      out += '.';
-    }
-    out += std::to_string(section.part[i]);
-  }
-  using Text = SectionSpec::Text;
-  if (section.text == Text::none) {
-    return out;
-  }
-  if (!section.part.empty()) {
-    out += '.';
-  }
-  switch (section.text) {
-  case Text::header:
-    out += "HEADER";
-    break;
-  case Text::text:
-    out += "TEXT";
-    break;
-  case Text::mime:
-    out += "MIME";
-    break;
-  case Text::header_fields:
-  case Text::header_fields_not:
-    out += section.text == Text::header_fields ? "HEADER.FIELDS (" : "HEADER.FIELDS.NOT (";
-    for (std::size_t i = 0; i < section.fields.size(); ++i) {
-      if (i != 0) {
-        out += ' ';
-      }
-      const std::string name = upper(section.fields[i]);
-      const bool atom = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
-        return is_atom_char(static_cast<unsigned char>(c));
-      });
-      if (atom) {
-        out += name;
-      } else {
-        mime::append_quoted(out, name);
-      }
-    }
-    out += ')';
-    break;
-  case Text::none:
-    break;
-  }
-  return out;
-}
 
 // Dovecot writes these into its buffered prefix before any other item.
 bool is_buffered(FetchAttr attr) {
@@ -111,7 +49,7 @@ std::string section_label(const FetchItem& item) {
     out = "BODY[";
     break;
   }
-  out += section_text(item.section);
+  out += to_string(item.section, /*upper_fields=*/true);
   out += ']';
   if (item.partial && item.attr != FetchAttr::binary_size) {
     out += '<';
