@@ -1,5 +1,8 @@
 #include "protocol/fetch_item.hpp"
 
+#include "protocol/lexer.hpp"
+
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <charconv>
@@ -12,19 +15,6 @@ constexpr std::size_t max_items = 256;
 constexpr std::size_t max_fields = 256;
 constexpr std::size_t max_field_length = 1024;
 constexpr std::size_t max_part_depth = 64;
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::toupper(static_cast<unsigned char>(a[i])) !=
-        std::toupper(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
 
 Error syntax(std::string message) {
   return make_error(Errc::syntax, std::move(message));
@@ -103,16 +93,14 @@ class Cursor {
       return out;
     }
     while (!done()) {
-      const auto c = static_cast<unsigned char>(text_[pos_]);
-      // ATOM-CHAR plus ']' (resp-specials), minus list and quoting specials.
-      if (c <= 0x20 || c >= 0x7f || c == '(' || c == ')' || c == '{' || c == '%' || c == '*' ||
-          c == '"' || c == '\\') {
+      const char c = text_[pos_];
+      if (!is_astring_char(c)) {
         break;
       }
       if (out.size() >= max_field_length) {
         return make_error(Errc::too_many, "header field name too long");
       }
-      out.push_back(static_cast<char>(c));
+      out.push_back(c);
       ++pos_;
     }
     if (out.empty()) {
@@ -188,16 +176,16 @@ Result<SectionSpec> parse_section(Cursor& in, bool binary) {
   }
   // The "." separating part and text was consumed above when a part was present.
   const std::string_view text = in.keyword();
-  if (iequals(text, "HEADER")) {
+  if (imap_iequals(text, "HEADER")) {
     spec.text = SectionSpec::Text::header;
-  } else if (iequals(text, "TEXT")) {
+  } else if (imap_iequals(text, "TEXT")) {
     spec.text = SectionSpec::Text::text;
-  } else if (iequals(text, "MIME")) {
+  } else if (imap_iequals(text, "MIME")) {
     if (spec.part.empty()) {
       return syntax("MIME needs a part number");
     }
     spec.text = SectionSpec::Text::mime;
-  } else if (iequals(text, "HEADER.FIELDS") || iequals(text, "HEADER.FIELDS.NOT")) {
+  } else if (imap_iequals(text, "HEADER.FIELDS") || imap_iequals(text, "HEADER.FIELDS.NOT")) {
     spec.text =
         text.size() == 13 ? SectionSpec::Text::header_fields : SectionSpec::Text::header_fields_not;
     if (!in.consume(' ')) {
@@ -268,26 +256,26 @@ Result<FetchItem> parse_item(Cursor& in) {
   const bool section_follows = in.peek() == '[';
   if (!section_follows) {
     for (const auto& simple : simple_attrs) {
-      if (iequals(name, simple.name)) {
+      if (imap_iequals(name, simple.name)) {
         item.attr = simple.attr;
         return item;
       }
     }
-    if (iequals(name, "BODY")) {
+    if (imap_iequals(name, "BODY")) {
       item.attr = FetchAttr::body;
       return item;
     }
     return syntax("unknown fetch attribute");
   }
   bool binary = false;
-  if (iequals(name, "BODY") || iequals(name, "BODY.PEEK")) {
+  if (imap_iequals(name, "BODY") || imap_iequals(name, "BODY.PEEK")) {
     item.attr = FetchAttr::body_section;
     item.peek = name.size() == 9;
-  } else if (iequals(name, "BINARY") || iequals(name, "BINARY.PEEK")) {
+  } else if (imap_iequals(name, "BINARY") || imap_iequals(name, "BINARY.PEEK")) {
     item.attr = FetchAttr::binary;
     item.peek = name.size() == 11;
     binary = true;
-  } else if (iequals(name, "BINARY.SIZE")) {
+  } else if (imap_iequals(name, "BINARY.SIZE")) {
     item.attr = FetchAttr::binary_size;
     binary = true;
   } else {
@@ -348,15 +336,15 @@ Result<FetchItems> parse_list(Cursor& in) {
   Cursor probe = in;
   const std::string_view word = probe.keyword();
   if (probe.peek() != '[') {
-    if (iequals(word, "ALL")) {
+    if (imap_iequals(word, "ALL")) {
       in = probe;
       return expand(FetchMacro::all);
     }
-    if (iequals(word, "FAST")) {
+    if (imap_iequals(word, "FAST")) {
       in = probe;
       return expand(FetchMacro::fast);
     }
-    if (iequals(word, "FULL")) {
+    if (imap_iequals(word, "FULL")) {
       in = probe;
       return expand(FetchMacro::full);
     }
@@ -376,17 +364,7 @@ void append_number(std::string& out, std::uint64_t n) {
 }
 
 bool is_atom(std::string_view s) {
-  if (s.empty()) {
-    return false;
-  }
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c <= 0x20 || c >= 0x7f || c == '(' || c == ')' || c == '{' || c == '%' || c == '*' ||
-        c == '"' || c == '\\' || c == ']') {
-      return false;
-    }
-  }
-  return true;
+  return !s.empty() && std::all_of(s.begin(), s.end(), is_atom_char);
 }
 
 } // namespace
