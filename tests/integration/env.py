@@ -1,0 +1,839 @@
+"""The world an integration test or the demo runs in.
+
+    with World(icalgate="build/dev/bin/icalgate") as w:
+        c = w.connect_imaps()            # to the gateway's implicit-TLS listener
+        c.login(w.user, w.password)
+        d = w.connect_upstream_imaps()   # the same Dovecot, directly
+
+A World holds development certificates (certs/dev-ca.sh), a private Dovecot 2.3 on
+127.0.0.1 with TLS (implicit on an imaps port, STARTTLS on its imap port), users with
+passwords, the corpus seeded by APPEND, and icalgate in front of it with a generated
+configuration. With icalgate=None the World has no gateway and every connect_* goes to
+Dovecot directly: that is how the suites check their own assertions against the reference.
+
+Everything listens on 127.0.0.1 on free ports, lives in one temporary directory, and is
+torn down (process groups killed, directories removed) however the test ends.
+
+Only the Python 3.11 standard library is used.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import hmac
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests" / "differential"))
+
+from dovecot import Dovecot  # noqa: E402  (another engineer's module; used, never edited)
+
+CORPUS_DIR = REPO / "tests" / "corpus"
+DEV_CA = REPO / "certs" / "dev-ca.sh"
+HOST = "127.0.0.1"
+
+# Default accounts. The passwords contain a space and a quote on purpose: they need a quoted
+# string or a literal on the wire, and they are distinctive enough to grep logs for.
+USERS = {
+    "alice@contoso.com": 'Wh1te Rabbit-7731',
+    "bob@contoso.com": 'B0b "the" Builder-5520',
+}
+
+
+class EnvError(RuntimeError):
+    """The world could not be built (a clear reason, with log excerpts)."""
+
+
+class ImapProtocolError(RuntimeError):
+    pass
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout: float, interval: float = 0.05, what: str = "condition"):
+    """Poll predicate() until it returns a true value; return it, or raise TimeoutError."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+def port_accepts(port: int, host: str = HOST) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def corpus_messages() -> list[tuple[str, bytes]]:
+    """(file name, bytes) of every corpus message an APPEND can carry, in name order."""
+    out = []
+    for path in sorted(CORPUS_DIR.glob("*.eml")):
+        data = path.read_bytes()
+        if b"\0" in data or not data:
+            continue
+        out.append((path.name, data))
+    return out
+
+
+def exchange_messages() -> list[tuple[str, bytes]]:
+    """The Exchange-shaped messages of the corpus (OWA-link and iMIP invitations)."""
+    return [(n, d) for n, d in corpus_messages() if "exchange" in n]
+
+
+def sasl_plain(user: str, password: str) -> bytes:
+    return base64.b64encode(b"\0" + user.encode() + b"\0" + password.encode())
+
+
+def quote(s: str | bytes) -> bytes:
+    b = s.encode() if isinstance(s, str) else s
+    return b'"' + b.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
+
+
+def make_certs(directory: Path) -> dict[str, Path]:
+    """Development CA and a server certificate for localhost and 127.0.0.1."""
+    directory.mkdir(parents=True, exist_ok=True)
+    r = subprocess.run(
+        ["sh", str(DEV_CA), str(directory), "localhost", "127.0.0.1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        timeout=120,
+    )
+    if r.returncode != 0:
+        raise EnvError(f"certs/dev-ca.sh failed ({r.returncode}):\n{r.stdout.decode(errors='replace')}")
+    paths = {k: directory / f"{k}.pem" for k in ("ca", "fullchain", "privkey", "cert")}
+    for k, p in paths.items():
+        if not p.is_file():
+            raise EnvError(f"certs/dev-ca.sh did not write {p}")
+    return paths
+
+
+def client_tls_context(ca_file: str | Path) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(cafile=str(ca_file))
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    return ctx
+
+
+# --------------------------------------------------------------------------- raw client
+
+_LITERAL_AT_END = re.compile(rb"~?\{(\d+)\+?\}\r\n$")
+_TIMING = re.compile(rb" \(\d+\.\d+ \+ \d+\.\d+(?: \+ \d+\.\d+)? secs\)\.")
+
+
+def strip_timing(line: bytes) -> bytes:
+    """Dovecot appends '(0.001 + 0.000 secs).' to tagged replies; comparisons ignore it."""
+    return _TIMING.sub(b".", line)
+
+
+def status_of(tagged: bytes) -> bytes:
+    """b'OK', b'NO' or b'BAD' from a tagged line (b'' if malformed)."""
+    parts = tagged.split(b" ", 2)
+    return parts[1].upper() if len(parts) > 1 else b""
+
+
+class Imap:
+    """A raw-bytes IMAP client over TCP, TLS from the first byte, or STARTTLS.
+
+    Responses are returned exactly as received (literals included, CRLF-terminated), so
+    that a response through the gateway can be compared byte for byte with Dovecot's.
+    """
+
+    def __init__(
+        self,
+        port: int,
+        *,
+        tls: bool,
+        ca_file: str | Path | None = None,
+        server_name: str = "localhost",
+        host: str = HOST,
+        timeout: float = 30.0,
+        preamble: bytes = b"",
+        read_greeting: bool = True,
+        rcvbuf: int | None = None,
+    ):
+        self.ca_file = ca_file
+        self.server_name = server_name
+        self.timeout = timeout
+        if rcvbuf is None:
+            raw = socket.create_connection((host, port), timeout=timeout)
+        else:  # a small receive window, set before connecting, makes the server wait on us
+            raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            raw.settimeout(timeout)
+            try:
+                raw.connect((host, port))
+            except BaseException:
+                raw.close()
+                raise
+        try:
+            if preamble:
+                raw.sendall(preamble)
+            if tls:
+                raw = client_tls_context(ca_file).wrap_socket(raw, server_hostname=server_name)
+        except BaseException:
+            raw.close()
+            raise
+        self.sock = raw
+        self._buf = b""
+        self._tagno = 0
+        self.greeting = b""
+        if read_greeting:
+            self.greeting = self.read_response()
+
+    # -- bytes -------------------------------------------------------------
+    def _fill(self) -> None:
+        data = self.sock.recv(1 << 16)
+        if not data:
+            raise ConnectionError("connection closed by server")
+        self._buf += data
+
+    def read_line(self) -> bytes:
+        while True:
+            i = self._buf.find(b"\r\n")
+            if i >= 0:
+                line, self._buf = self._buf[: i + 2], self._buf[i + 2 :]
+                return line
+            self._fill()
+
+    def read_exact(self, n: int) -> bytes:
+        while len(self._buf) < n:
+            self._fill()
+        data, self._buf = self._buf[:n], self._buf[n:]
+        return data
+
+    def read_response(self) -> bytes:
+        """One complete response: a line, plus any literals and the lines after them."""
+        out = bytearray()
+        while True:
+            line = self.read_line()
+            out += line
+            m = _LITERAL_AT_END.search(line)
+            if not m:
+                return bytes(out)
+            out += self.read_exact(int(m.group(1)))
+
+    def read_until_closed(self, timeout: float = 10.0) -> bytes:
+        """Everything the server sends until it closes the connection (or raise TimeoutError)."""
+        deadline = time.monotonic() + timeout
+        out = bytearray(self._buf)
+        self._buf = b""
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"server did not close within {timeout}s; got {bytes(out)[-300:]!r}")
+            self.sock.settimeout(left)
+            try:
+                data = self.sock.recv(1 << 16)
+            except socket.timeout:
+                continue
+            except (ConnectionResetError, ssl.SSLError, BrokenPipeError):
+                break
+            if not data:
+                break
+            out += data
+        self.sock.settimeout(self.timeout)
+        return bytes(out)
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def next_tag(self) -> bytes:
+        self._tagno += 1
+        return b"T%d" % self._tagno
+
+    # -- commands ----------------------------------------------------------
+    def collect(self, tag: bytes) -> tuple[list[bytes], bytes]:
+        untagged: list[bytes] = []
+        while True:
+            resp = self.read_response()
+            if resp.startswith(tag + b" "):
+                return untagged, resp
+            untagged.append(resp)
+
+    def command(self, cmd: bytes) -> tuple[list[bytes], bytes]:
+        tag = self.next_tag()
+        self.send(tag + b" " + cmd + b"\r\n")
+        return self.collect(tag)
+
+    def check(self, cmd: bytes) -> list[bytes]:
+        untagged, tagged = self.command(cmd)
+        if status_of(tagged) != b"OK":
+            raise ImapProtocolError(f"{cmd[:80]!r} failed: {tagged!r}")
+        return untagged
+
+    def capabilities(self) -> set[str]:
+        untagged = self.check(b"CAPABILITY")
+        caps: set[str] = set()
+        for line in untagged:
+            if line.upper().startswith(b"* CAPABILITY "):
+                caps.update(line[len(b"* CAPABILITY ") :].decode().strip().upper().split())
+        return caps
+
+    def starttls(self) -> bytes:
+        _, tagged = self.command(b"STARTTLS")
+        if status_of(tagged) != b"OK":
+            raise ImapProtocolError(f"STARTTLS refused: {tagged!r}")
+        if self._buf:
+            raise ImapProtocolError(f"plaintext after STARTTLS OK (injection): {self._buf!r}")
+        self.sock = client_tls_context(self.ca_file).wrap_socket(self.sock, server_hostname=self.server_name)
+        return tagged
+
+    def login(self, user: str, password: str) -> bytes:
+        _, tagged = self.command(b"LOGIN " + quote(user) + b" " + quote(password))
+        if status_of(tagged) != b"OK":
+            raise ImapProtocolError(f"LOGIN failed: {tagged!r}")
+        return tagged
+
+    def select(self, mailbox: str = "INBOX") -> list[bytes]:
+        return self.check(b"SELECT " + quote(mailbox))
+
+    def append(self, mailbox: str, message: bytes, *, literal_plus: bool = False) -> tuple[list[bytes], bytes]:
+        tag = self.next_tag()
+        head = tag + b" APPEND " + quote(mailbox) + b" {%d%s}\r\n" % (len(message), b"+" if literal_plus else b"")
+        if literal_plus:
+            self.send(head + message + b"\r\n")
+        else:
+            self.send(head)
+            cont = self.read_response()
+            if not cont.startswith(b"+"):
+                raise ImapProtocolError(f"APPEND literal not accepted: {cont!r}")
+            self.send(message + b"\r\n")
+        return self.collect(tag)
+
+    def logout(self) -> None:
+        with contextlib.suppress(OSError, ConnectionError, ImapProtocolError, ssl.SSLError):
+            self.command(b"LOGOUT")
+        self.close()
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+    def __enter__(self) -> "Imap":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def fetch_literals(untagged: list[bytes]) -> dict[int, bytes]:
+    """{seq: first literal's data} from '* n FETCH (... {len}\\r\\n<data>...)' responses."""
+    out = {}
+    for resp in untagged:
+        m = re.match(rb"\* (\d+) FETCH .*?\{(\d+)\}\r\n", resp, re.S)
+        if m:
+            start = m.end()
+            out[int(m.group(1))] = resp[start : start + int(m.group(2))]
+    return out
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def _kill_group(pid: int, sig: int = signal.SIGKILL) -> None:
+    with contextlib.suppress(OSError):
+        os.killpg(pid, sig)
+
+
+def _b64url(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+class OAuth2Issuer:
+    """Mints HS256 JWTs that Dovecot's oauth2 passdb (introspection_mode = local) accepts.
+
+    Dovecot looks the key up as shared/<azp>/<alg>/<kid> in an fs dict that drops the
+    "shared/" prefix: the secret goes base64-encoded into <dir>/keys/default/HS256/default.
+    """
+
+    def __init__(self, directory: Path):
+        self.dir = directory
+        self.secret = os.urandom(32)
+        self.args_file = directory / "oauth2.conf"
+        self.minted: list[str] = []
+        keydir = directory / "keys" / "default" / "HS256"
+        keydir.mkdir(parents=True, exist_ok=True)
+        for d in (directory, directory / "keys", directory / "keys" / "default", keydir):
+            os.chmod(d, 0o755)
+        (keydir / "default").write_text(base64.b64encode(self.secret).decode())
+        os.chmod(keydir / "default", 0o644)
+        self.args_file.write_text(
+            "introspection_mode = local\n"
+            f"local_validation_key_dict = fs:posix:prefix={directory}/keys/\n"
+            "username_attribute = email\n"
+        )
+        os.chmod(self.args_file, 0o644)
+
+    def token(self, user: str, lifetime: int = 600, secret: bytes | None = None) -> str:
+        now = int(time.time())
+        header = _b64url(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+        claims = _b64url(json.dumps({"sub": user, "email": user, "iat": now, "exp": now + lifetime}).encode())
+        sig = _b64url(hmac.new(secret or self.secret, header + b"." + claims, hashlib.sha256).digest())
+        tok = (header + b"." + claims + b"." + sig).decode()
+        self.minted.append(tok)
+        return tok
+
+
+def xoauth2_payload(user: str, token: str) -> bytes:
+    return base64.b64encode(b"user=" + user.encode() + b"\x01auth=Bearer " + token.encode() + b"\x01\x01")
+
+
+def oauthbearer_payload(user: str, token: str, port: int) -> bytes:
+    return base64.b64encode(
+        b"n,a=" + user.encode() + b",\x01host=localhost\x01port=%d\x01auth=Bearer " % port + token.encode() + b"\x01\x01"
+    )
+
+
+class Upstream:
+    """Dovecot with TLS: implicit on imaps_port, STARTTLS on imap_port; users; seeded mail."""
+
+    def __init__(self, certs: dict[str, Path], users: dict[str, str], extra_config: str = ""):
+        self.certs = certs
+        self.users = users
+        self.imaps_port = free_port()
+        self.oauth2 = OAuth2Issuer(certs["ca"].parent.parent / "oauth2")
+        # Dovecot appends our text to its generated config: later settings win, and a second
+        # `service imap-login` block adds to the first.
+        tls_config = f"""
+ssl = yes
+ssl_cert = <{certs['fullchain']}
+ssl_key = <{certs['privkey']}
+ssl_min_protocol = TLSv1.2
+auth_failure_delay = 0
+# XOAUTH2 and OAUTHBEARER checked for real: an oauth2 passdb validating locally signed JWTs.
+auth_mechanisms = plain login xoauth2 oauthbearer
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {self.oauth2.args_file}
+}}
+mail_plugins = $mail_plugins zlib
+protocol imap {{
+  mail_plugins = $mail_plugins imap_zlib
+}}
+service imap-login {{
+  inet_listener imaps {{
+    address = 127.0.0.1
+    port = {self.imaps_port}
+    ssl = yes
+  }}
+  service_count = 0
+  process_min_avail = 1
+  client_limit = 1000
+}}
+service imap {{
+  process_limit = 1000
+}}
+# No per-IP auth penalty: every test client (and the gateway) comes from 127.0.0.1, and a
+# test's wrong password must not slow the next test's login by seconds. (Mode 0 on anvil's
+# penalty socket is Dovecot's documented way to turn the penalty off.)
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+}}
+default_client_limit = 2000
+{extra_config}
+"""
+        self.dovecot = Dovecot(users=users, extra_config=tls_config, start_timeout=30.0)
+        self.imap_port = 0
+
+    def start(self) -> "Upstream":
+        # Dovecot reads the key as root when it parses the config, but as a non-root user
+        # it must be able to read it itself.
+        self.dovecot.start()
+        self.imap_port = self.dovecot.port
+        wait_until(lambda: port_accepts(self.imaps_port), 30, what=f"dovecot imaps port {self.imaps_port}")
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self.dovecot.proc is not None and self.dovecot.proc.poll() is None
+
+    def stop(self) -> None:
+        self.dovecot.stop()
+
+    def connect(self, implicit_tls: bool = True, timeout: float = 30.0) -> Imap:
+        if implicit_tls:
+            return Imap(self.imaps_port, tls=True, ca_file=self.certs["ca"], timeout=timeout)
+        return Imap(self.imap_port, tls=False, ca_file=self.certs["ca"], timeout=timeout)
+
+    def seed(self, user: str, messages: list[tuple[str, bytes]], mailbox: str = "INBOX") -> None:
+        with self.connect() as c:
+            c.login(user, self.users[user])
+            if mailbox.upper() != "INBOX":
+                c.command(b"CREATE " + quote(mailbox))
+            for name, data in messages:
+                _, tagged = c.append(mailbox, data)
+                if status_of(tagged) != b"OK":
+                    raise EnvError(f"seeding {name} failed: {tagged!r}")
+            c.logout()
+
+    def log_text(self) -> str:
+        return self.dovecot.log_text()
+
+
+_SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:", "UndefinedBehaviorSanitizer")
+
+
+def secret_leaks(text: str, secrets: dict[str, str], where: str) -> list[str]:
+    """One line per secret (or a password's half) that occurs in text."""
+    found = []
+    for what, secret in secrets.items():
+        variants = {secret} | ({p for p in secret.split(" ") if len(p) >= 6} if " " in secret else set())
+        for v in sorted(variants):
+            if v in text:
+                line = next(l for l in text.splitlines() if v in l)
+                found.append(f"{what} appears in {where}: {line[:300]}")
+                break
+    return found
+
+
+def user_secrets(users: dict[str, str]) -> dict[str, str]:
+    """Every password, and its SASL PLAIN payload, for the log scans."""
+    out = {}
+    for user, pw in users.items():
+        out[f"{user}'s password"] = pw
+        out[f"{user}'s SASL PLAIN payload"] = sasl_plain(user, pw).decode()
+    return out
+
+
+class Gateway:
+    """icalgate --config FILE, in its own process group, output in a log file."""
+
+    def __init__(
+        self,
+        binary: str | Path,
+        workdir: Path,
+        certs: dict[str, Path],
+        upstream_port: int,
+        upstream_tls: str = "implicit",
+        *,
+        imaps_port: int | None = None,
+        imap_port: int | None = None,
+        proxy_protocol: bool = False,
+        limits: dict[str, object] | None = None,
+        log_level: str = "trace",
+        name: str = "gateway",
+        server_name: str = "localhost",
+        upstream: dict[str, object] | None = None,
+    ):
+        self.binary = str(binary)
+        self.workdir = workdir
+        self.certs = certs
+        self.upstream_port = upstream_port
+        self.upstream_tls = upstream_tls
+        self.imaps_port = imaps_port or free_port()
+        self.imap_port = imap_port or free_port()
+        self.proxy_protocol = proxy_protocol
+        self.limits = {"login_failure_delay": "0", "shutdown_grace": "3s"}
+        self.limits.update(limits or {})
+        self.log_level = log_level
+        self.server_name = server_name
+        self.upstream_extra = {"connect_timeout": "5s"}
+        self.upstream_extra.update(upstream or {})
+        self.config_path = workdir / f"{name}.toml"
+        self.log_path = workdir / f"{name}.log"
+        self.proc: subprocess.Popen | None = None
+        self.returncode: int | None = None
+
+    def config_text(self) -> str:
+        def toml(v: object) -> str:
+            if isinstance(v, bool):
+                return "true" if v else "false"
+            if isinstance(v, int):
+                return str(v)
+            return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+        limits = "\n".join(f"{k} = {toml(v)}" for k, v in self.limits.items())
+        upstream = "\n".join(f"{k} = {toml(v)}" for k, v in self.upstream_extra.items())
+        return f"""# generated by tests/integration/env.py
+[listen]
+imaps = "{HOST}:{self.imaps_port}"
+imap = "{HOST}:{self.imap_port}"
+proxy_protocol = {toml(self.proxy_protocol)}
+
+[tls]
+cert = {toml(self.certs['fullchain'])}
+key = {toml(self.certs['privkey'])}
+min_version = "1.2"
+
+[upstream]
+host = "{HOST}"
+port = {self.upstream_port}
+tls = "{self.upstream_tls}"
+ca_file = {toml(self.certs['ca'])}
+server_name = {toml(self.server_name)}
+{upstream}
+
+[limits]
+{limits}
+
+[log]
+level = "{self.log_level}"
+format = "text"
+"""
+
+    def start(self, timeout: float = 30.0) -> "Gateway":
+        if not os.access(self.binary, os.X_OK):
+            raise EnvError(f"icalgate binary not found or not executable: {self.binary}")
+        self.config_path.write_text(self.config_text())
+        log = open(self.log_path, "ab")
+        try:
+            self.proc = subprocess.Popen(
+                [self.binary, "--config", str(self.config_path)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        finally:
+            log.close()
+        deadline = time.monotonic() + timeout
+        ports = [self.imaps_port, self.imap_port]
+        while ports:
+            if self.proc.poll() is not None:
+                self.returncode = self.proc.returncode
+                raise EnvError(
+                    f"icalgate exited with status {self.proc.returncode} before accepting "
+                    f"connections (is the relay built yet?)\n  command: {self.binary} --config "
+                    f"{self.config_path}\n--- config ---\n{self.config_text()}--- log ---\n{self.log_tail()}"
+                )
+            ports = [p for p in ports if not port_accepts(p)]
+            if ports and time.monotonic() > deadline:
+                self.stop()
+                raise EnvError(f"icalgate did not accept on ports {ports} within {timeout}s\n{self.log_tail()}")
+            if ports:
+                time.sleep(0.05)
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def signal(self, sig: int) -> None:
+        if self.running:
+            self.proc.send_signal(sig)
+
+    def wait(self, timeout: float) -> int | None:
+        if self.proc is None:
+            return self.returncode
+        try:
+            self.returncode = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        return self.returncode
+
+    def stop(self, grace: float = 15.0) -> int | None:
+        """SIGTERM, then SIGKILL of the whole group; returns the exit status."""
+        proc = self.proc
+        if proc is None:
+            return self.returncode
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                _kill_group(proc.pid)
+                proc.wait(timeout=10)
+        _kill_group(proc.pid)  # anything it left behind in its group
+        self.returncode = proc.returncode
+        return self.returncode
+
+    def exit_problems(self) -> list[str]:
+        """What was wrong with how this gateway ended (call after stop())."""
+        problems = []
+        if self.returncode is not None and self.returncode != 0:
+            problems.append(f"icalgate ({self.config_path.name}) exited with status {self.returncode}")
+        log = self.log_text()
+        for marker in _SANITIZER_MARKERS:
+            if marker in log:
+                i = log.index(marker)
+                problems.append(f"{marker} in {self.log_path.name}:\n{log[max(0, i - 200):i + 2500]}")
+                break
+        return problems
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def log_tail(self, n: int = 4000) -> str:
+        return self.log_text()[-n:]
+
+
+class World:
+    """Certificates, a seeded Dovecot with TLS, and (if icalgate is given) the gateway."""
+
+    def __init__(
+        self,
+        icalgate: str | Path | None = None,
+        *,
+        users: dict[str, str] | None = None,
+        seed: list[tuple[str, bytes]] | None = None,
+        upstream_tls: str = "implicit",
+        gateway_options: dict | None = None,
+        root: Path | None = None,
+        keep: bool = False,
+    ):
+        self.icalgate = icalgate
+        self.users = dict(users or USERS)
+        self.user = next(iter(self.users))
+        self.password = self.users[self.user]
+        self.seed_messages = corpus_messages() if seed is None else seed
+        self.upstream_tls = upstream_tls
+        self.gateway_options = dict(gateway_options or {})
+        self._root_given = root
+        self.keep = keep or bool(os.environ.get("ICALGATE_ITEST_KEEP"))
+        self.root: Path = Path()
+        self.certs: dict[str, Path] = {}
+        self.upstream: Upstream | None = None
+        self.gateway: Gateway | None = None
+        self.extra_gateways: list[Gateway] = []
+
+    @property
+    def direct(self) -> bool:
+        return self.icalgate is None
+
+    def start(self) -> "World":
+        try:
+            if self._root_given is not None:
+                self.root = self._root_given
+                self.root.mkdir(parents=True, exist_ok=True)
+            else:
+                self.root = Path(tempfile.mkdtemp(prefix="icalgate-itest-"))
+            os.chmod(self.root, 0o755)
+            self.certs = make_certs(self.root / "certs")
+            self.upstream = Upstream(self.certs, self.users).start()
+            for user in self.users:
+                self.upstream.seed(user, self.seed_messages)
+            if self.icalgate is not None:
+                self.gateway = self.start_gateway(**self.gateway_options)
+            return self
+        except BaseException:
+            self.stop()
+            raise
+
+    def upstream_port_for(self, upstream_tls: str) -> int:
+        assert self.upstream is not None
+        return self.upstream.imaps_port if upstream_tls == "implicit" else self.upstream.imap_port
+
+    def start_gateway(self, *, upstream_tls: str | None = None, name: str | None = None, **options) -> Gateway:
+        """A gateway in front of this world's Dovecot; stopped with the world."""
+        if self.icalgate is None:
+            raise EnvError("no icalgate binary given")
+        mode = upstream_tls or self.upstream_tls
+        name = name or f"gateway{len(self.extra_gateways) + (1 if self.gateway else 0)}"
+        gw = Gateway(self.icalgate, self.root, self.certs, self.upstream_port_for(mode), mode, name=name, **options)
+        self.extra_gateways.append(gw)
+        return gw.start()
+
+    def stop_and_check(self, secrets: dict[str, str] | None = None) -> list[str]:
+        """Stop everything; return every gateway's exit problems and secrets in its log."""
+        problems = []
+        try:
+            for gw in self.extra_gateways:
+                gw.stop()
+                problems += gw.exit_problems()
+                if secrets:
+                    problems += secret_leaks(gw.log_text(), secrets, str(gw.log_path))
+            if problems and self._root_given is None:
+                self.keep = True
+                problems.append(f"(logs and configs kept in {self.root})")
+        finally:
+            self.stop()
+        return problems
+
+    def stop(self) -> None:
+        errors = []
+        for gw in reversed(self.extra_gateways):
+            try:
+                gw.stop()
+            except Exception as e:  # keep tearing down
+                errors.append(e)
+        if self.upstream is not None:
+            try:
+                self.upstream.stop()
+            except Exception as e:
+                errors.append(e)
+        if self.root and self._root_given is None and not self.keep:
+            shutil.rmtree(self.root, ignore_errors=True)
+        if errors:
+            raise errors[0]
+
+    def __enter__(self) -> "World":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # -- where clients go: the gateway, or Dovecot when there is none -----------
+    @property
+    def imaps_port(self) -> int:
+        return self.gateway.imaps_port if self.gateway else self.upstream.imaps_port
+
+    @property
+    def imap_port(self) -> int:
+        return self.gateway.imap_port if self.gateway else self.upstream.imap_port
+
+    def connect_imaps(self, **kw) -> Imap:
+        return Imap(self.imaps_port, tls=True, ca_file=self.certs["ca"], **kw)
+
+    def connect_imap(self, **kw) -> Imap:
+        return Imap(self.imap_port, tls=False, ca_file=self.certs["ca"], **kw)
+
+    def connect_upstream_imaps(self, **kw) -> Imap:
+        return Imap(self.upstream.imaps_port, tls=True, ca_file=self.certs["ca"], **kw)
+
+    def logs(self) -> str:
+        return "".join(gw.log_text() for gw in self.extra_gateways)
+
+    def secrets(self) -> dict[str, str]:
+        """Every password, SASL payload and OAuth2 token used in this world, for log scans."""
+        out = user_secrets(self.users)
+        if self.upstream is not None:
+            for i, tok in enumerate(self.upstream.oauth2.minted):
+                out[f"OAuth2 token #{i + 1}"] = tok
+                # The signature alone identifies a token; it must not leak either.
+                out[f"OAuth2 token #{i + 1} signature"] = tok.rsplit(".", 1)[1]
+        return out
+
+
+@contextlib.contextmanager
+def sigterm_as_exception():
+    """Turn SIGTERM into KeyboardInterrupt so that with-blocks tear the world down."""
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)

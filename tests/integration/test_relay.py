@@ -1,0 +1,875 @@
+#!/usr/bin/env python3
+"""The relay suite: icalgate in front of a real Dovecot, driven with raw IMAP bytes.
+
+    python3 tests/integration/test_relay.py --icalgate build/dev/bin/icalgate
+    python3 tests/integration/test_relay.py --direct      # the assertions against Dovecot alone
+
+With --direct there is no gateway: every client talks to Dovecot, which checks that the
+assertions about faithful relaying hold for the reference itself. Tests about what only the
+gateway does (its pre-auth, limits, logs, signals) are skipped in that mode, and only then.
+With --icalgate nothing is skipped: a gateway that cannot start makes every test fail.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import functools
+import os
+import re
+import signal
+import socket
+import ssl
+import struct
+import sys
+import threading
+import time
+import unittest
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import env  # noqa: E402
+from env import Imap, quote, sasl_plain, status_of, strip_timing  # noqa: E402
+
+ICALGATE: str | None = None
+UPSTREAM_TLS = "implicit"  # how the gateway reaches Dovecot: implicit | starttls
+WORLD: env.World | None = None
+
+# Limits of the shared gateway. The line limit stays at its default: Dovecot's own response
+# lines for the corpus reach 6 KiB (BODYSTRUCTURE, ENVELOPE), and they must pass.
+MAX_BAD_COMMANDS = 5
+MAX_LINE_LENGTH = 64 * 1024
+SHARED_GATEWAY = dict(limits={"max_bad_commands": MAX_BAD_COMMANDS})
+
+ALICE = "alice@contoso.com"  # read-only mailbox: the corpus, nothing else
+BOB = "bob@contoso.com"  # the mailbox that tests append to
+
+
+def setUpModule():
+    global WORLD
+    WORLD = env.World(icalgate=ICALGATE, gateway_options=SHARED_GATEWAY, upstream_tls=UPSTREAM_TLS)
+    WORLD.start()
+
+
+def tearDownModule():
+    # Every gateway must have exited 0 on SIGTERM, without sanitizer reports, and no
+    # password or SASL payload may appear in any of their logs.
+    if WORLD is not None:
+        problems = WORLD.stop_and_check(WORLD.secrets())
+        if problems:
+            raise AssertionError("after the suite:\n" + "\n".join(problems))
+
+
+def gateway_only(why: str):
+    """Tests of what only the gateway does; skipped (only) in --direct mode."""
+
+    def deco(fn):
+        @functools.wraps(fn)
+        def wrapper(self, *a, **kw):
+            if ICALGATE is None:
+                self.skipTest(f"gateway only: {why}")
+            return fn(self, *a, **kw)
+
+        return wrapper
+
+    return deco
+
+
+def caps_of(lines: list[bytes]) -> set[str]:
+    """Capabilities from '* CAPABILITY ...' lines and [CAPABILITY ...] response codes."""
+    caps: set[str] = set()
+    for line in lines:
+        for m in re.finditer(rb"(?:^\* CAPABILITY |\[CAPABILITY )([^\]\r\n]*)", line, re.I):
+            caps.update(m.group(1).decode().upper().split())
+    return caps
+
+
+def send_until_bye(c: Imap, lines: list[bytes]) -> list[bytes]:
+    """Send each line and read its answer (and whatever follows at once) until a BYE.
+
+    Reading the BYE before sending more matters: once the server has closed, our next
+    write is answered with a reset, which can discard a BYE not yet read.
+    """
+    seen: list[bytes] = []
+    for line in lines:
+        try:
+            c.send(line)
+            seen.append(c.read_response())
+            while not seen[-1].startswith(b"* BYE"):
+                c.sock.settimeout(0.5)
+                try:
+                    seen.append(c.read_response())
+                except (socket.timeout, TimeoutError):
+                    break
+                finally:
+                    c.sock.settimeout(c.timeout)
+        except (ConnectionError, OSError, ssl.SSLError):
+            break
+        if seen[-1].startswith(b"* BYE"):
+            break
+    return seen
+
+
+def _try_greeting(port: int, ca) -> Imap | None:
+    try:
+        c = Imap(port, tls=True, ca_file=ca, timeout=5)
+    except (OSError, ConnectionError, ssl.SSLError):
+        return None
+    if c.greeting.startswith(b"* OK"):
+        return c
+    c.close()
+    return None
+
+
+def password(user: str) -> str:
+    return env.USERS[user]
+
+
+class Base(unittest.TestCase):
+    maxDiff = 4000
+
+    @property
+    def w(self) -> env.World:
+        assert WORLD is not None
+        return WORLD
+
+    def imaps(self, **kw) -> Imap:
+        c = self.w.connect_imaps(**kw)
+        self.addCleanup(c.close)
+        return c
+
+    def plain(self, **kw) -> Imap:
+        c = self.w.connect_imap(**kw)
+        self.addCleanup(c.close)
+        return c
+
+    def direct(self, **kw) -> Imap:
+        c = self.w.connect_upstream_imaps(**kw)
+        self.addCleanup(c.close)
+        return c
+
+    def gateway(self, **options) -> env.Gateway:
+        """An extra gateway in front of the shared Dovecot, stopped when the test ends (its
+        exit status and log are still checked after the suite)."""
+        gw = self.w.start_gateway(**options)
+        self.addCleanup(gw.stop)
+        return gw
+
+    def logged_in(self, user: str = ALICE) -> Imap:
+        c = self.imaps()
+        c.login(user, password(user))
+        return c
+
+    def assertStatus(self, tagged: bytes, status: bytes | tuple[bytes, ...], msg: str = ""):
+        wanted = status if isinstance(status, tuple) else (status,)
+        self.assertIn(status_of(tagged), wanted, f"{msg} tagged reply: {tagged!r}")
+
+    def assertServing(self):
+        """The gateway process is alive and a fresh session can log in and read."""
+        if self.w.gateway is not None:
+            self.assertTrue(self.w.gateway.running, f"icalgate died:\n{self.w.gateway.log_tail()}")
+        c = self.logged_in()
+        untagged = c.check(b"EXAMINE INBOX")
+        self.assertIn(b"* %d EXISTS\r\n" % len(self.w.seed_messages), untagged)
+        c.logout()
+
+
+# =============================================================================== pre-auth
+
+
+class PreAuthTest(Base):
+    def test_imaps_greeting_and_capability(self):
+        # Let the gateway learn the upstream's mechanisms first, as it may do lazily.
+        self.logged_in().logout()
+        c = self.imaps()
+        self.assertTrue(c.greeting.startswith(b"* OK"), c.greeting)
+        untagged, tagged = c.command(b"CAPABILITY")
+        self.assertStatus(tagged, b"OK")
+        caps = caps_of(untagged)
+        self.assertTrue({"IMAP4REV1", "IMAP4REV2"} & caps, caps)
+        self.assertIn("AUTH=PLAIN", caps)
+        self.assertNotIn("STARTTLS", caps, "STARTTLS offered on a connection that already has TLS")
+        self.assertNotIn("LOGINDISABLED", caps, "LOGINDISABLED on a TLS connection")
+        self.assertNotIn("STARTTLS", caps_of([c.greeting]))
+
+    def test_plain_port_offers_starttls(self):
+        c = self.plain()
+        self.assertTrue(c.greeting.startswith(b"* OK"), c.greeting)
+        untagged, tagged = c.command(b"CAPABILITY")
+        self.assertStatus(tagged, b"OK")
+        self.assertIn("STARTTLS", caps_of(untagged))
+
+    @gateway_only("Dovecot treats loopback as secure and allows LOGIN in plaintext there")
+    def test_plain_port_refuses_login_before_starttls(self):
+        c = self.plain()
+        caps = caps_of(c.command(b"CAPABILITY")[0])
+        self.assertIn("LOGINDISABLED", caps)
+        self.assertIn("STARTTLS", caps)
+        _, tagged = c.command(b"LOGIN " + quote(ALICE) + b" " + quote(password(ALICE)))
+        self.assertStatus(tagged, (b"NO", b"BAD"), "LOGIN before STARTTLS")
+        _, tagged = c.command(b"AUTHENTICATE PLAIN " + sasl_plain(ALICE, password(ALICE)))
+        self.assertStatus(tagged, (b"NO", b"BAD"), "AUTHENTICATE before STARTTLS")
+        _, tagged = c.command(b"SELECT INBOX")
+        self.assertStatus(tagged, (b"NO", b"BAD"), "SELECT without being logged in")
+        # The connection is still usable and can upgrade.
+        c.starttls()
+        c.login(ALICE, password(ALICE))
+
+    def test_starttls_then_login(self):
+        c = self.plain()
+        c.starttls()
+        untagged, tagged = c.command(b"CAPABILITY")
+        caps = caps_of(untagged)
+        self.assertNotIn("STARTTLS", caps)
+        self.assertNotIn("LOGINDISABLED", caps)
+        self.assertIn("AUTH=PLAIN", caps)
+        _, tagged = c.command(b"STARTTLS")
+        self.assertStatus(tagged, (b"NO", b"BAD"), "a second STARTTLS")
+        c.login(ALICE, password(ALICE))
+        untagged = c.check(b"EXAMINE INBOX")
+        self.assertIn(b"* %d EXISTS\r\n" % len(self.w.seed_messages), untagged)
+
+    def test_starttls_discards_injected_plaintext(self):
+        # A command pipelined behind STARTTLS in the same plaintext write must never run:
+        # it could be a man-in-the-middle's (CVE-2011-0411 style command injection).
+        c = self.plain()
+        c.send(b"T1 STARTTLS\r\nT2 LOGIN " + quote(ALICE) + b" " + quote(password(ALICE)) + b"\r\n")
+        resp = c.read_response()
+        self.assertRegex(resp, rb"^T1 OK")
+        self.assertEqual(c._buf, b"", "plaintext after the STARTTLS OK")
+        try:
+            c.sock = env.client_tls_context(self.w.certs["ca"]).wrap_socket(c.sock, server_hostname="localhost")
+        except (ssl.SSLError, ConnectionError, OSError):
+            # Dropping the connection is a safe answer too (Dovecot does that).
+            self.assertServing()
+            return
+        untagged, tagged = c.command(b"SELECT INBOX")
+        self.assertFalse(any(u.startswith(b"T2 ") for u in untagged), f"the injected LOGIN was answered: {untagged}")
+        self.assertStatus(tagged, (b"NO", b"BAD"), "SELECT: the injected LOGIN must not have logged in")
+        c.login(ALICE, password(ALICE))
+
+    def test_id_before_login(self):
+        c = self.imaps()
+        untagged, tagged = c.command(b'ID ("name" "itest-client" "version" "1.0")')
+        self.assertStatus(tagged, b"OK")
+        self.assertEqual(len([u for u in untagged if u.startswith(b"* ID ")]), 1, untagged)
+        c.login(ALICE, password(ALICE))
+        self.assertStatus(c.command(b"EXAMINE INBOX")[1], b"OK")
+        c.logout()
+        if self.w.gateway is not None:
+            env.wait_until(lambda: "itest-client" in self.w.gateway.log_text(), 10, what="the ID name in the session log")
+
+    def test_noop_and_logout_before_login(self):
+        c = self.imaps()
+        self.assertStatus(c.command(b"NOOP")[1], b"OK")
+        untagged, tagged = c.command(b"LOGOUT")
+        self.assertTrue(any(u.startswith(b"* BYE") for u in untagged), untagged)
+        self.assertStatus(tagged, b"OK")
+        self.assertEqual(c.read_until_closed(10), b"")
+
+
+# =============================================================================== login
+
+
+class LoginTest(Base):
+    def test_login_quoted_strings(self):
+        # bob's password holds a quote and spaces: it must be escaped in the quoted string.
+        c = self.imaps()
+        tagged = c.login(BOB, password(BOB))
+        self.assertStatus(tagged, b"OK")
+        self.assertStatus(c.command(b"SELECT INBOX")[1], b"OK")
+
+    def test_login_synchronizing_literal_password(self):
+        c = self.imaps()
+        pw = password(ALICE).encode()
+        c.send(b"L1 LOGIN " + quote(ALICE) + b" {%d}\r\n" % len(pw))
+        cont = c.read_response()
+        self.assertTrue(cont.startswith(b"+"), cont)
+        c.send(pw + b"\r\n")
+        _, tagged = c.collect(b"L1")
+        self.assertStatus(tagged, b"OK")
+        self.assertStatus(c.command(b"EXAMINE INBOX")[1], b"OK")
+
+    def test_login_literal_user_and_password(self):
+        c = self.imaps()
+        user, pw = ALICE.encode(), password(ALICE).encode()
+        c.send(b"L1 LOGIN {%d}\r\n" % len(user))
+        self.assertTrue(c.read_response().startswith(b"+"))
+        c.send(user + b" {%d}\r\n" % len(pw))
+        self.assertTrue(c.read_response().startswith(b"+"))
+        c.send(pw + b"\r\n")
+        self.assertStatus(c.collect(b"L1")[1], b"OK")
+
+    def test_authenticate_plain_sasl_ir(self):
+        c = self.imaps()
+        _, tagged = c.command(b"AUTHENTICATE PLAIN " + sasl_plain(ALICE, password(ALICE)))
+        self.assertStatus(tagged, b"OK")
+        self.assertStatus(c.command(b"EXAMINE INBOX")[1], b"OK")
+
+    def test_authenticate_plain_continuation(self):
+        c = self.imaps()
+        c.send(b"A1 AUTHENTICATE PLAIN\r\n")
+        cont = c.read_response()
+        self.assertTrue(cont.startswith(b"+"), cont)
+        c.send(sasl_plain(BOB, password(BOB)) + b"\r\n")
+        self.assertStatus(c.collect(b"A1")[1], b"OK")
+        self.assertStatus(c.command(b"EXAMINE INBOX")[1], b"OK")
+
+    def test_authenticate_cancel_then_login(self):
+        c = self.imaps()
+        c.send(b"A1 AUTHENTICATE PLAIN\r\n")
+        self.assertTrue(c.read_response().startswith(b"+"))
+        c.send(b"*\r\n")
+        self.assertStatus(c.collect(b"A1")[1], b"BAD", "cancelled AUTHENTICATE")
+        c.login(ALICE, password(ALICE))
+
+    def test_authenticate_xoauth2(self):
+        token = self.w.upstream.oauth2.token(ALICE)
+        c = self.imaps()
+        self.assertIn("AUTH=XOAUTH2", c.capabilities())
+        _, tagged = c.command(b"AUTHENTICATE XOAUTH2 " + env.xoauth2_payload(ALICE, token))
+        self.assertStatus(tagged, b"OK")
+        self.assertStatus(c.command(b"EXAMINE INBOX")[1], b"OK")
+        # And without SASL-IR: the payload in a continuation round.
+        d = self.imaps()
+        d.send(b"X1 AUTHENTICATE XOAUTH2\r\n")
+        self.assertTrue(d.read_response().startswith(b"+"))
+        d.send(env.xoauth2_payload(ALICE, token) + b"\r\n")
+        self.assertStatus(d.collect(b"X1")[1], b"OK")
+
+    def test_authenticate_oauthbearer(self):
+        token = self.w.upstream.oauth2.token(BOB)
+        c = self.imaps()
+        _, tagged = c.command(b"AUTHENTICATE OAUTHBEARER " + env.oauthbearer_payload(BOB, token, self.w.imaps_port))
+        self.assertStatus(tagged, b"OK")
+        self.assertStatus(c.command(b"EXAMINE INBOX")[1], b"OK")
+
+    def test_xoauth2_rejected_tokens(self):
+        expired = self.w.upstream.oauth2.token(ALICE, lifetime=-60)
+        forged = self.w.upstream.oauth2.token(ALICE, secret=b"not the key")
+        other_user = self.w.upstream.oauth2.token(BOB)
+        c = self.imaps()
+        for what, user, tok in (("expired", ALICE, expired), ("forged", ALICE, forged), ("bob's, as alice", ALICE, other_user)):
+            c.send(b"X1 AUTHENTICATE XOAUTH2 " + env.xoauth2_payload(user, tok) + b"\r\n")
+            resp = c.read_response()
+            if resp.startswith(b"+"):  # the error challenge (JSON); the client answers with an empty line
+                c.send(b"\r\n")
+                resp = c.collect(b"X1")[1]
+            elif not resp.startswith(b"X1 "):
+                resp = c.collect(b"X1")[1]
+            self.assertStatus(resp, b"NO", f"XOAUTH2 with an {what} token")
+        self.assertStatus(c.command(b"NOOP")[1], b"OK")
+        c.login(ALICE, password(ALICE))
+
+    def test_wrong_password_then_usable(self):
+        c = self.imaps()
+        _, tagged = c.command(b"LOGIN " + quote(ALICE) + b' "not the password"')
+        self.assertStatus(tagged, b"NO")
+        _, tagged = c.command(b"SELECT INBOX")
+        self.assertStatus(tagged, (b"NO", b"BAD"), "SELECT after a failed login")
+        self.assertStatus(c.command(b"NOOP")[1], b"OK")
+        c.login(ALICE, password(ALICE))
+        untagged = c.check(b"EXAMINE INBOX")
+        self.assertIn(b"* %d EXISTS\r\n" % len(self.w.seed_messages), untagged)
+
+    def test_wrong_sasl_password(self):
+        c = self.imaps()
+        _, tagged = c.command(b"AUTHENTICATE PLAIN " + sasl_plain(BOB, "wrong"))
+        self.assertStatus(tagged, b"NO")
+        self.assertStatus(c.command(b"NOOP")[1], b"OK")
+
+
+# =============================================================================== relay
+
+
+class RelayTest(Base):
+    def both(self, user: str = ALICE) -> tuple[Imap, Imap]:
+        """A session through the gateway and one straight to Dovecot, same user."""
+        g = self.logged_in(user)
+        d = self.direct()
+        d.login(user, password(user))
+        return g, d
+
+    def test_fetch_every_corpus_message_byte_for_byte(self):
+        g, d = self.both()
+        ug = g.check(b"EXAMINE INBOX")
+        ud = d.check(b"EXAMINE INBOX")
+        self.assertIn(b"* %d EXISTS\r\n" % len(self.w.seed_messages), ug)
+        self.assertEqual([l for l in ug if b"EXISTS" in l], [l for l in ud if b"EXISTS" in l])
+        for items in (b"(BODY.PEEK[] BODYSTRUCTURE RFC822.SIZE)", b"(UID ENVELOPE BODY.PEEK[HEADER] BODY.PEEK[1])"):
+            cmd = b"FETCH 1:* " + items
+            fg, tg = g.command(cmd)
+            fd, td = d.command(cmd)
+            self.assertStatus(tg, b"OK")
+            self.assertStatus(td, b"OK")
+            self.assertEqual(len(fg), len(self.w.seed_messages))
+            for i, (a, b) in enumerate(zip(fg, fd)):
+                self.assertEqual(a, b, f"{items!r} of message {i + 1} ({self.w.seed_messages[i][0]}) differs")
+            self.assertEqual(fg, fd)
+            self.assertEqual(strip_timing(tg), strip_timing(td))
+
+    def test_pipelined_commands_all_answered(self):
+        n = len(self.w.seed_messages)
+        cmds = []
+        for i in range(20):
+            kind = i % 5
+            if kind == 0:
+                cmds.append(b"NOOP")
+            elif kind == 1:
+                cmds.append(b"FETCH %d (UID RFC822.SIZE FLAGS)" % (i % n + 1))
+            elif kind == 2:
+                cmds.append(b"UID FETCH %d (BODY.PEEK[HEADER.FIELDS (SUBJECT FROM)])" % (i % n + 1))
+            elif kind == 3:
+                cmds.append(b"SEARCH ALL")
+            else:
+                cmds.append(b'STATUS "INBOX" (MESSAGES UIDNEXT)')
+
+        def run(c: Imap) -> tuple[list[bytes], list[bytes]]:
+            c.check(b"EXAMINE INBOX")
+            c.send(b"".join(b"p%d %s\r\n" % (i + 1, cmd) for i, cmd in enumerate(cmds)))
+            untagged, tagged = [], []
+            while len(tagged) < 20:
+                r = c.read_response()
+                (tagged if r.startswith(b"p") else untagged).append(strip_timing(r))
+            return untagged, tagged
+
+        # Dovecot runs independent pipelined commands in parallel and may complete them in
+        # any order (RFC 9051 5.5 allows it): the relay must deliver each one, once, intact.
+        g, d = self.both()
+        ug, tg = run(g)
+        ud, td = run(d)
+        tags = sorted(int(t.split(b" ", 1)[0][1:]) for t in tg)
+        self.assertEqual(tags, list(range(1, 21)))
+        self.assertTrue(all(status_of(t) == b"OK" for t in tg), tg)
+        self.assertEqual(sorted(tg), sorted(td))
+        self.assertEqual(sorted(ug), sorted(ud))
+        self.assertStatus(g.command(b"NOOP")[1], b"OK")
+
+    def test_append_5mb_sync_literal_and_literal_plus(self):
+        g = self.logged_in(BOB)
+        self.assertIn("LITERAL+", caps_of(g.command(b"CAPABILITY")[0]) | caps_of([g.greeting]))
+        line = bytes(65 + j % 26 for j in range(76))
+        body = bytearray()
+        i = 0
+        while len(body) < 5 * 1024 * 1024:
+            body += b"%08d " % i + line + b"\r\n"
+            i += 1
+        for literal_plus in (False, True):
+            msg = (
+                b"From: big@contoso.com\r\nTo: bob@contoso.com\r\n"
+                b"Subject: five megabytes %s\r\nMessage-ID: <big-%d@contoso.com>\r\n\r\n"
+                % (b"literal+" if literal_plus else b"sync", int(literal_plus))
+            ) + bytes(body)
+            untagged, tagged = g.append("INBOX", msg, literal_plus=literal_plus)
+            self.assertStatus(tagged, b"OK", f"APPEND literal_plus={literal_plus}")
+            m = re.search(rb"\[APPENDUID \d+ (\d+)\]", tagged)
+            self.assertIsNotNone(m, tagged)
+            uid = int(m.group(1))
+            g.check(b"EXAMINE INBOX")
+            untagged, tagged = g.command(b"UID FETCH %d (RFC822.SIZE BODY.PEEK[])" % uid)
+            self.assertStatus(tagged, b"OK")
+            self.assertEqual(len(untagged), 1, [u[:200] for u in untagged])
+            self.assertIn(b"RFC822.SIZE %d " % len(msg), untagged[0])
+            got = env.fetch_literals(untagged)
+            self.assertEqual(list(got.values())[0], msg, "the 5 MB message came back different")
+
+    def test_idle_sees_exists_from_another_session(self):
+        a = self.logged_in(BOB)
+        untagged = a.check(b"SELECT INBOX")
+        exists = [int(m.group(1)) for u in untagged if (m := re.match(rb"\* (\d+) EXISTS", u))]
+        self.assertEqual(len(exists), 1, untagged)
+        a.send(b"I1 IDLE\r\n")
+        cont = a.read_response()
+        self.assertTrue(cont.startswith(b"+"), cont)
+        b = self.logged_in(BOB)
+        msg = b"From: x@contoso.com\r\nSubject: idle push\r\nMessage-ID: <idle@contoso.com>\r\n\r\nhello\r\n"
+        _, tagged = b.append("INBOX", msg)
+        self.assertStatus(tagged, b"OK")
+        appended = time.monotonic()
+        a.sock.settimeout(2.0)
+        try:
+            pushed = a.read_response()
+        except socket.timeout:
+            self.fail("no untagged response within 2 s of another session's APPEND")
+        finally:
+            a.sock.settimeout(30)
+        self.assertLess(time.monotonic() - appended, 2.5)
+        self.assertEqual(pushed, b"* %d EXISTS\r\n" % (exists[0] + 1))
+        a.send(b"DONE\r\n")
+        _, tagged = a.collect(b"I1")
+        self.assertStatus(tagged, b"OK")
+        self.assertStatus(a.command(b"NOOP")[1], b"OK")
+
+    def test_unknown_command_relayed(self):
+        g, d = self.both()
+        for cmd in (b"XFROBNICATE 1 2 3", b"NAMESPACE", b'ENABLE CONDSTORE', b"FETCH"):
+            ug, tg = g.command(cmd)
+            ud, td = d.command(cmd)
+            self.assertEqual(strip_timing(tg), strip_timing(td), cmd)
+            self.assertEqual(ug, ud, cmd)
+        self.assertStatus(g.command(b"XFROBNICATE")[1], b"BAD")
+
+    def test_capability_after_login(self):
+        g, d = self.both()
+        lg = g.command(b"CAPABILITY")[0]
+        caps = caps_of(lg)
+        direct_caps = caps_of(d.command(b"CAPABILITY")[0])
+        for needed in ("IMAP4REV1", "IDLE", "UIDPLUS", "MOVE", "NAMESPACE", "ENABLE", "LITERAL+"):
+            self.assertIn(needed, caps)
+        self.assertNotIn("STARTTLS", caps)
+        self.assertLessEqual(caps, direct_caps, "the gateway advertises what the upstream lacks")
+
+    @gateway_only("Dovecot itself implements COMPRESS=DEFLATE")
+    def test_compress_refused(self):
+        c = self.imaps()
+        tagged = c.login(ALICE, password(ALICE))
+        self.assertFalse(any(x.startswith("COMPRESS") for x in caps_of([tagged])), tagged)
+        caps = caps_of(c.command(b"CAPABILITY")[0])
+        self.assertFalse(any(x.startswith("COMPRESS") for x in caps), caps)
+        _, tagged = c.command(b"COMPRESS DEFLATE")
+        self.assertStatus(tagged, (b"NO", b"BAD"), "COMPRESS")
+        # Still plain IMAP inside TLS afterwards.
+        self.assertStatus(c.command(b"NOOP")[1], b"OK")
+        self.assertStatus(c.command(b"EXAMINE INBOX")[1], b"OK")
+
+    def test_upstream_starttls_mode(self):
+        if ICALGATE is None:
+            self.skipTest("gateway only: the upstream TLS mode is a gateway setting")
+        gw = self.gateway(upstream_tls="starttls", name="starttls-upstream")
+        for tls in (True, False):
+            c = Imap(gw.imaps_port if tls else gw.imap_port, tls=tls, ca_file=self.w.certs["ca"])
+            self.addCleanup(c.close)
+            if not tls:
+                c.starttls()
+            c.login(ALICE, password(ALICE))
+            d = self.direct()
+            d.login(ALICE, password(ALICE))
+            c.check(b"EXAMINE INBOX")
+            d.check(b"EXAMINE INBOX")
+            cmd = b"FETCH 1:10 (BODY.PEEK[] BODYSTRUCTURE)"
+            self.assertEqual(c.command(cmd)[0], d.command(cmd)[0])
+        gw.stop()
+        self.assertEqual(gw.returncode, 0, gw.log_tail())
+
+
+# =============================================================================== bad input, failures
+
+
+class BadInputTest(Base):
+    @gateway_only("Dovecot answers an over-long line with BYE at once")
+    def test_overlong_line_bad_then_bye(self):
+        c = self.imaps()
+        c.send(b"X1 NOOP " + b"x" * (MAX_LINE_LENGTH * 3) + b"\r\n")
+        resp = c.read_response()
+        self.assertRegex(resp, rb"^(X1|\*) BAD ", "an over-long line must get BAD")
+        # The session survives one bad line ...
+        self.assertStatus(c.command(b"NOOP")[1], b"OK")
+        # ... but not a flood of them.
+        long_lines = [b"Y%d NOOP " % i + b"y" * (MAX_LINE_LENGTH * 2) + b"\r\n" for i in range(MAX_BAD_COMMANDS + 2)]
+        seen = send_until_bye(c, long_lines)
+        self.assertTrue(seen and seen[-1].startswith(b"* BYE"), f"no BYE after {len(seen)} over-long lines: {seen}")
+        self.assertEqual(c.read_until_closed(10), b"")
+        self.assertServing()
+
+    @gateway_only("the literal cap is the gateway's")
+    def test_literal_above_cap_refused(self):
+        c = self.logged_in(BOB)
+        c.send(b"X1 APPEND INBOX {%d}\r\n" % (64 * 1024 * 1024 + 1))
+        resp = c.read_response()
+        self.assertRegex(resp, rb"^(X1 (NO|BAD)|\* BYE) ", "a literal above max_literal_size")
+        self.assertServing()
+
+    def test_bad_command_flood_ends_with_bye(self):
+        c = self.imaps()
+        limit = MAX_BAD_COMMANDS + 1 if ICALGATE else 30
+        responses = send_until_bye(c, [b"B%d )(\r\n" % i for i in range(limit + 1)])
+        self.assertTrue(responses and responses[0].startswith((b"B0 BAD", b"* BAD")), responses)
+        self.assertTrue(responses[-1].startswith(b"* BYE"), f"no BYE after {len(responses)} bad commands: {responses}")
+        self.assertLessEqual(len([r for r in responses if b" BAD " in r]), limit)
+        self.assertEqual(c.read_until_closed(10), b"")
+        self.assertServing()
+
+    def test_client_disconnect_mid_literal(self):
+        # After login, in the middle of a large APPEND, with a reset.
+        c = self.logged_in(BOB)
+        c.send(b"X1 APPEND INBOX {1000000}\r\n")
+        self.assertTrue(c.read_response().startswith(b"+"))
+        c.send(b"z" * 1000)
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        c.close()
+        # Before login, in the middle of a LOGIN literal, with a clean close.
+        p = self.imaps()
+        p.send(b"X1 LOGIN " + quote(ALICE) + b" {100}\r\n")
+        self.assertTrue(p.read_response().startswith(b"+"))
+        p.send(b"abc")
+        p.close()
+        # With a non-synchronizing literal in flight.
+        q = self.logged_in(BOB)
+        q.send(b"X2 APPEND INBOX {500000+}\r\n" + b"q" * 20000)
+        q.close()
+        self.assertServing()
+        b = self.logged_in(BOB)
+        untagged = b.check(b"SELECT INBOX")
+        self.assertTrue(any(u.endswith(b" EXISTS\r\n") for u in untagged))
+
+    def test_concurrent_sessions(self):
+        n = 50
+        expected = {}
+        d = self.direct()
+        d.login(ALICE, password(ALICE))
+        d.check(b"EXAMINE INBOX")
+        for seq in range(1, 6):
+            expected[seq] = d.command(b"FETCH %d (BODY.PEEK[])" % seq)[0]
+        barrier = threading.Barrier(n, timeout=60)
+
+        def session(i: int) -> str:
+            c = self.w.connect_imaps(timeout=60)
+            try:
+                barrier.wait()  # all connected at once before anyone logs in
+                c.login(ALICE, password(ALICE))
+                c.check(b"EXAMINE INBOX")
+                seq = i % 5 + 1
+                got = c.command(b"FETCH %d (BODY.PEEK[])" % seq)[0]
+                if got != expected[seq]:
+                    return f"session {i}: FETCH {seq} differs"
+                _, tagged = c.command(b"LOGOUT")
+                return "" if status_of(tagged) == b"OK" else f"session {i}: LOGOUT {tagged!r}"
+            except Exception as e:  # report every session's failure, not just the first
+                return f"session {i}: {type(e).__name__}: {e}"
+            finally:
+                c.close()
+
+        with concurrent.futures.ThreadPoolExecutor(n) as pool:
+            results = list(pool.map(session, range(n)))
+        self.assertEqual([r for r in results if r], [])
+        self.assertServing()
+
+
+# =============================================================================== gateway life
+
+
+class GatewayLifeTest(Base):
+    @gateway_only("the log is the gateway's")
+    def test_trace_log_holds_no_secrets(self):
+        gw = self.w.gateway
+        # Every way a secret crosses the gateway, all in this test (others may add more).
+        c = self.imaps()
+        c.login(ALICE, password(ALICE))
+        c.logout()
+        c = self.imaps()
+        pw = password(BOB).encode()
+        c.send(b"L1 LOGIN " + quote(BOB) + b" {%d}\r\n" % len(pw))
+        self.assertTrue(c.read_response().startswith(b"+"))
+        c.send(pw + b"\r\n")
+        self.assertStatus(c.collect(b"L1")[1], b"OK")
+        c.logout()
+        c = self.imaps()
+        self.assertStatus(c.command(b"AUTHENTICATE PLAIN " + sasl_plain(ALICE, password(ALICE)))[1], b"OK")
+        c.logout()
+        c = self.imaps()
+        c.send(b"A1 AUTHENTICATE PLAIN\r\n")
+        c.read_response()
+        c.send(sasl_plain(BOB, password(BOB)) + b"\r\n")
+        self.assertStatus(c.collect(b"A1")[1], b"OK")
+        c.logout()
+        c = self.imaps()
+        self.assertStatus(c.command(b"LOGIN " + quote(ALICE) + b' "Wr0ng-Secret-9931"')[1], b"NO")
+        c.logout()
+        c = self.imaps()
+        token = self.w.upstream.oauth2.token(ALICE)
+        self.assertStatus(c.command(b"AUTHENTICATE XOAUTH2 " + env.xoauth2_payload(ALICE, token))[1], b"OK")
+        c.logout()
+        # Session-end lines are written when sessions close: wait for alice's and bob's.
+        env.wait_until(lambda: ALICE in gw.log_text() and BOB in gw.log_text(), 10, what="session lines naming the users")
+        log = gw.log_text()
+        self.assertGreater(len(log.splitlines()), 10, "the trace log is nearly empty")
+        secrets = self.w.secrets()
+        secrets["a wrong password"] = "Wr0ng-Secret-9931"
+        secrets["bob's password as a quoted string"] = quote(password(BOB)).decode()
+        self.assertEqual(env.secret_leaks(log, secrets, str(gw.log_path)), [])
+
+    @gateway_only("the gateway's own drain")
+    def test_sigterm_drains_with_bye_and_exit_0(self):
+        gw = self.gateway(name="sigterm", limits={"shutdown_grace": "2s", "login_failure_delay": "0"})
+        c = Imap(gw.imaps_port, tls=True, ca_file=self.w.certs["ca"])
+        self.addCleanup(c.close)
+        c.login(ALICE, password(ALICE))
+        c.check(b"EXAMINE INBOX")
+        pre = Imap(gw.imap_port, tls=False, ca_file=self.w.certs["ca"])
+        self.addCleanup(pre.close)
+        started = time.monotonic()
+        gw.signal(signal.SIGTERM)
+        # Sessions may finish their work during the grace period.
+        self.assertStatus(c.command(b"NOOP")[1], b"OK", "NOOP during the grace period")
+        rest = c.read_until_closed(15)
+        self.assertIn(b"* BYE", rest, "no BYE before the close")
+        self.assertIn(b"* BYE", pre.read_until_closed(15), "no BYE for a pre-auth session")
+        code = gw.wait(15)
+        self.assertIsNotNone(code, f"icalgate still running 15 s after SIGTERM\n{gw.log_tail()}")
+        self.assertEqual(code, 0, gw.log_tail())
+        self.assertLess(time.monotonic() - started, 2 + 10)
+        self.assertFalse(env.port_accepts(gw.imaps_port), "still accepting after exit")
+
+    @gateway_only("connection caps are the gateway's")
+    def test_per_ip_connection_cap(self):
+        gw = self.gateway(name="cap", limits={"max_connections_per_ip": 3, "login_failure_delay": "0"})
+        # The readiness probes of env.Gateway.start() count until the gateway has seen them
+        # close: retry each admission briefly rather than racing them.
+        held = []
+        for _ in range(3):
+            c = env.wait_until(lambda: _try_greeting(gw.imaps_port, self.w.certs["ca"]), 10, what="an admitted session")
+            self.addCleanup(c.close)
+            held.append(c)
+        refused = Imap(gw.imap_port, tls=False, ca_file=self.w.certs["ca"], read_greeting=False)
+        self.addCleanup(refused.close)
+        rest = refused.read_until_closed(10)
+        self.assertTrue(rest.startswith(b"* BYE"), f"the 4th connection from one address got {rest!r}")
+        # The capped sessions still work, and a slot frees up when one of them leaves.
+        held[0].login(ALICE, password(ALICE))
+        held[0].logout()
+        c = env.wait_until(lambda: _try_greeting(gw.imaps_port, self.w.certs["ca"]), 10, what="a free slot")
+        self.addCleanup(c.close)
+
+    @gateway_only("the pre-auth timeout is the gateway's")
+    def test_preauth_timeout(self):
+        gw = self.gateway(name="preauth", limits={"preauth_timeout": "2s", "login_failure_delay": "0"})
+        c = Imap(gw.imaps_port, tls=True, ca_file=self.w.certs["ca"])
+        self.addCleanup(c.close)
+        started = time.monotonic()
+        rest = c.read_until_closed(15)
+        self.assertIn(b"* BYE", rest)
+        self.assertGreater(time.monotonic() - started, 1.0)
+        # A session that logs in is no longer subject to it.
+        d = Imap(gw.imaps_port, tls=True, ca_file=self.w.certs["ca"])
+        self.addCleanup(d.close)
+        d.login(ALICE, password(ALICE))
+        time.sleep(2.5)
+        self.assertStatus(d.command(b"NOOP")[1], b"OK")
+
+    @gateway_only("certificate reload is the gateway's")
+    def test_sighup_reloads_certificate_without_dropping_sessions(self):
+        certdir = self.w.root / "sighup-certs"
+        certdir.mkdir()
+        for name in ("ca.pem", "ca-key.pem"):
+            (certdir / name).write_bytes((self.w.root / "certs" / name).read_bytes())
+        certs = env.make_certs(certdir)
+        gw = env.Gateway(self.w.icalgate, self.w.root, certs, self.w.upstream.imaps_port, name="sighup")
+        self.w.extra_gateways.append(gw)
+        gw.start()
+        self.addCleanup(gw.stop)
+        live = Imap(gw.imaps_port, tls=True, ca_file=certs["ca"])
+        self.addCleanup(live.close)
+        live.login(ALICE, password(ALICE))
+        live.check(b"EXAMINE INBOX")
+        before = live.sock.getpeercert(binary_form=True)
+        env.make_certs(certdir)  # a new leaf certificate and key from the same CA
+        gw.signal(signal.SIGHUP)
+
+        def new_cert():
+            c = Imap(gw.imaps_port, tls=True, ca_file=certs["ca"])
+            try:
+                return c.sock.getpeercert(binary_form=True) != before
+            finally:
+                c.close()
+
+        env.wait_until(new_cert, 10, what="a new certificate for new connections after SIGHUP")
+        self.assertStatus(live.command(b"NOOP")[1], b"OK", "the live session after SIGHUP")
+        self.assertEqual(len(live.command(b"FETCH 1 (BODY.PEEK[])")[0]), 1)
+        self.assertTrue(gw.running)
+
+    @gateway_only("PROXY protocol is a gateway setting")
+    def test_proxy_protocol_v1(self):
+        gw = self.gateway(name="proxy", proxy_protocol=True)
+        header = b"PROXY TCP4 203.0.113.77 127.0.0.1 40001 993\r\n"
+        c = Imap(gw.imaps_port, tls=True, ca_file=self.w.certs["ca"], preamble=header)
+        self.addCleanup(c.close)
+        self.assertTrue(c.greeting.startswith(b"* OK"), c.greeting)
+        c.login(ALICE, password(ALICE))
+        c.check(b"EXAMINE INBOX")
+        c.logout()
+        header6 = b"PROXY TCP6 2001:db8::42 ::1 40002 143\r\n"
+        p = Imap(gw.imap_port, tls=False, ca_file=self.w.certs["ca"], preamble=header6)
+        self.addCleanup(p.close)
+        self.assertTrue(p.greeting.startswith(b"* OK"), p.greeting)
+        p.starttls()
+        p.login(ALICE, password(ALICE))
+        p.logout()
+        env.wait_until(lambda: "203.0.113.77" in gw.log_text(), 10, what="203.0.113.77 in the gateway log")
+        env.wait_until(lambda: "2001:db8::42" in gw.log_text(), 10, what="2001:db8::42 in the gateway log")
+
+    @gateway_only("needs the gateway between the client and a failing upstream")
+    def test_upstream_killed_mid_fetch_then_down(self):
+        big = b"Subject: big\r\n\r\n" + b"".join(b"%07d %s\r\n" % (i, b"z" * 90) for i in range(200000))
+        with env.World(icalgate=ICALGATE, seed=[("big", big)], gateway_options=dict(upstream={"connect_timeout": "3s"})) as w:
+            # The upstream dies while a 20 MB FETCH is streaming through the gateway to a
+            # client that reads slowly (so that the gateway cannot have it all buffered).
+            f = w.connect_imaps(rcvbuf=256 * 1024)
+            self.addCleanup(f.close)
+            f.login(ALICE, password(ALICE))
+            f.check(b"EXAMINE INBOX")
+            f.send(b"F1 FETCH 1 (BODY.PEEK[])\r\n")
+            first = f.sock.recv(65536)
+            self.assertTrue(first.startswith(b"* 1 FETCH"), first[:100])
+            w.upstream.stop()
+            rest = f.read_until_closed(30)  # ends, rather than hanging
+            got = len(first) + len(rest)
+            if b"\r\nF1 OK " in rest[-300:]:
+                self.assertGreater(got, len(big), "F1 OK after a truncated literal")
+            else:
+                # Cut inside the literal: a BYE there would be read as message data, so closing
+                # the connection is the only honest end (the client sees a truncated response).
+                self.assertLess(got, len(big), "the whole message arrived but no tagged OK")
+            self.assertTrue(w.gateway.running, w.gateway.log_tail())
+
+            # With the upstream gone, a login gets a clear NO.
+            c = w.connect_imaps()
+            self.addCleanup(c.close)
+            self.assertTrue(c.greeting.startswith(b"* OK"), c.greeting)
+            try:
+                c.send(b"L1 LOGIN " + quote(ALICE) + b" " + quote(password(ALICE)) + b"\r\n")
+                untagged, tagged = c.collect(b"L1")
+            except ConnectionError:
+                self.fail("connection dropped without a tagged NO for LOGIN")
+            self.assertStatus(tagged, b"NO", "LOGIN with the upstream down")
+            # A clean end: the gateway closes (with BYE), or LOGOUT is answered and closes.
+            try:
+                c.send(b"L2 LOGOUT\r\n")
+            except OSError:
+                pass
+            rest = c.read_until_closed(15)
+            self.assertTrue(rest == b"" or b"* BYE" in rest or any(b"* BYE" in u for u in untagged), rest)
+            self.assertTrue(w.gateway.running, w.gateway.log_tail())
+            w.gateway.stop()
+            self.assertEqual(w.gateway.exit_problems(), [], w.gateway.log_tail())
+
+    @gateway_only("upstream verification is the gateway's")
+    def test_upstream_certificate_for_wrong_name(self):
+        gw = self.gateway(name="wrongname", server_name="not-localhost.example")
+        c = Imap(gw.imaps_port, tls=True, ca_file=self.w.certs["ca"])
+        self.addCleanup(c.close)
+        _, tagged = c.command(b"LOGIN " + quote(ALICE) + b" " + quote(password(ALICE)))
+        self.assertStatus(tagged, (b"NO",), "LOGIN through an unverifiable upstream")
+        self.assertNotIn(password(ALICE), gw.log_text())
+        self.assertTrue(gw.running)
+
+
+def main() -> int:
+    global ICALGATE, UPSTREAM_TLS
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    mode = ap.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--icalgate", help="the icalgate executable to test")
+    mode.add_argument("--direct", action="store_true", help="no gateway: check the assertions against Dovecot")
+    ap.add_argument("--upstream-tls", choices=("implicit", "starttls"), default="implicit",
+                    help="how the gateway connects to Dovecot (default implicit)")
+    args, rest = ap.parse_known_args()
+    UPSTREAM_TLS = args.upstream_tls
+    if args.icalgate:
+        ICALGATE = os.path.abspath(args.icalgate)
+    with env.sigterm_as_exception():
+        prog = unittest.main(argv=[sys.argv[0], "-v"] + rest, exit=False)
+    return 0 if prog.result.wasSuccessful() else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
