@@ -446,19 +446,19 @@ class RelayTest(Base):
         self.assertEqual(sorted(ug), sorted(ud))
         self.assertStatus(g.command(b"NOOP")[1], b"OK")
 
-    def test_append_5mb_sync_literal_and_literal_plus(self):
+    def test_append_20mb_sync_literal_and_literal_plus(self):
         g = self.logged_in(BOB)
         self.assertIn("LITERAL+", caps_of(g.command(b"CAPABILITY")[0]) | caps_of([g.greeting]))
         line = bytes(65 + j % 26 for j in range(76))
         body = bytearray()
         i = 0
-        while len(body) < 5 * 1024 * 1024:
+        while len(body) < 20 * 1024 * 1024:
             body += b"%08d " % i + line + b"\r\n"
             i += 1
         for literal_plus in (False, True):
             msg = (
                 b"From: big@contoso.com\r\nTo: bob@contoso.com\r\n"
-                b"Subject: five megabytes %s\r\nMessage-ID: <big-%d@contoso.com>\r\n\r\n"
+                b"Subject: twenty megabytes %s\r\nMessage-ID: <big-%d@contoso.com>\r\n\r\n"
                 % (b"literal+" if literal_plus else b"sync", int(literal_plus))
             ) + bytes(body)
             untagged, tagged = g.append("INBOX", msg, literal_plus=literal_plus)
@@ -472,7 +472,7 @@ class RelayTest(Base):
             self.assertEqual(len(untagged), 1, [u[:200] for u in untagged])
             self.assertIn(b"RFC822.SIZE %d " % len(msg), untagged[0])
             got = env.fetch_literals(untagged)
-            self.assertEqual(list(got.values())[0], msg, "the 5 MB message came back different")
+            self.assertEqual(list(got.values())[0], msg, "the 20 MB message came back different")
 
     def test_idle_sees_exists_from_another_session(self):
         a = self.logged_in(BOB)
