@@ -256,7 +256,7 @@ class ImaplibTest(ClientBase):
             other.login(BOB, env.USERS[BOB])
             _, tagged = other.append("INBOX", b"Subject: pushed\r\n\r\nbody\r\n")
             self.assertEqual(env.status_of(tagged), b"OK")
-        m.sock.settimeout(5)
+        m.sock.settimeout(10)
         self.assertEqual(m.readline(), b"* %d EXISTS\r\n" % (count + 1))
         m.send(b"DONE\r\n")
         line = m.readline()

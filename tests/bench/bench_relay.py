@@ -1,0 +1,583 @@
+#!/usr/bin/env python3
+"""icalgate side by side with direct Dovecot and haproxy: the same client workload, on loopback.
+
+    python3 tests/bench/bench_relay.py --icalgate build/release/bin/icalgate
+
+Three targets in one run, all in front of the same Dovecot 2.3 (TLS on 127.0.0.1):
+  direct    the client talks TLS to Dovecot itself (the baseline)
+  haproxy   haproxy 'mode tcp' as a TLS→TLS relay (Debian haproxy, one thread)
+  icalgate  the gateway (implicit-TLS listener, implicit-TLS upstream)
+
+Workloads (targets interleaved round by round, so that load from other users of the machine
+spreads over all three):
+  bulk      UID FETCH 1:* BODY.PEEK[] of N × 1 MB messages: MB/s at the client (best of R), and
+            the relay's CPU seconds per GB relayed (the fair figure when the client is the
+            bottleneck); Dovecot's own CPU per GB and the client's CPU share for reference
+  headers   a Thunderbird-like header sync of 5,000 small messages: wall time (best of R) and
+            relay CPU
+  noop      sequential NOOP round trips after login: median and p99
+  idle      N logged-in sessions in IDLE: the relay's RSS growth / N (for direct Dovecot, the
+            imap processes' RSS / N)
+  connect   sequential TLS connect + LOGIN + LOGOUT: time per connection
+
+Prints a table with the ratios icalgate/direct and icalgate/haproxy, and writes the same as
+JSON (build/bench/relay.json). Asserts nothing about speed; exits non-zero only if the
+benchmark itself could not run (or a process was left behind). Standard library only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import random
+import shutil
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.dont_write_bytecode = True  # no __pycache__ left in the source tree by a benchmark run
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(REPO / "tests" / "integration"))
+
+import env  # noqa: E402  (tests/integration/env.py: certificates, Dovecot with TLS, the gateway)
+import relay_procs as procs  # noqa: E402
+from relay_client import FastImap, multiappend, tls_context  # noqa: E402
+
+USER = "bench@example.com"
+PASSWORD = "bench-Pa55 word"
+TARGETS = ("direct", "haproxy", "icalgate")
+HEADER_ITEMS = b"(UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (From To Cc Subject Date Message-ID Content-Type)])"
+
+
+def log(msg: str) -> None:
+    print(f"[bench_relay {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def bulk_messages(count: int, size: int):
+    """count messages of about size bytes: headers and a base64 body (76-column lines)."""
+    rnd = random.Random(1)
+    line_count = max(1, size // 78)
+    # One pool of random lines, rotated per message: every message differs, generation is quick.
+    pool = [
+        bytes(rnd.choice(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") for _ in range(76))
+        for _ in range(997)
+    ]
+    for i in range(count):
+        head = (
+            b"From: Sender %d <sender%d@example.org>\r\nTo: bench@example.com\r\n"
+            b"Subject: bulk message %d\r\nDate: Fri, 27 Nov 2026 10:%02d:00 +0000\r\n"
+            b"Message-ID: <bulk-%d@example.org>\r\nMIME-Version: 1.0\r\n"
+            b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        ) % (i, i, i, i % 60, i)
+        body = b"\r\n".join(pool[(i * 7 + k) % len(pool)] for k in range(line_count))
+        yield head + body + b"\r\n"
+
+
+def small_messages(count: int):
+    """Thunderbird-inbox-like small messages (≈1.5–4 KB) with the usual header set."""
+    rnd = random.Random(2)
+    words = b"meeting budget review quarterly agenda update notes invoice project draft team lunch".split()
+    for i in range(count):
+        subject = b" ".join(rnd.choice(words) for _ in range(rnd.randint(2, 8)))
+        cc = b"Cc: carol@example.net, dave@example.net\r\n" if i % 3 == 0 else b""
+        received = b"".join(
+            b"Received: from mx%d.example.org (mx%d.example.org [192.0.2.%d])\r\n\tby mail.example.com with ESMTPS id %08x\r\n\tfor <bench@example.com>; Fri, 27 Nov 2026 09:%02d:%02d +0000\r\n"
+            % (k, k, k + 1, rnd.getrandbits(32), i % 60, k)
+            for k in range(rnd.randint(1, 4))
+        )
+        body = b"\r\n".join(b" ".join(rnd.choice(words) for _ in range(12)) for _ in range(rnd.randint(5, 30)))
+        yield (
+            received + b"From: Person %d <person%d@example.org>\r\nTo: Bench <bench@example.com>\r\n" % (i % 97, i % 97)
+            + cc
+            + b"Subject: " + subject + b"\r\n"
+            + b"Date: Fri, 27 Nov 2026 09:%02d:%02d +0000\r\n" % (i // 60 % 60, i % 60)
+            + b"Message-ID: <msg-%d@example.org>\r\nMIME-Version: 1.0\r\n" % i
+            + b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 7bit\r\n\r\n"
+            + body
+            + b"\r\n"
+        )
+
+
+# --------------------------------------------------------------------------- the bench
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.root = Path(tempfile.mkdtemp(prefix="icalgate-bench-"))
+        os.chmod(self.root, 0o755)
+        self.upstream: env.Upstream | None = None
+        self.haproxy: procs.Haproxy | None = None
+        self.gateway: env.Gateway | None = None
+        self.ports: dict[str, int] = {}
+        self.relay_pid: dict[str, int | None] = {}
+        self.ctx = None
+        self.results: dict[str, dict] = {t: {} for t in TARGETS}
+        self.expected: dict[str, tuple[int, int]] = {}
+        self.pgids: list[int] = []
+
+    # -- world -------------------------------------------------------------------
+    def start(self) -> None:
+        a = self.args
+        t0 = time.monotonic()
+        certs = env.make_certs(self.root / "certs")
+        self.ctx = tls_context(str(certs["ca"]))
+        extra = (
+            f"mail_max_userip_connections = {a.sessions * 2 + 100}\n"
+            "mail_fsync = never\n"  # seeding speed; durability is not what is measured
+        )
+        self.upstream = env.Upstream(certs, {USER: PASSWORD}, extra_config=extra)
+        self.upstream.start()
+        self.pgids.append(self.upstream.dovecot.proc.pid)
+        log(f"dovecot up on {self.upstream.imaps_port} ({time.monotonic() - t0:.1f}s); seeding")
+        self.seed()
+        log(f"seeded ({time.monotonic() - t0:.1f}s)")
+        self.haproxy = procs.Haproxy(self.root, certs, self.upstream.imaps_port, env.free_port())
+        self.haproxy.start(env.port_accepts)
+        self.pgids.append(self.haproxy.pid)
+        # Assigned before start(): whatever start() leaves running, stop() finds.
+        self.gateway = env.Gateway(
+            a.icalgate,
+            self.root,
+            certs,
+            self.upstream.imaps_port,
+            "implicit",
+            log_level=a.log_level,
+            name="icalgate",
+            limits={
+                "max_connections": a.sessions * 4 + 100,
+                "max_connections_per_ip": a.sessions * 4 + 100,
+                "login_failure_delay": "0",
+                "shutdown_grace": "2s",
+            },
+        )
+        self.gateway.start()
+        self.pgids.append(self.gateway.proc.pid)
+        self.ports = {
+            "direct": self.upstream.imaps_port,
+            "haproxy": self.haproxy.port,
+            "icalgate": self.gateway.imaps_port,
+        }
+        self.relay_pid = {"direct": None, "haproxy": self.haproxy.pid, "icalgate": self.gateway.proc.pid}
+
+    def seed(self) -> None:
+        a = self.args
+        c = FastImap(self.upstream.imaps_port, self.ctx)
+        c.login(USER, PASSWORD)
+        c.command(b"CREATE bulk")
+        c.command(b"CREATE headers")
+        sizes = [0, 0]
+        msgs = []
+        for m in bulk_messages(a.bulk_count, a.bulk_size):
+            sizes[0] += 1
+            sizes[1] += len(m)
+            msgs.append(m)
+            if len(msgs) >= 16:
+                multiappend(c, "bulk", msgs)
+                msgs = []
+        multiappend(c, "bulk", msgs)
+        self.expected["bulk"] = (sizes[0], sizes[1])
+        n = multiappend(c, "headers", small_messages(a.headers_count), batch=500)
+        self.expected["headers"] = (n, 0)
+        c.logout()
+
+    def stop(self) -> list[str]:
+        errors = []
+        for what, fn in (
+            ("icalgate", lambda: self.gateway and self.gateway.stop(grace=10)),
+            ("haproxy", lambda: self.haproxy and self.haproxy.stop()),
+            ("dovecot", lambda: self.upstream and self.upstream.stop()),
+        ):
+            try:
+                fn()
+            except Exception as e:  # keep tearing down
+                errors.append(f"stopping {what}: {e}")
+        if self.gateway is not None:
+            for problem in self.gateway.exit_problems():
+                log(f"warning: {problem}")
+        for pgid in self.pgids:
+            procs.kill_group(pgid)
+        time.sleep(0.2)
+        left = procs.ps_leftovers(self.pgids)
+        if left:
+            errors.append("processes left behind:\n  " + "\n  ".join(left))
+        else:
+            log("stopped: no Dovecot, haproxy or icalgate process left (checked with ps)")
+        if not self.args.keep:
+            shutil.rmtree(self.root, ignore_errors=True)
+        else:
+            log(f"kept {self.root}")
+        return errors
+
+    # -- helpers -------------------------------------------------------------------
+    def session(self, target: str, buffer_size: int = 4 << 20) -> FastImap:
+        c = FastImap(self.ports[target], self.ctx, buffer_size=buffer_size)
+        c.login(USER, PASSWORD)
+        return c
+
+    def cpu_snapshot(self, target: str) -> tuple[float | None, dict[int, float]]:
+        pid = self.relay_pid[target]
+        return (procs.cpu_seconds(pid) if pid else None), procs.group_cpu(self.upstream.dovecot.proc.pid)
+
+    def imap_processes(self) -> set[int]:
+        return {p for p in procs.group_pids(self.upstream.dovecot.proc.pid) if procs.comm(p) == "imap"}
+
+    def wait_imap_processes_at_most(self, n: int, timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.imap_processes()) > n and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+    # -- workloads -------------------------------------------------------------------
+    def fetch_rounds(self, name: str, mailbox: bytes, command: bytes, reps: int) -> None:
+        """reps rounds × every target: one fresh session each, only the FETCH is timed."""
+        count, size = self.expected[name]
+        # Warm-up (untimed): Dovecot's index cache and the page cache are then equally warm.
+        c = self.session("direct")
+        c.command(b"EXAMINE " + mailbox)
+        c.command(command)
+        c.logout()
+        runs = {t: [] for t in TARGETS}
+        for _ in range(reps):
+            for t in TARGETS:
+                c = self.session(t)
+                c.command(b"EXAMINE " + mailbox)
+                relay0, up0 = self.cpu_snapshot(t)
+                cli0 = time.process_time()
+                received0 = c.received
+                t0 = time.perf_counter()
+                _, literals, literal_bytes = c.command(command)
+                wall = time.perf_counter() - t0
+                cli = time.process_time() - cli0
+                relay1, up1 = self.cpu_snapshot(t)
+                received = c.received - received0
+                c.logout()
+                if literals != count or (size and literal_bytes != size):
+                    raise RuntimeError(
+                        f"{name} via {t}: {literals} literals / {literal_bytes} bytes, expected {count} / {size}"
+                    )
+                runs[t].append(
+                    {
+                        "wall_s": wall,
+                        "bytes": received,
+                        "relay_cpu_s": None if relay0 is None else relay1 - relay0,
+                        "dovecot_cpu_s": procs.cpu_delta(up0, up1),
+                        "client_cpu_s": cli,
+                    }
+                )
+        for t in TARGETS:
+            r = runs[t]
+            total_bytes = sum(x["bytes"] for x in r)
+            best = min(r, key=lambda x: x["wall_s"])
+            out = {
+                "runs": r,
+                "best_wall_s": best["wall_s"],
+                "median_wall_s": statistics.median(x["wall_s"] for x in r),
+                "bytes_per_run": best["bytes"],
+                "best_MB_per_s": best["bytes"] / best["wall_s"] / 1e6,
+                "median_MB_per_s": statistics.median(x["bytes"] / x["wall_s"] / 1e6 for x in r),
+                "messages_per_s": count / best["wall_s"],
+                "dovecot_cpu_s_per_GB": sum(x["dovecot_cpu_s"] for x in r) / total_bytes * 1e9,
+                "client_cpu_share": sum(x["client_cpu_s"] for x in r) / sum(x["wall_s"] for x in r),
+                "relay_cpu_s_per_run": None,
+                "relay_cpu_s_per_GB": None,
+            }
+            if r[0]["relay_cpu_s"] is not None:
+                cpu = sum(x["relay_cpu_s"] for x in r)
+                out["relay_cpu_s_per_run"] = cpu / len(r)
+                out["relay_cpu_s_per_GB"] = cpu / total_bytes * 1e9
+            self.results[t][name] = out
+            cpu_gb = out["relay_cpu_s_per_GB"]
+            log(
+                f"{name} {t:8s}: best {best['wall_s'] * 1000:.0f} ms, {out['best_MB_per_s']:.0f} MB/s, "
+                f"relay CPU {'-' if cpu_gb is None else f'{cpu_gb:.2f}'} s/GB"
+            )
+
+    def noop_latency(self) -> None:
+        n = self.args.noops
+        for t in TARGETS:
+            c = self.session(t)
+            for _ in range(20):  # warm-up
+                c.command(b"NOOP")
+            samples = []
+            for _ in range(n):
+                t0 = time.perf_counter_ns()
+                c.command(b"NOOP")
+                samples.append((time.perf_counter_ns() - t0) / 1000)
+            c.logout()
+            samples.sort()
+            self.results[t]["noop"] = {
+                "count": n,
+                "median_us": statistics.median(samples),
+                "p99_us": samples[min(n - 1, int(n * 0.99))],
+                "mean_us": statistics.fmean(samples),
+            }
+            log(f"noop {t:8s}: median {self.results[t]['noop']['median_us']:.0f} µs")
+
+    def connect_rate(self) -> None:
+        n = self.args.connects
+        for t in TARGETS:
+            self.session(t).logout()  # warm-up
+            samples = []
+            t_all = time.perf_counter()
+            for _ in range(n):
+                t0 = time.perf_counter()
+                c = FastImap(self.ports[t], self.ctx, buffer_size=65536)
+                c.login(USER, PASSWORD)
+                c.logout()
+                samples.append((time.perf_counter() - t0) * 1000)
+            total = time.perf_counter() - t_all
+            self.results[t]["connect"] = {
+                "count": n,
+                "mean_ms": statistics.fmean(samples),
+                "median_ms": statistics.median(samples),
+                "p99_ms": sorted(samples)[min(n - 1, int(n * 0.99))],
+                "per_s": n / total,
+            }
+            log(f"connect {t:8s}: median {self.results[t]['connect']['median_ms']:.2f} ms")
+            self.wait_imap_processes_at_most(0)
+
+    def idle_memory(self) -> None:
+        n = self.args.sessions
+        for t in TARGETS:
+            self.session(t, buffer_size=65536).logout()  # warm-up: first-use allocations
+            self.wait_imap_processes_at_most(0)
+            pid = self.relay_pid[t]
+            before_imap = self.imap_processes()
+            login_pids = [p for p in procs.group_pids(self.upstream.dovecot.proc.pid) if procs.comm(p) == "imap-login"]
+            login_before = sum(procs.rss_kb(p) for p in login_pids)
+            rss_before = procs.rss_kb(pid) if pid else 0
+            sessions = []
+            try:
+                for _ in range(n):
+                    c = self.session(t, buffer_size=65536)
+                    sessions.append(c)
+                    c.command(b"SELECT INBOX")
+                    c.idle()
+                time.sleep(1.0)  # let every process settle (Dovecot's IDLE setup, frees)
+                new_imap = self.imap_processes() - before_imap
+                imap_kb = sum(procs.rss_kb(p) for p in new_imap)
+                login_after = sum(procs.rss_kb(p) for p in login_pids)
+                rss_after = procs.rss_kb(pid) if pid else 0
+            finally:
+                for c in sessions:
+                    c.close()
+            out = {
+                "sessions": n,
+                "dovecot_imap_processes": len(new_imap),
+                "dovecot_imap_kb_per_session": imap_kb / n,
+                "dovecot_imap_login_growth_kb_per_session": (login_after - login_before) / n,
+                "relay_rss_before_kb": rss_before if pid else None,
+                "relay_rss_after_kb": rss_after if pid else None,
+                "relay_kb_per_session": (rss_after - rss_before) / n if pid else None,
+            }
+            self.results[t]["idle"] = out
+            log(
+                f"idle {t:8s}: relay {out['relay_kb_per_session']} KB/session, "
+                f"dovecot imap {out['dovecot_imap_kb_per_session']:.0f} KB/session"
+            )
+            self.wait_imap_processes_at_most(0)
+
+    def run(self) -> None:
+        a = self.args
+        want = set(a.only.split(","))
+        # Memory first, on fresh relays: freed buffers of earlier workloads would hide growth.
+        if "idle" in want:
+            self.idle_memory()
+        if "noop" in want:
+            self.noop_latency()
+        if "connect" in want:
+            self.connect_rate()
+        if "headers" in want:
+            self.fetch_rounds("headers", b"headers", b"UID FETCH 1:* " + HEADER_ITEMS, a.header_reps)
+        if "bulk" in want:
+            self.fetch_rounds("bulk", b"bulk", b"UID FETCH 1:* BODY.PEEK[]", a.reps)
+
+
+# --------------------------------------------------------------------------- report
+
+ROWS = [
+    # (label, workload, key, scale, format, better)
+    ("bulk FETCH MB/s at client (best)", "bulk", "best_MB_per_s", 1, "{:.0f}", "higher"),
+    ("bulk FETCH MB/s at client (median)", "bulk", "median_MB_per_s", 1, "{:.0f}", "higher"),
+    ("bulk relay CPU s/GB", "bulk", "relay_cpu_s_per_GB", 1, "{:.2f}", "lower"),
+    ("bulk Dovecot CPU s/GB", "bulk", "dovecot_cpu_s_per_GB", 1, "{:.2f}", "lower"),
+    ("bulk client CPU share", "bulk", "client_cpu_share", 1, "{:.2f}", ""),
+    ("headers FETCH wall ms (best)", "headers", "best_wall_s", 1000, "{:.0f}", "lower"),
+    ("headers messages/s", "headers", "messages_per_s", 1, "{:.0f}", "higher"),
+    ("headers relay CPU ms/run", "headers", "relay_cpu_s_per_run", 1000, "{:.0f}", "lower"),
+    ("NOOP median µs", "noop", "median_us", 1, "{:.0f}", "lower"),
+    ("NOOP p99 µs", "noop", "p99_us", 1, "{:.0f}", "lower"),
+    ("idle KB/session (relay RSS)", "idle", "relay_kb_per_session", 1, "{:.1f}", "lower"),
+    ("idle KB/session (Dovecot imap)", "idle", "dovecot_imap_kb_per_session", 1, "{:.0f}", ""),
+    ("idle KB/session (Dovecot imap-login)", "idle", "dovecot_imap_login_growth_kb_per_session", 1, "{:.1f}", ""),
+    ("connect+LOGIN+LOGOUT ms (median)", "connect", "median_ms", 1, "{:.2f}", "lower"),
+    ("connections/s (sequential)", "connect", "per_s", 1, "{:.0f}", "higher"),
+]
+
+
+def value(results: dict, target: str, workload: str, key: str, scale: float):
+    v = results[target].get(workload, {}).get(key)
+    return None if v is None else v * scale
+
+
+def ratio(a, b):
+    return None if a is None or b is None or b == 0 else a / b
+
+
+def report(results: dict, args, elapsed: float, path: Path) -> None:
+    def fmt(v, f):
+        return "-" if v is None else f.format(v)
+
+    header = f"{'metric':36s} {'direct':>9s} {'haproxy':>9s} {'icalgate':>9s}  {'ical/direct':>11s} {'ical/haproxy':>12s}"
+    lines = [header, "-" * len(header)]
+    table = []
+    for label, wl, key, scale, f, better in ROWS:
+        vals = {t: value(results, t, wl, key, scale) for t in TARGETS}
+        r_direct = ratio(vals["icalgate"], vals["direct"])
+        r_haproxy = ratio(vals["icalgate"], vals["haproxy"])
+        lines.append(
+            f"{label:36s} {fmt(vals['direct'], f):>9s} {fmt(vals['haproxy'], f):>9s} {fmt(vals['icalgate'], f):>9s}"
+            f"  {fmt(r_direct, '{:.2f}'):>11s} {fmt(r_haproxy, '{:.2f}'):>12s}"
+        )
+        table.append(
+            {
+                "metric": label,
+                "better": better,
+                **{t: vals[t] for t in TARGETS},
+                "icalgate_over_direct": r_direct,
+                "icalgate_over_haproxy": r_haproxy,
+            }
+        )
+    print()
+    print(
+        f"icalgate relay benchmark — {args.bulk_count} × {args.bulk_size // 1000} KB bulk, "
+        f"{args.headers_count} header-sync messages, {args.noops} NOOPs, {args.sessions} idle sessions, "
+        f"{args.connects} connects; best of {args.reps} (headers {args.header_reps}); {elapsed:.0f} s"
+    )
+    print("\n".join(lines))
+    def r(workload: str, key: str, other: str):
+        return ratio(value(results, "icalgate", workload, key, 1), value(results, other, workload, key, 1))
+
+    summary = {
+        "throughput icalgate/direct": r("bulk", "best_MB_per_s", "direct"),
+        "throughput icalgate/haproxy": r("bulk", "best_MB_per_s", "haproxy"),
+        "relay CPU per GB icalgate/haproxy": r("bulk", "relay_cpu_s_per_GB", "haproxy"),
+        "header sync time icalgate/direct": r("headers", "best_wall_s", "direct"),
+        "header sync time icalgate/haproxy": r("headers", "best_wall_s", "haproxy"),
+        "header sync relay CPU icalgate/haproxy": r("headers", "relay_cpu_s_per_run", "haproxy"),
+        "NOOP median icalgate/haproxy": r("noop", "median_us", "haproxy"),
+        "idle memory per session icalgate/haproxy": r("idle", "relay_kb_per_session", "haproxy"),
+        "connection time icalgate/haproxy": r("connect", "median_ms", "haproxy"),
+    }
+    print()
+    print("summary (icalgate relative; throughput higher is better, everything else lower is better):")
+    for k, v in summary.items():
+        print(f"  {k:44s} {fmt(v, '{:.2f}')}")
+    doc = {
+        "benchmark": "tests/bench/bench_relay.py",
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "host": {"machine": platform.machine(), "cpus": os.cpu_count(), "python": platform.python_version()},
+        "parameters": {
+            k: getattr(args, k)
+            for k in (
+                "bulk_count",
+                "bulk_size",
+                "headers_count",
+                "noops",
+                "sessions",
+                "connects",
+                "reps",
+                "header_reps",
+                "only",
+                "icalgate",
+            )
+        },
+        "elapsed_s": elapsed,
+        "table": table,
+        "summary": summary,
+        "results": results,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=2) + "\n")
+    print(f"\nwritten to {path}")
+
+
+def parse_size(text: str) -> int:
+    units = {"kib": 1024, "mib": 1 << 20, "kb": 1000, "mb": 1000 * 1000, "b": 1}
+    t = text.strip().lower()
+    for u, m in units.items():
+        if t.endswith(u):
+            return int(float(t[: -len(u)]) * m)
+    return int(t)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--icalgate", default=str(REPO / "build" / "release" / "bin" / "icalgate"))
+    p.add_argument("--bulk-count", type=int, default=100)
+    p.add_argument("--bulk-size", type=parse_size, default=parse_size("1MB"))
+    p.add_argument("--headers-count", type=int, default=5000)
+    p.add_argument("--noops", type=int, default=200)
+    p.add_argument("--sessions", type=int, default=200)
+    p.add_argument("--connects", type=int, default=100)
+    p.add_argument("--reps", type=int, default=3, help="bulk FETCH rounds (best of)")
+    p.add_argument("--header-reps", type=int, default=5, help="header-sync rounds (best of; each is short)")
+    p.add_argument("--only", default="idle,noop,connect,headers,bulk", help="comma-separated workloads")
+    p.add_argument("--log-level", default="info", help="icalgate's [log] level")
+    p.add_argument("--json", default=str(REPO / "build" / "bench" / "relay.json"))
+    p.add_argument("--time-limit", type=float, default=300, help="seconds before the run is abandoned")
+    p.add_argument("--keep", action="store_true", help="keep the temporary directory (configs, logs)")
+    args = p.parse_args()
+    args.icalgate = str(Path(args.icalgate).resolve()) if os.path.exists(args.icalgate) else args.icalgate
+    if not os.access(args.icalgate, os.X_OK):
+        print(f"bench_relay: icalgate binary not found: {args.icalgate} (./run build)", file=sys.stderr)
+        return 2
+    if not (shutil.which("haproxy") or os.access("/usr/sbin/haproxy", os.X_OK)):
+        print("bench_relay: haproxy is not installed (./run deps)", file=sys.stderr)
+        return 2
+
+    def abandon(signum, frame):
+        raise TimeoutError(f"benchmark abandoned (signal {signum}: over --time-limit or terminated)")
+
+    signal.signal(signal.SIGALRM, abandon)
+    signal.signal(signal.SIGTERM, abandon)
+    signal.alarm(int(args.time_limit))
+    t0 = time.monotonic()
+    bench = Bench(args)
+    failed = None
+    try:
+        bench.start()
+        bench.run()
+    except BaseException as e:  # noqa: BLE001 — reported after teardown
+        failed = e
+        gateway_log = bench.gateway.log_tail(2000) if bench.gateway is not None else ""
+    finally:
+        signal.alarm(0)
+        errors = bench.stop()
+    if failed is not None:
+        print(f"bench_relay: failed: {type(failed).__name__}: {failed}", file=sys.stderr)
+        if gateway_log:
+            print(f"--- icalgate log tail ---\n{gateway_log}", file=sys.stderr)
+    for e in errors:
+        print(f"bench_relay: {e}", file=sys.stderr)
+    if failed is not None or errors:
+        return 1
+    report(bench.results, args, time.monotonic() - t0, Path(args.json))
+    return 0
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(main())
+    sys.exit(130)
