@@ -3,6 +3,7 @@
 #include "protocol/fetch_item.hpp"
 #include "protocol/fetch_render.hpp"
 #include "protocol/mime/message.hpp"
+#include "proxy/cli_rewrite.hpp"
 
 #include <cerrno>
 #include <cstdio>
@@ -11,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <sys/stat.h>
+#include <utility>
 
 namespace icalgate::proxy {
 
@@ -74,8 +76,22 @@ std::string internaldate(std::time_t t) {
 } // namespace
 
 int run_inspect(std::span<char* const> args) {
+  // `--rewrite --event EVENT.json` before FILE: answer for the rewritten message.
+  const char* event_path = nullptr;
+  if (!args.empty() && std::string_view(args[0]) == "--rewrite") {
+    if (args.size() < 3 || std::string_view(args[1]) != "--event") {
+      std::fputs("icalgate inspect: usage: icalgate inspect --rewrite --event EVENT.json FILE "
+                 "[ITEMS]\n",
+                 stderr);
+      return 2;
+    }
+    event_path = args[2];
+    args = args.subspan(3);
+  }
   if (args.empty() || args.size() > 2) {
-    std::fputs("icalgate inspect: usage: icalgate inspect FILE [ITEMS]\n", stderr);
+    std::fputs("icalgate inspect: usage: icalgate inspect [--rewrite --event EVENT.json] FILE "
+               "[ITEMS]\n",
+               stderr);
     return 2;
   }
   const std::string name = sanitize(args[0]);
@@ -101,6 +117,21 @@ int run_inspect(std::span<char* const> args) {
   if (!read_file(args[0], bytes, error, mtime)) {
     std::fprintf(stderr, "icalgate inspect: %s: %s\n", name.c_str(), error.c_str());
     return 2;
+  }
+  if (event_path != nullptr) {
+    std::string event;
+    if (!read_cli_file(event_path, event, error)) {
+      std::fprintf(stderr, "icalgate inspect: %s: %s\n", sanitize(event_path).c_str(),
+                   error.c_str());
+      return 2;
+    }
+    auto rewritten = rewrite_bytes(bytes, event);
+    if (!rewritten) {
+      std::fprintf(stderr, "icalgate inspect: %s: %s\n", name.c_str(),
+                   sanitize(rewritten.error().message).c_str());
+      return 2;
+    }
+    bytes = std::move(rewritten).value();
   }
   // Answer for the message as the reference server would have stored it.
   auto msg = protocol::mime::parse_message(protocol::mime::dovecot_stored_form(bytes));

@@ -2,6 +2,7 @@
 
 #include "proxy/cli_check_config.hpp"
 #include "proxy/cli_inspect.hpp"
+#include "proxy/cli_rewrite.hpp"
 #include "proxy/cli_serve.hpp"
 
 #include <cstdio>
@@ -14,7 +15,11 @@ constexpr std::string_view usage = R"(usage: icalgate COMMAND [ARGS]
 
 commands:
   --config FILE          run the gateway until SIGTERM/SIGINT (SIGHUP reloads the certificate)
-  inspect FILE [ITEMS]   print the FETCH response the gateway sends for the message in FILE,
+  rewrite --event EVENT.json FILE
+                         print the iMIP message served for the OWA-link meeting message in FILE,
+                         given the Graph response EVENT.json (exit 1: not rewritten)
+  inspect [--rewrite --event EVENT.json] FILE [ITEMS]
+                         print the FETCH response the gateway sends for the message in FILE,
                          e.g. icalgate inspect msg.eml 'RFC822.SIZE BODYSTRUCTURE BODY.PEEK[1]'
                          (ITEMS defaults to "RFC822.SIZE BODYSTRUCTURE ENVELOPE")
   check-config FILE      validate a configuration file: prints "FILE: ok" (exit 0), or every
@@ -49,6 +54,9 @@ int main(int argc, char** argv) {
   }
   if (command == "check-config") {
     return icalgate::proxy::run_check_config(args.subspan(2));
+  }
+  if (command == "rewrite") {
+    return icalgate::proxy::run_rewrite(args.subspan(2));
   }
   if (command == "inspect") {
     return icalgate::proxy::run_inspect(args.subspan(2));

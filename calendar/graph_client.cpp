@@ -1,0 +1,515 @@
+#include "calendar/graph_client.hpp"
+
+#include "calendar/odata_text.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <fstream>
+#include <sstream>
+
+namespace icalgate::calendar {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::size_t max_upn = 320;
+constexpr std::size_t max_message_id = 998;
+constexpr std::size_t max_secret = 4096;
+constexpr std::string_view graph_version = "/v1.0";
+
+std::string trim(std::string_view text) {
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())) != 0) {
+    text.remove_prefix(1);
+  }
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())) != 0) {
+    text.remove_suffix(1);
+  }
+  return std::string(text);
+}
+
+bool has_control(std::string_view text) {
+  return std::any_of(text.begin(), text.end(),
+                     [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; });
+}
+
+// "YYYY-MM-DDTHH:MM:SSZ": anything else could smuggle OData into the filter.
+bool is_utc_timestamp(std::string_view text) {
+  static constexpr std::string_view shape = "dddd-dd-ddTdd:dd:ddZ";
+  if (text.size() != shape.size()) {
+    return false;
+  }
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] == 'd' ? std::isdigit(static_cast<unsigned char>(text[i])) == 0
+                        : text[i] != shape[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+asio::awaitable<void> sleep_for(std::chrono::milliseconds delay) {
+  asio::steady_timer timer(co_await asio::this_coro::executor, delay);
+  co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+}
+
+const json::object* parse_object(std::string_view body, json::value& holder) {
+  json::error_code ec;
+  json::parse_options options;
+  options.max_depth = 64;
+  holder = json::parse(body, ec, {}, options);
+  if (ec || !holder.is_object()) {
+    return nullptr;
+  }
+  return &holder.as_object();
+}
+
+std::string string_member(const json::object& object, std::string_view key,
+                          std::size_t limit = 512) {
+  const json::value* v = object.if_contains(key);
+  if (v == nullptr || !v->is_string()) {
+    return {};
+  }
+  const json::string& s = v->as_string();
+  return std::string(s.data(), std::min(s.size(), limit));
+}
+
+// Graph's error body {"error":{"code":…,"message":…}} summarized for a log
+// line.
+std::string describe_graph_error(const HttpResponse& response) {
+  std::string text = "HTTP " + std::to_string(response.status);
+  json::value holder;
+  if (const json::object* root = parse_object(response.body, holder)) {
+    if (const json::value* error = root->if_contains("error"); error && error->is_object()) {
+      const std::string code = string_member(error->as_object(), "code", 100);
+      const std::string message = string_member(error->as_object(), "message", 300);
+      if (!code.empty()) {
+        text += " " + code;
+      }
+      if (!message.empty()) {
+        text += ": " + message;
+      }
+    }
+  }
+  return text;
+}
+
+GraphError status_error(const HttpResponse& response, std::string_view what) {
+  GraphErrc code = GraphErrc::bad_response;
+  switch (response.status) {
+  case 400:
+    code = GraphErrc::bad_request;
+    break;
+  case 401:
+    code = GraphErrc::auth;
+    break;
+  case 403:
+    code = GraphErrc::forbidden;
+    break;
+  case 404:
+    code = GraphErrc::not_found;
+    break;
+  case 429:
+    code = GraphErrc::throttled;
+    break;
+  default:
+    if (response.status >= 500) {
+      code = GraphErrc::unavailable;
+    }
+    break;
+  }
+  return GraphError{code, std::string(what) + ": " + describe_graph_error(response),
+                    response.status};
+}
+
+} // namespace
+
+GraphResult<std::unique_ptr<GraphClient>> GraphClient::create(const asio::any_io_executor& ex,
+                                                              GraphConfig config) {
+  if (config.tenant.empty() || has_control(config.tenant) ||
+      config.tenant.find_first_of("/?#%") != std::string::npos) {
+    return GraphError{GraphErrc::config, "graph.tenant is empty or not a tenant name"};
+  }
+  if (config.client_id.empty() || has_control(config.client_id)) {
+    return GraphError{GraphErrc::config, "graph.client_id is empty"};
+  }
+  if (config.client_secret_file.empty()) {
+    return GraphError{GraphErrc::config, config.certificate_file.empty()
+                                             ? "graph.client_secret_file is not set"
+                                             : "certificate credentials are not supported yet; set "
+                                               "graph.client_secret_file"};
+  }
+  auto authority = parse_endpoint_url(config.authority);
+  if (!authority) {
+    return GraphError{authority.error().code, "graph.authority: " + authority.error().message};
+  }
+  auto endpoint = parse_endpoint_url(config.endpoint);
+  if (!endpoint) {
+    return GraphError{endpoint.error().code, "graph.endpoint: " + endpoint.error().message};
+  }
+  if (endpoint->target.find('?') != std::string::npos ||
+      authority->target.find('?') != std::string::npos) {
+    return GraphError{GraphErrc::config, "graph.endpoint and graph.authority take no query"};
+  }
+  std::ifstream file(config.client_secret_file, std::ios::binary);
+  if (!file) {
+    return GraphError{GraphErrc::config,
+                      "cannot read graph.client_secret_file " + config.client_secret_file};
+  }
+  std::string raw(max_secret + 1, '\0');
+  file.read(raw.data(), static_cast<std::streamsize>(raw.size()));
+  raw.resize(static_cast<std::size_t>(file.gcount()));
+  if (raw.size() > max_secret) {
+    return GraphError{GraphErrc::config, "graph.client_secret_file is too large"};
+  }
+  std::string secret = trim(raw);
+  if (secret.empty()) {
+    return GraphError{GraphErrc::config, "graph.client_secret_file is empty"};
+  }
+  auto transport = HttpTransport::create(config.ca_file, config.max_response_bytes);
+  if (!transport) {
+    return transport.error();
+  }
+  HttpUrl token_url = *authority;
+  std::string base = token_url.target == "/" ? "" : token_url.target;
+  while (!base.empty() && base.back() == '/') {
+    base.pop_back();
+  }
+  token_url.target = base + "/" + percent_encode(config.tenant) + "/oauth2/v2.0/token";
+  HttpUrl graph_url = *endpoint;
+  while (!graph_url.target.empty() && graph_url.target.back() == '/') {
+    graph_url.target.pop_back();
+  }
+  config.page_size = std::clamp(config.page_size, 1, 1000);
+  config.max_pages = std::max(config.max_pages, 1);
+  config.max_attempts = std::max(config.max_attempts, 1);
+  config.global_concurrency = std::max<std::size_t>(config.global_concurrency, 1);
+  config.per_user_concurrency = std::max<std::size_t>(config.per_user_concurrency, 1);
+  return std::unique_ptr<GraphClient>(
+      new GraphClient(ex, std::move(config), std::move(transport).value(), std::move(token_url),
+                      std::move(graph_url), std::move(secret)));
+}
+
+GraphClient::GraphClient(const asio::any_io_executor& ex, GraphConfig config,
+                         std::unique_ptr<HttpTransport> transport, HttpUrl token_url,
+                         HttpUrl endpoint, std::string secret)
+    : executor_(ex),
+      config_(std::move(config)), retry_{config_.max_attempts, config_.backoff_base,
+                                         config_.backoff_max, config_.max_retry_wait},
+      transport_(std::move(transport)), token_url_(std::move(token_url)),
+      endpoint_(std::move(endpoint)), secret_(std::move(secret)),
+      tokens_(ex, [this](Clock::time_point deadline) { return fetch_token(deadline); }),
+      global_(ex, config_.global_concurrency), random_(std::random_device{}()) {}
+
+double GraphClient::jitter() {
+  return std::uniform_real_distribution<double>(0.0, 1.0)(random_);
+}
+
+asio::awaitable<GraphResult<AccessToken>> GraphClient::fetch_token(Clock::time_point deadline) {
+  HttpRequest request;
+  request.method = "POST";
+  request.url = token_url_;
+  request.content_type = "application/x-www-form-urlencoded";
+  request.body = build_query({{"client_id", config_.client_id},
+                              {"scope", config_.scope},
+                              {"client_secret", secret_},
+                              {"grant_type", "client_credentials"}});
+  auto response = co_await send_with_retries(std::move(request), false, deadline);
+  if (!response) {
+    co_return GraphError{response.error().code, "token request: " + response.error().message,
+                         response.error().http_status};
+  }
+  json::value holder;
+  const json::object* root = parse_object(response->body, holder);
+  if (response->status != 200) {
+    // The identity platform's error:
+    // {"error":"invalid_client","error_description": "AADSTS7000215: Invalid
+    // client secret provided. …", "error_codes":[7000215], …}
+    std::string text = "token request refused: HTTP " + std::to_string(response->status);
+    if (root != nullptr) {
+      const std::string error = string_member(*root, "error", 100);
+      const std::string description = string_member(*root, "error_description", 200);
+      if (!error.empty()) {
+        text += " " + error;
+      }
+      if (const std::size_t colon = description.find(':');
+          description.rfind("AADSTS", 0) == 0 && colon != std::string::npos) {
+        text += " (" + description.substr(0, colon) + ")";
+      }
+    }
+    const GraphErrc code = response->status >= 500   ? GraphErrc::unavailable
+                           : response->status == 429 ? GraphErrc::throttled
+                                                     : GraphErrc::auth;
+    co_return GraphError{code, text, response->status};
+  }
+  if (root == nullptr) {
+    co_return GraphError{GraphErrc::bad_response, "token response is not a JSON object", 200};
+  }
+  AccessToken token;
+  token.value = string_member(*root, "access_token", 64 * 1024);
+  long long lifetime = 0;
+  if (const json::value* v = root->if_contains("expires_in")) {
+    if (v->is_int64()) {
+      lifetime = v->as_int64();
+    } else if (v->is_uint64()) {
+      lifetime = static_cast<long long>(std::min<std::uint64_t>(v->as_uint64(), 86400));
+    } else if (v->is_string()) {
+      // Older endpoints sent it as a string.
+      lifetime = std::atoll(std::string(v->as_string()).c_str());
+    }
+  }
+  if (token.value.empty() || has_control(token.value) || lifetime <= 0) {
+    co_return GraphError{GraphErrc::bad_response,
+                         "token response without access_token or expires_in", 200};
+  }
+  token.lifetime = std::chrono::seconds(std::min<long long>(lifetime, 86400));
+  co_return token;
+}
+
+asio::awaitable<GraphResult<HttpResponse>>
+GraphClient::send_with_retries(HttpRequest request, bool bearer, Clock::time_point deadline) {
+  std::chrono::milliseconds waited{0};
+  bool reauthorized = false;
+  int attempt = 0;
+  while (true) {
+    ++attempt;
+    std::string token;
+    if (bearer) {
+      auto got = co_await tokens_.get(std::min(deadline, Clock::now() + config_.request_timeout));
+      if (!got) {
+        co_return got.error();
+      }
+      token = std::move(got).value();
+      request.bearer = token;
+    }
+    if (attempt > 1) {
+      ++stats_.retries;
+    }
+    ++stats_.requests;
+    auto sent = co_await transport_->send(
+        request, std::min(deadline, Clock::now() + config_.request_timeout));
+    GraphError failure{GraphErrc::bad_response, ""};
+    std::optional<std::chrono::seconds> retry_after;
+    if (!sent) {
+      failure = sent.error();
+      const bool transient = failure.code == GraphErrc::timeout ||
+                             failure.code == GraphErrc::connect ||
+                             failure.code == GraphErrc::resolve;
+      if (!transient) {
+        co_return failure;
+      }
+    } else if (sent->status == 401 && bearer) {
+      if (reauthorized) {
+        co_return status_error(*sent, "Graph refused a fresh token");
+      }
+      // The token may have been revoked or the clocks disagree: one fresh
+      // token, at once.
+      reauthorized = true;
+      ++stats_.reauthorized;
+      tokens_.invalidate(token);
+      --attempt;
+      continue;
+    } else if (!is_retryable_status(sent->status)) {
+      co_return std::move(sent).value();
+    } else {
+      if (sent->status == 429) {
+        ++stats_.throttled;
+      }
+      failure = status_error(*sent, request.method + " " + request.url.origin());
+      retry_after = parse_retry_after(sent->retry_after);
+    }
+    if (attempt >= retry_.max_attempts) {
+      failure.message += " (gave up after " + std::to_string(attempt) + " attempts)";
+      co_return failure;
+    }
+    const auto delay = next_delay(retry_, attempt, retry_after, jitter());
+    if (waited + delay > retry_.max_total_wait || Clock::now() + delay >= deadline) {
+      failure.message += " (retry budget spent)";
+      co_return failure;
+    }
+    waited += delay;
+    co_await sleep_for(delay);
+  }
+}
+
+asio::awaitable<GraphResult<std::string>> GraphClient::graph_get(std::string_view upn, HttpUrl url,
+                                                                 Clock::time_point deadline) {
+  std::string key(upn);
+  std::transform(key.begin(), key.end(), key.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  auto& slot = users_[key];
+  if (!slot) {
+    slot = std::make_unique<UserSlot>(executor_, config_.per_user_concurrency);
+  }
+  UserSlot* user = slot.get();
+  ++user->users;
+  GraphResult<HttpResponse> response = GraphError{GraphErrc::timeout, ""};
+  {
+    SemaphorePermit user_permit = co_await user->permits.acquire();
+    SemaphorePermit global_permit = co_await global_.acquire();
+    // A named request: GCC 12 destroys temporaries in a co_await full-expression twice.
+    HttpRequest request;
+    request.url = std::move(url);
+    response = co_await send_with_retries(std::move(request), true, deadline);
+  }
+  if (--user->users == 0) {
+    users_.erase(key);
+  }
+  if (!response) {
+    co_return response.error();
+  }
+  if (response->status != 200) {
+    co_return status_error(*response, "GET users/" + key.substr(0, 100));
+  }
+  co_return std::move(response->body);
+}
+
+GraphResult<HttpUrl> GraphClient::user_url(std::string_view upn, std::string_view rest) const {
+  if (upn.empty() || upn.size() > max_upn || has_control(upn)) {
+    return GraphError{GraphErrc::bad_request, "not a user principal name"};
+  }
+  HttpUrl url = endpoint_;
+  url.target += std::string(graph_version) + "/users/" + percent_encode(upn, true);
+  url.target += rest;
+  return url;
+}
+
+asio::awaitable<GraphResult<std::string>>
+GraphClient::fetch_event_message_json(std::string_view upn, std::string_view message_id) {
+  const auto deadline = Clock::now() + config_.overall_timeout;
+  std::string id = trim(message_id);
+  if (id.empty() || id.size() > max_message_id || has_control(id)) {
+    co_return GraphError{GraphErrc::bad_request, "not a Message-ID"};
+  }
+  if (id.front() != '<') {
+    id = "<" + id + ">";
+  }
+  const std::string query =
+      build_query({{"$filter", "internetMessageId eq " + odata_string_literal(id)},
+                   {"$expand", "microsoft.graph.eventMessage/event"}});
+  auto url = user_url(upn, "/messages?" + query);
+  if (!url) {
+    co_return url.error();
+  }
+  HttpUrl target = std::move(url).value();
+  co_return co_await graph_get(upn, std::move(target), deadline);
+}
+
+asio::awaitable<GraphResult<GraphEventMessage>>
+GraphClient::lookup_event_message(std::string_view upn, std::string_view message_id) {
+  auto body = co_await fetch_event_message_json(upn, message_id);
+  if (!body) {
+    co_return body.error();
+  }
+  auto parsed = parse_event_message_response(*body);
+  if (!parsed) {
+    const GraphErrc code = parsed.error().code == protocol::Errc::not_found
+                               ? GraphErrc::not_found
+                               : GraphErrc::bad_response;
+    co_return GraphError{code, "event message: " + parsed.error().message, 200};
+  }
+  co_return std::move(parsed).value();
+}
+
+asio::awaitable<GraphResult<GraphEvent>> GraphClient::get_event(std::string_view upn,
+                                                                std::string_view event_id) {
+  const auto deadline = Clock::now() + config_.overall_timeout;
+  if (event_id.empty() || event_id.size() > 1024 || has_control(event_id)) {
+    co_return GraphError{GraphErrc::bad_request, "not an event id"};
+  }
+  auto url = user_url(upn, "/events/" + percent_encode(event_id));
+  if (!url) {
+    co_return url.error();
+  }
+  HttpUrl target = std::move(url).value();
+  auto body = co_await graph_get(upn, std::move(target), deadline);
+  if (!body) {
+    co_return body.error();
+  }
+  auto parsed = parse_event(*body);
+  if (!parsed) {
+    co_return GraphError{GraphErrc::bad_response, "event: " + parsed.error().message, 200};
+  }
+  co_return std::move(parsed).value();
+}
+
+asio::awaitable<GraphResult<MeetingMessageListing>>
+GraphClient::list_meeting_messages(std::string_view upn, std::string_view since_utc) {
+  const auto deadline = Clock::now() + config_.overall_timeout;
+  if (!since_utc.empty() && !is_utc_timestamp(since_utc)) {
+    co_return GraphError{GraphErrc::bad_request, "since must be YYYY-MM-DDTHH:MM:SSZ"};
+  }
+  // Graph supports neither isof() nor a type cast on the messages collection;
+  // the message class (PR_MESSAGE_CLASS, String 0x001A) singles out meeting
+  // messages.
+  std::string filter;
+  if (!since_utc.empty()) {
+    filter = "receivedDateTime ge " + std::string(since_utc) + " and ";
+  }
+  filter += "singleValueExtendedProperties/any(ep: ep/id eq 'String 0x001A' and "
+            "startswith(ep/value, 'IPM.Schedule.Meeting.'))";
+  const std::string top = std::to_string(config_.page_size);
+  auto url =
+      user_url(upn, "/messages?" + build_query({{"$filter", filter},
+                                                {"$select", "internetMessageId,receivedDateTime"},
+                                                {"$top", top}}));
+  if (!url) {
+    co_return url.error();
+  }
+  MeetingMessageListing listing;
+  HttpUrl next = std::move(url).value();
+  while (true) {
+    auto body = co_await graph_get(upn, next, deadline);
+    if (!body) {
+      co_return body.error();
+    }
+    ++listing.pages;
+    json::value holder;
+    const json::object* root = parse_object(*body, holder);
+    const json::value* value = root ? root->if_contains("value") : nullptr;
+    if (value == nullptr || !value->is_array()) {
+      co_return GraphError{GraphErrc::bad_response, "listing without a value array", 200};
+    }
+    for (const json::value& item : value->as_array()) {
+      if (!item.is_object()) {
+        continue;
+      }
+      const json::object& message = item.as_object();
+      MeetingMessageRef ref;
+      ref.id = string_member(message, "id", 1024);
+      ref.internet_message_id = string_member(message, "internetMessageId", max_message_id);
+      ref.odata_type = string_member(message, "@odata.type", 100);
+      ref.received_date_time = string_member(message, "receivedDateTime", 40);
+      if (!ref.internet_message_id.empty()) {
+        listing.messages.push_back(std::move(ref));
+      }
+      if (listing.messages.size() > static_cast<std::size_t>(config_.max_pages) * 1000) {
+        co_return GraphError{GraphErrc::bad_response, "listing larger than its page cap", 200};
+      }
+    }
+    const std::string link = string_member(*root, "@odata.nextLink", 8 * 1024);
+    if (link.empty()) {
+      co_return listing;
+    }
+    if (listing.pages >= config_.max_pages) {
+      listing.truncated = true;
+      co_return listing;
+    }
+    auto parsed = parse_http_url(link);
+    // The token goes only where the configured endpoint is.
+    if (!parsed || parsed->origin() != endpoint_.origin() ||
+        parsed->target.rfind(endpoint_.target + "/", 0) != 0) {
+      co_return GraphError{GraphErrc::bad_response, "@odata.nextLink leaves the Graph endpoint",
+                           200};
+    }
+    next = std::move(parsed).value();
+  }
+}
+
+} // namespace icalgate::calendar

@@ -1,0 +1,71 @@
+#pragma once
+// The simulated Graph and identity endpoints over a data directory:
+//   DIR/clients.json                        app credentials (see load_clients
+//   in simulator.cpp) DIR/users/{upn}/messages/*.json         one Graph
+//   collection response with one message each
+//   DIR/reports/getEmailAppUsageUserDetail.csv
+// Files are read on every request, so tests may change them while the simulator
+// runs.
+
+#include "tests/graphsim/sim_faults.hpp"
+#include "tests/graphsim/sim_responses.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <string>
+
+namespace icalgate::graphsim {
+
+using Request = boost::beast::http::request<boost::beast::http::string_body>;
+
+struct SimOptions {
+  std::string data_dir;
+  std::string control_file;
+  std::chrono::seconds token_lifetime{3599};
+  double fail_rate = 0;
+  std::string listen_host = "127.0.0.1";
+  unsigned short listen_port = 0;
+  std::size_t max_connections = 128;
+};
+
+struct SimStats {
+  std::size_t requests = 0;
+  std::size_t in_flight = 0;
+  std::size_t max_in_flight = 0;
+  std::size_t tokens_issued = 0;
+  std::map<std::string, std::size_t> user_in_flight;
+  std::map<std::string, std::size_t> user_max_in_flight;
+  std::map<std::string, std::size_t> by_status;
+};
+
+class Simulator {
+ public:
+  explicit Simulator(SimOptions options)
+      : options_(std::move(options)), faults_(options_.control_file, options_.fail_rate) {}
+
+  boost::asio::awaitable<Response> handle(const Request& request);
+  const SimOptions& options() const { return options_; }
+
+ private:
+  Response route(const Request& request, const std::string& path, const std::string& query);
+  Response token(const Request& request, const std::string& tenant);
+  Response messages(const Request& request, const std::string& upn, const std::string& query);
+  Response event(const std::string& upn, const std::string& id);
+  Response report(const Request& request, const std::string& period);
+  Response download(const std::string& name);
+  Response stats_json() const;
+  // Empty when the bearer token is good; else the 401.
+  std::optional<Response> check_token(const Request& request);
+
+  SimOptions options_;
+  FaultControl faults_;
+  SimStats stats_;
+  std::map<std::string, std::chrono::steady_clock::time_point> tokens_;
+};
+
+} // namespace icalgate::graphsim
