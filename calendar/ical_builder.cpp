@@ -104,18 +104,6 @@ bool in_range(const CivilDateTime& t) {
          t.hour <= 23 && t.minute >= 0 && t.minute <= 59 && t.second >= 0 && t.second <= 60;
 }
 
-icaltimetype ical_date_time(const CivilDateTime& t, bool utc) {
-  icaltimetype out = icaltime_null_time();
-  out.year = t.date.year;
-  out.month = t.date.month;
-  out.day = t.date.day;
-  out.hour = t.hour;
-  out.minute = t.minute;
-  out.second = t.second;
-  out.zone = utc ? icaltimezone_get_utc_timezone() : nullptr;
-  return out;
-}
-
 icaltimetype ical_date(const CivilDate& d) {
   icaltimetype out = icaltime_null_time();
   out.year = d.year;
@@ -131,7 +119,7 @@ icalproperty* timed(icalproperty* (*make)(icaltimetype), const CivilDateTime& lo
   if (all_day) {
     return make(ical_date(local.date));
   }
-  icalproperty* p = make(ical_date_time(local, zone.utc));
+  icalproperty* p = make(to_icaltime(local, zone.utc ? icaltimezone_get_utc_timezone() : nullptr));
   if (!zone.utc) {
     icalproperty_add_parameter(p, icalparameter_new_tzid(zone.iana.c_str()));
   }
@@ -377,7 +365,8 @@ Result<IcalComponent> make_event(const GraphEventMessage& m, MeetingMessageType 
   }
   icalcomponent_add_property(
       e, icalproperty_new_sequence(options.sequence ? *options.sequence : ev.sequence.value_or(0)));
-  icalcomponent_add_property(e, icalproperty_new_dtstamp(ical_date_time(options.dtstamp, true)));
+  icalcomponent_add_property(
+      e, icalproperty_new_dtstamp(to_icaltime(options.dtstamp, icaltimezone_get_utc_timezone())));
   icalcomponent_add_property(
       e, timed(icalproperty_new_dtstart, times.start_local, times.start_zone, times.all_day));
   icalcomponent_add_property(

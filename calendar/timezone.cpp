@@ -106,25 +106,12 @@ icaltimezone* builtin_zone(const ResolvedZone& zone) {
                   : icaltimezone_get_builtin_timezone(zone.iana.c_str());
 }
 
-icaltimetype to_ical(const CivilDateTime& t, icaltimezone* zone) {
-  icaltimetype out = icaltime_null_time();
-  out.year = t.date.year;
-  out.month = t.date.month;
-  out.day = t.date.day;
-  out.hour = t.hour;
-  out.minute = t.minute;
-  out.second = t.second;
-  out.is_date = 0;
-  out.zone = zone;
-  return out;
-}
-
 CivilDateTime from_ical(const icaltimetype& t) {
   return CivilDateTime{CivilDate{t.year, t.month, t.day}, t.hour, t.minute, t.second};
 }
 
 Result<CivilDateTime> convert(const CivilDateTime& t, icaltimezone* from, icaltimezone* to) {
-  icaltimetype tt = to_ical(t, from);
+  icaltimetype tt = to_icaltime(t, from);
   icaltimezone_convert_time(&tt, from, to);
   const CivilDateTime out = from_ical(tt);
   if (out.date.year < 1 || out.date.year > 9999) {
@@ -200,8 +187,8 @@ Result<IcalComponent> make_vtimezone(const ResolvedZone& zone, const CivilDateTi
   }
   IcalComponent vtz(icalcomponent_new_clone(source));
   icaltimezone* utc = icaltimezone_get_utc_timezone();
-  const icaltimetype end = until_utc ? to_ical(*until_utc, utc) : icaltime_null_time();
-  icaltimezone_truncate_vtimezone(vtz.get(), to_ical(from_utc, utc), end, 1);
+  const icaltimetype end = until_utc ? to_icaltime(*until_utc, utc) : icaltime_null_time();
+  icaltimezone_truncate_vtimezone(vtz.get(), to_icaltime(from_utc, utc), end, 1);
 
   if (icalproperty* tzid = icalcomponent_get_first_property(vtz.get(), ICAL_TZID_PROPERTY)) {
     icalproperty_set_tzid(tzid, zone.iana.c_str());
@@ -216,6 +203,19 @@ Result<IcalComponent> make_vtimezone(const ResolvedZone& zone, const CivilDateTi
     }
   }
   return vtz;
+}
+
+icaltimetype to_icaltime(const CivilDateTime& t, icaltimezone* zone) {
+  icaltimetype out = icaltime_null_time();
+  out.year = t.date.year;
+  out.month = t.date.month;
+  out.day = t.date.day;
+  out.hour = t.hour;
+  out.minute = t.minute;
+  out.second = t.second;
+  out.is_date = 0;
+  out.zone = zone;
+  return out;
 }
 
 } // namespace icalgate::calendar

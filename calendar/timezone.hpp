@@ -36,6 +36,9 @@ protocol::Result<ResolvedZone> resolve_time_zone(std::string_view graph_name);
 protocol::Result<CivilDateTime> utc_to_local(const CivilDateTime& utc, const ResolvedZone& zone);
 protocol::Result<CivilDateTime> local_to_utc(const CivilDateTime& local, const ResolvedZone& zone);
 
+// `t` as a libical date-time in `zone` (nullptr: floating).
+icaltimetype to_icaltime(const CivilDateTime& t, icaltimezone* zone);
+
 // The VTIMEZONE for `zone`, with TZID and X-LIC-LOCATION the bare IANA id (no libical
 // "/freeassociation.sourceforge.net/" prefix: clients match bare ids to their own zone
 // data), truncated to the rules in force from `from_utc` until `until_utc` (open-ended
