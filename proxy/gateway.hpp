@@ -4,6 +4,7 @@
 
 #include "proxy/capabilities.hpp"
 #include "proxy/config.hpp"
+#include "proxy/login_penalty.hpp"
 #include "proxy/tls_context.hpp"
 
 #include <cstdint>
@@ -31,6 +32,8 @@ struct Gateway {
   SessionHost& host;
   // Learned from the latest upstream connection, gateway-wide (single-threaded io_context).
   AuthCapabilities upstream_auth = default_auth_capabilities();
+  // Failed logins per client address (the delay before their NO).
+  LoginPenalty login_penalty = LoginPenalty();
 };
 
 } // namespace icalgate::proxy

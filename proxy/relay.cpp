@@ -46,19 +46,6 @@ std::string_view rejection_reason(protocol::Errc code) {
 
 Relay::Relay(RelayEnds ends) : io_(ends), write_done_(ends.client.socket().get_executor()) {}
 
-namespace {
-
-// An idle session keeps no output buffer: thousands of IDLE sessions stay cheap.
-void release_if_idle(std::string& buffer, Stream& input) {
-  if (buffer.capacity() > 4096 && !input.input_ready()) {
-    std::string().swap(buffer);
-  } else {
-    buffer.clear();
-  }
-}
-
-} // namespace
-
 bool Relay::client_writable() const {
   return !write_cut_ && io_.upstream_reader.framer().at_message_boundary();
 }
@@ -136,6 +123,9 @@ bool Relay::handle_client_frame(const protocol::Frame& frame) {
       } else if (protocol::imap_iequals(name, "STARTTLS") && frame.message_end) {
         local_answers_ += std::string(tag) + " BAD TLS is already active\r\n";
         return true;
+      } else if (protocol::imap_iequals(name, "ID")) {
+        collecting_id_ = true;
+        id_command_.clear();
       }
       current_tag_ = tag;
     }
@@ -146,9 +136,40 @@ bool Relay::handle_client_frame(const protocol::Frame& frame) {
   } else if (frame.kind == protocol::FrameKind::literal) {
     sync_pending_ = false;
   }
+  if (collecting_id_) {
+    note_id_command(frame);
+  }
   to_upstream_.append(frame.bytes);
   client_message_start_ = frame.message_end;
   return true;
+}
+
+void Relay::note_id_command(const protocol::Frame& frame) {
+  // Thunderbird sends ID only after login; its name belongs in the session's log line. The
+  // command is still relayed untouched; this copy is bounded and parsed once complete.
+  constexpr std::size_t max_id_command = 8 * 1024;
+  if (id_command_.size() + frame.bytes.size() > max_id_command) {
+    collecting_id_ = false;
+    std::string().swap(id_command_);
+    return;
+  }
+  id_command_.append(frame.bytes);
+  if (!frame.message_end) {
+    return;
+  }
+  collecting_id_ = false;
+  if (auto parsed = protocol::parse_command(id_command_);
+      parsed && parsed->kind == protocol::CommandKind::id) {
+    const auto& args = std::get<protocol::IdArgs>(parsed->args);
+    if (args.params) {
+      for (const auto& [key, value] : *args.params) {
+        if (protocol::imap_iequals(key.value, "name") && value) {
+          io_.client_name = value->value.substr(0, 256);
+        }
+      }
+    }
+  }
+  std::string().swap(id_command_);
 }
 
 asio::awaitable<void> Relay::client_to_upstream() {
@@ -180,8 +201,10 @@ asio::awaitable<void> Relay::client_to_upstream() {
     if (!go_on) {
       co_return;
     }
-    release_if_idle(to_upstream_, io_.client);
-    if (!co_await io_.client_reader.fill()) {
+    if (io_.deadline.fired()) {
+      co_return; // the session's timeout ends the relay
+    }
+    if (!co_await io_.client_reader.fill(&to_upstream_)) {
       finish(RelayEnd::client_closed);
       co_return;
     }
@@ -251,8 +274,10 @@ asio::awaitable<void> Relay::upstream_to_client() {
     if (!go_on) {
       co_return;
     }
-    release_if_idle(to_client_, io_.upstream);
-    if (!co_await io_.upstream_reader.fill()) {
+    if (io_.deadline.fired()) {
+      co_return;
+    }
+    if (!co_await io_.upstream_reader.fill(&to_client_)) {
       finish(upstream_said_bye_ ? RelayEnd::upstream_bye : RelayEnd::upstream_closed);
       co_return;
     }

@@ -31,6 +31,7 @@ struct RelayEnds {
   ProtocolRedactor& redactor;
   std::uint64_t session_id = 0;
   std::uint64_t& bytes_to_client;
+  std::string& client_name; // updated from an ID command sent after login
 };
 
 class Relay {
@@ -51,6 +52,7 @@ class Relay {
  private:
   bool handle_client_frame(const protocol::Frame& frame); // false: stop the relay
   bool handle_upstream_frame(const protocol::Frame& frame);
+  void note_id_command(const protocol::Frame& frame);
   void refresh_deadline();
   void finish(RelayEnd end);
 
@@ -67,6 +69,8 @@ class Relay {
   bool skipping_client_ = false;
   bool idle_ = false;
   std::string current_tag_;
+  bool collecting_id_ = false; // an ID command is being assembled (for the client name)
+  std::string id_command_;
   // a synchronizing literal announced and not yet answered by the upstream
   bool sync_pending_ = false;
   std::string sync_tag_;

@@ -7,6 +7,10 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/this_coro.hpp>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include <csignal>
 #include <exception>
 
@@ -15,6 +19,7 @@ namespace icalgate::proxy {
 namespace {
 
 constexpr std::chrono::seconds certificate_poll_interval{5};
+constexpr std::chrono::seconds housekeeping_interval{1};
 
 void log_exception(std::string_view where, const std::exception_ptr& error) {
   if (!error) {
@@ -117,6 +122,7 @@ asio::awaitable<void> Server::accept_loop(Listener& listener) {
       continue;
     }
     sessions_.emplace(session.get(), session);
+    ++session_churn_;
     asio::co_spawn(io_, Session::start(session),
                    [](const std::exception_ptr& e) { log_exception("session", e); });
   }
@@ -140,6 +146,7 @@ bool Server::admit(Session& session, const std::string& address) {
 
 void Server::release(Session& session) {
   sessions_.erase(&session);
+  ++session_churn_;
   if (auto it = admitted_.find(&session); it != admitted_.end()) {
     if (auto count = per_address_.find(it->second); count != per_address_.end()) {
       if (--count->second == 0) {
@@ -183,14 +190,32 @@ asio::awaitable<void> Server::handle_signals() {
 }
 
 asio::awaitable<void> Server::poll_certificates() {
+  std::uint64_t ticks = 0;
+  std::uint64_t churn_seen = session_churn_;
+  bool trim_pending = false;
   while (!draining_) {
-    poll_timer_.expires_after(certificate_poll_interval);
+    poll_timer_.expires_after(housekeeping_interval);
     auto [ec] = co_await poll_timer_.async_wait(use_tuple);
     if (ec || draining_) {
       co_return;
     }
-    if (gateway_.server_tls.files_changed()) {
+    if (++ticks % (certificate_poll_interval / housekeeping_interval) == 0 &&
+        gateway_.server_tls.files_changed()) {
       reload_certificate("file_changed");
+    }
+    // Once a burst of sessions coming or going is over (a quiet tick after a busy one), hand
+    // the pages of freed handshake and transfer buffers back to the kernel. glibc only trims
+    // the top of the heap by itself: the holes left between long-lived sessions' small
+    // allocations would otherwise stay resident, a few KB per idle session. Never under
+    // constant churn, when those pages are about to be reused anyway.
+    if (session_churn_ != churn_seen) {
+      churn_seen = session_churn_;
+      trim_pending = true;
+    } else if (trim_pending) {
+      trim_pending = false;
+#if defined(__GLIBC__)
+      malloc_trim(0);
+#endif
     }
   }
 }

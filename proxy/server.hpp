@@ -54,6 +54,7 @@ class Server final : public SessionHost {
   asio::steady_timer poll_timer_;
   bool draining_ = false;
   std::uint64_t next_id_ = 1;
+  std::uint64_t session_churn_ = 0; // sessions started or ended: when to trim the heap
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions_;
   std::unordered_map<Session*, std::string> admitted_;
   std::unordered_map<std::string, std::uint32_t> per_address_;

@@ -168,11 +168,22 @@ asio::awaitable<void> Session::run() {
   if (authenticated && !shutting_down_) {
     deadline_.expires_after(gw_.config.limits.idle_timeout);
     Relay relay(RelayEnds{client_, *client_reader_, *upstream_->stream, *upstream_reader_,
-                          deadline_, gw_.config.limits, redactor_, id_, bytes_to_client_});
-    auto relayed =
-        co_await (relay.client_to_upstream() || relay.upstream_to_client() || deadline_.watch());
+                          deadline_, gw_.config.limits, redactor_, id_, bytes_to_client_,
+                          client_name_});
+    // The deadline is a plain timer handler that cancels both sockets' waits (the relay
+    // then ends), not a third coroutine in the `||`: an idle session holds two suspended
+    // coroutines, one per direction.
+    Stream& upstream = *upstream_->stream;
+    deadline_.arm([this, &upstream] {
+      error_code ignored_ec;
+      client_.socket().cancel(ignored_ec);
+      upstream.socket().cancel(ignored_ec);
+    });
+    co_await (relay.client_to_upstream() || relay.upstream_to_client());
+    const bool timed_out = deadline_.fired();
+    deadline_.disarm();
     std::string_view bye;
-    if (relayed.index() == 2) {
+    if (timed_out) {
       end_reason_ = shutting_down_ ? "shutdown" : "idle_timeout";
       bye = shutting_down_ ? "Server shutting down" : "Autologout; idle for too long";
     } else {
@@ -499,12 +510,14 @@ Session::await_login_answer(const std::string& tag, const std::string& mechanism
     const auto filtered = filter_capability_response(*answer);
     const std::string& line = filtered ? *filtered : *answer;
     if (status.status == protocol::Status::ok) {
+      gw_.login_penalty.record_success(client_address_);
       if (!co_await send(line)) {
         co_return LoginOutcome::closed;
       }
       co_return LoginOutcome::ok;
     }
-    co_await sleep_for(gw_.config.limits.login_failure_delay);
+    co_await sleep_for(gw_.login_penalty.record_failure(
+        client_address_, std::chrono::steady_clock::now(), gw_.config.limits.login_failure_delay));
     if (!co_await send(line)) {
       co_return LoginOutcome::closed;
     }

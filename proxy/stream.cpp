@@ -5,6 +5,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <new>
 
@@ -16,7 +17,14 @@ Stream::Stream(tcp::socket socket, SslContextPtr context)
   if (ssl_ == nullptr) {
     throw std::bad_alloc();
   }
-  SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  // AUTO_RETRY: SSL_read only says WANT_READ once the socket is drained, never after a
+  // post-handshake message (TLS 1.3 tickets) while data may still be buffered.
+  SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                         SSL_MODE_AUTO_RETRY);
+  // Read-ahead: one read() takes all that the socket holds (several TLS records) instead of
+  // two read()s per record (header, then body). Safe because every later read of this
+  // socket goes through SSL_read: OpenSSL's buffer is consulted before the network.
+  SSL_set_read_ahead(ssl_, 1);
 }
 
 Stream::~Stream() {
@@ -125,12 +133,31 @@ asio::awaitable<error_code> Stream::handshake(asio::ssl::stream_base::handshake_
   }
 }
 
-bool Stream::input_ready() {
-  if (tls_active_ && (SSL_pending(ssl_) > 0 || SSL_has_pending(ssl_) == 1)) {
-    return true;
+IoResult Stream::read_available(asio::mutable_buffer buffer) {
+  if (!tls_active_) {
+    error_code ec;
+    if (!socket_.non_blocking()) {
+      socket_.non_blocking(true, ec);
+      if (ec) {
+        return {ec, 0};
+      }
+    }
+    const std::size_t n = socket_.read_some(buffer, ec);
+    return {ec, n};
   }
-  error_code ec;
-  return socket_.is_open() && socket_.available(ec) > 0 && !ec;
+  ERR_clear_error();
+  errno = 0;
+  const int n = SSL_read(ssl_, buffer.data(),
+                         static_cast<int>(std::min<std::size_t>(buffer.size(), 1U << 30U)));
+  if (n > 0) {
+    return {error_code(), static_cast<std::size_t>(n)};
+  }
+  const int err = SSL_get_error(ssl_, n);
+  if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+    read_wants_write_ = err == SSL_ERROR_WANT_WRITE;
+    return {asio::error::would_block, 0};
+  }
+  return {ssl_failure(err), 0};
 }
 
 void Stream::shutdown() {
@@ -157,43 +184,68 @@ void FrameReader::preload(std::string bytes) {
   preloaded_ = std::move(bytes);
 }
 
-asio::awaitable<bool> FrameReader::fill() {
-  // Only called once the framer is done with the previous chunk: the buffer may move.
+asio::awaitable<bool> FrameReader::fill(std::string* release_while_waiting) {
+  // Only called once the framer is done with the previous chunk: the buffer may go.
   if (!preloaded_.empty()) {
     const std::size_t n = std::min(preloaded_.size(), buffer_size_);
-    buffer_.assign(preloaded_.begin(), preloaded_.begin() + static_cast<std::ptrdiff_t>(n));
+    if (capacity_ < n) {
+      buffer_ = std::make_unique_for_overwrite<char[]>(n);
+      capacity_ = n;
+    }
+    std::copy_n(preloaded_.data(), n, buffer_.get());
     preloaded_.erase(0, n);
-    framer_.feed(std::string_view(buffer_.data(), n));
+    framer_.feed(std::string_view(buffer_.get(), n));
     co_return true;
   }
-  // An idle session waits with a small buffer (thousands of IDLE sessions stay cheap); once
-  // data flows, the rest is gathered into one large chunk: one parse pass and one large
-  // write per chunk instead of one per TLS record, but never waiting for more than the
-  // first read.
-  const bool flowing = stream_.input_ready();
-  buffer_.resize(flowing ? buffer_size_ : idle_buffer_size);
-  if (!flowing) {
-    buffer_.shrink_to_fit();
+  if (deferred_) {
+    error_ = deferred_;
+    co_return false;
   }
+  // Gather what is available into one chunk (one parse pass and one large write per chunk
+  // instead of one per TLS record), but never wait once something came.
   constexpr std::size_t coalesce_target = 16 * 1024;
   std::size_t filled = 0;
-  do {
-    if (filled == buffer_.size()) {
-      buffer_.resize(buffer_size_);
+  while (filled < coalesce_target && filled < buffer_size_) {
+    if (!buffer_) {
+      // Small first: most reads are a command or a short answer, and a large transient
+      // buffer per session only fragments the heap that idle sessions live in.
+      capacity_ = std::min(first_read_size, buffer_size_);
+      buffer_ = std::make_unique_for_overwrite<char[]>(capacity_);
+    } else if (filled == capacity_) {
+      auto larger = std::make_unique_for_overwrite<char[]>(buffer_size_);
+      std::copy_n(buffer_.get(), filled, larger.get());
+      buffer_ = std::move(larger);
+      capacity_ = buffer_size_;
     }
-    auto [ec, n] =
-        co_await stream_.read_some(asio::buffer(buffer_.data() + filled, buffer_.size() - filled));
+    auto [ec, n] = stream_.read_available(asio::buffer(buffer_.get() + filled, capacity_ - filled));
     filled += n;
-    if (ec) {
-      if (filled > 0) {
-        break; // deliver what came; the error shows at the next fill()
-      }
-      error_ = ec;
-      co_return false;
+    if (!ec) {
+      continue;
     }
-  } while (filled < coalesce_target && filled < buffer_size_ && stream_.input_ready());
+    if (ec == asio::error::would_block) {
+      if (filled > 0) {
+        break;
+      }
+      buffer_.reset();
+      capacity_ = 0;
+      if (release_while_waiting != nullptr) {
+        std::string().swap(*release_while_waiting);
+      }
+      if (auto [wait_ec] = co_await stream_.wait_input(); wait_ec) {
+        error_ = wait_ec;
+        co_return false;
+      }
+      continue;
+    }
+    if (filled > 0) {
+      deferred_ = ec; // deliver what came first
+      break;
+    }
+    error_ = ec;
+    co_return false;
+  }
   bytes_read_ += filled;
-  framer_.feed(std::string_view(buffer_.data(), filled));
+  framer_.feed(std::string_view(buffer_.get(), filled));
   co_return true;
 }
 
@@ -211,6 +263,37 @@ asio::awaitable<std::optional<protocol::Frame>> FrameReader::next() {
 void Deadline::expire_now() {
   at_ = std::chrono::steady_clock::now();
   timer_.cancel();
+}
+
+void Deadline::arm(std::function<void()> on_expiry) {
+  on_expiry_ = std::move(on_expiry);
+  fired_ = false;
+  ++generation_;
+  wait_armed();
+}
+
+void Deadline::disarm() {
+  on_expiry_ = nullptr;
+  ++generation_;
+  timer_.cancel();
+}
+
+void Deadline::wait_armed() {
+  timer_.expires_at(at_);
+  timer_.async_wait(
+      [this, alive = std::weak_ptr<int>(alive_), generation = generation_](const error_code&) {
+        if (alive.expired() || generation != generation_ || !on_expiry_) {
+          return; // gone, disarmed or re-armed
+        }
+        if (std::chrono::steady_clock::now() < at_) {
+          wait_armed(); // moved later (or cancelled to look again at an earlier time)
+          return;
+        }
+        fired_ = true;
+        auto callback = std::move(on_expiry_);
+        on_expiry_ = nullptr;
+        callback();
+      });
 }
 
 asio::awaitable<void> Deadline::watch() {

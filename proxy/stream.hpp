@@ -18,6 +18,8 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -50,6 +52,17 @@ class Stream {
   bool tls_active() const { return tls_active_; }
 
   asio::awaitable<IoResult> read_some(asio::mutable_buffer buffer);
+  // Reads what is available without waiting: n > 0, or asio::error::would_block (then
+  // wait_input() before trying again), or the stream's end or failure. With TLS this reads
+  // until OpenSSL needs the network (read-ahead: it takes whole socket buffers at a time and
+  // keeps what it could not return yet), so no separate "is there more" probe is needed.
+  IoResult read_available(asio::mutable_buffer buffer);
+  // Waits until read_available() can make progress. An asio operation rather than a
+  // coroutine: an idle session suspends here without another coroutine frame.
+  auto wait_input() {
+    return socket_.async_wait(read_wants_write_ ? tcp::socket::wait_write : tcp::socket::wait_read,
+                              use_tuple);
+  }
   // Writes everything (or fails).
   asio::awaitable<IoResult> write(asio::const_buffer buffer);
   asio::awaitable<IoResult> write(std::string_view text) {
@@ -57,8 +70,6 @@ class Stream {
   }
   // On success the stream is TLS from then on.
   asio::awaitable<error_code> handshake(asio::ssl::stream_base::handshake_type type);
-  // Whether a read would complete without waiting for the network.
-  bool input_ready();
   // Sends close_notify if possible (without waiting for the peer's), then closes.
   void shutdown();
   void close();
@@ -72,11 +83,13 @@ class Stream {
   tcp::socket socket_;
   SSL* ssl_ = nullptr;
   bool tls_active_ = false;
+  bool read_wants_write_ = false; // TLS asked to write during a read (renegotiation)
 };
 
 // Frames from one stream. Pull frames with poll(); when it says the chunk is used up, call
-// fill() to read the next one (a read that gathers whatever is already available, up to the
-// buffer size). next() combines both for code that handles one frame at a time.
+// fill() to read the next one (reads that gather whatever is already available, up to the
+// buffer size, waiting only when nothing is). next() combines both for code that handles one
+// frame at a time.
 class FrameReader {
  public:
   FrameReader(Stream& stream, protocol::Direction direction, protocol::FramerOptions options,
@@ -84,7 +97,10 @@ class FrameReader {
 
   // Bytes that were read from the stream before this reader took it over.
   void preload(std::string bytes);
-  asio::awaitable<bool> fill(); // false on EOF or error (see error())
+  // false on EOF or error (see error()). While it waits for the network the reader holds no
+  // buffer, and neither does `release_while_waiting` (the caller's output buffer), so that
+  // thousands of idle sessions stay cheap.
+  asio::awaitable<bool> fill(std::string* release_while_waiting = nullptr);
   std::optional<protocol::Frame> poll() { return framer_.next(); }
   asio::awaitable<std::optional<protocol::Frame>> next();
 
@@ -95,16 +111,20 @@ class FrameReader {
  private:
   Stream& stream_;
   protocol::Framer framer_;
-  static constexpr std::size_t idle_buffer_size = 512;
   std::size_t buffer_size_;
-  std::vector<char> buffer_;
+  static constexpr std::size_t first_read_size = 4096;
+  std::unique_ptr<char[]> buffer_; // only while data flows; not zero-filled per chunk
+  std::size_t capacity_ = 0;
   std::string preloaded_;
   error_code error_;
+  error_code deferred_; // an error after some data: reported by the next fill()
   std::uint64_t bytes_read_ = 0;
 };
 
-// A deadline for a phase of a session, enforced by watch(): it returns when the deadline
-// passes (or is moved to now with expire_now()), and the `||` around it cancels the phase.
+// A deadline for a phase of a session. Two ways to enforce it: watch() returns when the
+// deadline passes (or is moved to now with expire_now()), and a `||` around it cancels the
+// phase; or arm() runs a callback from a plain timer handler when it passes, which costs no
+// coroutine while the session waits (the relay's idle phase, where memory per session counts).
 class Deadline {
  public:
   explicit Deadline(const asio::any_io_executor& executor) : timer_(executor) {}
@@ -117,10 +137,22 @@ class Deadline {
   void expire_now();
   bool expired() const { return std::chrono::steady_clock::now() >= at_; }
   asio::awaitable<void> watch();
+  // Calls on_expiry once, when the deadline passes; fired() tells afterwards.
+  void arm(std::function<void()> on_expiry);
+  void disarm();
+  bool fired() const { return fired_; }
 
  private:
+  void wait_armed();
+
   asio::steady_timer timer_;
   std::chrono::steady_clock::time_point at_ = std::chrono::steady_clock::time_point::max();
+  std::function<void()> on_expiry_;
+  bool fired_ = false;
+  std::uint64_t generation_ = 0; // handlers of an earlier arm() do nothing
+  // Timer handlers may run after this object is gone (a cancelled wait still completes):
+  // they hold a weak reference to this token and do nothing once it has expired.
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 
 } // namespace icalgate::proxy
