@@ -260,6 +260,22 @@ class PreAuthTest(Base):
         if self.w.gateway is not None:
             env.wait_until(lambda: "itest-client" in self.w.gateway.log_text(), 10, what="the ID name in the session log")
 
+    def test_id_after_login(self):
+        # Thunderbird sends ID only after LOGIN: the upstream answers it, and the gateway
+        # still learns the client's name for its session log.
+        c = self.imaps()
+        c.login(ALICE, password(ALICE))
+        untagged, tagged = c.command(b'ID ("name" "itest-after-login" "version" "2.0")')
+        self.assertStatus(tagged, b"OK")
+        self.assertEqual(len([u for u in untagged if u.startswith(b"* ID ")]), 1, untagged)
+        c.logout()
+        if self.w.gateway is not None:
+            def ended_with_name() -> bool:
+                return any("session_end" in line and "client_name=itest-after-login" in line
+                           for line in self.w.gateway.log_text().splitlines())
+
+            env.wait_until(ended_with_name, 10, what="the post-login ID name in the session_end line")
+
     def test_noop_and_logout_before_login(self):
         c = self.imaps()
         self.assertStatus(c.command(b"NOOP")[1], b"OK")
