@@ -31,17 +31,6 @@ bool contains_ci(std::string_view haystack, std::string_view needle) {
   return false;
 }
 
-std::string_view rejection_reason(protocol::Errc code) {
-  switch (code) {
-  case protocol::Errc::line_too_long:
-    return "Command line too long";
-  case protocol::Errc::literal_too_large:
-    return "Literal too large";
-  default:
-    return "Invalid command syntax";
-  }
-}
-
 } // namespace
 
 Relay::Relay(RelayEnds ends) : io_(ends), write_done_(ends.client.socket().get_executor()) {}
@@ -93,13 +82,13 @@ bool Relay::handle_client_frame(const protocol::Frame& frame) {
       // Part of this command already went upstream; it cannot be completed.
       log_event(LogLevel::info, "client_protocol_error",
                 {field("session", io_.session_id),
-                 field("reason", std::string(rejection_reason(*frame.error)))});
+                 field("reason", std::string(framing_rejection(*frame.error)))});
       finish(RelayEnd::client_closed);
       return false;
     }
     const auto [tag, name] = tag_and_name(frame.bytes);
     local_answers_ += std::string(tag.substr(0, 64)) + " BAD " +
-                      std::string(rejection_reason(*frame.error)) + "\r\n";
+                      std::string(framing_rejection(*frame.error)) + "\r\n";
     skipping_client_ = !frame.message_end;
     return true;
   }

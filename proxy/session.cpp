@@ -40,17 +40,6 @@ std::string tag_of(std::string_view line) {
   return end == 0 ? std::string("*") : std::string(line.substr(0, end));
 }
 
-std::string_view rejection_reason(protocol::Errc code) {
-  switch (code) {
-  case protocol::Errc::line_too_long:
-    return "Command line too long";
-  case protocol::Errc::literal_too_large:
-    return "Literal too large";
-  default:
-    return "Invalid characters in command";
-  }
-}
-
 // "{n}" → "{n+}" at the end of the line before each synchronizing literal.
 std::string with_literal_plus(const std::string& whole, const std::vector<std::size_t>& points) {
   std::string out;
@@ -274,7 +263,7 @@ asio::awaitable<std::optional<Session::ClientMessage>> Session::read_client_mess
       log_line(true, frame->bytes);
     }
     if (frame->error && !dropping) {
-      message.bad = std::string(rejection_reason(*frame->error));
+      message.bad = std::string(framing_rejection(*frame->error));
       dropping = true;
     }
     if (!dropping && message.whole.size() + frame->bytes.size() > max_preauth_message) {

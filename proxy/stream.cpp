@@ -307,4 +307,16 @@ asio::awaitable<void> Deadline::watch() {
   }
 }
 
+std::string_view framing_rejection(protocol::Errc code) {
+  switch (code) {
+  case protocol::Errc::line_too_long:
+    return "Command line too long";
+  case protocol::Errc::literal_too_large:
+    return "Literal too large";
+  default:
+    // The framer's only syntax error is a NUL byte in a line.
+    return "Invalid characters in command";
+  }
+}
+
 } // namespace icalgate::proxy

@@ -86,6 +86,9 @@ class Stream {
   bool read_wants_write_ = false; // TLS asked to write during a read (renegotiation)
 };
 
+// What a client is told (after BAD) when the framer rejects its command.
+std::string_view framing_rejection(protocol::Errc code);
+
 // Frames from one stream. Pull frames with poll(); when it says the chunk is used up, call
 // fill() to read the next one (reads that gather whatever is already available, up to the
 // buffer size, waiting only when nothing is). next() combines both for code that handles one
