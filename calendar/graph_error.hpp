@@ -2,6 +2,8 @@
 // Errors of the Graph client as values. Messages name the operation and what
 // went wrong, never a token, a secret or a request body.
 
+#include "protocol/result.hpp"
+
 #include <cassert>
 #include <string>
 #include <string_view>
@@ -38,36 +40,6 @@ struct GraphError {
 };
 
 template <class T>
-class [[nodiscard]] GraphResult {
- public:
-  GraphResult(T value) : v_(std::move(value)) {}          // NOLINT(google-explicit-constructor)
-  GraphResult(GraphError error) : v_(std::move(error)) {} // NOLINT(google-explicit-constructor)
-
-  bool ok() const noexcept { return v_.index() == 0; }
-  explicit operator bool() const noexcept { return ok(); }
-  T& value() & {
-    assert(ok());
-    return std::get<0>(v_);
-  }
-  const T& value() const& {
-    assert(ok());
-    return std::get<0>(v_);
-  }
-  T&& value() && {
-    assert(ok());
-    return std::get<0>(std::move(v_));
-  }
-  T& operator*() & { return value(); }
-  const T& operator*() const& { return value(); }
-  T* operator->() { return &value(); }
-  const T* operator->() const { return &value(); }
-  const GraphError& error() const {
-    assert(!ok());
-    return std::get<1>(v_);
-  }
-
- private:
-  std::variant<T, GraphError> v_;
-};
+using GraphResult = protocol::Result<T, GraphError>;
 
 } // namespace icalgate::calendar

@@ -25,11 +25,12 @@ struct Error {
   friend bool operator==(const Error&, const Error&) = default;
 };
 
-template <class T>
+// `E` lets an edge with richer failures (the Graph client's HTTP status) keep the same shape.
+template <class T, class E = Error>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}     // NOLINT(google-explicit-constructor)
-  Result(Error error) : v_(std::move(error)) {} // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {} // NOLINT(google-explicit-constructor)
+  Result(E error) : v_(std::move(error)) {} // NOLINT(google-explicit-constructor)
 
   bool ok() const noexcept { return v_.index() == 0; }
   explicit operator bool() const noexcept { return ok(); }
@@ -51,13 +52,13 @@ class [[nodiscard]] Result {
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
 
-  const Error& error() const {
+  const E& error() const {
     assert(!ok());
     return std::get<1>(v_);
   }
 
  private:
-  std::variant<T, Error> v_;
+  std::variant<T, E> v_;
 };
 
 inline Error make_error(Errc code, std::string message) {

@@ -3,67 +3,20 @@
 #include "protocol/fetch_item.hpp"
 #include "protocol/fetch_render.hpp"
 #include "protocol/mime/message.hpp"
+#include "proxy/cli_files.hpp"
 #include "proxy/cli_rewrite.hpp"
 
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <ctime>
 #include <string>
 #include <string_view>
-#include <sys/stat.h>
 #include <utility>
 
 namespace icalgate::proxy {
 
 namespace {
 
-constexpr std::size_t kMaxFileSize = std::size_t{256} << 20;
 constexpr std::string_view kDefaultItems = "RFC822.SIZE BODYSTRUCTURE ENVELOPE";
-
-// A file name fit for one line of stderr: printable ASCII only, bounded.
-std::string sanitize(std::string_view s) {
-  std::string out;
-  for (const char c : s.substr(0, 200)) {
-    const auto u = static_cast<unsigned char>(c);
-    out += u >= 0x20 && u < 0x7f ? c : '?';
-  }
-  return out;
-}
-
-bool read_file(const char* path, std::string& out, std::string& error, std::time_t& mtime) {
-  std::FILE* f = std::fopen(path, "rb");
-  if (f == nullptr) {
-    error = std::strerror(errno);
-    return false;
-  }
-  struct stat st {};
-  if (fstat(fileno(f), &st) == 0) {
-    mtime = st.st_mtime;
-    if (!S_ISREG(st.st_mode)) {
-      std::fclose(f);
-      error = "not a regular file";
-      return false;
-    }
-  }
-  char buf[65536];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) {
-    if (out.size() + n > kMaxFileSize) {
-      std::fclose(f);
-      error = "file larger than 256 MiB";
-      return false;
-    }
-    out.append(buf, n);
-  }
-  const bool failed = std::ferror(f) != 0;
-  std::fclose(f);
-  if (failed) {
-    error = "read error";
-    return false;
-  }
-  return true;
-}
 
 std::string internaldate(std::time_t t) {
   std::tm tm{};
@@ -94,7 +47,7 @@ int run_inspect(std::span<char* const> args) {
                stderr);
     return 2;
   }
-  const std::string name = sanitize(args[0]);
+  const std::string name = printable(args[0]);
   std::string items_text(args.size() == 2 ? std::string_view(args[1]) : kDefaultItems);
   // A list without parentheses is accepted as if they were there.
   const auto first = items_text.find_first_not_of(" \t");
@@ -108,27 +61,27 @@ int run_inspect(std::span<char* const> args) {
   }
   if (!items) {
     std::fprintf(stderr, "icalgate inspect: invalid item list: %s\n",
-                 sanitize(items.error().message).c_str());
+                 printable(items.error().message).c_str());
     return 2;
   }
   std::string bytes;
   std::string error;
   std::time_t mtime = 0;
-  if (!read_file(args[0], bytes, error, mtime)) {
+  if (!read_cli_file(args[0], bytes, error, &mtime)) {
     std::fprintf(stderr, "icalgate inspect: %s: %s\n", name.c_str(), error.c_str());
     return 2;
   }
   if (event_path != nullptr) {
     std::string event;
     if (!read_cli_file(event_path, event, error)) {
-      std::fprintf(stderr, "icalgate inspect: %s: %s\n", sanitize(event_path).c_str(),
+      std::fprintf(stderr, "icalgate inspect: %s: %s\n", printable(event_path).c_str(),
                    error.c_str());
       return 2;
     }
     auto rewritten = rewrite_bytes(bytes, event);
     if (!rewritten) {
       std::fprintf(stderr, "icalgate inspect: %s: %s\n", name.c_str(),
-                   sanitize(rewritten.error().message).c_str());
+                   printable(rewritten.error().message).c_str());
       return 2;
     }
     bytes = std::move(rewritten).value();

@@ -1,5 +1,7 @@
 #include "proxy/cli_rewrite.hpp"
 
+#include "proxy/cli_files.hpp"
+
 #include "calendar/graph_event.hpp"
 #include "calendar/ical_builder.hpp"
 #include "calendar/imip_message.hpp"
@@ -7,25 +9,11 @@
 #include "calendar/owa_link.hpp"
 #include "protocol/mime/message.hpp"
 
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
-#include <sys/stat.h>
 
 namespace icalgate::proxy {
 
 namespace {
-
-constexpr std::size_t kMaxFileSize = std::size_t{256} << 20;
-
-std::string sanitize(std::string_view s) {
-  std::string out;
-  for (const char c : s.substr(0, 200)) {
-    const auto u = static_cast<unsigned char>(c);
-    out += u >= 0x20 && u < 0x7f ? c : '?';
-  }
-  return out;
-}
 
 std::optional<calendar::CivilDateTime> date_header(const protocol::mime::Message& msg) {
   for (const auto& f : msg.root().headers) {
@@ -37,37 +25,6 @@ std::optional<calendar::CivilDateTime> date_header(const protocol::mime::Message
 }
 
 } // namespace
-
-bool read_cli_file(const char* path, std::string& out, std::string& error) {
-  std::FILE* f = std::fopen(path, "rb");
-  if (f == nullptr) {
-    error = std::strerror(errno);
-    return false;
-  }
-  struct stat st {};
-  if (fstat(fileno(f), &st) == 0 && !S_ISREG(st.st_mode)) {
-    std::fclose(f);
-    error = "not a regular file";
-    return false;
-  }
-  char buf[65536];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) {
-    if (out.size() + n > kMaxFileSize) {
-      std::fclose(f);
-      error = "file larger than 256 MiB";
-      return false;
-    }
-    out.append(buf, n);
-  }
-  const bool failed = std::ferror(f) != 0;
-  std::fclose(f);
-  if (failed) {
-    error = "read error";
-    return false;
-  }
-  return true;
-}
 
 protocol::Result<std::string> rewrite_bytes(const std::string& original,
                                             std::string_view event_json) {
@@ -117,17 +74,17 @@ int run_rewrite(std::span<char* const> args) {
   std::string original;
   std::string error;
   if (!read_cli_file(args[1], event, error)) {
-    std::fprintf(stderr, "icalgate rewrite: %s: %s\n", sanitize(args[1]).c_str(), error.c_str());
+    std::fprintf(stderr, "icalgate rewrite: %s: %s\n", printable(args[1]).c_str(), error.c_str());
     return 2;
   }
   if (!read_cli_file(args[2], original, error)) {
-    std::fprintf(stderr, "icalgate rewrite: %s: %s\n", sanitize(args[2]).c_str(), error.c_str());
+    std::fprintf(stderr, "icalgate rewrite: %s: %s\n", printable(args[2]).c_str(), error.c_str());
     return 2;
   }
   auto rewritten = rewrite_bytes(original, event);
   if (!rewritten) {
-    std::fprintf(stderr, "icalgate rewrite: %s: %s\n", sanitize(args[2]).c_str(),
-                 sanitize(rewritten.error().message).c_str());
+    std::fprintf(stderr, "icalgate rewrite: %s: %s\n", printable(args[2]).c_str(),
+                 printable(rewritten.error().message).c_str());
     return 1;
   }
   std::fwrite(rewritten->data(), 1, rewritten->size(), stdout);

@@ -18,9 +18,6 @@ namespace icalgate::proxy {
 protocol::Result<std::string> rewrite_bytes(const std::string& original,
                                             std::string_view event_json);
 
-// Reads a regular file of at most 256 MiB; false with `error` set otherwise.
-bool read_cli_file(const char* path, std::string& out, std::string& error);
-
 // `args` are the arguments after "rewrite". Prints the message to stdout; returns the exit
 // status (0 ok, 1 not rewritten, 2 usage or I/O error).
 int run_rewrite(std::span<char* const> args);
