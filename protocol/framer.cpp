@@ -194,6 +194,19 @@ std::optional<Frame> Framer::next() {
   return std::nullopt;
 }
 
+std::string_view Framer::take_line(std::size_t n) {
+  std::string_view line;
+  if (line_.empty()) {
+    line = in_.substr(0, n);
+  } else {
+    line_.append(in_.data(), n);
+    line = line_;
+    release_line_ = true;
+  }
+  in_.remove_prefix(n);
+  return line;
+}
+
 std::optional<Frame> Framer::next_line() {
   if (in_.empty()) {
     return std::nullopt;
@@ -203,16 +216,7 @@ std::optional<Frame> Framer::next_line() {
   const std::size_t window = std::min(limit, in_.size());
   if (const void* lf = std::memchr(in_.data(), '\n', window)) {
     const auto n = static_cast<std::size_t>(static_cast<const char*>(lf) - in_.data()) + 1;
-    std::string_view line;
-    if (line_.empty()) {
-      line = in_.substr(0, n);
-    } else {
-      line_.append(in_.data(), n);
-      line = line_;
-      release_line_ = true;
-    }
-    in_.remove_prefix(n);
-    return complete_line(line);
+    return complete_line(take_line(n));
   }
   if (in_.size() < limit) {
     line_.append(in_);
@@ -222,15 +226,7 @@ std::optional<Frame> Framer::next_line() {
 
   // No terminator within max_line bytes: hand out exactly the first max_line bytes (enough
   // for the session to read the tag) and skip the rest of the line.
-  std::string_view head;
-  if (line_.empty()) {
-    head = in_.substr(0, limit);
-  } else {
-    line_.append(in_.data(), limit);
-    head = line_;
-    release_line_ = true;
-  }
-  in_.remove_prefix(limit);
+  const std::string_view head = take_line(limit);
 
   Frame frame;
   frame.kind = FrameKind::skipped;

@@ -116,6 +116,9 @@ class Framer {
   enum class State : std::uint8_t { line, literal, skip_line, skip_literal };
 
   std::optional<Frame> next_line();
+  // Consumes the next n bytes of the chunk as (the end of) the current line: a view into
+  // the chunk, or into line_ when earlier bytes of the line were buffered.
+  std::string_view take_line(std::size_t n);
   std::optional<Frame> next_literal();
   std::optional<Frame> next_skip_line();
   std::optional<Frame> next_skip_literal();

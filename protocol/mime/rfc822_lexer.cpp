@@ -135,18 +135,7 @@ int Rfc822Lexer::parse_dot_atom(std::string& out) {
 }
 
 int Rfc822Lexer::parse_mime_token(std::string& out) {
-  const std::size_t start = pos_;
-  while (!at_end()) {
-    const auto c = static_cast<unsigned char>(peek());
-    if (is_atext_non_tspecial(c) || c == '.') {
-      ++pos_;
-      continue;
-    }
-    out.append(data_.substr(start, pos_ - start));
-    return skip_lwsp();
-  }
-  out.append(data_.substr(start, pos_ - start));
-  return 0;
+  return parse_run_with_dots(out, is_atext_non_tspecial);
 }
 
 int Rfc822Lexer::parse_quoted_string(std::string& out) {
@@ -180,10 +169,14 @@ int Rfc822Lexer::parse_quoted_string(std::string& out) {
 }
 
 int Rfc822Lexer::parse_atom_or_dot(std::string& out) {
+  return parse_run_with_dots(out, is_atext);
+}
+
+int Rfc822Lexer::parse_run_with_dots(std::string& out, bool (*accept)(unsigned char)) {
   const std::size_t start = pos_;
   while (!at_end()) {
     const auto c = static_cast<unsigned char>(peek());
-    if (is_atext(c) || c == '.') {
+    if (accept(c) || c == '.') {
       ++pos_;
       continue;
     }

@@ -38,6 +38,8 @@ class Rfc822Lexer {
 
  private:
   int parse_atom_or_dot(std::string& out);
+  // Appends the run of bytes `accept` (or '.') takes, then skips white space and comments.
+  int parse_run_with_dots(std::string& out, bool (*accept)(unsigned char));
   int parse_domain_literal(std::string& out);
 
   std::string_view data_;
