@@ -43,6 +43,7 @@ struct GraphConfig {
   int page_size = 100; // $top of the listing (Graph caps at 1000)
   int max_pages = 50;  // pages followed through @odata.nextLink
   std::size_t max_response_bytes = 8 * 1024 * 1024;
+  friend bool operator==(const GraphConfig&, const GraphConfig&) = default;
 };
 
 } // namespace icalgate::calendar

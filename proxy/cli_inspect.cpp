@@ -1,10 +1,10 @@
 #include "proxy/cli_inspect.hpp"
 
+#include "calendar/meeting_rewrite.hpp"
 #include "protocol/fetch_item.hpp"
 #include "protocol/fetch_render.hpp"
 #include "protocol/mime/message.hpp"
 #include "proxy/cli_files.hpp"
-#include "proxy/cli_rewrite.hpp"
 
 #include <cstdio>
 #include <ctime>
@@ -78,7 +78,7 @@ int run_inspect(std::span<char* const> args) {
                    error.c_str());
       return 2;
     }
-    auto rewritten = rewrite_bytes(bytes, event);
+    auto rewritten = calendar::rewrite_meeting_message(bytes, event);
     if (!rewritten) {
       std::fprintf(stderr, "icalgate inspect: %s: %s\n", name.c_str(),
                    printable(rewritten.error().message).c_str());

@@ -2,6 +2,7 @@
 
 #include "proxy/config.hpp"
 #include "proxy/logging.hpp"
+#include "proxy/rewrite_service.hpp"
 #include "proxy/server.hpp"
 #include "proxy/tls_context.hpp"
 
@@ -33,15 +34,28 @@ int run_serve(const std::string& config_path) {
   }
   // One thread: sessions, caps and caches are shared without locks.
   asio::io_context io(1);
-  Server server(io, config, *std::get<0>(server_tls), *std::get<0>(upstream_tls));
+  auto rewrite = RewriteService::create(io.get_executor(), config);
+  if (!rewrite) {
+    std::fprintf(stderr, "icalgate: %s\n", rewrite.error().message.c_str());
+    return 1;
+  }
+  Server server(io, config, *std::get<0>(server_tls), *std::get<0>(upstream_tls), rewrite->get());
   if (auto error = server.start(); !error.empty()) {
     std::fprintf(stderr, "icalgate: %s\n", error.c_str());
     return 1;
   }
   log_event(LogLevel::info, "started",
             {field("upstream", config.upstream.host + ":" + std::to_string(config.upstream.port)),
-             field("upstream_tls", std::string(to_string(config.upstream.tls)))});
+             field("upstream_tls", std::string(to_string(config.upstream.tls))),
+             field("rewrite", std::string(*rewrite ? "on" : "off"))});
   io.run();
+  if (*rewrite) {
+    const auto& c = (*rewrite)->counters();
+    log_event(LogLevel::info, "rewrite_totals",
+              {field("plain", c.plain), field("rewritten", c.rewritten),
+               field("originals", c.originals), field("listings", c.listings),
+               field("listing_failures", c.listing_failures)});
+  }
   return 0;
 }
 

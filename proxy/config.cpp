@@ -1,5 +1,7 @@
 #include "proxy/config.hpp"
 
+#include "calendar/http_transport.hpp"
+#include "proxy/account_match.hpp"
 #include "proxy/units.hpp"
 
 #include <arpa/inet.h>
@@ -172,7 +174,7 @@ class Loader {
       const std::string_view name = key.str();
       const toml::table* table = node.as_table();
       if (name == "listen" || name == "tls" || name == "upstream" || name == "limits" ||
-          name == "log") {
+          name == "log" || name == "graph" || name == "rewrite") {
         if (table == nullptr) {
           error(line_of(node), std::string(name),
                 "expected a table, got " + std::string(type_name(node)));
@@ -189,8 +191,12 @@ class Loader {
         load_limits(*table, config.limits);
       } else if (name == "log") {
         load_log(*table, config.log);
+      } else if (name == "graph") {
+        load_graph(*table, config.graph.emplace());
+      } else if (name == "rewrite") {
+        load_rewrite(*table, config.rewrite);
       } else {
-        unknown(node, "", name, {"listen", "tls", "upstream", "limits", "log"});
+        unknown(node, "", name, {"listen", "tls", "upstream", "limits", "log", "graph", "rewrite"});
       }
     }
   }
@@ -512,6 +518,253 @@ class Loader {
     read_choice(t, "log", "format", formats, out.format);
   }
 
+  // The line to blame for `name`: its own, or the table's header when it is missing.
+  static std::uint32_t line_at(const toml::table& t, std::string_view name) {
+    const toml::node* node = t.get(name);
+    return node != nullptr ? line_of(*node) : line_of(t);
+  }
+
+  // Set to something other than "": the optional credential keys treat "" as not set.
+  static bool given(const toml::table& t, std::string_view name) {
+    const toml::node* node = t.get(name);
+    return node != nullptr && !(node->is_string() && node->as_string()->get().empty());
+  }
+
+  void require(const toml::table& t, std::string_view section, std::string_view name,
+               std::string_view example) {
+    if (t.get(name) == nullptr) {
+      error(line_of(t), qualified(section, name),
+            "required, e.g. " + std::string(name) + " = " + std::string(example));
+    }
+  }
+
+  // A tenant ID (GUID) or one of the tenant's domains; it becomes a path segment of the token
+  // URL, so nothing else gets through.
+  void read_tenant(const toml::table& t, std::string& out) {
+    const auto* v = string_at(t, "graph", "tenant");
+    if (v == nullptr) {
+      return;
+    }
+    const std::string& tenant = v->get();
+    const bool ok = !tenant.empty() && tenant.size() <= 253 &&
+                    std::all_of(tenant.begin(), tenant.end(), [](char c) {
+                      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                             (c >= '0' && c <= '9') || c == '-' || c == '.';
+                    });
+    if (!ok) {
+      error(line_of(*v), "graph.tenant",
+            "expected a tenant ID or domain such as \"contoso.onmicrosoft.com\", got " +
+                quoted(tenant));
+      return;
+    }
+    out = tenant;
+  }
+
+  void read_client_id(const toml::table& t, std::string& out) {
+    const auto* v = string_at(t, "graph", "client_id");
+    if (v == nullptr) {
+      return;
+    }
+    const std::string& id = v->get();
+    if (id.empty()) {
+      error(line_of(*v), "graph.client_id", "must not be empty");
+    } else if (std::any_of(id.begin(), id.end(), [](char c) {
+                 const auto u = static_cast<unsigned char>(c);
+                 return u <= 0x20 || u == 0x7f;
+               })) {
+      error(line_of(*v), "graph.client_id",
+            "expected the application (client) ID, got " + quoted(id) +
+                " (spaces and control characters are not allowed)");
+    } else {
+      out = id;
+    }
+  }
+
+  // Exactly one credential: a client secret, or a certificate with its private key.
+  void check_credentials(const toml::table& t) {
+    const bool secret = given(t, "client_secret_file");
+    const bool cert = given(t, "certificate_file");
+    const bool key = given(t, "private_key_file");
+    if (secret && (cert || key)) {
+      const std::string_view other = cert ? "certificate_file" : "private_key_file";
+      error(line_at(t, other), qualified("graph", other),
+            "set either client_secret_file, or certificate_file and private_key_file, not both");
+    } else if (cert != key) {
+      const std::string_view present = cert ? "certificate_file" : "private_key_file";
+      const std::string_view missing = cert ? "private_key_file" : "certificate_file";
+      error(line_at(t, present), qualified("graph", present),
+            "needs " + std::string(missing) + " as well");
+    } else if (!secret && !cert) {
+      error(line_at(t, "client_secret_file"), "graph.client_secret_file",
+            "required: set client_secret_file, or certificate_file and private_key_file");
+    }
+  }
+
+  // The same rule the Graph client applies at startup (https, or http to a loopback host),
+  // checked here so that check-config finds it with a line number.
+  void read_url(const toml::table& t, std::string_view name, std::string_view example,
+                std::string& out) {
+    const auto* v = string_at(t, "graph", name);
+    if (v == nullptr) {
+      return;
+    }
+    const std::string& url = v->get();
+    const std::string key = qualified("graph", name);
+    auto parsed = calendar::parse_http_url(url);
+    if (!parsed) {
+      const std::string& why = parsed.error().message;
+      error(line_of(*v), key,
+            "expected an https URL such as \"" + std::string(example) + "\", got " + quoted(url) +
+                (why.starts_with("not an http(s) URL") ? "" : " (" + printable(why) + ")"));
+      return;
+    }
+    if (parsed->host.find(':') == std::string::npos) {
+      if (const auto problem = host_name_problem(parsed->host)) {
+        error(line_of(*v), key,
+              "expected an https URL, got " + quoted(url) + " (" + *problem + ")");
+        return;
+      }
+    }
+    if (!parsed->tls && !calendar::is_loopback_host(parsed->host)) {
+      error(line_of(*v), key,
+            "plain http is allowed only to a loopback host (127.0.0.0/8, ::1, localhost), got " +
+                quoted(url) + "; use https");
+      return;
+    }
+    if (url.find_first_of("?#") != std::string::npos) {
+      error(line_of(*v), key, "takes no query or fragment, got " + quoted(url));
+      return;
+    }
+    out = url;
+  }
+
+  void read_upn_suffix(const toml::table& t, std::string& out) {
+    const auto* v = string_at(t, "graph", "upn_suffix");
+    if (v == nullptr) {
+      return;
+    }
+    const std::string& suffix = v->get();
+    if (!suffix.empty() && (suffix.front() != '@' || !is_account_pattern(suffix))) {
+      error(line_of(*v), "graph.upn_suffix",
+            "expected \"@domain\" such as \"@contoso.com\", or \"\", got " + quoted(suffix));
+      return;
+    }
+    out = suffix;
+  }
+
+  // [graph.upn]: "login" = "upn@domain", for tenants whose IMAP logins are not UPNs.
+  void read_upn_map(const toml::table& t, std::vector<std::pair<std::string, std::string>>& out) {
+    const toml::node* node = t.get("upn");
+    if (node == nullptr) {
+      return;
+    }
+    const toml::table* map = node->as_table();
+    if (map == nullptr) {
+      error(line_of(*node), "graph.upn",
+            "expected a table of \"login\" = \"upn@domain\", got " + std::string(type_name(*node)));
+      return;
+    }
+    std::vector<std::pair<std::string, std::string>> entries;
+    std::vector<std::uint32_t> lines;
+    for (auto&& [key, value] : *map) {
+      const std::string login(key.str());
+      const std::string name = qualified("graph.upn", login);
+      const auto* upn = value.as_string();
+      if (login.empty()) {
+        error(line_of(value), "graph.upn", "a login name cannot be empty");
+        continue;
+      }
+      if (upn == nullptr) {
+        error(line_of(value), name, "expected a string, got " + std::string(type_name(value)));
+        continue;
+      }
+      if (!is_account_pattern(upn->get()) || upn->get().front() == '@') {
+        error(line_of(value), name,
+              "expected a UPN such as \"alice@contoso.com\", got " + quoted(upn->get()));
+        continue;
+      }
+      // toml++ orders keys byte-wise, so blame whichever spelling comes later in the file.
+      bool duplicate = false;
+      for (std::size_t i = 0; i < entries.size() && !duplicate; ++i) {
+        if (equals_ignoring_case(entries[i].first, login)) {
+          duplicate = true;
+          const bool later = line_of(value) >= lines[i];
+          error(later ? line_of(value) : lines[i],
+                qualified("graph.upn", later ? login : entries[i].first),
+                "the same login as \"" + printable(later ? entries[i].first : login) +
+                    "\" (logins match case-insensitively)");
+        }
+      }
+      if (!duplicate) {
+        entries.emplace_back(login, upn->get());
+        lines.push_back(line_of(value));
+      }
+    }
+    out = std::move(entries);
+  }
+
+  void load_graph(const toml::table& t, GraphSection& out) {
+    check_keys(t, "graph",
+               {"tenant", "client_id", "client_secret_file", "certificate_file", "private_key_file",
+                "authority", "endpoint", "ca_file", "request_timeout", "overall_timeout",
+                "upn_suffix", "listing", "listing_interval", "upn"});
+    calendar::GraphConfig& client = out.client;
+    require(t, "graph", "tenant", "\"contoso.onmicrosoft.com\"");
+    read_tenant(t, client.tenant);
+    require(t, "graph", "client_id", "\"00000000-0000-0000-0000-000000000000\"");
+    read_client_id(t, client.client_id);
+    read_path(t, "graph", "client_secret_file", true, client.client_secret_file);
+    read_path(t, "graph", "certificate_file", true, client.certificate_file);
+    read_path(t, "graph", "private_key_file", true, client.private_key_file);
+    check_credentials(t);
+    read_url(t, "authority", "https://login.microsoftonline.com", client.authority);
+    read_url(t, "endpoint", "https://graph.microsoft.com", client.endpoint);
+    read_path(t, "graph", "ca_file", true, client.ca_file);
+    read_duration(t, "graph", "request_timeout", milliseconds{100}, client.request_timeout);
+    read_duration(t, "graph", "overall_timeout", milliseconds{100}, client.overall_timeout);
+    read_upn_suffix(t, out.upn_suffix);
+    read_bool(t, "graph", "listing", out.listing);
+    read_duration(t, "graph", "listing_interval", milliseconds{1'000}, out.listing_interval);
+    read_upn_map(t, out.upn_map);
+  }
+
+  void read_accounts(const toml::table& t, std::vector<std::string>& out) {
+    const toml::node* node = t.get("accounts");
+    if (node == nullptr) {
+      return;
+    }
+    const toml::array* list = node->as_array();
+    if (list == nullptr) {
+      error(line_of(*node), "rewrite.accounts",
+            "expected an array of \"user@domain\" or \"@domain\" strings, got " +
+                std::string(type_name(*node)));
+      return;
+    }
+    std::vector<std::string> accounts;
+    for (const toml::node& entry : *list) {
+      const auto* s = entry.as_string();
+      if (s == nullptr) {
+        error(line_of(entry), "rewrite.accounts",
+              "expected strings, got " + std::string(type_name(entry)));
+      } else if (!is_account_pattern(s->get())) {
+        error(line_of(entry), "rewrite.accounts",
+              "expected \"user@domain\" or \"@domain\", got " + quoted(s->get()));
+      } else {
+        accounts.push_back(s->get());
+      }
+    }
+    out = std::move(accounts);
+  }
+
+  void load_rewrite(const toml::table& t, RewriteConfig& out) {
+    check_keys(t, "rewrite", {"enabled", "accounts", "max_message_size", "dry_run", "state"});
+    read_bool(t, "rewrite", "enabled", out.enabled);
+    read_accounts(t, out.accounts);
+    read_size(t, "rewrite", "max_message_size", 1, 1ULL << 30, out.max_message_size);
+    read_bool(t, "rewrite", "dry_run", out.dry_run);
+    read_path(t, "rewrite", "state", false, out.state);
+  }
+
   std::string file_;
   std::vector<ConfigError> errors_;
 };
@@ -521,6 +774,24 @@ class Loader {
 std::string Endpoint::to_string() const {
   const std::string shown = host.find(':') != std::string::npos ? "[" + host + "]" : host;
   return shown + ":" + std::to_string(port);
+}
+
+std::string GraphSection::upn_for_login(std::string_view login) const {
+  for (const auto& [from, upn] : upn_map) {
+    if (equals_ignoring_case(from, login)) {
+      return upn;
+    }
+  }
+  if (!upn_suffix.empty() && login.find('@') == std::string_view::npos) {
+    return std::string(login) + upn_suffix;
+  }
+  return std::string(login);
+}
+
+bool RewriteConfig::applies_to(std::string_view upn) const {
+  return accounts.empty() ||
+         std::any_of(accounts.begin(), accounts.end(),
+                     [upn](const std::string& pattern) { return account_matches(pattern, upn); });
 }
 
 std::string ConfigError::to_string() const {

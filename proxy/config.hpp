@@ -1,7 +1,9 @@
 #pragma once
 // The gateway's typed configuration and its loader from TOML (docker/icalgate.example.toml
-// documents every key). The loader checks values only: whether the certificate files exist
-// and can be loaded is decided at startup, where the gateway can also say why.
+// documents every key). The loader checks values only: whether the certificate and secret files
+// exist and can be loaded is decided at startup, where the gateway can also say why.
+
+#include "calendar/graph_config.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -88,12 +90,45 @@ struct LogConfig {
   friend bool operator==(const LogConfig&, const LogConfig&) = default;
 };
 
+// [graph]: the app registration the gateway uses to read meeting messages and events, and
+// how IMAP login names become the UPNs Graph knows.
+struct GraphSection {
+  calendar::GraphConfig client; // tenant, client_id, client_secret_file, certificate_file,
+                                // private_key_file, authority, endpoint, ca_file,
+                                // request_timeout, overall_timeout (durations "10s")
+  std::string upn_suffix;       // appended to a login name that has no '@' ("" = none)
+  std::vector<std::pair<std::string, std::string>> upn_map; // [graph.upn] "login" = "upn@dom"
+  bool listing = true; // classify with Graph's meeting-message listing
+  std::chrono::milliseconds listing_interval{300'000}; // how old a user's listing may get
+
+  // The UPN Graph knows for an IMAP login name: upn_map (case-insensitive login match),
+  // else login + upn_suffix when the login has no '@', else the login itself.
+  std::string upn_for_login(std::string_view login) const;
+  friend bool operator==(const GraphSection&, const GraphSection&) = default;
+};
+
+// [rewrite]: which meeting messages are turned into iMIP. Nothing is rewritten without a
+// [graph] section, whatever `enabled` says: the event comes from Graph.
+struct RewriteConfig {
+  bool enabled = true;
+  std::vector<std::string> accounts;            // empty: every account; "user@dom" or "@dom"
+  std::uint64_t max_message_size = 25ull << 20; // "25MiB"
+  bool dry_run = false;                         // classify and count, deliver originals
+  std::string state = "/var/lib/icalgate/rewrite.db";
+
+  // Whether the rewrite applies to this UPN (case-insensitive; "@dom" matches the domain).
+  bool applies_to(std::string_view upn) const;
+  friend bool operator==(const RewriteConfig&, const RewriteConfig&) = default;
+};
+
 struct Config {
   ListenConfig listen;
   TlsConfig tls;
   UpstreamConfig upstream;
   LimitsConfig limits;
   LogConfig log;
+  std::optional<GraphSection> graph; // set iff the file has a [graph] table
+  RewriteConfig rewrite;
 
   friend bool operator==(const Config&, const Config&) = default;
 };

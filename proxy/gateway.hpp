@@ -12,6 +12,7 @@
 
 namespace icalgate::proxy {
 
+class RewriteService;
 class Session;
 
 enum class ListenerKind { imaps, imap };
@@ -34,6 +35,8 @@ struct Gateway {
   AuthCapabilities upstream_auth = default_auth_capabilities();
   // Failed logins per client address (the delay before their NO).
   LoginPenalty login_penalty = LoginPenalty();
+  // The meeting-invitation rewrite; null when it is off (no [graph], or disabled).
+  RewriteService* rewrite = nullptr;
 };
 
 } // namespace icalgate::proxy

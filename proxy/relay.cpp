@@ -33,7 +33,9 @@ bool contains_ci(std::string_view haystack, std::string_view needle) {
 
 } // namespace
 
-Relay::Relay(RelayEnds ends) : io_(ends), write_done_(ends.client.socket().get_executor()) {}
+Relay::Relay(RelayEnds ends)
+    : io_(ends), write_done_(ends.client.socket().get_executor()),
+      intercept_done_(ends.client.socket().get_executor()) {}
 
 bool Relay::client_writable() const {
   return !write_cut_ && io_.upstream_reader.framer().at_message_boundary();
@@ -100,7 +102,8 @@ bool Relay::handle_client_frame(const protocol::Frame& frame) {
     }
     if (client_message_start_) {
       const auto [tag, name] = tag_and_name(frame.bytes);
-      if (idle_ && protocol::is_idle_done(frame.bytes)) {
+      const bool done = idle_ && protocol::is_idle_done(frame.bytes);
+      if (done) {
         idle_ = false;
         refresh_deadline();
       } else if (protocol::imap_iequals(name, "IDLE")) {
@@ -117,6 +120,15 @@ bool Relay::handle_client_frame(const protocol::Frame& frame) {
         id_command_.clear();
       }
       current_tag_ = tag;
+      if (!done) {
+        if (io_.interceptor != nullptr && io_.interceptor->hold(frame.bytes, frame.message_end)) {
+          // The upstream side forwards it once its messages are decided.
+          holding_ = true;
+          client_message_start_ = true;
+          return true;
+        }
+        ++in_flight_;
+      }
     }
     if (frame.literal && !frame.literal->non_synchronizing) {
       sync_pending_ = true;
@@ -165,7 +177,7 @@ asio::awaitable<void> Relay::client_to_upstream() {
   while (true) {
     to_upstream_.clear();
     bool go_on = true;
-    while (go_on) {
+    while (go_on && !holding_) {
       auto frame = io_.client_reader.poll();
       if (!frame) {
         break;
@@ -193,6 +205,12 @@ asio::awaitable<void> Relay::client_to_upstream() {
     if (io_.deadline.fired()) {
       co_return; // the session's timeout ends the relay
     }
+    if (holding_) {
+      if (!co_await await_intercept()) {
+        co_return;
+      }
+      continue; // more of the client's input may already be framed
+    }
     if (!co_await io_.client_reader.fill(&to_upstream_)) {
       finish(RelayEnd::client_closed);
       co_return;
@@ -201,7 +219,65 @@ asio::awaitable<void> Relay::client_to_upstream() {
   }
 }
 
+asio::awaitable<bool> Relay::await_intercept() {
+  intercept_requested_ = true;
+  if (upstream_waiting_ && in_flight_ == 0) {
+    // Nothing is due from the upstream: wake its side from its wait for input.
+    wake_ = true;
+    error_code ignored;
+    io_.upstream.socket().cancel(ignored);
+  }
+  while (intercept_requested_) {
+    intercept_done_.expires_at(asio::steady_timer::time_point::max());
+    co_await intercept_done_.async_wait(use_tuple);
+    if ((co_await asio::this_coro::cancellation_state).cancelled() !=
+            asio::cancellation_type::none ||
+        end_ != RelayEnd::running || io_.deadline.fired()) {
+      co_return false;
+    }
+  }
+  holding_ = false;
+  co_return true;
+}
+
+bool Relay::intercept_due() const {
+  return intercept_requested_ && in_flight_ == 0 &&
+         io_.upstream_reader.framer().at_message_boundary() && !collecting_whole_;
+}
+
 bool Relay::handle_upstream_frame(const protocol::Frame& frame) {
+  if (collecting_whole_) {
+    // An answer about a rewritten message: rebuilt from the rewritten bytes once complete.
+    if (whole_.size() + frame.bytes.size() > io_.limits.max_literal_size + (1u << 20)) {
+      finish(RelayEnd::upstream_closed);
+      return false;
+    }
+    whole_.append(frame.bytes);
+    if (frame.message_end) {
+      collecting_whole_ = false;
+      to_client_ += io_.interceptor->substitute(std::move(whole_));
+      whole_.clear();
+      upstream_message_start_ = true;
+    }
+    return true;
+  }
+  if (frame.kind == protocol::FrameKind::line && upstream_message_start_ && !frame.error &&
+      io_.interceptor != nullptr) {
+    io_.interceptor->note_response(frame.bytes);
+    io_.interceptor->note_answer(frame.bytes);
+    if (io_.interceptor->wants_whole(frame.bytes)) {
+      collecting_whole_ = true;
+      whole_.assign(frame.bytes);
+      upstream_message_start_ = false;
+      if (frame.message_end) {
+        collecting_whole_ = false;
+        to_client_ += io_.interceptor->substitute(std::move(whole_));
+        whole_.clear();
+        upstream_message_start_ = true;
+      }
+      return true;
+    }
+  }
   if (frame.kind == protocol::FrameKind::line && upstream_message_start_ && !frame.error) {
     const std::string_view line = frame.bytes;
     if (log_enabled(LogLevel::trace)) {
@@ -216,6 +292,7 @@ bool Relay::handle_upstream_frame(const protocol::Frame& frame) {
         upstream_said_bye_ = true;
       }
     } else {
+      in_flight_ -= in_flight_ > 0 ? 1 : 0;
       if (sync_pending_ && tag == sync_tag_) {
         // The upstream refused the command instead of asking for its literal, so the
         // client will not send it.
@@ -266,7 +343,28 @@ asio::awaitable<void> Relay::upstream_to_client() {
     if (io_.deadline.fired()) {
       co_return;
     }
-    if (!co_await io_.upstream_reader.fill(&to_client_)) {
+    if (intercept_due()) {
+      InterceptIo intercept{io_.upstream, io_.upstream_reader,
+                            [this](std::string bytes) -> asio::awaitable<bool> {
+                              co_return !co_await write_client(bytes);
+                            }};
+      if (!co_await io_.interceptor->run(std::move(intercept))) {
+        finish(io_.deadline.fired() ? RelayEnd::running : RelayEnd::upstream_closed);
+        co_return;
+      }
+      ++in_flight_; // the held command, now forwarded
+      intercept_requested_ = false;
+      intercept_done_.cancel();
+      continue;
+    }
+    upstream_waiting_ = true;
+    const bool filled = co_await io_.upstream_reader.fill(&to_client_);
+    upstream_waiting_ = false;
+    if (!filled && wake_ && !io_.deadline.fired()) {
+      wake_ = false;
+      continue;
+    }
+    if (!filled) {
       finish(upstream_said_bye_ ? RelayEnd::upstream_bye : RelayEnd::upstream_closed);
       co_return;
     }

@@ -5,6 +5,7 @@
 // boundary. Bytes are otherwise forwarded untouched, coalesced into large writes.
 
 #include "proxy/config.hpp"
+#include "proxy/fetch_interceptor.hpp"
 #include "proxy/redact.hpp"
 #include "proxy/stream.hpp"
 
@@ -31,7 +32,8 @@ struct RelayEnds {
   ProtocolRedactor& redactor;
   std::uint64_t session_id = 0;
   std::uint64_t& bytes_to_client;
-  std::string& client_name; // updated from an ID command sent after login
+  std::string& client_name;                // updated from an ID command sent after login
+  FetchInterceptor* interceptor = nullptr; // set when this session's mail is rewritten
 };
 
 class Relay {
@@ -55,6 +57,9 @@ class Relay {
   void note_id_command(const protocol::Frame& frame);
   void refresh_deadline();
   void finish(RelayEnd end);
+  // The client side hands a held FETCH to the upstream side and waits until it is forwarded.
+  asio::awaitable<bool> await_intercept();
+  bool intercept_due() const;
 
   RelayEnds io_;
   RelayEnd end_ = RelayEnd::running;
@@ -77,6 +82,16 @@ class Relay {
   // upstream → client
   bool upstream_message_start_ = true;
   bool upstream_said_bye_ = false;
+  // client commands forwarded and not yet answered with their tagged response
+  std::uint32_t in_flight_ = 0;
+  // the rewrite: a FETCH held back by the interceptor until the upstream side ran it
+  bool holding_ = false;
+  bool intercept_requested_ = false;
+  bool upstream_waiting_ = false; // the upstream side waits for input (may be woken)
+  bool wake_ = false;
+  asio::steady_timer intercept_done_;
+  bool collecting_whole_ = false; // an answer about a rewritten message is being collected
+  std::string whole_;
 };
 
 } // namespace icalgate::proxy

@@ -13,6 +13,7 @@
 #include "proxy/capabilities.hpp"
 #include "proxy/logging.hpp"
 #include "proxy/relay.hpp"
+#include "proxy/rewrite_service.hpp"
 #include "proxy/sasl_user.hpp"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -156,9 +157,17 @@ asio::awaitable<void> Session::run() {
   }
   if (authenticated && !shutting_down_) {
     deadline_.expires_after(gw_.config.limits.idle_timeout);
+    std::unique_ptr<FetchInterceptor> interceptor;
+    if (gw_.rewrite != nullptr) {
+      if (auto upn = gw_.rewrite->account_for(user_)) {
+        interceptor = std::make_unique<FetchInterceptor>(
+            *gw_.rewrite, std::move(*upn), id_,
+            std::max<std::uint64_t>(gw_.rewrite->max_message_size() * 2, 1u << 20) + (64u << 10));
+      }
+    }
     Relay relay(RelayEnds{client_, *client_reader_, *upstream_->stream, *upstream_reader_,
                           deadline_, gw_.config.limits, redactor_, id_, bytes_to_client_,
-                          client_name_});
+                          client_name_, interceptor.get()});
     // The deadline is a plain timer handler that cancels both sockets' waits (the relay
     // then ends), not a third coroutine in the `||`: an idle session holds two suspended
     // coroutines, one per direction.
@@ -198,9 +207,15 @@ asio::awaitable<void> Session::run() {
     if (!bye.empty() && relay.client_writable() && client_.socket().is_open()) {
       co_await say_bye(bye);
     }
+    if (interceptor) {
+      intercept_stats_ = interceptor->stats();
+    }
   } else if (authenticated) {
     end_reason_ = "shutdown";
     co_await say_bye("Server shutting down");
+  }
+  if (upstream_reader_) {
+    upstream_bytes_in_ = upstream_reader_->bytes_read();
   }
   drop_upstream();
   client_.shutdown();
@@ -214,7 +229,12 @@ asio::awaitable<void> Session::run() {
        field("bytes_in", bytes_before_tls_ + (client_reader_ ? client_reader_->bytes_read() : 0)),
        field("bytes_out", bytes_to_client_),
        field("duration_ms", static_cast<std::uint64_t>(duration.count())),
-       field("reason", end_reason_)});
+       field("reason", end_reason_), field("upstream_bytes_in", upstream_bytes_in_),
+       field("held_fetches", intercept_stats_.commands),
+       field("probe_commands", intercept_stats_.probe_commands),
+       field("probe_round_trips", intercept_stats_.round_trips),
+       field("probe_bytes", intercept_stats_.probe_bytes),
+       field("rewritten_answers", intercept_stats_.substituted)});
   release();
 }
 

@@ -3,6 +3,7 @@
 // pre-auth dialogue, LOGIN/AUTHENTICATE relayed to a lazily opened upstream connection, then
 // the full-duplex relay (proxy/relay.hpp). Runs as one coroutine on the server's io_context.
 
+#include "proxy/fetch_interceptor.hpp"
 #include "proxy/gateway.hpp"
 #include "proxy/redact.hpp"
 #include "proxy/stream.hpp"
@@ -73,6 +74,8 @@ class Session : public std::enable_shared_from_this<Session> {
   Deadline deadline_;
   ProtocolRedactor redactor_;
   std::uint64_t bytes_to_client_ = 0;
+  std::uint64_t upstream_bytes_in_ = 0;
+  InterceptStats intercept_stats_;
   std::uint64_t bytes_before_tls_ = 0;
   std::uint32_t bad_commands_ = 0;
   bool admitted_ = false;

@@ -1,20 +1,28 @@
 #!/usr/bin/env python3
 """The demo: icalgate in front of a local Exchange-shaped Dovecot, for Thunderbird.
 
-    python3 tests/integration/demo.py --icalgate build/release/bin/icalgate          # until Ctrl-C
-    python3 tests/integration/demo.py --icalgate build/release/bin/icalgate --check  # one scripted session
+    python3 tests/integration/demo.py --icalgate build/release/bin/icalgate \
+        --graphsim build/release/bin/icalgate-graphsim           # until Ctrl-C
+    ... --check                                                  # one scripted session
 
 Builds nothing. Creates development certificates under build/demo/certs (the CA is made once
 and reused, so Thunderbird needs to import it only once), starts a private Dovecot on
-127.0.0.1 seeded with the corpus's Exchange-shaped messages (OWA-link and iMIP meeting
-messages), and the gateway on 127.0.0.1:9993 (IMAPS) and 127.0.0.1:9143 (STARTTLS).
-Everything it started is stopped on Ctrl-C or SIGTERM.
+127.0.0.1 seeded with an Exchange-shaped mailbox (tests/rewrite/make_mailbox.py: OWA-link
+meeting requests, cancellations and responses, ordinary mail), the Graph simulator serving
+the meetings' events, and the gateway on 127.0.0.1:9993 (IMAPS) and 127.0.0.1:9143
+(STARTTLS), which serves every OWA-link invitation as an iMIP message with its
+text/calendar part. Everything it started is stopped on Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
 
 import argparse
+import email
+import email.policy
+import json
 import re
+import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -29,10 +37,14 @@ IMAPS_PORT = 9993
 IMAP_PORT = 9143
 
 
-def demo_messages() -> list[tuple[str, bytes]]:
-    """The Exchange-shaped messages, plus a few ordinary ones for a realistic inbox."""
-    ordinary = {"01-plain-ascii.eml", "26-alternative-simple.eml", "34-attachment-png-base64.eml"}
-    return [(n, d) for n, d in env.corpus_messages() if "exchange" in n or n in ordinary]
+def demo_mailbox(root: Path) -> tuple[list[tuple[str, bytes]], Path]:
+    """The fixture mailbox (messages in APPEND order) and its Graph data directory."""
+    fixtures = root / "fixtures"
+    shutil.rmtree(fixtures, ignore_errors=True)
+    subprocess.run([sys.executable, str(env.REPO / "tests" / "rewrite" / "make_mailbox.py"), str(fixtures),
+                    "--upn", USER], check=True, stdout=subprocess.DEVNULL)
+    manifest = json.loads((fixtures / "manifest.json").read_text())
+    return [(Path(m["file"]).name, (fixtures / m["file"]).read_bytes()) for m in manifest], fixtures / "graph"
 
 
 def instructions(w: env.World, messages: list[tuple[str, bytes]]) -> str:
@@ -48,6 +60,8 @@ icalgate demo is running.
   Password:  {PASSWORD}
   Mailbox:   INBOX with {len(messages)} messages:
 {names}
+  Graph:     simulator on 127.0.0.1 (the meetings' events); OWA-link invitations are
+             rewritten into iMIP (state: {w.root}/rewrite.db)
 
 Thunderbird
   1. Trust the development CA once: Settings > Privacy & Security > Certificates >
@@ -61,7 +75,8 @@ Thunderbird
        Username  {USER}
        Outgoing  SMTP   any (e.g. localhost 25, no authentication): the demo does not send mail.
      "Re-test", then "Done" (confirm the outgoing-server warning).
-  3. The INBOX shows the meeting messages through the gateway.
+  3. The INBOX shows the meeting messages through the gateway: open a "request-..." one and
+     Thunderbird shows Accept / Tentative / Decline (its Lightning calendar is built in).
 
 From a shell
   curl --cacert {ca} --user '{USER}:{PASSWORD}' 'imaps://localhost:{IMAPS_PORT}/INBOX;UID=1'
@@ -114,6 +129,17 @@ def check(w: env.World, messages: list[tuple[str, bytes]]) -> bool:
                     if m:
                         print(f"    {int(m.group(1)):7d} bytes  {m.group(2).decode(errors='replace')[:90]}")
                 expect(len(untagged) == len(messages), "one FETCH response per message")
+                invitation = next(i for i, (n, _) in enumerate(messages, 1) if "request" in n)
+                untagged, tagged = c.command(b"FETCH %d (BODY.PEEK[])" % invitation)
+                body = re.sub(rb"^[^\r\n]*\r\n", b"", untagged[0], count=1) if untagged else b""
+                msg = email.message_from_bytes(body, policy=email.policy.compat32)
+                cals = [p for p in msg.walk() if p.get_content_type() == "text/calendar"]
+                expect(len(cals) == 1, f"message {invitation} ({messages[invitation - 1][0]}) served as iMIP")
+                ics = cals[0].get_payload(decode=True).decode(errors="replace") if cals else ""
+                event = ics[ics.find("BEGIN:VEVENT"):]
+                for line in ics.splitlines()[:4] + event.splitlines():
+                    if line.split(":")[0].split(";")[0] in ("METHOD", "SUMMARY", "DTSTART", "ORGANIZER"):
+                        print(f"    {line[:110]}")
                 untagged, tagged = c.command(b"LOGOUT")
                 expect(env.status_of(tagged) == b"OK" and any(u.startswith(b"* BYE") for u in untagged), "LOGOUT")
         except Exception as e:  # a failed check reports, never tracebacks
@@ -125,6 +151,7 @@ def main() -> int:
     global IMAPS_PORT, IMAP_PORT
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--icalgate", required=True, help="the icalgate executable")
+    ap.add_argument("--graphsim", required=True, help="the icalgate-graphsim executable")
     ap.add_argument("--dir", default=str(env.REPO / "build" / "demo"), help="where certificates, config and log go")
     ap.add_argument("--check", action="store_true", help="drive one scripted session, print it, exit 0 or 1")
     ap.add_argument("--log-level", default="info", help="the gateway's [log] level (default info)")
@@ -139,18 +166,27 @@ def main() -> int:
             print(f"demo: 127.0.0.1:{port} is already in use (another demo running?)", file=sys.stderr)
             return 1
     root = Path(args.dir).resolve()
-    messages = demo_messages()
-    world = env.World(
-        icalgate=args.icalgate,
-        users={USER: PASSWORD},
-        seed=messages,
-        root=root,
-        gateway_options=dict(imaps_port=IMAPS_PORT, imap_port=IMAP_PORT, log_level=args.log_level, name="gateway",
-                             limits={"login_failure_delay": "1s", "shutdown_grace": "2s"}),
-    )
+    root.mkdir(parents=True, exist_ok=True)
+    root.chmod(0o755)
+    messages, graph_data = demo_mailbox(root)
     (root / "gateway.log").unlink(missing_ok=True)
+    (root / "rewrite.db").unlink(missing_ok=True)
+    graph = env.GraphSim(args.graphsim, graph_data, root)
     with env.sigterm_as_exception():
         try:
+            graph.start()
+            world = env.World(
+                icalgate=args.icalgate,
+                users={USER: PASSWORD},
+                seed=[],
+                root=root,
+                gateway_options=dict(
+                    imaps_port=IMAPS_PORT, imap_port=IMAP_PORT, log_level=args.log_level, name="gateway",
+                    limits={"login_failure_delay": "1s", "shutdown_grace": "2s"},
+                    extra_config=graph.config() + f'\n[rewrite]\nenabled = true\nstate = "{root}/rewrite.db"\n'),
+            )
+            world.seed_dated = True
+            world.seed_messages = messages
             with world:
                 if args.check:
                     ok = check(world, messages)
@@ -169,6 +205,8 @@ def main() -> int:
         except env.EnvError as e:
             print(f"demo: {e}", file=sys.stderr)
             return 1
+        finally:
+            graph.stop()
 
 
 if __name__ == "__main__":

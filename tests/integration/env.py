@@ -20,6 +20,9 @@ Only the Python 3.11 standard library is used.
 from __future__ import annotations
 
 import base64
+import email
+import email.policy
+import email.utils
 import contextlib
 import hashlib
 import hmac
@@ -39,7 +42,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "differential"))
 
-from dovecot import Dovecot  # noqa: E402  (another engineer's module; used, never edited)
+from dovecot import Dovecot  # noqa: E402  (the differential harness's Dovecot)
 
 CORPUS_DIR = REPO / "tests" / "corpus"
 DEV_CA = REPO / "certs" / "dev-ca.sh"
@@ -341,6 +344,21 @@ class Imap:
         self.close()
 
 
+def imap_date(date_header: str) -> str:
+    """An IMAP date-time ("17-Nov-2026 10:02:11 +0100") for an RFC 5322 Date header."""
+    return email.utils.parsedate_to_datetime(date_header).strftime("%d-%b-%Y %H:%M:%S %z")
+
+
+def append_dated(conn: "Imap", mailbox: str, data: bytes) -> bytes:
+    """APPEND with the message's Date header as INTERNALDATE (LITERAL+); the tagged line."""
+    date = email.message_from_bytes(data, policy=email.policy.compat32)["Date"]
+    when = b' "' + imap_date(date).encode() + b'"' if date else b""
+    tag = conn.next_tag()
+    conn.send(tag + b" APPEND " + quote(mailbox) + when + b" {%d+}\r\n" % len(data) + data + b"\r\n")
+    _, tagged = conn.collect(tag)
+    return tagged
+
+
 def fetch_literals(untagged: list[bytes]) -> dict[int, bytes]:
     """{seq: first literal's data} from '* n FETCH (... {len}\\r\\n<data>...)' responses."""
     out = {}
@@ -483,13 +501,19 @@ default_client_limit = 2000
             return Imap(self.imaps_port, tls=True, ca_file=self.certs["ca"], timeout=timeout)
         return Imap(self.imap_port, tls=False, ca_file=self.certs["ca"], timeout=timeout)
 
-    def seed(self, user: str, messages: list[tuple[str, bytes]], mailbox: str = "INBOX") -> None:
+    def seed(self, user: str, messages: list[tuple[str, bytes]], mailbox: str = "INBOX",
+             dated: bool = False) -> None:
+        """APPENDs the messages; `dated`: with their Date header as INTERNALDATE (as if they
+        had arrived then), else now."""
         with self.connect() as c:
             c.login(user, self.users[user])
             if mailbox.upper() != "INBOX":
                 c.command(b"CREATE " + quote(mailbox))
             for name, data in messages:
-                _, tagged = c.append(mailbox, data)
+                if dated:
+                    tagged = append_dated(c, mailbox, data)
+                else:
+                    _, tagged = c.append(mailbox, data)
                 if status_of(tagged) != b"OK":
                     raise EnvError(f"seeding {name} failed: {tagged!r}")
             c.logout()
@@ -542,8 +566,10 @@ class Gateway:
         name: str = "gateway",
         server_name: str = "localhost",
         upstream: dict[str, object] | None = None,
+        extra_config: str = "",
     ):
         self.binary = str(binary)
+        self.extra_config = extra_config
         self.workdir = workdir
         self.certs = certs
         self.upstream_port = upstream_port
@@ -597,7 +623,7 @@ server_name = {toml(self.server_name)}
 [log]
 level = "{self.log_level}"
 format = "text"
-"""
+{self.extra_config}"""
 
     def start(self, timeout: float = 30.0) -> "Gateway":
         if not os.access(self.binary, os.X_OK):
@@ -688,6 +714,91 @@ format = "text"
         return self.log_text()[-n:]
 
 
+class GraphSim:
+    """icalgate-graphsim serving DATA_DIR (users/{upn}/messages/*.json, clients.json) on a free
+    loopback port; `control` is its fault-injection file (see tests/graphsim/sim_faults.hpp)."""
+
+    TENANT = "contoso.onmicrosoft.com"
+    CLIENT_ID = "8d0f7a52-6c1b-4f0e-9a7e-3c2d1e0f4b5a"
+    CLIENT_SECRET = "graphsim-test-secret-9f8e7d6c"
+
+    def __init__(self, binary: str | Path, data_dir: Path, workdir: Path):
+        self.binary = str(binary)
+        self.data_dir = Path(data_dir)
+        self.workdir = Path(workdir)
+        self.control = self.workdir / "graphsim-control.json"
+        self.log_path = self.workdir / "graphsim.log"
+        self.secret_file = self.workdir / "graph-secret"
+        self.port = 0
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 15.0) -> "GraphSim":
+        clients = self.data_dir / "clients.json"
+        if not clients.exists():
+            clients.write_text(json.dumps({"clients": [{
+                "tenant": self.TENANT, "client_id": self.CLIENT_ID,
+                "client_secret": self.CLIENT_SECRET}]}))
+        self.secret_file.write_text(self.CLIENT_SECRET + "\n")
+        self.set_faults([])
+        log = open(self.log_path, "ab")
+        try:
+            self.proc = subprocess.Popen(
+                [self.binary, "--listen", f"{HOST}:0", "--data", str(self.data_dir),
+                 "--control", str(self.control)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
+                start_new_session=True)
+        finally:
+            log.close()
+        line = self.proc.stdout.readline().decode(errors="replace")
+        m = re.search(r":(\d+)\s*$", line)
+        if not m:
+            self.stop()
+            raise EnvError(f"icalgate-graphsim did not start: {line!r}")
+        self.port = int(m.group(1))
+        wait_until(lambda: port_accepts(self.port), timeout, what="graphsim accepting")
+        return self
+
+    def set_faults(self, rules: list[dict], delay_ms: int = 0) -> None:
+        """Replaces the fault rules (read by the simulator on every request)."""
+        tmp = self.control.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"fail": rules, "delay_ms": delay_ms}))
+        os.replace(tmp, self.control)
+
+    def config(self, **graph_options) -> str:
+        """The gateway's [graph] section for this simulator."""
+        lines = [
+            "[graph]",
+            f'tenant = "{self.TENANT}"',
+            f'client_id = "{self.CLIENT_ID}"',
+            f'client_secret_file = "{self.secret_file}"',
+            f'authority = "http://{HOST}:{self.port}"',
+            f'endpoint = "http://{HOST}:{self.port}"',
+        ]
+        for k, v in graph_options.items():
+            lines.append(f"{k} = " + (("true" if v else "false") if isinstance(v, bool)
+                                      else str(v) if isinstance(v, int) else json.dumps(str(v))))
+        return "\n".join(lines) + "\n"
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                _kill_group(self.proc.pid, signal.SIGTERM)
+                try:
+                    self.proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    _kill_group(self.proc.pid)
+                    self.proc.wait(timeout=5)
+            if self.proc.stdout:
+                self.proc.stdout.close()
+            self.proc = None
+
+
 class World:
     """Certificates, a seeded Dovecot with TLS, and (if icalgate is given) the gateway."""
 
@@ -707,6 +818,7 @@ class World:
         self.user = next(iter(self.users))
         self.password = self.users[self.user]
         self.seed_messages = corpus_messages() if seed is None else seed
+        self.seed_dated = False  # INTERNALDATE from each message's Date header
         self.upstream_tls = upstream_tls
         self.gateway_options = dict(gateway_options or {})
         self._root_given = root
@@ -732,7 +844,7 @@ class World:
             self.certs = make_certs(self.root / "certs")
             self.upstream = Upstream(self.certs, self.users).start()
             for user in self.users:
-                self.upstream.seed(user, self.seed_messages)
+                self.upstream.seed(user, self.seed_messages, dated=self.seed_dated)
             if self.icalgate is not None:
                 self.gateway = self.start_gateway(**self.gateway_options)
             return self

@@ -3,11 +3,16 @@
 
     python3 tests/integration/test_relay.py --icalgate build/dev/bin/icalgate
     python3 tests/integration/test_relay.py --direct      # the assertions against Dovecot alone
+    python3 tests/integration/test_relay.py --icalgate build/dev/bin/icalgate \
+        --graphsim build/dev/bin/icalgate-graphsim         # with the invitation rewrite on
 
 With --direct there is no gateway: every client talks to Dovecot, which checks that the
 assertions about faithful relaying hold for the reference itself. Tests about what only the
 gateway does (its pre-auth, limits, logs, signals) are skipped in that mode, and only then.
 With --icalgate nothing is skipped: a gateway that cannot start makes every test fail.
+With --graphsim the shared gateway also rewrites invitations, against a Graph simulator that
+knows no events: every FETCH is then held and probed, and the relay must stay exactly as
+faithful (the corpus's OWA-link messages are delivered as the originals).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import socket
 import ssl
 import struct
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -33,6 +39,8 @@ import env  # noqa: E402
 from env import Imap, quote, sasl_plain, status_of, strip_timing  # noqa: E402
 
 ICALGATE: str | None = None
+GRAPHSIM: str | None = None
+GRAPH: env.GraphSim | None = None
 UPSTREAM_TLS = "implicit"  # how the gateway reaches Dovecot: implicit | starttls
 WORLD: env.World | None = None
 
@@ -47,14 +55,23 @@ BOB = "bob@contoso.com"  # the mailbox that tests append to
 
 
 def setUpModule():
-    global WORLD
-    WORLD = env.World(icalgate=ICALGATE, gateway_options=SHARED_GATEWAY, upstream_tls=UPSTREAM_TLS)
+    global WORLD, GRAPH
+    options = dict(SHARED_GATEWAY)
+    if GRAPHSIM is not None:
+        graph_dir = Path(tempfile.mkdtemp(prefix="icalgate-relay-graph-"))
+        (graph_dir / "data" / "users").mkdir(parents=True)
+        GRAPH = env.GraphSim(GRAPHSIM, graph_dir / "data", graph_dir).start()
+        options["extra_config"] = GRAPH.config() + (
+            f'\n[rewrite]\nenabled = true\nstate = "{graph_dir}/rewrite.db"\n')
+    WORLD = env.World(icalgate=ICALGATE, gateway_options=options, upstream_tls=UPSTREAM_TLS)
     WORLD.start()
 
 
 def tearDownModule():
     # Every gateway must have exited 0 on SIGTERM, without sanitizer reports, and no
     # password or SASL payload may appear in any of their logs.
+    if GRAPH is not None:
+        GRAPH.stop()
     if WORLD is not None:
         problems = WORLD.stop_and_check(WORLD.secrets())
         if problems:
@@ -873,17 +890,20 @@ class GatewayLifeTest(Base):
 
 
 def main() -> int:
-    global ICALGATE, UPSTREAM_TLS
+    global ICALGATE, UPSTREAM_TLS, GRAPHSIM
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     mode = ap.add_mutually_exclusive_group(required=True)
     mode.add_argument("--icalgate", help="the icalgate executable to test")
     mode.add_argument("--direct", action="store_true", help="no gateway: check the assertions against Dovecot")
+    ap.add_argument("--graphsim", help="icalgate-graphsim: run the shared gateway with the rewrite on")
     ap.add_argument("--upstream-tls", choices=("implicit", "starttls"), default="implicit",
                     help="how the gateway connects to Dovecot (default implicit)")
     args, rest = ap.parse_known_args()
     UPSTREAM_TLS = args.upstream_tls
     if args.icalgate:
         ICALGATE = os.path.abspath(args.icalgate)
+    if args.graphsim:
+        GRAPHSIM = os.path.abspath(args.graphsim)
     with env.sigterm_as_exception():
         prog = unittest.main(argv=[sys.argv[0], "-v"] + rest, exit=False)
     return 0 if prog.result.wasSuccessful() else 1

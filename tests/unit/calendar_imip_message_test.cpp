@@ -5,10 +5,10 @@
 #include "calendar/ical_builder.hpp"
 #include "calendar/imip_message.hpp"
 #include "calendar/mail_date.hpp"
+#include "calendar/meeting_rewrite.hpp"
 #include "calendar/owa_link.hpp"
 #include "calendar_owa_test_support.hpp"
 #include "protocol/mime/section.hpp"
-#include "proxy/cli_rewrite.hpp"
 
 #include <catch2/catch_test_macros.hpp>
 
@@ -311,14 +311,17 @@ TEST_CASE("imip: the description is the body text without the link", "[imip]") {
 
 TEST_CASE("imip: the CLI pipeline rewrites, and refuses what is no invitation", "[imip]") {
   const std::string event = read_owa_file(owa_fixture_dir() + "/plain-base64-reply.json");
-  auto out = icalgate::proxy::rewrite_bytes(read_owa_fixture("plain-base64-reply"), event);
+  auto out =
+      icalgate::calendar::rewrite_meeting_message(read_owa_fixture("plain-base64-reply"), event);
   REQUIRE(out.ok());
   CHECK(out->find("method=REPLY") != std::string::npos);
   CHECK(*out == rewrite_fixture("plain-base64-reply").bytes);
-  auto refused = icalgate::proxy::rewrite_bytes(read_owa_fixture("not-quoted-marker"), event);
+  auto refused =
+      icalgate::calendar::rewrite_meeting_message(read_owa_fixture("not-quoted-marker"), event);
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.error().code == icalgate::protocol::Errc::not_found);
-  auto external = icalgate::proxy::rewrite_bytes(read_owa_fixture("not-external-calendar"), event);
+  auto external =
+      icalgate::calendar::rewrite_meeting_message(read_owa_fixture("not-external-calendar"), event);
   CHECK_FALSE(external.ok());
 }
 

@@ -486,10 +486,57 @@ TEST_CASE("config: the example file parses clean and shows the defaults", "[conf
                           "\nlogin_failure_delay = ",
                           "\nshutdown_grace = ",
                           "\nlevel = ",
-                          "\nformat = "}) {
+                          "\nformat = ",
+                          "\nenabled = ",
+                          "\naccounts = ",
+                          "\nmax_message_size = ",
+                          "\ndry_run = ",
+                          "\nstate = "}) {
     INFO(key);
     CHECK(contains(text.text, key));
   }
+  // [graph] is commented out (its presence turns Graph on), but every key is documented.
+  for (const char* key :
+       {"\n# [graph]\n", "\n# tenant = ", "\n# client_id = ", "\n# client_secret_file = ",
+        "\n# certificate_file = ", "\n# private_key_file = ", "\n# authority = ", "\n# endpoint = ",
+        "\n# ca_file = ", "\n# request_timeout = ", "\n# overall_timeout = ", "\n# upn_suffix = ",
+        "\n# listing = ", "\n# listing_interval = ", "\n# [graph.upn]\n"}) {
+    INFO(key);
+    CHECK(contains(text.text, key));
+  }
+}
+
+TEST_CASE("config: the example's [graph] table, uncommented, is valid", "[config]") {
+  const std::string path = std::string(ICALGATE_TEST_DATA_DIR) + "/../docker/icalgate.example.toml";
+  const ConfigText text = read_config_text(path);
+  REQUIRE(text.ok());
+  // Uncomment the [graph] block; of the two credentials keep the secret, as the file says.
+  std::string uncommented;
+  std::istringstream lines(text.text);
+  bool in_graph = false;
+  for (std::string line; std::getline(lines, line);) {
+    if (line == "# [graph]") {
+      in_graph = true;
+    } else if (line.rfind("[", 0) == 0) {
+      in_graph = false;
+    }
+    if (in_graph && line.rfind("# ", 0) == 0 && line.rfind("# #", 0) != 0) {
+      line = line.substr(2);
+    }
+    uncommented += line + "\n";
+  }
+  const Config c = load_ok(uncommented);
+  REQUIRE(c.graph.has_value());
+  CHECK(c.graph->client.tenant == "contoso.onmicrosoft.com");
+  CHECK(c.graph->client.client_secret_file == "/etc/icalgate/graph-secret");
+  CHECK(c.graph->client.authority == icalgate::calendar::GraphConfig{}.authority);
+  CHECK(c.graph->client.endpoint == icalgate::calendar::GraphConfig{}.endpoint);
+  CHECK(c.graph->client.request_timeout == icalgate::calendar::GraphConfig{}.request_timeout);
+  CHECK(c.graph->client.overall_timeout == icalgate::calendar::GraphConfig{}.overall_timeout);
+  CHECK(c.graph->upn_suffix == GraphSection{}.upn_suffix);
+  CHECK(c.graph->listing == GraphSection{}.listing);
+  CHECK(c.graph->listing_interval == GraphSection{}.listing_interval);
+  CHECK(c.graph->upn_for_login("JDoe") == "john.doe@contoso.com");
 }
 
 TEST_CASE("config: check-config prints ok or every error with its line", "[config]") {
@@ -544,4 +591,298 @@ TEST_CASE("config: load_config_file reports an unreadable file as one error", "[
   REQUIRE_FALSE(r.ok());
   REQUIRE(r.errors().size() == 1);
   CHECK(starts_with(r.errors()[0].to_string(), "/nonexistent/icalgate.toml: cannot read: "));
+}
+
+namespace {
+
+// A valid [graph] table followed by `extra` lines; tenant is on line 2.
+std::string graph_with(const std::string& extra) {
+  return "[graph]\ntenant = \"contoso.onmicrosoft.com\"\nclient_id = \"abc\"\n"
+         "client_secret_file = \"/run/secrets/graph\"\n" +
+         extra;
+}
+
+} // namespace
+
+TEST_CASE("config: without [graph] there is no Graph, and [rewrite] has its defaults", "[config]") {
+  const Config c = load_ok("");
+  CHECK_FALSE(c.graph.has_value());
+  CHECK(c.rewrite.enabled);
+  CHECK(c.rewrite.accounts.empty());
+  CHECK(c.rewrite.max_message_size == 25 * 1024 * 1024);
+  CHECK_FALSE(c.rewrite.dry_run);
+  CHECK(c.rewrite.state == "/var/lib/icalgate/rewrite.db");
+  CHECK(load_ok("[rewrite]\n") == Config{});
+
+  // The smallest [graph]: the three required keys, everything else at its default.
+  const Config g = load_ok(graph_with(""));
+  REQUIRE(g.graph.has_value());
+  icalgate::calendar::GraphConfig expected;
+  expected.tenant = "contoso.onmicrosoft.com";
+  expected.client_id = "abc";
+  expected.client_secret_file = "/run/secrets/graph";
+  CHECK(g.graph->client == expected);
+  CHECK(g.graph->client.authority == "https://login.microsoftonline.com");
+  CHECK(g.graph->client.endpoint == "https://graph.microsoft.com");
+  CHECK(g.graph->client.request_timeout == std::chrono::seconds{10});
+  CHECK(g.graph->client.overall_timeout == std::chrono::seconds{30});
+  CHECK(g.graph->upn_suffix.empty());
+  CHECK(g.graph->upn_map.empty());
+  CHECK(g.graph->listing);
+  CHECK(g.graph->listing_interval == std::chrono::minutes{5});
+  CHECK_FALSE(g == Config{});
+}
+
+TEST_CASE("config: every [graph] and [rewrite] key is read", "[config]") {
+  const Config c = load_ok(R"([graph]
+tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+client_id = "11111111-2222-3333-4444-555555555555"
+certificate_file = "/etc/icalgate/graph.crt"
+private_key_file = "/etc/icalgate/graph.key"
+client_secret_file = ""
+authority = "http://127.0.0.1:18080/login"
+endpoint = "http://[::1]:18081"
+ca_file = "/srv/tls/graph-ca.pem"
+request_timeout = "2s"
+overall_timeout = "1m"
+upn_suffix = "@contoso.com"
+listing = false
+listing_interval = "90s"
+[graph.upn]
+jdoe = "john.doe@contoso.com"
+"Mary Major" = "mary@fabrikam.com"
+[rewrite]
+enabled = false
+accounts = ["alice@contoso.com", "@fabrikam.com"]
+max_message_size = "1GiB"
+dry_run = true
+state = "/srv/icalgate/state.db"
+)");
+  REQUIRE(c.graph.has_value());
+  const GraphSection& g = *c.graph;
+  CHECK(g.client.tenant == "72f988bf-86f1-41af-91ab-2d7cd011db47");
+  CHECK(g.client.client_id == "11111111-2222-3333-4444-555555555555");
+  CHECK(g.client.client_secret_file.empty());
+  CHECK(g.client.certificate_file == "/etc/icalgate/graph.crt");
+  CHECK(g.client.private_key_file == "/etc/icalgate/graph.key");
+  CHECK(g.client.authority == "http://127.0.0.1:18080/login");
+  CHECK(g.client.endpoint == "http://[::1]:18081");
+  CHECK(g.client.ca_file == "/srv/tls/graph-ca.pem");
+  CHECK(g.client.request_timeout == std::chrono::seconds{2});
+  CHECK(g.client.overall_timeout == std::chrono::minutes{1});
+  CHECK(g.upn_suffix == "@contoso.com");
+  CHECK_FALSE(g.listing);
+  CHECK(g.listing_interval == std::chrono::seconds{90});
+  using Pair = std::pair<std::string, std::string>;
+  CHECK(g.upn_map ==
+        std::vector<Pair>{{"Mary Major", "mary@fabrikam.com"}, {"jdoe", "john.doe@contoso.com"}});
+  CHECK_FALSE(c.rewrite.enabled);
+  CHECK(c.rewrite.accounts == std::vector<std::string>{"alice@contoso.com", "@fabrikam.com"});
+  CHECK(c.rewrite.max_message_size == 1ULL << 30);
+  CHECK(c.rewrite.dry_run);
+  CHECK(c.rewrite.state == "/srv/icalgate/state.db");
+
+  // Plain http is fine to every loopback spelling.
+  for (const char* url : {"http://localhost:8080", "http://LOCALHOST.", "http://127.9.8.7/x",
+                          "https://graph.example.test:8443/v1"}) {
+    INFO(url);
+    CHECK(load_ok(graph_with(std::string("endpoint = \"") + url + "\"\n")).graph->client.endpoint ==
+          url);
+  }
+}
+
+TEST_CASE("config: [graph] requires a tenant, a client ID and exactly one credential", "[config]") {
+  CHECK(error_of("\n[graph]\nclient_id = \"abc\"\nclient_secret_file = \"/s\"\n") ==
+        "test.toml:2: graph.tenant: required, e.g. tenant = \"contoso.onmicrosoft.com\"");
+  CHECK(starts_with(error_of("[graph]\ntenant = \"contoso.com\"\nclient_secret_file = \"/s\"\n"),
+                    "test.toml:1: graph.client_id: required, e.g. client_id = "));
+  CHECK(error_of("[graph]\ntenant = \"contoso.com\"\nclient_id = \"abc\"\n") ==
+        "test.toml:1: graph.client_secret_file: required: set client_secret_file, or "
+        "certificate_file and private_key_file");
+  // "" counts as not set, as in `client_secret_file = ""  # or certificate_file + …`.
+  CHECK(error_of("[graph]\ntenant = \"contoso.com\"\nclient_id = \"abc\"\n"
+                 "client_secret_file = \"\"\n") ==
+        "test.toml:4: graph.client_secret_file: required: set client_secret_file, or "
+        "certificate_file and private_key_file");
+  CHECK(error_of(graph_with("certificate_file = \"/c.pem\"\nprivate_key_file = \"/k.pem\"\n")) ==
+        "test.toml:5: graph.certificate_file: set either client_secret_file, or "
+        "certificate_file and private_key_file, not both");
+  CHECK(error_of(graph_with("private_key_file = \"/k.pem\"\n")) ==
+        "test.toml:5: graph.private_key_file: set either client_secret_file, or "
+        "certificate_file and private_key_file, not both");
+  CHECK(error_of("[graph]\ntenant = \"contoso.com\"\nclient_id = \"abc\"\n"
+                 "certificate_file = \"/c.pem\"\n") ==
+        "test.toml:4: graph.certificate_file: needs private_key_file as well");
+  CHECK(error_of("[graph]\ntenant = \"contoso.com\"\nclient_id = \"abc\"\n"
+                 "private_key_file = \"/k.pem\"\n") ==
+        "test.toml:4: graph.private_key_file: needs certificate_file as well");
+  // A wrongly typed credential is one error, not also a missing one.
+  CHECK(error_of("[graph]\ntenant = \"contoso.com\"\nclient_id = \"abc\"\n"
+                 "client_secret_file = 5\n") ==
+        "test.toml:4: graph.client_secret_file: expected a string, got an integer");
+  // Both missing, reported together at the table.
+  const auto both = errors_of("x = 1\n[graph]\nclient_secret_file = \"/s\"\n");
+  REQUIRE(both.size() == 3);
+  CHECK(starts_with(both[0], "test.toml:1: x: unknown key"));
+  CHECK(starts_with(both[1], "test.toml:2: graph."));
+  CHECK(starts_with(both[2], "test.toml:2: graph."));
+  // [graph.upn] alone still makes a [graph] table, which then lacks its required keys.
+  const auto implicit = errors_of("[graph.upn]\njdoe = \"john@contoso.com\"\n");
+  CHECK(implicit.size() == 3);
+  CHECK(contains(implicit[0], "graph.tenant: required"));
+  CHECK(error_of("graph = \"contoso\"\n") == "test.toml:1: graph: expected a table, got a string");
+  CHECK(error_of("[graphs]\n") == "test.toml:1: graphs: unknown table (did you mean \"graph\"?)");
+}
+
+TEST_CASE("config: bad [graph] values are errors naming key and line", "[config]") {
+  CHECK(error_of("[graph]\ntenant = \"contoso.com/x\"\nclient_id = \"abc\"\n"
+                 "client_secret_file = \"/s\"\n") ==
+        "test.toml:2: graph.tenant: expected a tenant ID or domain such as "
+        "\"contoso.onmicrosoft.com\", got \"contoso.com/x\"");
+  CHECK(contains(error_of("[graph]\ntenant = \"\"\nclient_id = \"abc\"\nclient_secret_file = "
+                          "\"/s\"\n"),
+                 "test.toml:2: graph.tenant: expected a tenant ID"));
+  CHECK(error_of("[graph]\ntenant = \"contoso.com\"\nclient_id = \"\"\nclient_secret_file = "
+                 "\"/s\"\n") == "test.toml:3: graph.client_id: must not be empty");
+  CHECK(contains(error_of("[graph]\ntenant = \"contoso.com\"\nclient_id = \"a b\"\n"
+                          "client_secret_file = \"/s\"\n"),
+                 "test.toml:3: graph.client_id: expected the application (client) ID"));
+  CHECK(error_of(graph_with("endpoint = \"http://graph.microsoft.com\"\n")) ==
+        "test.toml:5: graph.endpoint: plain http is allowed only to a loopback host "
+        "(127.0.0.0/8, ::1, localhost), got \"http://graph.microsoft.com\"; use https");
+  CHECK(starts_with(error_of(graph_with("authority = \"http://10.0.0.1:8080\"\n")),
+                    "test.toml:5: graph.authority: plain http is allowed only to a loopback"));
+  CHECK(starts_with(error_of(graph_with("authority = \"http://[::2]:8080\"\n")),
+                    "test.toml:5: graph.authority: plain http is allowed only to a loopback"));
+  CHECK(starts_with(error_of(graph_with("endpoint = \"http://localhost.evil.test\"\n")),
+                    "test.toml:5: graph.endpoint: plain http is allowed only to a loopback"));
+  CHECK(error_of(graph_with("endpoint = \"ftp://graph.microsoft.com\"\n")) ==
+        "test.toml:5: graph.endpoint: expected an https URL such as "
+        "\"https://graph.microsoft.com\", got \"ftp://graph.microsoft.com\"");
+  CHECK(error_of(graph_with("authority = \"login.microsoftonline.com\"\n")) ==
+        "test.toml:5: graph.authority: expected an https URL such as "
+        "\"https://login.microsoftonline.com\", got \"login.microsoftonline.com\"");
+  CHECK(contains(error_of(graph_with("endpoint = \"https://user@graph.example\"\n")), "userinfo"));
+  CHECK(contains(error_of(graph_with("endpoint = \"https://graph.example:0\"\n")), "bad port"));
+  CHECK(contains(error_of(graph_with("endpoint = \"https://graph example\"\n")),
+                 "invalid character in host name"));
+  CHECK(error_of(graph_with("endpoint = \"https://graph.example/v1?x=1\"\n")) ==
+        "test.toml:5: graph.endpoint: takes no query or fragment, got "
+        "\"https://graph.example/v1?x=1\"");
+  CHECK(error_of(graph_with("request_timeout = 10\n")) ==
+        "test.toml:5: graph.request_timeout: expected a duration string with a unit such as "
+        "\"10s\", got a bare number");
+  CHECK(error_of(graph_with("overall_timeout = \"50ms\"\n")) ==
+        "test.toml:5: graph.overall_timeout: must be between 100ms and 30d, got \"50ms\"");
+  CHECK(error_of(graph_with("listing_interval = \"0\"\n")) ==
+        "test.toml:5: graph.listing_interval: must be between 1s and 30d, got \"0\"");
+  CHECK(error_of(graph_with("listing = \"yes\"\n")) ==
+        "test.toml:5: graph.listing: expected true or false, got a string");
+  CHECK(error_of(graph_with("upn_suffix = \"contoso.com\"\n")) ==
+        "test.toml:5: graph.upn_suffix: expected \"@domain\" such as \"@contoso.com\", or \"\", "
+        "got \"contoso.com\"");
+  CHECK(contains(error_of(graph_with("upn_suffix = \"@\"\n")), "graph.upn_suffix"));
+  CHECK(contains(error_of(graph_with("upn_suffix = \"a@contoso.com\"\n")), "graph.upn_suffix"));
+  CHECK(error_of(graph_with("scope = \"x\"\n")) == "test.toml:5: graph.scope: unknown key");
+  CHECK(error_of(graph_with("client_secret = \"hunter2\"\n")) ==
+        "test.toml:5: graph.client_secret: unknown key");
+  CHECK(error_of(graph_with("tennant = \"x\"\n")) ==
+        "test.toml:5: graph.tennant: unknown key (did you mean \"tenant\"?)");
+}
+
+TEST_CASE("config: [graph.upn] maps logins to UPNs given as strings", "[config]") {
+  CHECK(error_of(graph_with("[graph.upn]\njdoe = 5\n")) ==
+        "test.toml:6: graph.upn.jdoe: expected a string, got an integer");
+  CHECK(error_of(graph_with("[graph.upn]\njdoe = \"john\"\n")) ==
+        "test.toml:6: graph.upn.jdoe: expected a UPN such as \"alice@contoso.com\", got \"john\"");
+  CHECK(contains(error_of(graph_with("[graph.upn]\njdoe = \"@contoso.com\"\n")),
+                 "graph.upn.jdoe: expected a UPN"));
+  CHECK(error_of(graph_with("[graph.upn]\n\"\" = \"a@b.c\"\n")) ==
+        "test.toml:6: graph.upn: a login name cannot be empty");
+  CHECK(error_of(graph_with("[graph.upn]\nsub = { a = \"b\" }\n")) ==
+        "test.toml:6: graph.upn.sub: expected a string, got a table");
+  CHECK(error_of(graph_with("upn = \"jdoe\"\n")) ==
+        "test.toml:5: graph.upn: expected a table of \"login\" = \"upn@domain\", got a string");
+  // The later of two spellings of one login is the error, whatever their byte order.
+  CHECK(error_of(graph_with("[graph.upn]\nalice = \"a@x.com\"\nALICE = \"b@x.com\"\n")) ==
+        "test.toml:7: graph.upn.ALICE: the same login as \"alice\" (logins match "
+        "case-insensitively)");
+  CHECK(error_of(graph_with("[graph.upn]\nALICE = \"a@x.com\"\nalice = \"b@x.com\"\n")) ==
+        "test.toml:7: graph.upn.alice: the same login as \"ALICE\" (logins match "
+        "case-insensitively)");
+}
+
+TEST_CASE("config: bad [rewrite] values are errors naming key and line", "[config]") {
+  CHECK(error_of("[rewrite]\naccounts = \"@contoso.com\"\n") ==
+        "test.toml:2: rewrite.accounts: expected an array of \"user@domain\" or \"@domain\" "
+        "strings, got a string");
+  CHECK(error_of("[rewrite]\naccounts = [\n  \"@contoso.com\",\n  \"alice\",\n]\n") ==
+        "test.toml:4: rewrite.accounts: expected \"user@domain\" or \"@domain\", got \"alice\"");
+  for (const char* bad : {"", "@", "a@", "a@b@c", "@@b", "a b@c", "a@b c", "a@.b", "a@b."}) {
+    INFO("entry: \"" << bad << "\"");
+    CHECK(starts_with(error_of(std::string("[rewrite]\naccounts = [\"") + bad + "\"]\n"),
+                      "test.toml:2: rewrite.accounts: expected \"user@domain\""));
+  }
+  CHECK(error_of("[rewrite]\naccounts = [\"@a.b\", 7]\n") ==
+        "test.toml:2: rewrite.accounts: expected strings, got an integer");
+  CHECK(error_of("[rewrite]\nmax_message_size = \"0\"\n") ==
+        "test.toml:2: rewrite.max_message_size: must be between 1B and 1GiB, got 0B");
+  CHECK(error_of("[rewrite]\nmax_message_size = \"2GiB\"\n") ==
+        "test.toml:2: rewrite.max_message_size: must be between 1B and 1GiB, got 2GiB");
+  CHECK(contains(error_of("[rewrite]\nmax_message_size = \"25 megs\"\n"), "unknown unit"));
+  CHECK(error_of("[rewrite]\nmax_message_size = -1\n") ==
+        "test.toml:2: rewrite.max_message_size: must not be negative, got -1");
+  CHECK(load_ok("[rewrite]\nmax_message_size = 1048576\n").rewrite.max_message_size == 1 << 20);
+  CHECK(error_of("[rewrite]\nstate = \"\"\n") == "test.toml:2: rewrite.state: must not be empty");
+  CHECK(error_of("[rewrite]\nstate = 1\n") ==
+        "test.toml:2: rewrite.state: expected a string, got an integer");
+  CHECK(error_of("[rewrite]\nenabled = \"no\"\n") ==
+        "test.toml:2: rewrite.enabled: expected true or false, got a string");
+  CHECK(error_of("[rewrite]\ndry_run = 0\n") ==
+        "test.toml:2: rewrite.dry_run: expected true or false, got an integer");
+  CHECK(error_of("[rewrite]\ndryrun = true\n") ==
+        "test.toml:2: rewrite.dryrun: unknown key (did you mean \"dry_run\"?)");
+}
+
+TEST_CASE("config: the UPN for a login name", "[config]") {
+  GraphSection g;
+  CHECK(g.upn_for_login("alice@contoso.com") == "alice@contoso.com");
+  CHECK(g.upn_for_login("alice") == "alice");
+  g.upn_suffix = "@contoso.com";
+  CHECK(g.upn_for_login("alice") == "alice@contoso.com");
+  CHECK(g.upn_for_login("bob@fabrikam.com") == "bob@fabrikam.com"); // has a domain already
+  g.upn_map = {{"JDoe", "john.doe@contoso.com"}, {"old@legacy.test", "new@contoso.com"}};
+  CHECK(g.upn_for_login("jdoe") == "john.doe@contoso.com"); // the map wins over the suffix
+  CHECK(g.upn_for_login("JDOE") == "john.doe@contoso.com");
+  CHECK(g.upn_for_login("OLD@Legacy.Test") == "new@contoso.com");
+  CHECK(g.upn_for_login("jdoe2") == "jdoe2@contoso.com");
+  CHECK(g.upn_for_login("Alice") == "Alice@contoso.com"); // case kept; Graph ignores it
+
+  const Config c = load_ok(graph_with("upn_suffix = \"@contoso.com\"\n[graph.upn]\n"
+                                      "\"DOMAIN\\\\jdoe\" = \"john.doe@contoso.com\"\n"));
+  CHECK(c.graph->upn_for_login("domain\\JDoe") == "john.doe@contoso.com");
+  CHECK(c.graph->upn_for_login("mary") == "mary@contoso.com");
+}
+
+TEST_CASE("config: which accounts the rewrite applies to", "[config]") {
+  RewriteConfig r;
+  CHECK(r.applies_to("anyone@anywhere.test"));
+  CHECK(r.applies_to("alice"));
+  r.accounts = {"Alice@Contoso.com", "@fabrikam.com"};
+  CHECK(r.applies_to("alice@contoso.com"));
+  CHECK(r.applies_to("ALICE@CONTOSO.COM"));
+  CHECK_FALSE(r.applies_to("bob@contoso.com"));
+  CHECK_FALSE(r.applies_to("alice@contoso.com.evil.test"));
+  CHECK_FALSE(r.applies_to("xalice@contoso.com"));
+  CHECK(r.applies_to("bob@fabrikam.com"));
+  CHECK(r.applies_to("Carol@FABRIKAM.COM"));
+  CHECK_FALSE(r.applies_to("bob@eu.fabrikam.com")); // a domain, not its subdomains
+  CHECK_FALSE(r.applies_to("bob@notfabrikam.com"));
+  CHECK_FALSE(r.applies_to("fabrikam.com"));
+  CHECK_FALSE(r.applies_to("@fabrikam.com"));
+  CHECK_FALSE(r.applies_to(""));
+
+  const Config c = load_ok("[rewrite]\naccounts = [\"@contoso.com\"]\n");
+  CHECK(c.rewrite.applies_to("dave@contoso.com"));
+  CHECK_FALSE(c.rewrite.applies_to("dave@fabrikam.com"));
 }

@@ -1,0 +1,611 @@
+#include "proxy/fetch_interceptor.hpp"
+
+#include "calendar/owa_link.hpp"
+#include "protocol/fetch_substitute.hpp"
+#include "protocol/lexer.hpp"
+#include "protocol/sequence_set.hpp"
+#include "proxy/logging.hpp"
+#include "proxy/redact.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <set>
+
+namespace icalgate::proxy {
+
+namespace {
+
+using protocol::FetchAttr;
+
+// Explicit UID sets up to this many UIDs are looked up in the store before any probe.
+constexpr std::size_t max_explicit_uids = 1000;
+// Prefix probes per command before an undecidable message counts as not an invitation.
+constexpr int max_prefix_rounds = 4;
+
+struct LineHead {
+  std::string_view tag;
+  std::optional<std::uint32_t> number; // "* 12 FETCH"
+  std::string_view name;               // status, command or data name (upper or lower)
+};
+
+LineHead head_of(std::string_view line) {
+  LineHead head;
+  auto token = [&line]() {
+    const std::size_t end = line.find_first_of(" \r\n");
+    std::string_view t = line.substr(0, end);
+    line.remove_prefix(end == std::string_view::npos ? line.size()
+                                                     : std::min(end + 1, line.size()));
+    return t;
+  };
+  head.tag = token();
+  std::string_view second = token();
+  std::uint32_t n = 0;
+  if (!second.empty() && std::from_chars(second.data(), second.data() + second.size(), n).ptr ==
+                             second.data() + second.size()) {
+    head.number = n;
+    head.name = token();
+  } else {
+    head.name = second;
+  }
+  return head;
+}
+
+std::optional<std::uint32_t> uidvalidity_in(std::string_view line) {
+  constexpr std::string_view code = "[UIDVALIDITY ";
+  for (std::size_t i = 0; i + code.size() < line.size(); ++i) {
+    if (protocol::imap_iequals(line.substr(i, code.size()), code)) {
+      std::uint32_t v = 0;
+      const char* begin = line.data() + i + code.size();
+      if (std::from_chars(begin, line.data() + line.size(), v).ec == std::errc()) {
+        return v;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+std::string uid_list(const std::vector<std::uint32_t>& uids) {
+  std::string out;
+  for (std::size_t i = 0; i < uids.size();) {
+    std::size_t j = i;
+    while (j + 1 < uids.size() && uids[j + 1] == uids[j] + 1) {
+      ++j;
+    }
+    if (!out.empty()) {
+      out += ',';
+    }
+    out += std::to_string(uids[i]);
+    if (j > i) {
+      out += ':' + std::to_string(uids[j]);
+    }
+    i = j + 1;
+  }
+  return out;
+}
+
+// The UIDs of an explicit set (no "*", no "$"), or nullopt when it names too many.
+std::optional<std::vector<std::uint32_t>> explicit_uids(const protocol::SequenceSet& set) {
+  if (set.search_result) {
+    return std::nullopt;
+  }
+  std::set<std::uint32_t> uids;
+  for (const auto& r : set.ranges) {
+    if (r.first == protocol::SeqRange::star || r.last == protocol::SeqRange::star) {
+      return std::nullopt;
+    }
+    const std::uint32_t a = std::min(r.first, r.last);
+    const std::uint32_t b = std::max(r.first, r.last);
+    if (b - a >= max_explicit_uids || uids.size() + (b - a) >= max_explicit_uids) {
+      return std::nullopt;
+    }
+    for (std::uint32_t u = a; u <= b; ++u) {
+      uids.insert(u);
+    }
+  }
+  return std::vector<std::uint32_t>(uids.begin(), uids.end());
+}
+
+std::string trimmed_field_value(std::string_view header_block) {
+  // "Message-ID: <a@b>\r\n\r\n", possibly folded.
+  const std::size_t colon = header_block.find(':');
+  if (colon == std::string_view::npos) {
+    return {};
+  }
+  std::string value;
+  for (char c : header_block.substr(colon + 1)) {
+    if (c != '\r' && c != '\n' && c != ' ' && c != '\t') {
+      value += c;
+    }
+  }
+  return value;
+}
+
+} // namespace
+
+FetchInterceptor::FetchInterceptor(RewriteService& service, std::string upn,
+                                   std::uint64_t session_id, std::uint64_t max_response)
+    : service_(service), upn_(std::move(upn)), session_id_(session_id),
+      max_response_(max_response) {}
+
+std::string FetchInterceptor::next_tag() {
+  return "icalgate." + std::to_string(++tag_counter_);
+}
+
+bool FetchInterceptor::hold(std::string_view first_line, bool whole_command) {
+  const LineHead head = head_of(first_line);
+  std::string_view name = head.name;
+  const bool uid = protocol::imap_iequals(name, "UID");
+  if (protocol::imap_iequals(name, "SELECT") || protocol::imap_iequals(name, "EXAMINE")) {
+    mailbox_.reset();
+    select_.reset();
+    if (!whole_command) {
+      return false; // a mailbox name sent as a literal: not followed, nothing is rewritten
+    }
+    auto parsed = protocol::parse_command(first_line);
+    if (parsed && (parsed->kind == protocol::CommandKind::select ||
+                   parsed->kind == protocol::CommandKind::examine)) {
+      const auto& args = std::get<protocol::SelectArgs>(parsed->args);
+      select_ = PendingSelect{
+          parsed->tag, protocol::is_inbox(args.mailbox) ? std::string("INBOX") : args.mailbox.value,
+          std::nullopt};
+    }
+    return false;
+  }
+  if (protocol::imap_iequals(name, "CLOSE") || protocol::imap_iequals(name, "UNSELECT")) {
+    mailbox_.reset();
+    return false;
+  }
+  if (!mailbox_ || !whole_command || !(uid || protocol::imap_iequals(name, "FETCH"))) {
+    return false;
+  }
+  auto parsed = protocol::parse_command(first_line);
+  if (!parsed || parsed->kind != protocol::CommandKind::fetch ||
+      !protocol::shows_content(std::get<protocol::FetchArgs>(parsed->args).items)) {
+    return false;
+  }
+  held_ = std::move(parsed).value();
+  return true;
+}
+
+void FetchInterceptor::note_response(std::string_view first_line) {
+  if (!select_) {
+    return;
+  }
+  const LineHead head = head_of(first_line);
+  if (head.tag == "*") {
+    if (auto v = uidvalidity_in(first_line)) {
+      select_->uidvalidity = *v;
+    }
+  } else if (head.tag == select_->tag) {
+    if (protocol::imap_iequals(head.name, "OK") && select_->uidvalidity) {
+      mailbox_ = MailboxKey{upn_, select_->mailbox, *select_->uidvalidity};
+    }
+    select_.reset();
+  }
+}
+
+asio::awaitable<std::optional<std::string>> FetchInterceptor::read_message(InterceptIo& io) {
+  std::string message;
+  bool too_large = false;
+  while (true) {
+    auto frame = io.upstream_reader.poll();
+    if (!frame) {
+      ++stats_.round_trips;
+      if (!co_await io.upstream_reader.fill()) {
+        co_return std::nullopt;
+      }
+      continue;
+    }
+    stats_.probe_bytes += frame->bytes.size();
+    if (message.size() + frame->bytes.size() > max_response_) {
+      too_large = true; // keep reading to stay in step; the message is dropped
+      std::string().swap(message);
+    } else if (!too_large) {
+      message.append(frame->bytes);
+    }
+    if (frame->message_end) {
+      co_return too_large ? std::string("* icalgate-dropped\r\n") : message;
+    }
+  }
+}
+
+asio::awaitable<FetchInterceptor::Exchange>
+FetchInterceptor::exchange(InterceptIo& io, const std::vector<std::string>& commands) {
+  Exchange result;
+  std::set<std::string> waiting;
+  std::string out;
+  for (const std::string& command : commands) {
+    const std::string tag = next_tag();
+    waiting.insert(tag);
+    out += tag + ' ' + command + "\r\n";
+    if (log_enabled(LogLevel::trace)) {
+      log_event(
+          LogLevel::trace, "G",
+          {field("session", session_id_), field("line", sanitize_for_log(tag + ' ' + command))});
+    }
+  }
+  stats_.probe_commands += commands.size();
+  if (auto [ec, n] = co_await io.upstream.write(out); ec) {
+    result.upstream_failed = true;
+    co_return result;
+  }
+  while (!waiting.empty()) {
+    auto message = co_await read_message(io);
+    if (!message) {
+      result.upstream_failed = true;
+      co_return result;
+    }
+    const LineHead head = head_of(*message);
+    if (head.tag != "*") {
+      if (waiting.erase(std::string(head.tag)) == 0) {
+        // Not ours (nothing of the client's is in flight): pass it on.
+        if (!co_await io.to_client(std::move(*message))) {
+          result.upstream_failed = true;
+          co_return result;
+        }
+        continue;
+      }
+      if (!protocol::imap_iequals(head.name, "OK")) {
+        result.all_ok = false;
+        log_event(
+            LogLevel::info, "rewrite_probe_refused",
+            {field("session", session_id_), field("answer", sanitize_for_log(*message, 200))});
+      }
+      continue;
+    }
+    if (head.number && protocol::imap_iequals(head.name, "EXPUNGE")) {
+      const std::uint32_t gone = *head.number;
+      std::erase_if(result.rows, [gone](const Row& r) { return r.seq == gone; });
+      for (Row& r : result.rows) {
+        r.seq -= r.seq > gone ? 1 : 0;
+      }
+    }
+    bool ours = false;
+    if (head.number && protocol::imap_iequals(head.name, "FETCH")) {
+      auto parsed = protocol::parse_response(*message);
+      if (parsed && parsed->kind == protocol::ResponseKind::fetch) {
+        const auto& data = std::get<protocol::FetchData>(parsed->body);
+        Row row;
+        row.seq = data.number;
+        for (const auto& att : data.atts) {
+          if (!att.attr) {
+            continue;
+          }
+          switch (*att.attr) {
+          case FetchAttr::uid:
+            row.uid = static_cast<std::uint32_t>(att.number);
+            break;
+          case FetchAttr::rfc822_size:
+            row.size = att.number;
+            break;
+          case FetchAttr::internaldate:
+            row.internaldate = att.string ? att.string->value : std::string();
+            break;
+          case FetchAttr::bodystructure:
+            row.bodystructure = att.sexp;
+            ours = true;
+            break;
+          case FetchAttr::body_section:
+            row.body = att.string ? att.string->value : std::string();
+            ours = true;
+            break;
+          default:
+            break;
+          }
+        }
+        // A probe always asks for more than UID and FLAGS; a bare UID answer is the
+        // sequence-number probe's.
+        ours = ours || (row.uid != 0 && data.atts.size() == 1);
+        if (ours && row.uid != 0) {
+          result.rows.push_back(std::move(row));
+        }
+      }
+    }
+    if (!ours && !co_await io.to_client(std::move(*message))) {
+      result.upstream_failed = true;
+      co_return result;
+    }
+  }
+  co_return result;
+}
+
+asio::awaitable<bool> FetchInterceptor::decide(InterceptIo& io, const protocol::Command& command,
+                                               std::vector<Row>& rows, const MailboxKey& mailbox) {
+  const auto& args = std::get<protocol::FetchArgs>(command.args);
+  const std::string set = protocol::to_string(args.set);
+  const std::string fetch = command.uid ? "UID FETCH " : "FETCH ";
+  std::shared_ptr<const MeetingListing> listing;
+  if (service_.uses_listing()) {
+    listing = co_await service_.listing(upn_);
+  }
+  {
+    const std::vector<std::string> commands{
+        fetch + set +
+        (listing ? " (UID RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])"
+                 : " (UID RFC822.SIZE BODYSTRUCTURE)")};
+    auto probe = co_await exchange(io, commands);
+    if (probe.upstream_failed) {
+      co_return false;
+    }
+    rows = std::move(probe.rows);
+  }
+  std::vector<std::uint32_t> uids;
+  for (const Row& r : rows) {
+    uids.push_back(r.uid);
+  }
+  const auto known = service_.known(mailbox, uids);
+
+  std::vector<std::uint32_t> plain;
+  std::vector<Row*> whole;     // fetched whole, then decided
+  std::vector<Row*> structure; // undecided by the listing: BODYSTRUCTURE needed
+  std::vector<std::pair<Row*, calendar::Probe>> prefix;
+  for (Row& r : rows) {
+    if (known.contains(r.uid)) {
+      continue;
+    }
+    if (listing) {
+      const auto arrived = r.internaldate ? parse_internaldate(*r.internaldate) : std::nullopt;
+      if (r.body && listing->message_ids.contains(trimmed_field_value(*r.body))) {
+        whole.push_back(&r);
+      } else if (!arrived || *arrived >= listing->complete_until) {
+        structure.push_back(&r);
+      } else {
+        plain.push_back(r.uid);
+      }
+    } else {
+      structure.push_back(&r);
+    }
+  }
+  if (listing && !structure.empty()) {
+    std::vector<std::uint32_t> missing;
+    for (Row* r : structure) {
+      missing.push_back(r->uid);
+    }
+    std::sort(missing.begin(), missing.end());
+    const std::vector<std::string> commands{"UID FETCH " + uid_list(missing) +
+                                            " (UID BODYSTRUCTURE)"};
+    auto more = co_await exchange(io, commands);
+    if (more.upstream_failed) {
+      co_return false;
+    }
+    for (Row* r : structure) {
+      auto it = std::find_if(more.rows.begin(), more.rows.end(),
+                             [r](const Row& m) { return m.uid == r->uid; });
+      if (it != more.rows.end()) {
+        r->bodystructure = std::move(it->bodystructure);
+      }
+    }
+  }
+  for (Row* r : structure) {
+    if (!r->bodystructure) {
+      plain.push_back(r->uid); // gone meanwhile, or the server would not describe it
+      continue;
+    }
+    auto plan = calendar::plan_probe(*r->bodystructure);
+    if (plan.verdict == calendar::Verdict::no || !plan.probe) {
+      plain.push_back(r->uid);
+    } else {
+      prefix.emplace_back(r, *plan.probe);
+    }
+  }
+  for (int round = 0; !prefix.empty(); ++round) {
+    if (round == max_prefix_rounds) {
+      for (auto& [r, p] : prefix) {
+        plain.push_back(r->uid);
+      }
+      break;
+    }
+    // One command per distinct section and length, all sent at once.
+    std::map<std::pair<std::string, std::uint64_t>, std::vector<std::uint32_t>> groups;
+    for (auto& [r, p] : prefix) {
+      groups[{p.section_text, p.octets}].push_back(r->uid);
+    }
+    std::vector<std::string> commands;
+    for (auto& [key, group] : groups) {
+      std::sort(group.begin(), group.end());
+      commands.push_back("UID FETCH " + uid_list(group) + " (UID BODY.PEEK[" + key.first + "]<0." +
+                         std::to_string(key.second) + ">)");
+    }
+    auto answers = co_await exchange(io, commands);
+    if (answers.upstream_failed) {
+      co_return false;
+    }
+    std::vector<std::pair<Row*, calendar::Probe>> again;
+    for (auto& [r, p] : prefix) {
+      auto it = std::find_if(answers.rows.begin(), answers.rows.end(),
+                             [&](const Row& m) { return m.uid == r->uid && m.body; });
+      if (it == answers.rows.end()) {
+        plain.push_back(r->uid);
+        continue;
+      }
+      const auto verdict = calendar::classify_prefix(p, *it->body, it->body->size() < p.octets);
+      if (verdict.verdict == calendar::Verdict::yes) {
+        whole.push_back(r);
+      } else if (verdict.verdict == calendar::Verdict::need_more &&
+                 verdict.next_octets > p.octets) {
+        p.octets = verdict.next_octets;
+        again.emplace_back(r, p);
+      } else {
+        plain.push_back(r->uid);
+      }
+    }
+    prefix = std::move(again);
+  }
+  std::sort(plain.begin(), plain.end());
+  service_.record_plain(mailbox, plain);
+
+  std::vector<std::uint32_t> fetch_whole;
+  for (Row* r : whole) {
+    if (r->size > service_.max_message_size()) {
+      service_.record_original(mailbox.message(r->uid), "over max_message_size");
+    } else {
+      fetch_whole.push_back(r->uid);
+    }
+  }
+  if (!fetch_whole.empty()) {
+    std::sort(fetch_whole.begin(), fetch_whole.end());
+    // Not pipelined with the client's command: a server may run two FETCH commands at
+    // once, and then their answers could not be told apart.
+    const std::vector<std::string> commands{"UID FETCH " + uid_list(fetch_whole) +
+                                            " (UID BODY.PEEK[])"};
+    auto bodies = co_await exchange(io, commands);
+    if (bodies.upstream_failed) {
+      co_return false;
+    }
+    // Graph lookups run side by side (the Graph client caps them per user and overall);
+    // the state is shared so that a session that ends meanwhile leaves nothing dangling.
+    struct Pending {
+      explicit Pending(const asio::any_io_executor& ex) : done(ex) {}
+      std::size_t left = 0;
+      asio::steady_timer done;
+    };
+    const auto ex = co_await asio::this_coro::executor;
+    auto pending = std::make_shared<Pending>(ex);
+    pending->done.expires_at(asio::steady_timer::time_point::max());
+    for (std::uint32_t uid : fetch_whole) {
+      auto it = std::find_if(bodies.rows.begin(), bodies.rows.end(),
+                             [uid](const Row& m) { return m.uid == uid && m.body; });
+      if (it == bodies.rows.end()) {
+        service_.record_original(mailbox.message(uid), "upstream fetch failed");
+        continue;
+      }
+      ++pending->left;
+      asio::co_spawn(ex, service_.decide(mailbox.message(uid), std::move(*it->body)),
+                     [pending](std::exception_ptr, MessageState) {
+                       if (--pending->left == 0) {
+                         pending->done.cancel();
+                       }
+                     });
+    }
+    if (pending->left > 0) {
+      co_await pending->done.async_wait(use_tuple);
+      if (pending->left > 0) {
+        co_return false; // cancelled: the session is ending
+      }
+    }
+  }
+  co_return true;
+}
+
+asio::awaitable<bool> FetchInterceptor::run(InterceptIo io) {
+  if (!held_) {
+    co_return true;
+  }
+  const protocol::Command command = std::move(*held_);
+  held_.reset();
+  ++stats_.commands;
+  const MailboxKey mailbox = *mailbox_;
+  const auto& args = std::get<protocol::FetchArgs>(command.args);
+  served_.clear();
+  served_uid_.clear();
+  answering_tag_ = command.tag;
+  answering_items_ = args.items;
+
+  std::vector<Row> rows;
+  std::optional<std::vector<std::uint32_t>> uids;
+  if (command.uid) {
+    uids = explicit_uids(args.set);
+  }
+  const auto known =
+      uids ? service_.known(mailbox, *uids) : std::map<std::uint32_t, MessageState>{};
+  if (uids && known.size() == uids->size()) {
+    // Every message is decided (the usual case once a folder has been synced): no probe.
+    // Answers are matched by the UID they carry.
+    for (const auto& [uid, state] : known) {
+      if (state == MessageState::rewritten) {
+        if (auto message = service_.rewritten(mailbox.message(uid))) {
+          served_uid_[uid] = std::move(message);
+        }
+      }
+    }
+  } else {
+    if (!co_await decide(io, command, rows, mailbox)) {
+      co_return false;
+    }
+    std::vector<std::uint32_t> probed;
+    for (const Row& r : rows) {
+      probed.push_back(r.uid);
+    }
+    const auto states = service_.known(mailbox, probed);
+    for (const Row& r : rows) {
+      auto it = states.find(r.uid);
+      if (it == states.end() || it->second != MessageState::rewritten) {
+        continue;
+      }
+      if (auto message = service_.rewritten(mailbox.message(r.uid))) {
+        served_[r.seq] = std::move(message);
+      }
+    }
+  }
+  if (auto [ec, n] = co_await io.upstream.write(command.raw); ec) {
+    co_return false;
+  }
+  co_return true;
+}
+
+bool FetchInterceptor::wants_whole(std::string_view first_line) const {
+  if (served_.empty() && served_uid_.empty()) {
+    return false;
+  }
+  const LineHead head = head_of(first_line);
+  // Answers matched by UID are all collected (the UID may follow a literal); those about
+  // other messages come out of substitute() unchanged.
+  return head.tag == "*" && head.number && protocol::imap_iequals(head.name, "FETCH") &&
+         (!served_uid_.empty() || served_.contains(*head.number));
+}
+
+void FetchInterceptor::note_answer(std::string_view first_line) {
+  if (served_.empty() && served_uid_.empty()) {
+    return;
+  }
+  const LineHead head = head_of(first_line);
+  if (head.tag == "*" && head.number && protocol::imap_iequals(head.name, "EXPUNGE")) {
+    std::map<std::uint32_t, std::shared_ptr<const protocol::mime::Message>> shifted;
+    for (auto& [seq, message] : served_) {
+      if (seq != *head.number) {
+        shifted[seq > *head.number ? seq - 1 : seq] = std::move(message);
+      }
+    }
+    served_ = std::move(shifted);
+  } else if (head.tag == answering_tag_) {
+    served_.clear();
+    served_uid_.clear();
+  }
+}
+
+std::string FetchInterceptor::substitute(std::string response) {
+  auto parsed = protocol::parse_response(response);
+  if (parsed && parsed->kind == protocol::ResponseKind::fetch) {
+    const auto& data = std::get<protocol::FetchData>(parsed->body);
+    std::shared_ptr<const protocol::mime::Message> message;
+    if (auto it = served_.find(data.number); it != served_.end()) {
+      message = it->second;
+    } else if (!served_uid_.empty()) {
+      for (const auto& att : data.atts) {
+        if (att.attr == protocol::FetchAttr::uid) {
+          if (auto u = served_uid_.find(static_cast<std::uint32_t>(att.number));
+              u != served_uid_.end()) {
+            message = u->second;
+          }
+        }
+      }
+    }
+    if (message) {
+      auto rebuilt = protocol::substitute_fetch(*parsed, *message, answering_items_);
+      if (rebuilt) {
+        ++stats_.substituted;
+        return std::move(rebuilt).value();
+      }
+      log_event(LogLevel::warn, "rewrite_substitution_failed",
+                {field("session", session_id_),
+                 field("error", sanitize_for_log(rebuilt.error().message))});
+    }
+  }
+  return response;
+}
+
+} // namespace icalgate::proxy

@@ -1,0 +1,123 @@
+#pragma once
+// The relay's part in the meeting-invitation rewrite, for one session. A client FETCH that
+// would show content of messages in the selected mailbox is held back until every message it
+// names is decided: the gateway asks the upstream what it needs first (one probe FETCH with
+// the client's own set: UIDs, sizes, and either Message-IDs to match against Graph's listing
+// of meeting messages, or BODYSTRUCTURE; then, only for candidates, the start of the first
+// text body and finally the whole message), decides through the RewriteService, and only
+// then forwards the client's command. The answers for rewritten messages are rebuilt from
+// the rewritten bytes (protocol/fetch_substitute.hpp); everything else streams through.
+//
+// The probes run on the upstream connection while no client command is in flight (the relay
+// pauses the client side), so their untagged answers cannot be confused with the client's;
+// unsolicited responses that arrive meanwhile are passed on to the client.
+
+#include "proxy/rewrite_service.hpp"
+#include "proxy/stream.hpp"
+
+#include "protocol/command.hpp"
+#include "protocol/response.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace icalgate::proxy {
+
+struct InterceptIo {
+  Stream& upstream;
+  FrameReader& upstream_reader;
+  // Sends bytes to the client (taking turns with the relay); false when the client is gone.
+  std::function<asio::awaitable<bool>(std::string)> to_client;
+};
+
+struct InterceptStats {
+  std::uint64_t commands = 0;       // FETCH commands held back for a decision
+  std::uint64_t probe_commands = 0; // commands the gateway sent upstream itself
+  std::uint64_t round_trips = 0;    // waits for the upstream during probes
+  std::uint64_t probe_bytes = 0;    // upstream bytes read in answer to probes
+  std::uint64_t substituted = 0;    // FETCH responses served from rewritten bytes
+};
+
+class FetchInterceptor {
+ public:
+  FetchInterceptor(RewriteService& service, std::string upn, std::uint64_t session_id,
+                   std::uint64_t max_response);
+
+  // Client side, at the first line of each command. True when the command is a FETCH that
+  // must wait for run(); the relay then holds it (and everything after it) back.
+  bool hold(std::string_view first_line, bool whole_command);
+  // Upstream side, at the first line of each response outside run().
+  void note_response(std::string_view first_line);
+
+  // Upstream side, with no client command in flight: decides the held command's messages,
+  // then writes the command upstream. False when the upstream connection failed.
+  asio::awaitable<bool> run(InterceptIo io);
+
+  // Upstream side, at the first line of each response after run(): follows EXPUNGEs and
+  // the end of the forwarded command.
+  void note_answer(std::string_view first_line);
+  // Whether the response starting with this line must be collected whole and passed through
+  // substitute() (an answer about a rewritten message).
+  bool wants_whole(std::string_view first_line) const;
+  std::string substitute(std::string response);
+
+  const InterceptStats& stats() const { return stats_; }
+
+ private:
+  struct Row {
+    std::uint32_t seq = 0;
+    std::uint32_t uid = 0;
+    std::uint64_t size = 0;
+    std::optional<std::string> internaldate;
+    std::optional<std::string> message_id;
+    std::optional<protocol::SExpr> bodystructure;
+    std::optional<std::string> body; // a requested section's content
+  };
+  struct Exchange {
+    std::vector<Row> rows;
+    bool all_ok = true;
+    bool upstream_failed = false;
+  };
+
+  // Sends `commands` under the gateway's own tags (in one write) and reads until they are
+  // answered.
+  asio::awaitable<Exchange> exchange(InterceptIo& io, const std::vector<std::string>& commands);
+  asio::awaitable<std::optional<std::string>> read_message(InterceptIo& io);
+  std::string next_tag();
+  // Probes and decides the command's undecided messages; `rows` receives what the first
+  // probe saw (sequence numbers and UIDs). False when the upstream failed.
+  asio::awaitable<bool> decide(InterceptIo& io, const protocol::Command& command,
+                               std::vector<Row>& rows, const MailboxKey& mailbox);
+
+  RewriteService& service_;
+  std::string upn_;
+  std::uint64_t session_id_;
+  std::uint64_t max_response_;
+  std::uint64_t tag_counter_ = 0;
+
+  // The selected mailbox (nullopt: none, or one the gateway could not follow).
+  std::optional<MailboxKey> mailbox_;
+  struct PendingSelect {
+    std::string tag;
+    std::string mailbox;
+    std::optional<std::uint32_t> uidvalidity;
+  };
+  std::optional<PendingSelect> select_;
+
+  std::optional<protocol::Command> held_;
+  // Answers to the forwarded command: sequence number -> rewritten message.
+  std::string answering_tag_;
+  protocol::FetchItems answering_items_;
+  std::map<std::uint32_t, std::shared_ptr<const protocol::mime::Message>> served_;
+  // ... or, when no probe ran, UID -> rewritten message.
+  std::map<std::uint32_t, std::shared_ptr<const protocol::mime::Message>> served_uid_;
+  InterceptStats stats_;
+};
+
+} // namespace icalgate::proxy

@@ -1,0 +1,349 @@
+#include "proxy/rewrite_service.hpp"
+
+#include "calendar/meeting_rewrite.hpp"
+#include "calendar/owa_link.hpp"
+#include "proxy/logging.hpp"
+#include "proxy/redact.hpp"
+
+#include <boost/asio/this_coro.hpp>
+
+#include <array>
+#include <ctime>
+
+namespace icalgate::proxy {
+
+namespace asio = boost::asio;
+using protocol::Errc;
+using protocol::make_error;
+
+namespace {
+
+std::string_view errc_name(Errc code) {
+  switch (code) {
+  case Errc::incomplete:
+    return "incomplete";
+  case Errc::syntax:
+    return "syntax";
+  case Errc::line_too_long:
+    return "line_too_long";
+  case Errc::literal_too_large:
+    return "too_large";
+  case Errc::too_many:
+    return "too_many";
+  case Errc::unsupported:
+    return "unsupported";
+  case Errc::not_found:
+    return "not_found";
+  }
+  return "error";
+}
+
+std::optional<std::string> message_id_of(const protocol::mime::Message& msg) {
+  for (const auto& f : msg.root().headers) {
+    if (protocol::mime::iequals(protocol::mime::header_name(msg.raw(), f), "Message-ID")) {
+      std::string value = protocol::mime::header_full_value(msg.raw(), f);
+      std::erase_if(value, [](char c) { return c == '\n' || c == '\r' || c == ' ' || c == '\t'; });
+      if (!value.empty()) {
+        return value;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+std::string cache_key(const MessageKey& key) {
+  return key.user + '\n' + key.mailbox + '\n' + std::to_string(key.uidvalidity) + '\n' +
+         std::to_string(key.uid);
+}
+
+std::string utc_timestamp(std::chrono::system_clock::time_point t) {
+  const std::time_t secs = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  std::array<char, 32> buf{};
+  std::strftime(buf.data(), buf.size(), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf.data();
+}
+
+void log_decision(const MessageKey& key, std::string_view outcome, std::string_view reason) {
+  log_event(LogLevel::info, "rewrite",
+            {field("user", sanitize_for_log(key.user, 256)),
+             field("mailbox", sanitize_for_log(key.mailbox, 256)),
+             field("uidvalidity", std::uint64_t{key.uidvalidity}),
+             field("uid", std::uint64_t{key.uid}), field("outcome", std::string(outcome)),
+             field("reason", std::string(reason))});
+}
+
+} // namespace
+
+std::optional<std::chrono::system_clock::time_point> parse_internaldate(std::string_view text) {
+  // "DD-Mon-YYYY HH:MM:SS +ZZZZ", DD possibly space-padded.
+  while (!text.empty() && text.front() == ' ') {
+    text.remove_prefix(1);
+  }
+  static constexpr std::array<std::string_view, 12> months = {
+      "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  unsigned day = 0;
+  std::size_t i = 0;
+  while (i < text.size() && text[i] >= '0' && text[i] <= '9' && i < 2) {
+    day = day * 10 + static_cast<unsigned>(text[i] - '0');
+    ++i;
+  }
+  text.remove_prefix(i);
+  if (i == 0 || text.size() != 24 || text[0] != '-' || text[4] != '-' || text[9] != ' ' ||
+      text[12] != ':' || text[15] != ':' || text[18] != ' ' ||
+      (text[19] != '+' && text[19] != '-')) {
+    return std::nullopt;
+  }
+  unsigned month = 0;
+  for (unsigned m = 0; m < months.size(); ++m) {
+    if (protocol::imap_iequals(text.substr(1, 3), months[m])) {
+      month = m + 1;
+    }
+  }
+  auto number = [&](std::size_t at, std::size_t n) -> int {
+    int v = 0;
+    for (std::size_t k = at; k < at + n; ++k) {
+      if (text[k] < '0' || text[k] > '9') {
+        return -1;
+      }
+      v = v * 10 + (text[k] - '0');
+    }
+    return v;
+  };
+  const int year = number(5, 4);
+  const int hh = number(10, 2);
+  const int mm = number(13, 2);
+  const int ss = number(16, 2);
+  const int zh = number(20, 2);
+  const int zm = number(22, 2);
+  if (month == 0 || year < 0 || hh < 0 || mm < 0 || ss < 0 || zh < 0 || zm < 0) {
+    return std::nullopt;
+  }
+  const std::chrono::year_month_day ymd{std::chrono::year{year}, std::chrono::month{month},
+                                        std::chrono::day{day}};
+  if (!ymd.ok()) {
+    return std::nullopt;
+  }
+  const auto offset = std::chrono::minutes((zh * 60 + zm) * (text[19] == '-' ? -1 : 1));
+  return std::chrono::sys_days{ymd} + std::chrono::hours(hh) + std::chrono::minutes(mm) +
+         std::chrono::seconds(ss) - offset;
+}
+
+protocol::Result<std::unique_ptr<RewriteService>>
+RewriteService::create(const asio::any_io_executor& ex, const Config& config) {
+  if (!config.rewrite.enabled || !config.graph) {
+    return std::unique_ptr<RewriteService>();
+  }
+  auto graph = calendar::GraphClient::create(ex, config.graph->client);
+  if (!graph) {
+    return make_error(Errc::unsupported, "[graph]: " + graph.error().message);
+  }
+  auto store = RewriteStore::open(config.rewrite.state);
+  if (!store) {
+    return make_error(store.error().code, "[rewrite] state: " + store.error().message);
+  }
+  return std::unique_ptr<RewriteService>(
+      new RewriteService(config, std::move(graph).value(), std::move(store).value()));
+}
+
+RewriteService::RewriteService(const Config& config, std::unique_ptr<calendar::GraphClient> graph,
+                               std::unique_ptr<RewriteStore> store)
+    : config_(config.rewrite), graph_section_(*config.graph), graph_(std::move(graph)),
+      store_(std::move(store)) {}
+
+std::optional<std::string> RewriteService::account_for(std::string_view login) const {
+  std::string upn = graph_section_.upn_for_login(login);
+  if (upn.empty() || !config_.applies_to(upn)) {
+    return std::nullopt;
+  }
+  return upn;
+}
+
+std::map<std::uint32_t, MessageState> RewriteService::known(const MailboxKey& mailbox,
+                                                            std::span<const std::uint32_t> uids) {
+  auto states = store_->states(mailbox.user, mailbox.mailbox, mailbox.uidvalidity, uids);
+  if (!states) {
+    log_event(LogLevel::warn, "rewrite_store_error",
+              {field("error", sanitize_for_log(states.error().message))});
+    return {};
+  }
+  return std::move(states).value();
+}
+
+void RewriteService::record_plain(const MailboxKey& mailbox, std::span<const std::uint32_t> uids) {
+  if (uids.empty()) {
+    return;
+  }
+  counters_.plain += uids.size();
+  if (auto done = store_->put_plain(mailbox.user, mailbox.mailbox, mailbox.uidvalidity, uids);
+      !done) {
+    log_event(LogLevel::warn, "rewrite_store_error",
+              {field("error", sanitize_for_log(done.error().message))});
+  }
+}
+
+MessageState RewriteService::record_original(const MessageKey& key, std::string_view reason) {
+  ++counters_.originals;
+  ++counters_.original_reasons[std::string(reason)];
+  log_decision(key, "original", reason);
+  auto stored =
+      store_->put_if_absent(key, StoredMessage{MessageState::original, std::string(reason), {}});
+  if (!stored) {
+    log_event(LogLevel::warn, "rewrite_store_error",
+              {field("error", sanitize_for_log(stored.error().message))});
+    return MessageState::original;
+  }
+  if (stored->state == MessageState::rewritten) {
+    // Another session decided first; serve what it stored.
+    if (rewritten(key)) {
+      return MessageState::rewritten;
+    }
+  }
+  return stored->state;
+}
+
+void RewriteService::remember(const MessageKey& key,
+                              std::shared_ptr<const protocol::mime::Message> message) {
+  const std::string k = cache_key(key);
+  if (auto it = cache_index_.find(k); it != cache_index_.end()) {
+    cached_bytes_ -= it->second->second->raw().size();
+    lru_.erase(it->second);
+    cache_index_.erase(it);
+  }
+  cached_bytes_ += message->raw().size();
+  lru_.emplace_front(k, std::move(message));
+  cache_index_[k] = lru_.begin();
+  while (cached_bytes_ > max_cached_bytes && lru_.size() > 1) {
+    cached_bytes_ -= lru_.back().second->raw().size();
+    cache_index_.erase(lru_.back().first);
+    lru_.pop_back();
+  }
+}
+
+std::shared_ptr<const protocol::mime::Message> RewriteService::rewritten(const MessageKey& key) {
+  if (auto it = cache_index_.find(cache_key(key)); it != cache_index_.end()) {
+    lru_.splice(lru_.begin(), lru_, it->second);
+    return it->second->second;
+  }
+  auto stored = store_->get(key);
+  if (!stored || !*stored || (*stored)->state != MessageState::rewritten) {
+    if (!stored) {
+      log_event(LogLevel::warn, "rewrite_store_error",
+                {field("error", sanitize_for_log(stored.error().message))});
+    }
+    return nullptr;
+  }
+  auto parsed = protocol::mime::parse_message(std::move((*stored)->bytes));
+  if (!parsed) {
+    return nullptr;
+  }
+  auto message = std::make_shared<const protocol::mime::Message>(std::move(parsed).value());
+  remember(key, message);
+  return message;
+}
+
+MessageState RewriteService::store_rewritten(const MessageKey& key, std::string bytes) {
+  auto stored = store_->put_if_absent(key, StoredMessage{MessageState::rewritten, {}, bytes});
+  if (!stored) {
+    // Without a stored copy a restarted gateway could not serve the same bytes.
+    log_event(LogLevel::warn, "rewrite_store_error",
+              {field("error", sanitize_for_log(stored.error().message))});
+    ++counters_.originals;
+    ++counters_.original_reasons["store unavailable"];
+    return MessageState::original;
+  }
+  if (stored->state != MessageState::rewritten) {
+    return stored->state;
+  }
+  auto parsed = protocol::mime::parse_message(std::move(stored->bytes));
+  if (!parsed) {
+    return MessageState::original;
+  }
+  ++counters_.rewritten;
+  log_decision(key, "rewritten", "");
+  remember(key, std::make_shared<const protocol::mime::Message>(std::move(parsed).value()));
+  return MessageState::rewritten;
+}
+
+asio::awaitable<MessageState> RewriteService::decide(MessageKey key, std::string original) {
+  if (original.size() > config_.max_message_size) {
+    co_return record_original(key, "over max_message_size");
+  }
+  std::optional<std::string> message_id;
+  {
+    auto parsed = protocol::mime::parse_message(original);
+    if (!parsed) {
+      co_return record_original(key, "unparsable");
+    }
+    if (!calendar::classify(*parsed).link) {
+      const std::uint32_t uid = key.uid;
+      record_plain(MailboxKey{key.user, key.mailbox, key.uidvalidity}, {&uid, 1});
+      co_return MessageState::plain;
+    }
+    message_id = message_id_of(*parsed);
+  }
+  if (!message_id) {
+    co_return record_original(key, "no Message-ID");
+  }
+  if (config_.dry_run) {
+    co_return record_original(key, "dry run");
+  }
+  auto json = co_await graph_->fetch_event_message_json(key.user, *message_id);
+  if (!json) {
+    co_return record_original(key,
+                              "graph " + std::string(calendar::graph_errc_name(json.error().code)));
+  }
+  auto rewritten_bytes = calendar::rewrite_meeting_message(
+      original, *json,
+      calendar::RewriteOptions{static_cast<std::size_t>(config_.max_message_size)});
+  if (!rewritten_bytes) {
+    const bool no_event = rewritten_bytes.error().message.starts_with("event:");
+    co_return record_original(
+        key, no_event ? "no event in Graph"
+                      : "rewrite " + std::string(errc_name(rewritten_bytes.error().code)));
+  }
+  co_return store_rewritten(key, std::move(rewritten_bytes).value());
+}
+
+asio::awaitable<std::shared_ptr<const MeetingListing>>
+RewriteService::listing(const std::string& upn) {
+  UserListing& entry = listings_[upn];
+  const auto now = std::chrono::steady_clock::now();
+  if (entry.refreshing ||
+      (entry.listing && now - entry.fetched < graph_section_.listing_interval)) {
+    co_return entry.listing;
+  }
+  entry.refreshing = true;
+  // Mail delivered while the listing runs may be missing from it.
+  const auto started = std::chrono::system_clock::now() - std::chrono::minutes(1);
+  std::string since;
+  if (entry.listing) {
+    since = utc_timestamp(entry.listing->complete_until - std::chrono::minutes(10));
+  }
+  auto listed = co_await graph_->list_meeting_messages(upn, since);
+  UserListing& after = listings_[upn]; // the map may have grown meanwhile
+  after.refreshing = false;
+  if (!listed || listed->truncated) {
+    ++counters_.listing_failures;
+    log_event(LogLevel::warn, "graph_listing_failed",
+              {field("user", sanitize_for_log(upn, 256)),
+               field("error", listed ? std::string("too many pages")
+                                     : sanitize_for_log(listed.error().message))});
+    co_return after.listing; // possibly stale; null when there never was one
+  }
+  ++counters_.listings;
+  auto next = std::make_shared<MeetingListing>();
+  if (after.listing && !since.empty()) {
+    next->message_ids = after.listing->message_ids;
+  }
+  for (const auto& ref : listed->messages) {
+    next->message_ids.insert(ref.internet_message_id);
+  }
+  next->complete_until = started;
+  after.listing = std::move(next);
+  after.fetched = now;
+  co_return after.listing;
+}
+
+} // namespace icalgate::proxy

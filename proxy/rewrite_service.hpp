@@ -1,0 +1,115 @@
+#pragma once
+// What every session shares for the meeting-invitation rewrite (issue: OWA-link messages
+// served as iMIP): the Graph client, the decision store, a cache of rewritten messages, each
+// user's listing of meeting messages, and the counters. One per gateway, on its io_context.
+//
+// Decisions are final (DESIGN.md §2, the rewrite contract): a message is `plain`, `original`
+// (an OWA-link message that a client has been shown unchanged, e.g. because Graph failed) or
+// `rewritten` (the bytes every later session and a restarted gateway serve).
+
+#include "proxy/config.hpp"
+#include "proxy/rewrite_store.hpp"
+
+#include "calendar/graph_client.hpp"
+#include "protocol/mime/message.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <list>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace icalgate::proxy {
+
+struct MailboxKey {
+  std::string user; // the UPN
+  std::string mailbox;
+  std::uint32_t uidvalidity = 0;
+
+  MessageKey message(std::uint32_t uid) const { return {user, mailbox, uidvalidity, uid}; }
+};
+
+// The Message-IDs of a user's meeting messages as Graph listed them.
+struct MeetingListing {
+  std::unordered_set<std::string> message_ids; // angle brackets included, as in the header
+  // Mail that arrived after this instant may be missing from the listing.
+  std::chrono::system_clock::time_point complete_until;
+};
+
+struct RewriteCounters {
+  std::uint64_t plain = 0;     // messages classified as not OWA-link meeting messages
+  std::uint64_t rewritten = 0; // rewrites built (not counting those served from the store)
+  std::uint64_t originals = 0; // OWA-link messages delivered unchanged
+  std::map<std::string, std::uint64_t> original_reasons;
+  std::uint64_t listings = 0; // Graph listings fetched
+  std::uint64_t listing_failures = 0;
+};
+
+class RewriteService {
+ public:
+  static protocol::Result<std::unique_ptr<RewriteService>>
+  create(const boost::asio::any_io_executor& ex, const Config& config);
+
+  // The UPN whose mail is rewritten for this login, or nullopt when the rewrite is off for it.
+  std::optional<std::string> account_for(std::string_view login) const;
+  bool uses_listing() const { return graph_section_.listing; }
+  std::uint64_t max_message_size() const { return config_.max_message_size; }
+
+  // Known decisions for some UIDs of a mailbox (absent: undecided).
+  std::map<std::uint32_t, MessageState> known(const MailboxKey& mailbox,
+                                              std::span<const std::uint32_t> uids);
+  void record_plain(const MailboxKey& mailbox, std::span<const std::uint32_t> uids);
+  // Records an OWA-link message that is delivered unchanged, with the reason, and counts it.
+  MessageState record_original(const MessageKey& key, std::string_view reason);
+  // The parsed rewritten message of a `rewritten` decision (cached); null if unavailable.
+  std::shared_ptr<const protocol::mime::Message> rewritten(const MessageKey& key);
+
+  // Decides a message the gateway has fetched whole: classifies it, looks its event up in
+  // Graph, rewrites it and records the outcome. Never throws; failures give `original`.
+  boost::asio::awaitable<MessageState> decide(MessageKey key, std::string original);
+
+  // The user's meeting-message listing, refreshed from Graph when older than the configured
+  // interval; null when Graph cannot list (the caller classifies from IMAP instead).
+  boost::asio::awaitable<std::shared_ptr<const MeetingListing>> listing(const std::string& upn);
+
+  const RewriteCounters& counters() const { return counters_; }
+
+ private:
+  RewriteService(const Config& config, std::unique_ptr<calendar::GraphClient> graph,
+                 std::unique_ptr<RewriteStore> store);
+  void remember(const MessageKey& key, std::shared_ptr<const protocol::mime::Message> message);
+  MessageState store_rewritten(const MessageKey& key, std::string bytes);
+
+  struct UserListing {
+    std::shared_ptr<const MeetingListing> listing;
+    std::chrono::steady_clock::time_point fetched{};
+    bool refreshing = false;
+  };
+
+  RewriteConfig config_;
+  GraphSection graph_section_;
+  std::unique_ptr<calendar::GraphClient> graph_;
+  std::unique_ptr<RewriteStore> store_;
+  std::map<std::string, UserListing> listings_;
+  // Parsed rewritten messages, most recently used first, bounded by total bytes.
+  using CacheKey = std::string;
+  std::list<std::pair<CacheKey, std::shared_ptr<const protocol::mime::Message>>> lru_;
+  std::unordered_map<CacheKey, decltype(lru_)::iterator> cache_index_;
+  std::size_t cached_bytes_ = 0;
+  static constexpr std::size_t max_cached_bytes = 64u << 20;
+  RewriteCounters counters_;
+};
+
+// "DD-Mon-YYYY HH:MM:SS +ZZZZ" (IMAP INTERNALDATE) as a point in time.
+std::optional<std::chrono::system_clock::time_point> parse_internaldate(std::string_view text);
+
+} // namespace icalgate::proxy

@@ -1,0 +1,718 @@
+#include "proxy/rewrite_store.hpp"
+
+#include <openssl/evp.h>
+#include <sqlite3.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <filesystem>
+#include <mutex>
+#include <system_error>
+#include <unistd.h>
+#include <vector>
+
+namespace icalgate::proxy {
+
+using protocol::Errc;
+using protocol::Error;
+using protocol::make_error;
+using protocol::Result;
+
+std::string_view to_string(MessageState state) {
+  switch (state) {
+  case MessageState::plain:
+    return "plain";
+  case MessageState::original:
+    return "original";
+  case MessageState::rewritten:
+    return "rewritten";
+  }
+  return "unknown";
+}
+
+namespace {
+
+// protocol::Errc has no code for "the database failed"; callers treat every store error
+// alike (serve the original, count, log), so the code only separates a row that must not be
+// served from everything else.
+constexpr Errc storage_failure = Errc::unsupported;
+constexpr Errc corrupt_row = Errc::syntax;
+
+constexpr int schema_version = 1;
+constexpr int busy_timeout_ms = 5'000;
+// Rewritten messages are mostly text; speed matters more than the last few percent because
+// compression runs on the io thread.
+constexpr int compression_level = Z_BEST_SPEED;
+constexpr std::size_t sha256_size = 32;
+
+// The decision is a small row read in bulk by states(); the bytes of the few rewritten
+// messages live in a table of their own so that those reads never touch them.
+constexpr const char* schema_sql = R"sql(
+CREATE TABLE IF NOT EXISTS message_decision (
+  user        TEXT    NOT NULL,  -- lower-cased
+  mailbox     TEXT    NOT NULL,
+  uidvalidity INTEGER NOT NULL,
+  uid         INTEGER NOT NULL,
+  state       TEXT    NOT NULL CHECK (state IN ('plain', 'original', 'rewritten')),
+  reason      TEXT    NOT NULL,
+  PRIMARY KEY (user, mailbox, uidvalidity, uid)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS rewritten_message (
+  user        TEXT    NOT NULL,
+  mailbox     TEXT    NOT NULL,
+  uidvalidity INTEGER NOT NULL,
+  uid         INTEGER NOT NULL,
+  size        INTEGER NOT NULL,  -- of the message, before compression
+  sha256      BLOB    NOT NULL,  -- of the message, before compression
+  body        BLOB    NOT NULL,  -- zlib stream
+  PRIMARY KEY (user, mailbox, uidvalidity, uid)
+);
+PRAGMA user_version = 1;
+)sql";
+
+constexpr const char* key_match = "user = ?1 AND mailbox = ?2 AND uidvalidity = ?3";
+
+std::string normalize_user(std::string_view user) {
+  std::string out(user);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') {
+      c = static_cast<char>(c - 'A' + 'a');
+    }
+  }
+  return out;
+}
+
+std::string normalize_mailbox(std::string_view mailbox) {
+  if (mailbox.size() == 5) {
+    std::string upper(mailbox);
+    for (char& c : upper) {
+      if (c >= 'a' && c <= 'z') {
+        c = static_cast<char>(c - 'a' + 'A');
+      }
+    }
+    if (upper == "INBOX") {
+      return upper;
+    }
+  }
+  return std::string(mailbox);
+}
+
+std::optional<MessageState> parse_state(std::string_view text) {
+  if (text == "plain") {
+    return MessageState::plain;
+  }
+  if (text == "original") {
+    return MessageState::original;
+  }
+  if (text == "rewritten") {
+    return MessageState::rewritten;
+  }
+  return std::nullopt;
+}
+
+std::string_view column_text(sqlite3_stmt* stmt, int column) {
+  const auto* text = sqlite3_column_text(stmt, column);
+  if (text == nullptr) {
+    return {};
+  }
+  return {reinterpret_cast<const char*>(text),
+          static_cast<std::size_t>(sqlite3_column_bytes(stmt, column))};
+}
+
+std::string_view column_blob(sqlite3_stmt* stmt, int column) {
+  const void* blob = sqlite3_column_blob(stmt, column);
+  if (blob == nullptr) {
+    return {};
+  }
+  return {static_cast<const char*>(blob),
+          static_cast<std::size_t>(sqlite3_column_bytes(stmt, column))};
+}
+
+bool sha256(std::string_view data, std::array<unsigned char, sha256_size>& out) {
+  unsigned int size = 0;
+  return EVP_Digest(data.data(), data.size(), out.data(), &size, EVP_sha256(), nullptr) == 1 &&
+         size == sha256_size;
+}
+
+// What a rewritten message becomes in its row.
+struct PackedMessage {
+  std::array<unsigned char, sha256_size> digest{};
+  std::string body;
+};
+
+std::optional<PackedMessage> pack(std::string_view bytes) {
+  PackedMessage packed;
+  if (!sha256(bytes, packed.digest)) {
+    return std::nullopt;
+  }
+  uLongf size = compressBound(static_cast<uLong>(bytes.size()));
+  packed.body.resize(size);
+  if (compress2(reinterpret_cast<Bytef*>(packed.body.data()), &size,
+                reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uLong>(bytes.size()),
+                compression_level) != Z_OK) {
+    return std::nullopt;
+  }
+  packed.body.resize(size);
+  return packed;
+}
+
+struct StatementDeleter {
+  void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
+};
+using Statement = std::unique_ptr<sqlite3_stmt, StatementDeleter>;
+
+struct DatabaseDeleter {
+  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+using Database = std::unique_ptr<sqlite3, DatabaseDeleter>;
+
+// SQLITE_STATIC without its C cast: the bound value outlives the statement's use.
+const sqlite3_destructor_type bind_static = nullptr;
+
+// One use of a cached statement: reset on the way out, so that it holds no lock and keeps no
+// pointer to the caller's strings (bound without copying).
+class Use {
+ public:
+  explicit Use(const Statement& stmt) : stmt_(stmt.get()) {}
+  ~Use() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  Use(const Use&) = delete;
+  Use& operator=(const Use&) = delete;
+
+  sqlite3_stmt* get() const { return stmt_; }
+  // Binding fails only on misuse; the first failure is kept and reported by ok().
+  Use& text(int index, std::string_view value) {
+    // A null pointer would bind NULL, not the empty string.
+    note(sqlite3_bind_text(stmt_, index, value.data() != nullptr ? value.data() : "",
+                           static_cast<int>(value.size()), bind_static));
+    return *this;
+  }
+  Use& blob(int index, std::string_view value) {
+    note(
+        sqlite3_bind_blob(stmt_, index, value.data(), static_cast<int>(value.size()), bind_static));
+    return *this;
+  }
+  Use& integer(int index, std::int64_t value) {
+    note(sqlite3_bind_int64(stmt_, index, value));
+    return *this;
+  }
+  // user ?1, mailbox ?2, uidvalidity ?3: the leading key columns of every statement.
+  Use& mailbox(std::string_view user, std::string_view mailbox, std::uint32_t uidvalidity) {
+    return text(1, user).text(2, mailbox).integer(3, uidvalidity);
+  }
+  bool ok() const { return rc_ == SQLITE_OK; }
+  int step() { return ok() ? sqlite3_step(stmt_) : rc_; }
+  void reset() { sqlite3_reset(stmt_); }
+
+ private:
+  void note(int rc) {
+    if (rc_ == SQLITE_OK) {
+      rc_ = rc;
+    }
+  }
+  sqlite3_stmt* stmt_;
+  int rc_ = SQLITE_OK;
+};
+
+class SqliteRewriteStore final : public RewriteStore {
+ public:
+  static Result<std::unique_ptr<RewriteStore>> open_file(const std::string& path);
+
+  Result<std::map<std::uint32_t, MessageState>>
+  states(std::string_view user, std::string_view mailbox, std::uint32_t uidvalidity,
+         std::span<const std::uint32_t> uids) override;
+  Result<std::optional<StoredMessage>> get(const MessageKey& key) override;
+  Result<StoredMessage> put_if_absent(const MessageKey& key, const StoredMessage& message) override;
+  Result<Done> put_plain(std::string_view user, std::string_view mailbox, std::uint32_t uidvalidity,
+                         std::span<const std::uint32_t> uids) override;
+  Result<Done> forget_other_uidvalidity(std::string_view user, std::string_view mailbox,
+                                        std::uint32_t uidvalidity) override;
+  Result<std::size_t> forget_user(std::string_view user) override;
+
+ private:
+  // Rolls back unless committed, so every early error return leaves no transaction open.
+  class Transaction {
+   public:
+    Transaction(SqliteRewriteStore& store, const Statement& begin) : store_(store) {
+      Use use(begin);
+      begun_ = use.step() == SQLITE_DONE;
+    }
+    ~Transaction() {
+      if (begun_) {
+        Use use(store_.rollback_);
+        (void)use.step();
+      }
+    }
+    Transaction(const Transaction&) = delete;
+    Transaction& operator=(const Transaction&) = delete;
+
+    bool begun() const { return begun_; }
+    bool commit() {
+      Use use(store_.commit_);
+      if (use.step() != SQLITE_DONE) {
+        return false; // the destructor rolls back
+      }
+      begun_ = false;
+      return true;
+    }
+
+   private:
+    SqliteRewriteStore& store_;
+    bool begun_ = false;
+  };
+
+  explicit SqliteRewriteStore(std::string path) : path_(std::move(path)) {}
+
+  Error failure(std::string_view what) const {
+    return make_error(storage_failure, "rewrite state '" + path_ + "': " + std::string(what) +
+                                           ": " + sqlite3_errmsg(db_.get()));
+  }
+  Error corrupt(const MessageKey& key, std::string_view what) const {
+    return make_error(corrupt_row, "rewrite state '" + path_ + "': UID " + std::to_string(key.uid) +
+                                       " (UIDVALIDITY " + std::to_string(key.uidvalidity) +
+                                       "): " + std::string(what));
+  }
+  Result<Done> create_schema();
+  Result<Done> prepare_all();
+  // Reads one decision; `key` is normalized. The caller holds mutex_.
+  Result<std::optional<StoredMessage>> read(const MessageKey& key);
+
+  std::string path_;
+  std::mutex mutex_;
+  Database db_; // declared before the statements: destroyed after them
+  Statement begin_read_, begin_write_, commit_, rollback_;
+  Statement select_range_, select_state_, select_message_;
+  Statement insert_decision_, insert_message_;
+  Statement delete_other_messages_, delete_other_decisions_;
+  Statement delete_user_messages_, delete_user_decisions_;
+};
+
+Result<RewriteStore::Done> SqliteRewriteStore::create_schema() {
+  sqlite3* db = db_.get();
+  // Immediate: two gateways starting together must not both create (or both read version 0).
+  if (sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) {
+    return failure("creating the schema");
+  }
+  auto created = [&]() -> Result<Done> {
+    int version = 0;
+    {
+      sqlite3_stmt* stmt = nullptr;
+      if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, nullptr) != SQLITE_OK) {
+        return failure("reading the schema version");
+      }
+      Statement pragma(stmt);
+      if (sqlite3_step(stmt) != SQLITE_ROW) {
+        return failure("reading the schema version");
+      }
+      version = sqlite3_column_int(stmt, 0);
+    }
+    if (version > schema_version) {
+      return make_error(storage_failure, "rewrite state '" + path_ + "': schema version " +
+                                             std::to_string(version) +
+                                             " is newer than this icalgate's (" +
+                                             std::to_string(schema_version) + ")");
+    }
+    if (version < schema_version &&
+        sqlite3_exec(db, schema_sql, nullptr, nullptr, nullptr) != SQLITE_OK) {
+      return failure("creating the schema");
+    }
+    if (sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+      return failure("creating the schema");
+    }
+    return Done{};
+  }();
+  if (!created) {
+    sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  return created;
+}
+
+Result<RewriteStore::Done> SqliteRewriteStore::prepare_all() {
+  const std::string key = key_match;
+  const std::pair<Statement*, std::string> statements[] = {
+      {&begin_read_, "BEGIN"},
+      {&begin_write_, "BEGIN IMMEDIATE"},
+      {&commit_, "COMMIT"},
+      {&rollback_, "ROLLBACK"},
+      {&select_range_, "SELECT uid, state FROM message_decision WHERE " + key +
+                           " AND uid BETWEEN ?4 AND ?5 ORDER BY uid"},
+      {&select_state_, "SELECT state FROM message_decision WHERE " + key + " AND uid = ?4"},
+      {&select_message_,
+       "SELECT d.state, d.reason, m.size, m.sha256, m.body FROM message_decision AS d "
+       "LEFT JOIN rewritten_message AS m ON m.user = d.user AND m.mailbox = d.mailbox AND "
+       "m.uidvalidity = d.uidvalidity AND m.uid = d.uid "
+       "WHERE d.user = ?1 AND d.mailbox = ?2 AND d.uidvalidity = ?3 AND d.uid = ?4"},
+      {&insert_decision_,
+       "INSERT INTO message_decision (user, mailbox, uidvalidity, uid, state, reason) "
+       "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING"},
+      // A leftover row of a decision removed by hand must not block the new one.
+      {&insert_message_,
+       "INSERT INTO rewritten_message (user, mailbox, uidvalidity, uid, size, sha256, body) "
+       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO UPDATE SET size = excluded.size, "
+       "sha256 = excluded.sha256, body = excluded.body"},
+      {&delete_other_messages_,
+       "DELETE FROM rewritten_message WHERE user = ?1 AND mailbox = ?2 AND uidvalidity <> ?3"},
+      {&delete_other_decisions_,
+       "DELETE FROM message_decision WHERE user = ?1 AND mailbox = ?2 AND uidvalidity <> ?3"},
+      {&delete_user_messages_, "DELETE FROM rewritten_message WHERE user = ?1"},
+      {&delete_user_decisions_, "DELETE FROM message_decision WHERE user = ?1"},
+  };
+  for (const auto& [slot, sql] : statements) {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v3(db_.get(), sql.c_str(), static_cast<int>(sql.size() + 1),
+                           SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK) {
+      sqlite3_finalize(stmt);
+      return failure("preparing statements");
+    }
+    slot->reset(stmt);
+  }
+  return Done{};
+}
+
+Result<std::unique_ptr<RewriteStore>> SqliteRewriteStore::open_file(const std::string& path) {
+  const auto fail = [&](const std::string& what) {
+    return make_error(storage_failure, "rewrite state '" + path + "': " + what);
+  };
+  if (path.empty()) {
+    return fail("no path given");
+  }
+  const bool in_memory = path == ":memory:";
+  if (!in_memory) {
+    const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+    std::error_code ec;
+    if (!parent.empty() && !std::filesystem::is_directory(parent, ec)) {
+      std::filesystem::create_directories(parent, ec);
+      if (ec) {
+        return fail("cannot create directory '" + parent.string() + "': " + ec.message());
+      }
+    }
+    // SQLite would create the file (and later its -wal and -shm, which copy the file's mode)
+    // readable by everyone; the rewritten messages are mail.
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      return fail(std::strerror(errno));
+    }
+    ::close(fd);
+  }
+
+  std::unique_ptr<SqliteRewriteStore> store(new SqliteRewriteStore(path));
+  sqlite3* raw = nullptr;
+  const int rc =
+      sqlite3_open_v2(path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  store->db_.reset(raw);
+  if (rc != SQLITE_OK) {
+    return raw != nullptr ? store->failure("cannot open") : fail(sqlite3_errstr(rc));
+  }
+  sqlite3_extended_result_codes(raw, 1);
+  sqlite3_busy_timeout(raw, busy_timeout_ms);
+  // With WAL, NORMAL syncs at checkpoints instead of at every commit: a commit survives the
+  // gateway crashing or restarting, and only the last ones can be lost to a power failure (the
+  // messages are then decided again). FULL would put an fsync on the io thread per decision.
+  if (sqlite3_exec(raw, "PRAGMA synchronous = NORMAL", nullptr, nullptr, nullptr) != SQLITE_OK) {
+    return store->failure("setting the sync mode");
+  }
+
+  // WAL lets readers in other processes go on while one writes, and a commit writes only the
+  // changed pages. In-memory databases stay in "memory" mode.
+  {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(raw, "PRAGMA journal_mode = WAL", -1, &stmt, nullptr) != SQLITE_OK) {
+      return store->failure("setting WAL mode");
+    }
+    Statement pragma(stmt);
+    if (sqlite3_step(stmt) != SQLITE_ROW) {
+      return store->failure("setting WAL mode");
+    }
+    const std::string_view mode = column_text(stmt, 0);
+    if (mode != "wal" && !(in_memory && mode == "memory")) {
+      return fail("cannot use WAL mode (journal mode is " + std::string(mode) + ")");
+    }
+  }
+
+  // The tables first: statements naming them cannot be prepared before they exist.
+  if (auto created = store->create_schema(); !created) {
+    return created.error();
+  }
+  if (auto prepared = store->prepare_all(); !prepared) {
+    return prepared.error();
+  }
+  return std::unique_ptr<RewriteStore>(std::move(store));
+}
+
+Result<std::map<std::uint32_t, MessageState>>
+SqliteRewriteStore::states(std::string_view user, std::string_view mailbox,
+                           std::uint32_t uidvalidity, std::span<const std::uint32_t> uids) {
+  std::vector<std::uint32_t> wanted(uids.begin(), uids.end());
+  std::sort(wanted.begin(), wanted.end());
+  wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
+  std::map<std::uint32_t, MessageState> out;
+  if (wanted.empty()) {
+    return out;
+  }
+  const std::string u = normalize_user(user);
+  const std::string m = normalize_mailbox(mailbox);
+
+  std::lock_guard lock(mutex_);
+  Transaction tx(*this, begin_read_);
+  if (!tx.begun()) {
+    return failure("reading states");
+  }
+  const auto add = [&](std::uint32_t uid, std::string_view text) -> bool {
+    const auto state = parse_state(text);
+    if (state) {
+      out.emplace_hint(out.end(), uid, *state);
+    }
+    return state.has_value();
+  };
+  int rc = SQLITE_DONE;
+  // A dense set (a header sync's 1:*) is one range scan; a sparse one, lookups by UID.
+  const std::uint64_t range = std::uint64_t{wanted.back()} - wanted.front() + 1;
+  if (range <= 2 * wanted.size() + 64) {
+    Use q(select_range_);
+    q.mailbox(u, m, uidvalidity).integer(4, wanted.front()).integer(5, wanted.back());
+    while ((rc = q.step()) == SQLITE_ROW) {
+      const auto uid = static_cast<std::uint32_t>(sqlite3_column_int64(q.get(), 0));
+      if (std::binary_search(wanted.begin(), wanted.end(), uid) &&
+          !add(uid, column_text(q.get(), 1))) {
+        return corrupt(MessageKey{u, m, uidvalidity, uid}, "unknown state");
+      }
+    }
+  } else {
+    Use q(select_state_);
+    q.mailbox(u, m, uidvalidity);
+    for (const std::uint32_t uid : wanted) {
+      q.integer(4, uid);
+      rc = q.step();
+      if (rc == SQLITE_ROW) {
+        if (!add(uid, column_text(q.get(), 0))) {
+          return corrupt(MessageKey{u, m, uidvalidity, uid}, "unknown state");
+        }
+        rc = SQLITE_DONE;
+      }
+      q.reset();
+      if (rc != SQLITE_DONE) {
+        break;
+      }
+    }
+  }
+  if (rc != SQLITE_DONE || !tx.commit()) {
+    return failure("reading states");
+  }
+  return out;
+}
+
+Result<std::optional<StoredMessage>> SqliteRewriteStore::read(const MessageKey& key) {
+  Use q(select_message_);
+  q.mailbox(key.user, key.mailbox, key.uidvalidity).integer(4, key.uid);
+  const int rc = q.step();
+  if (rc == SQLITE_DONE) {
+    return std::optional<StoredMessage>();
+  }
+  if (rc != SQLITE_ROW) {
+    return failure("reading a message");
+  }
+  sqlite3_stmt* row = q.get();
+  const auto state = parse_state(column_text(row, 0));
+  if (!state) {
+    return corrupt(key, "unknown state");
+  }
+  StoredMessage message{*state, std::string(column_text(row, 1)), {}};
+  if (*state != MessageState::rewritten) {
+    return std::optional<StoredMessage>(std::move(message));
+  }
+  if (sqlite3_column_type(row, 2) != SQLITE_INTEGER) {
+    return corrupt(key, "the rewritten message is missing");
+  }
+  const std::int64_t size = sqlite3_column_int64(row, 2);
+  const std::string_view digest = column_blob(row, 3);
+  const std::string_view body = column_blob(row, 4);
+  if (size <= 0 || static_cast<std::uint64_t>(size) > max_message_bytes ||
+      digest.size() != sha256_size) {
+    return corrupt(key, "the rewritten message has a bad size or digest");
+  }
+  message.bytes.resize(static_cast<std::size_t>(size));
+  uLongf produced = static_cast<uLongf>(size);
+  uLong consumed = static_cast<uLong>(body.size());
+  if (uncompress2(reinterpret_cast<Bytef*>(message.bytes.data()), &produced,
+                  reinterpret_cast<const Bytef*>(body.data()), &consumed) != Z_OK ||
+      produced != static_cast<uLongf>(size) || consumed != body.size()) {
+    return corrupt(key, "the rewritten message does not decompress to its length");
+  }
+  std::array<unsigned char, sha256_size> actual{};
+  if (!sha256(message.bytes, actual)) {
+    return failure("hashing");
+  }
+  if (std::memcmp(actual.data(), digest.data(), sha256_size) != 0) {
+    return corrupt(key, "the rewritten message fails its SHA-256 check");
+  }
+  return std::optional<StoredMessage>(std::move(message));
+}
+
+Result<std::optional<StoredMessage>> SqliteRewriteStore::get(const MessageKey& key) {
+  const MessageKey k{normalize_user(key.user), normalize_mailbox(key.mailbox), key.uidvalidity,
+                     key.uid};
+  std::lock_guard lock(mutex_);
+  return read(k);
+}
+
+Result<StoredMessage> SqliteRewriteStore::put_if_absent(const MessageKey& key,
+                                                        const StoredMessage& message) {
+  const MessageKey k{normalize_user(key.user), normalize_mailbox(key.mailbox), key.uidvalidity,
+                     key.uid};
+  if (k.user.empty() || k.uid == 0 || k.uidvalidity == 0) {
+    return make_error(Errc::syntax, "rewrite state: a message needs a user, UIDVALIDITY and UID");
+  }
+  const bool rewritten = message.state == MessageState::rewritten;
+  std::optional<PackedMessage> packed;
+  if (rewritten) {
+    if (message.bytes.empty() || message.bytes.size() > max_message_bytes) {
+      return make_error(Errc::too_many, "rewrite state: a rewritten message must have 1 byte to "
+                                        "1 GiB");
+    }
+    // Before the write lock: compression is the slow part.
+    packed = pack(message.bytes);
+    if (!packed) {
+      return make_error(storage_failure, "rewrite state: cannot compress or hash a message");
+    }
+  }
+
+  std::lock_guard lock(mutex_);
+  Transaction tx(*this, begin_write_);
+  if (!tx.begun()) {
+    return failure("storing a decision");
+  }
+  bool inserted = false;
+  {
+    Use q(insert_decision_);
+    q.mailbox(k.user, k.mailbox, k.uidvalidity)
+        .integer(4, k.uid)
+        .text(5, to_string(message.state))
+        .text(6, message.reason);
+    if (q.step() != SQLITE_DONE) {
+      return failure("storing a decision");
+    }
+    inserted = sqlite3_changes(db_.get()) == 1;
+  }
+  if (!inserted) {
+    // Someone decided first: serve what they stored.
+    auto existing = read(k);
+    if (!existing) {
+      return existing.error();
+    }
+    if (!*existing) {
+      return failure("the stored decision vanished");
+    }
+    if (!tx.commit()) {
+      return failure("reading a decision");
+    }
+    return std::move(**existing);
+  }
+  if (rewritten) {
+    Use q(insert_message_);
+    q.mailbox(k.user, k.mailbox, k.uidvalidity)
+        .integer(4, k.uid)
+        .integer(5, static_cast<std::int64_t>(message.bytes.size()))
+        .blob(6, std::string_view(reinterpret_cast<const char*>(packed->digest.data()),
+                                  packed->digest.size()))
+        .blob(7, packed->body);
+    if (q.step() != SQLITE_DONE) {
+      return failure("storing a rewritten message");
+    }
+  }
+  if (!tx.commit()) {
+    return failure("storing a decision");
+  }
+  return StoredMessage{message.state, message.reason, rewritten ? message.bytes : std::string()};
+}
+
+Result<RewriteStore::Done> SqliteRewriteStore::put_plain(std::string_view user,
+                                                         std::string_view mailbox,
+                                                         std::uint32_t uidvalidity,
+                                                         std::span<const std::uint32_t> uids) {
+  const std::string u = normalize_user(user);
+  const std::string m = normalize_mailbox(mailbox);
+  if (u.empty() || uidvalidity == 0 || std::find(uids.begin(), uids.end(), 0U) != uids.end()) {
+    return make_error(Errc::syntax, "rewrite state: a message needs a user, UIDVALIDITY and UID");
+  }
+  if (uids.empty()) {
+    return Done{};
+  }
+  std::lock_guard lock(mutex_);
+  Transaction tx(*this, begin_write_);
+  if (!tx.begun()) {
+    return failure("storing plain decisions");
+  }
+  Use q(insert_decision_);
+  q.mailbox(u, m, uidvalidity).text(5, to_string(MessageState::plain)).text(6, "");
+  for (const std::uint32_t uid : uids) {
+    q.integer(4, uid);
+    const int rc = q.step();
+    q.reset();
+    if (rc != SQLITE_DONE) {
+      return failure("storing plain decisions");
+    }
+  }
+  if (!tx.commit()) {
+    return failure("storing plain decisions");
+  }
+  return Done{};
+}
+
+Result<RewriteStore::Done> SqliteRewriteStore::forget_other_uidvalidity(std::string_view user,
+                                                                        std::string_view mailbox,
+                                                                        std::uint32_t uidvalidity) {
+  const std::string u = normalize_user(user);
+  const std::string m = normalize_mailbox(mailbox);
+  std::lock_guard lock(mutex_);
+  Transaction tx(*this, begin_write_);
+  if (!tx.begun()) {
+    return failure("forgetting a UIDVALIDITY");
+  }
+  for (const Statement* stmt : {&delete_other_messages_, &delete_other_decisions_}) {
+    Use q(*stmt);
+    if (q.mailbox(u, m, uidvalidity).step() != SQLITE_DONE) {
+      return failure("forgetting a UIDVALIDITY");
+    }
+  }
+  if (!tx.commit()) {
+    return failure("forgetting a UIDVALIDITY");
+  }
+  return Done{};
+}
+
+Result<std::size_t> SqliteRewriteStore::forget_user(std::string_view user) {
+  const std::string u = normalize_user(user);
+  std::lock_guard lock(mutex_);
+  Transaction tx(*this, begin_write_);
+  if (!tx.begun()) {
+    return failure("forgetting a user");
+  }
+  std::size_t removed = 0;
+  for (const Statement* stmt : {&delete_user_messages_, &delete_user_decisions_}) {
+    Use q(*stmt);
+    if (q.text(1, u).step() != SQLITE_DONE) {
+      return failure("forgetting a user");
+    }
+    // Every rewritten message row has its decision row: count the decisions.
+    removed = static_cast<std::size_t>(sqlite3_changes64(db_.get()));
+  }
+  if (!tx.commit()) {
+    return failure("forgetting a user");
+  }
+  return removed;
+}
+
+} // namespace
+
+Result<std::unique_ptr<RewriteStore>> RewriteStore::open(const std::string& path) {
+  return SqliteRewriteStore::open_file(path);
+}
+
+} // namespace icalgate::proxy

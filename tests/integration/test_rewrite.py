@@ -1,0 +1,422 @@
+#!/usr/bin/env python3
+"""Meeting invitations rewritten end to end: Dovecot + icalgate + icalgate-graphsim.
+
+    python3 tests/integration/test_rewrite.py --icalgate build/dev/bin/icalgate \\
+        --graphsim build/dev/bin/icalgate-graphsim [unittest arguments]
+
+Dovecot holds the fixture mailbox of tests/rewrite/make_mailbox.py (OWA-link meeting messages
+of every shape, ordinary mail, and invitations whose event Graph does not have), seeded with
+INTERNALDATEs from their Date headers; graphsim serves their events. Through the gateway:
+  - each invitation arrives as an iMIP message (text/calendar with the METHOD and UID that
+    Graph's event asks for), every other message byte for byte as Dovecot holds it;
+  - every FETCH item of a rewritten message (sizes, BODYSTRUCTURE, BODY, ENVELOPE, each
+    section and its MIME header, partial ranges, RFC822*) equals what Dovecot answers for the
+    rewritten bytes APPENDed to it directly: the differential proof of a consistent message;
+  - header sync first, then the body in chunks (Thunderbird), FETCH by sequence number
+    (imaplib), and an mbsync sync see the same message;
+  - a restarted gateway, with Graph gone, serves the same bytes (the decision store);
+  - Graph failures (503, 429 with Retry-After, timeouts, no event) deliver the original,
+    counted in the log, and a message once shown as the original stays the original;
+  - with Graph's listing, the gateway asks the upstream for no BODYSTRUCTURE and no body of
+    a message that is not an invitation; without it (IMAP-only classification) the result
+    is the same.
+"""
+
+from __future__ import annotations
+
+import argparse
+import email
+import email.policy
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import env  # noqa: E402
+
+ICALGATE: str | None = None
+GRAPHSIM: str | None = None
+MAKE_MAILBOX = HERE.parent / "rewrite" / "make_mailbox.py"
+ALICE = "alice@contoso.com"
+BOB = "bob@contoso.com"  # the oracle's mailboxes: rewritten bytes APPENDed to Dovecot directly
+
+FIXTURES: Path | None = None
+MANIFEST: list[dict] = []
+WORLD: env.World | None = None
+GRAPH: env.GraphSim | None = None
+GATEWAY: env.Gateway | None = None
+
+
+def seed_with_dates(conn: env.Imap, mailbox: str, messages: list[bytes]) -> None:
+    for data in messages:
+        tagged = env.append_dated(conn, mailbox, data)
+        if env.status_of(tagged) != b"OK":
+            raise env.EnvError(f"APPEND failed: {tagged!r}")
+
+
+def rewrite_config(state: Path, **graph_options) -> str:
+    assert GRAPH is not None
+    return GRAPH.config(**graph_options) + f'\n[rewrite]\nenabled = true\nstate = "{state}"\n'
+
+
+def setUpModule():
+    global FIXTURES, MANIFEST, WORLD, GRAPH, GATEWAY
+    root = Path(tempfile.mkdtemp(prefix="icalgate-rewrite-"))
+    os.chmod(root, 0o755)
+    FIXTURES = root / "fixtures"
+    subprocess.run([sys.executable, str(MAKE_MAILBOX), str(FIXTURES), "--upn", ALICE], check=True,
+                   stdout=subprocess.DEVNULL)
+    MANIFEST = json.loads((FIXTURES / "manifest.json").read_text())
+    WORLD = env.World(icalgate=None, seed=[], root=root / "world")
+    WORLD.start()
+    with WORLD.upstream.connect() as c:
+        c.login(ALICE, env.USERS[ALICE])
+        seed_with_dates(c, "INBOX", [(FIXTURES / m["file"]).read_bytes() for m in MANIFEST])
+        c.logout()
+    GRAPH = env.GraphSim(GRAPHSIM, FIXTURES / "graph", root).start()
+    WORLD.icalgate = ICALGATE
+    GATEWAY = WORLD.start_gateway(name="rewrite", extra_config=rewrite_config(root / "rewrite.db"))
+    WORLD.gateway = GATEWAY
+
+
+def tearDownModule():
+    problems = []
+    if WORLD is not None:
+        problems = WORLD.stop_and_check(WORLD.secrets() | {"graph client secret": env.GraphSim.CLIENT_SECRET})
+    if GRAPH is not None:
+        GRAPH.stop()
+    if problems:
+        raise AssertionError("after the suite:\n" + "\n".join(problems))
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def fetch_literals(conn: env.Imap, command: bytes) -> dict[int, bytes]:
+    """{UID: the one literal of each untagged FETCH} of a UID FETCH with one string item."""
+    untagged, tagged = conn.command(command)
+    assert env.status_of(tagged) == b"OK", tagged
+    out = {}
+    for resp in untagged:
+        m = re.match(rb"\* \d+ FETCH \(.*?UID (\d+).*?\{(\d+)\}\r\n", resp, re.S)
+        if m:
+            out[int(m.group(1))] = resp[m.end(): m.end() + int(m.group(2))]
+    return out
+
+
+def items_of(response: bytes) -> bytes:
+    """An untagged FETCH without its sequence number, UID and FLAGS: the content items."""
+    body = re.sub(rb"^\* \d+ FETCH \(", b"(", response)
+    body = re.sub(rb"UID \d+ ?", b"", body)
+    return re.sub(rb"FLAGS \([^)]*\) ?", b"", body)
+
+
+def part_numbers(msg: email.message.Message, prefix: str = "") -> list[str]:
+    """IMAP part numbers of every body part (message/rfc822 contents not descended)."""
+    if not msg.is_multipart():
+        return [prefix or "1"]
+    out = []
+    for i, sub in enumerate(msg.get_payload(), 1):
+        number = f"{prefix}.{i}" if prefix else str(i)
+        out.append(number)
+        if sub.is_multipart():
+            out.extend(part_numbers(sub, number))
+    return out
+
+
+def calendar_parts(data: bytes) -> list[email.message.Message]:
+    msg = email.message_from_bytes(data, policy=email.policy.compat32)
+    return [p for p in msg.walk() if p.get_content_type() == "text/calendar"]
+
+
+class RewriteBase(unittest.TestCase):
+    maxDiff = 4000
+
+    @property
+    def w(self) -> env.World:
+        assert WORLD is not None
+        return WORLD
+
+    def gateway_session(self, gateway: env.Gateway | None = None, mailbox: str = "INBOX") -> env.Imap:
+        gw = gateway or GATEWAY
+        conn = env.Imap(gw.imaps_port, tls=True, ca_file=self.w.certs["ca"])
+        conn.login(ALICE, env.USERS[ALICE])
+        conn.check(b"EXAMINE " + env.quote(mailbox))
+        return conn
+
+    def direct_session(self, user: str = ALICE, mailbox: str = "INBOX") -> env.Imap:
+        conn = self.w.connect_upstream_imaps()
+        conn.login(user, env.USERS[user])
+        conn.check(b"SELECT " + env.quote(mailbox))
+        return conn
+
+    def entries(self, expect: str) -> list[tuple[int, dict]]:
+        return [(i + 1, m) for i, m in enumerate(MANIFEST) if m["expect"] == expect]
+
+
+class RewriteTest(RewriteBase):
+    def test_each_invitation_is_served_as_imip(self):
+        with self.gateway_session() as c:
+            bodies = fetch_literals(c, b"UID FETCH 1:* (UID BODY.PEEK[])")
+        with self.direct_session() as d:
+            originals = fetch_literals(d, b"UID FETCH 1:* (UID BODY.PEEK[])")
+        self.assertEqual(sorted(bodies), sorted(originals))
+        for uid, entry in enumerate(MANIFEST, 1):
+            with self.subTest(fixture=entry["file"], expect=entry["expect"]):
+                if entry["expect"] != "rewrite":
+                    self.assertEqual(bodies[uid], originals[uid], "must pass through byte for byte")
+                    continue
+                self.assertNotEqual(bodies[uid], originals[uid])
+                cals = calendar_parts(bodies[uid])
+                self.assertEqual(len(cals), 1)
+                self.assertEqual(cals[0].get_param("method"), entry["method"])
+                ics = cals[0].get_payload(decode=True).decode()
+                self.assertIn(f"METHOD:{entry['method']}", ics)
+                self.assertIn("UID:" + entry["ical_uid"][:40], ics.replace("\r\n ", ""))
+                self.assertNotIn(b"Microsoft Outlook Web Access", bodies[uid])
+                # Every header field of the original is still there.
+                orig_headers = email.message_from_bytes(originals[uid], policy=email.policy.compat32)
+                new_headers = email.message_from_bytes(bodies[uid], policy=email.policy.compat32)
+                for name in ("Subject", "From", "To", "Date", "Message-ID"):
+                    self.assertEqual(orig_headers[name], new_headers[name], name)
+
+    def test_items_match_dovecot_serving_the_rewritten_bytes(self):
+        # The oracle: the rewritten bytes APPENDed to Dovecot directly (bob's Oracle mailbox).
+        rewrites = self.entries("rewrite")
+        with self.gateway_session() as c:
+            bodies = fetch_literals(c, b"UID FETCH 1:* (UID BODY.PEEK[])")
+        with self.direct_session(BOB) as d:
+            d.command(b"DELETE Oracle")
+            d.check(b"CREATE Oracle")
+            d.check(b"SELECT Oracle")
+            oracle_uid = {}
+            for n, (uid, _) in enumerate(rewrites, 1):
+                _, tagged = d.append("Oracle", bodies[uid])
+                self.assertEqual(env.status_of(tagged), b"OK")
+                oracle_uid[uid] = n
+        checked = 0
+        with self.gateway_session() as c, self.direct_session(BOB, "Oracle") as d:
+            for uid, entry in rewrites:
+                msg = email.message_from_bytes(bodies[uid], policy=email.policy.compat32)
+                items = [b"RFC822.SIZE BODYSTRUCTURE BODY ENVELOPE",
+                         b"BODY.PEEK[HEADER] BODY.PEEK[TEXT]<100.700> RFC822.SIZE",
+                         b"BODY.PEEK[HEADER.FIELDS (Content-Type Subject)] BODY.PEEK[HEADER.FIELDS.NOT (Received)]",
+                         b"RFC822.HEADER BODY.PEEK[]<0.4096> BODY.PEEK[]<4096.4096>",
+                         b"BODY.PEEK[TEXT]"]
+                for part in part_numbers(msg):
+                    items.append(b"BODY.PEEK[%s] BODY.PEEK[%s.MIME] BODY.PEEK[%s]<10.50>" % ((part.encode(),) * 3))
+                for item in items:
+                    with self.subTest(fixture=entry["file"], items=item):
+                        got, gt = c.command(b"UID FETCH %d (%s)" % (uid, item))
+                        want, wt = d.command(b"UID FETCH %d (%s)" % (oracle_uid[uid], item))
+                        self.assertEqual(env.status_of(gt), env.status_of(wt))
+                        self.assertEqual([items_of(r) for r in got], [items_of(r) for r in want])
+                        checked += 1
+        self.assertGreater(checked, 7 * len(rewrites))
+
+    def test_header_sync_then_chunked_body(self):
+        # Thunderbird: header sync first (sizes and Content-Type come from the rewrite), then
+        # BODY.PEEK[] in chunks; a new session and a FETCH by sequence number agree.
+        with self.gateway_session() as c:
+            untagged, tagged = c.command(
+                b"UID FETCH 1:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (From To Cc Subject Date "
+                b"Message-ID Priority X-Priority References Newsgroups In-Reply-To Content-Type Reply-To)])")
+            self.assertEqual(env.status_of(tagged), b"OK")
+            sizes = {int(m.group(1)): int(m.group(2)) for r in untagged
+                     for m in [re.search(rb"UID (\d+) RFC822\.SIZE (\d+)", r)] if m}
+            ctypes = {int(re.search(rb"UID (\d+)", r).group(1)): r for r in untagged}
+        with self.gateway_session() as c:
+            for uid, entry in self.entries("rewrite"):
+                chunks = b""
+                while True:
+                    got = fetch_literals(c, b"UID FETCH %d (UID BODY.PEEK[]<%d.4096>)" % (uid, len(chunks)))
+                    chunks += got.get(uid, b"")
+                    if len(got.get(uid, b"")) < 4096:
+                        break
+                with self.subTest(fixture=entry["file"]):
+                    self.assertEqual(len(chunks), sizes[uid])
+                    self.assertEqual(len(calendar_parts(chunks)), 1)
+                    top = email.message_from_bytes(chunks, policy=email.policy.compat32)
+                    self.assertIn(top.get_content_type().encode(), ctypes[uid].lower())
+            untagged, tagged = c.command(b"FETCH 1:* (RFC822.SIZE)")
+            by_seq = {int(m.group(1)): int(m.group(2)) for r in untagged
+                      for m in [re.match(rb"\* (\d+) FETCH \(RFC822\.SIZE (\d+)\)", r)] if m}
+            self.assertEqual(by_seq, sizes)  # UIDs are 1..n here
+
+    def test_mbsync_files_carry_the_calendar(self):
+        root = Path(tempfile.mkdtemp(prefix="mbsync-", dir=self.w.root))
+        pw = root / "password"
+        pw.write_text(env.USERS[ALICE])
+        (root / "mail").mkdir()
+        conf = root / "mbsyncrc"
+        conf.write_text(f"""IMAPAccount acct
+Host localhost
+Port {GATEWAY.imaps_port}
+User {ALICE}
+PassCmd "cat {pw}"
+SSLType IMAPS
+CertificateFile {self.w.certs['ca']}
+Timeout 60
+
+IMAPStore remote
+Account acct
+
+MaildirStore local
+Path {root}/mail/
+Inbox {root}/mail/INBOX
+
+Channel ch
+Far :remote:
+Near :local:
+Patterns INBOX
+Create Near
+Sync Pull
+SyncState *
+""")
+        r = subprocess.run(["mbsync", "-c", str(conf), "-a"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           stdin=subprocess.DEVNULL, timeout=180)
+        self.assertEqual(r.returncode, 0, r.stdout.decode(errors="replace")[-3000:])
+        files = [p.read_bytes() for sub in ("cur", "new") for p in (root / "mail" / "INBOX" / sub).iterdir()]
+        self.assertEqual(len(files), len(MANIFEST))
+        by_id = {}
+        for data in files:
+            m = email.message_from_bytes(data, policy=email.policy.compat32)
+            by_id[m["Message-ID"].strip()] = data
+        for _, entry in self.entries("rewrite"):
+            with self.subTest(fixture=entry["file"]):
+                cals = calendar_parts(by_id[entry["message_id"]])
+                self.assertEqual([c.get_param("method") for c in cals], [entry["method"]])
+        for expect in ("plain", "original"):
+            for _, entry in self.entries(expect):
+                with self.subTest(fixture=entry["file"]):
+                    original = (FIXTURES / entry["file"]).read_bytes()
+                    self.assertEqual(len(calendar_parts(by_id[entry["message_id"]])),
+                                     len(calendar_parts(original)))
+
+    def test_listing_spares_the_upstream(self):
+        # With Graph's listing, a header sync of mail older than the listing asks the upstream
+        # for Message-IDs only, and for whole bodies of listed invitations only.
+        state = Path(tempfile.mkdtemp(prefix="state-", dir=self.w.root)) / "rewrite.db"
+        gw = self.w.start_gateway(name="listing", extra_config=rewrite_config(state))
+        try:
+            with self.gateway_session(gw) as c:
+                c.check(b"UID FETCH 1:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (Subject Content-Type)])")
+                c.logout()
+            probes = [line for line in gw.log_text().splitlines() if " G session=" in line]
+            self.assertTrue(probes, "no probe logged")
+            self.assertFalse([p for p in probes if "BODYSTRUCTURE" in p], probes)
+            whole = [p for p in probes if "BODY.PEEK[]" in p]
+            self.assertEqual(len(whole), 1, probes)
+            listed = set()  # every meeting message Graph knows, external invitations included
+            for f in (FIXTURES / "graph" / "users" / ALICE / "messages").glob("*.json"):
+                listed.update(v["internetMessageId"] for v in json.loads(f.read_text())["value"]
+                              if "eventMessage" in v.get("@odata.type", ""))
+            self.assertTrue({m["message_id"] for m in MANIFEST if m["expect"] == "rewrite"} <= listed)
+            uids = set()
+            for spec in re.search(r"UID FETCH ([0-9:,]+) \(UID BODY\.PEEK\[\]\)", whole[0]).group(1).split(","):
+                a, _, b = spec.partition(":")
+                uids.update(range(int(a), int(b or a) + 1))
+            self.assertEqual(sorted({MANIFEST[u - 1]["message_id"] for u in uids}), sorted(listed))
+        finally:
+            gw.stop()
+
+    def test_imap_only_classification_agrees(self):
+        # listing = false: BODYSTRUCTURE and the start of the first text body decide.
+        state = Path(tempfile.mkdtemp(prefix="state-", dir=self.w.root)) / "rewrite.db"
+        gw = self.w.start_gateway(name="imaponly", extra_config=rewrite_config(state, listing=False))
+        try:
+            with self.gateway_session(gw) as c:
+                via_imap = fetch_literals(c, b"UID FETCH 1:* (UID BODY.PEEK[])")
+            with self.gateway_session() as c:
+                via_listing = fetch_literals(c, b"UID FETCH 1:* (UID BODY.PEEK[])")
+            self.assertEqual(via_imap, via_listing)
+            self.assertIn("BODYSTRUCTURE", gw.log_text())
+            # Here the invitations Graph has no event for are recognised, and counted.
+            for uid, entry in self.entries("original"):
+                self.assertIn(f'uid={uid} outcome=original reason="no event in Graph"', gw.log_text())
+        finally:
+            gw.stop()
+
+
+class RestartAndFailureTest(RewriteBase):
+    def test_restart_serves_the_same_bytes_without_graph(self):
+        state = Path(tempfile.mkdtemp(prefix="state-", dir=self.w.root)) / "rewrite.db"
+        first = self.w.start_gateway(name="before-restart", extra_config=rewrite_config(state))
+        with self.gateway_session(first) as c:
+            before = fetch_literals(c, b"UID FETCH 1:* (UID BODY.PEEK[])")
+            sizes = c.check(b"UID FETCH 1:* (UID RFC822.SIZE BODYSTRUCTURE)")
+        self.assertEqual(first.stop(), 0)
+        # Graph now fails every request: only the store can give the same answers.
+        GRAPH.set_faults([{"status": 503}])
+        try:
+            second = self.w.start_gateway(name="after-restart", extra_config=rewrite_config(state))
+            with self.gateway_session(second) as c:
+                after = fetch_literals(c, b"UID FETCH 1:* (UID BODY.PEEK[])")
+                self.assertEqual(c.check(b"UID FETCH 1:* (UID RFC822.SIZE BODYSTRUCTURE)"), sizes)
+            self.assertEqual(after, before)
+            self.assertNotIn("outcome=original", second.log_text())
+            second.stop()
+        finally:
+            GRAPH.set_faults([])
+
+    def test_graph_failures_deliver_originals_that_stay(self):
+        invitations = [(FIXTURES / m["file"]).read_bytes() for _, m in self.entries("rewrite")][:4]
+        with self.direct_session() as d:
+            d.command(b"DELETE Failures")
+            d.check(b"CREATE Failures")
+            seed_with_dates(d, "Failures", invitations)
+        state = Path(tempfile.mkdtemp(prefix="state-", dir=self.w.root)) / "rewrite.db"
+        gw = self.w.start_gateway(
+            name="failures",
+            extra_config=rewrite_config(state, request_timeout="1s", overall_timeout="3s"))
+        users = "/v1.0/users/"
+        try:
+            with self.direct_session(mailbox="Failures") as d:
+                originals = fetch_literals(d, b"UID FETCH 1:* (UID BODY.PEEK[])")
+            cases = [
+                (1, [{"path_prefix": users, "method": "GET", "status": 503}], "graph unavailable"),
+                (2, [{"path_prefix": users, "method": "GET", "status": 429, "retry_after": 1}], "graph throttled"),
+                (3, [{"path_prefix": users, "method": "GET", "delay_ms": 5000}], "graph timeout"),
+            ]
+            with self.gateway_session(gw, "Failures") as c:
+                for uid, rules, reason in cases:
+                    with self.subTest(reason=reason):
+                        GRAPH.set_faults(rules)
+                        got = fetch_literals(c, b"UID FETCH %d (UID BODY.PEEK[])" % uid)
+                        self.assertEqual(got[uid], originals[uid])
+                        self.assertIn(f"uid={uid} outcome=original reason=\"{reason}\"", gw.log_text())
+                GRAPH.set_faults([])
+                # Graph is back: uid 4 (never shown) is rewritten, 1-3 stay as first shown.
+                again = fetch_literals(c, b"UID FETCH 1:4 (UID BODY.PEEK[])")
+            for uid in (1, 2, 3):
+                self.assertEqual(again[uid], originals[uid])
+            self.assertEqual(len(calendar_parts(again[4])), 1)
+        finally:
+            GRAPH.set_faults([])
+            gw.stop()
+
+
+def main() -> int:
+    global ICALGATE, GRAPHSIM
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--icalgate", required=True)
+    ap.add_argument("--graphsim", required=True)
+    args, rest = ap.parse_known_args()
+    ICALGATE = os.path.abspath(args.icalgate)
+    GRAPHSIM = os.path.abspath(args.graphsim)
+    with env.sigterm_as_exception():
+        prog = unittest.main(argv=[sys.argv[0], "-v"] + rest, exit=False)
+    return 0 if prog.result.wasSuccessful() else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
