@@ -452,4 +452,20 @@ Result<GraphEvent> parse_event(std::string_view text, const GraphLimits& limits)
   }
 }
 
+MeetingMessageType effective_type(const GraphEventMessage& m) {
+  if (m.meeting_message_type != MeetingMessageType::none) {
+    return m.meeting_message_type;
+  }
+  switch (m.response_type) {
+  case ResponseType::accepted:
+    return MeetingMessageType::accepted;
+  case ResponseType::tentatively_accepted:
+    return MeetingMessageType::tentatively_accepted;
+  case ResponseType::declined:
+    return MeetingMessageType::declined;
+  default:
+    return MeetingMessageType::none;
+  }
+}
+
 } // namespace icalgate::calendar

@@ -159,6 +159,10 @@ struct GraphLimits {
 // Errc::not_found when the collection holds none (e.g. the message is not an invitation or
 // the lookup found nothing); Errc::syntax for malformed JSON or members of the wrong type;
 // Errc::too_many / literal_too_large when a limit is exceeded.
+// meetingMessageType, or for a response that Graph describes only by its responseType
+// (meetingMessageType null), what that says.
+MeetingMessageType effective_type(const GraphEventMessage& m);
+
 protocol::Result<GraphEventMessage> parse_event_message_response(std::string_view json,
                                                                  const GraphLimits& limits = {});
 

@@ -149,23 +149,6 @@ icalparameter_partstat partstat_of(MeetingMessageType type, ResponseType respons
   }
 }
 
-// meetingMessageType, or for a response without one, what responseType says.
-MeetingMessageType effective_type(const GraphEventMessage& m) {
-  if (m.meeting_message_type != MeetingMessageType::none) {
-    return m.meeting_message_type;
-  }
-  switch (m.response_type) {
-  case ResponseType::accepted:
-    return MeetingMessageType::accepted;
-  case ResponseType::tentatively_accepted:
-    return MeetingMessageType::tentatively_accepted;
-  case ResponseType::declined:
-    return MeetingMessageType::declined;
-  default:
-    return MeetingMessageType::none;
-  }
-}
-
 struct AttendeeLine {
   std::string name;
   std::string address;

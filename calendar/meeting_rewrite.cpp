@@ -42,7 +42,7 @@ protocol::Result<std::string> rewrite_meeting_message(const std::string& origina
   if (!event) {
     return make_error(event.error().code, "event: " + event.error().message);
   }
-  const auto method = method_for(event->meeting_message_type);
+  const auto method = method_for(effective_type(*event));
   if (!method) {
     return make_error(Errc::unsupported, "event: not a meeting message");
   }

@@ -103,7 +103,15 @@ std::vector<StoredMessage> load_messages(const fs::path& user) {
 
 // PR_MESSAGE_CLASS as Exchange stores it for each meetingMessageType.
 std::string message_class(const json::object& message) {
-  const std::string type = string_of(message, "meetingMessageType");
+  std::string type = string_of(message, "meetingMessageType");
+  if (type.empty() && string_of(message, "@odata.type").find("eventMessage") != std::string::npos) {
+    // A response Graph describes only by its responseType.
+    const std::string response = string_of(message, "responseType");
+    type = response == "accepted"              ? "meetingAccepted"
+           : response == "tentativelyAccepted" ? "meetingTenativelyAccepted"
+           : response == "declined"            ? "meetingDeclined"
+                                               : "";
+  }
   if (type == "meetingRequest") {
     return "IPM.Schedule.Meeting.Request";
   }

@@ -63,9 +63,9 @@ def seed_with_dates(conn: env.Imap, mailbox: str, messages: list[bytes]) -> None
             raise env.EnvError(f"APPEND failed: {tagged!r}")
 
 
-def rewrite_config(state: Path, **graph_options) -> str:
+def rewrite_config(state: Path, rewrite: str = "", **graph_options) -> str:
     assert GRAPH is not None
-    return GRAPH.config(**graph_options) + f'\n[rewrite]\nenabled = true\nstate = "{state}"\n'
+    return GRAPH.config(**graph_options) + f'\n[rewrite]\nenabled = true\nstate = "{state}"\n{rewrite}\n'
 
 
 def setUpModule():
@@ -402,6 +402,38 @@ class RestartAndFailureTest(RewriteBase):
             self.assertEqual(len(calendar_parts(again[4])), 1)
         finally:
             GRAPH.set_faults([])
+            gw.stop()
+
+
+class SettingsTest(RewriteBase):
+    def originals(self) -> dict[int, bytes]:
+        with self.direct_session() as d:
+            return fetch_literals(d, b"UID FETCH 1:* (UID BODY.PEEK[])")
+
+    def test_dry_run_classifies_and_delivers_originals(self):
+        state = Path(tempfile.mkdtemp(prefix="state-", dir=self.w.root)) / "rewrite.db"
+        gw = self.w.start_gateway(name="dryrun", extra_config=rewrite_config(state, "dry_run = true"))
+        try:
+            with self.gateway_session(gw) as c:
+                got = fetch_literals(c, b"UID FETCH 1:* (UID BODY.PEEK[])")
+            self.assertEqual(got, self.originals())
+            log = gw.log_text()
+            for uid, entry in self.entries("rewrite"):
+                self.assertIn(f'uid={uid} outcome=original reason="dry run"', log)
+            self.assertNotIn("outcome=rewritten", log)
+        finally:
+            gw.stop()
+
+    def test_accounts_limit_who_is_rewritten(self):
+        state = Path(tempfile.mkdtemp(prefix="state-", dir=self.w.root)) / "rewrite.db"
+        gw = self.w.start_gateway(name="accounts",
+                                  extra_config=rewrite_config(state, 'accounts = ["@fabrikam.com"]'))
+        try:
+            with self.gateway_session(gw) as c:
+                got = fetch_literals(c, b"UID FETCH 1:* (UID BODY.PEEK[])")
+            self.assertEqual(got, self.originals())
+            self.assertNotIn(" G session=", gw.log_text())  # nothing held, nothing probed
+        finally:
             gw.stop()
 
 

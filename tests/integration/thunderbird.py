@@ -4,6 +4,7 @@
     with Thunderbird(workdir, account, ca_pem=certs["ca"]) as tb:
         rows = tb.sync_inbox(expect=80)          # [{subject, author, messageId, uid}, ...]
         pane = tb.open_message(0)               # {uri, text, subject, ready}
+        bar = tb.invitation_bar()               # {visible, label, buttons: [{id, label}], ...}
         tb.screenshot(Path("3pane.png"))
 
 Thunderbird runs with a throw-away profile (a directory holding a user.js: one IMAP account,
@@ -13,7 +14,8 @@ authority and the password stored through Marionette before the first connection
 modal dialog can block the session. Thunderbird is always killed and its profile removed.
 
 The chrome internals used here (gTabmail.currentAbout3Pane, gDBView, threadTree,
-messageBrowser) change between ESR releases: EXPECTED_MAJORS lists the majors this was
+messageBrowser, and for invitations about:message's #imip-bar, calImipBar and the calendar
+manager) change between ESR releases: EXPECTED_MAJORS lists the majors this was
 checked with, and check_version() says clearly when another one is installed.
 
 Only the Python 3.11 standard library is used.
@@ -353,6 +355,89 @@ return {
 """
 
 
+# The invitation bar of about:message (Thunderbird 153: aboutMessage.xhtml's #imip-bar,
+# driven by calendar/content/imip-bar.js). It is collapsed unless the message has a
+# text/calendar part; showImipBar() uncollapses it while the message loads (before
+# about:message sets msgLoaded), then processItipItem() looks the event up in the calendars
+# and setupOptions() sets the final text and un-hides the buttons that apply. Buttons are
+# `toolbarbutton` children of #imip-view-toolbar (a menu-button holds an inner anonymous
+# toolbarbutton of its own, not reported), hidden by attribute when they do not apply;
+# their `label` attribute is set even then, so only the shown ones are reported.
+_JS_IMIP_BAR = """
+const win = Services.wm.getMostRecentWindow("mail:3pane");
+const about3 = win.gTabmail.currentAbout3Pane;
+const aboutMessage = about3.messageBrowser && about3.messageBrowser.contentWindow;
+if (!aboutMessage || !aboutMessage.document) return null;
+const doc = aboutMessage.document;
+const bar = doc.getElementById("imip-bar");
+if (!bar) return {missing: true};
+const shown = el => !!el && (typeof el.checkVisibility == "function" ? el.checkVisibility()
+  : el.getBoundingClientRect().width > 0);
+const buttons = [];
+for (const b of doc.querySelectorAll("#imip-view-toolbar > toolbarbutton")) {
+  if (b.hidden || !shown(b)) continue;
+  const items = [...b.querySelectorAll("menuitem")].filter(m => !m.hidden)
+    .map(m => ({id: m.id, label: m.getAttribute("label")}));
+  buttons.push({id: b.id, label: b.getAttribute("label"), items});
+}
+const text = bar.querySelector(".msgNotificationBarText");
+const imip = aboutMessage.calImipBar;
+const content = aboutMessage.getMessagePaneBrowser ? aboutMessage.getMessagePaneBrowser()
+  : doc.getElementById("messagepane");
+const details = content && content.contentDocument
+  && content.contentDocument.getElementById("imipHTMLDetails");
+return {
+  key: aboutMessage.gMessage ? aboutMessage.gMessage.messageKey : null,
+  loaded: !!aboutMessage.msgLoaded,
+  collapsed: !!bar.collapsed,
+  visible: !bar.collapsed && shown(bar),
+  label: text ? text.textContent.trim() : "",
+  buttons,
+  // The calendar lookup of the shown invitation has not called setupOptions() yet.
+  pending: !!(imip && imip.loadingItipItem && imip.itipItem !== imip.loadingItipItem),
+  details: details ? details.textContent : null,
+};
+"""
+
+# Run the command of an element of the invitation bar (a toolbarbutton or one of its
+# menuitems, e.g. "imipAcceptButton_AcceptDontSend"), as a click on it would.
+_JS_IMIP_COMMAND = """
+const win = Services.wm.getMostRecentWindow("mail:3pane");
+const aboutMessage = win.gTabmail.currentAbout3Pane.messageBrowser.contentWindow;
+const el = aboutMessage.document.getElementById(arguments[0]);
+if (!el) return "no element " + arguments[0];
+if (el.hidden) return arguments[0] + " is hidden";
+el.doCommand();
+return "";
+"""
+
+# The calendar's item with this UID, as Thunderbird stored it (null if there is none).
+_JS_CALENDAR_ITEM = """
+const { cal } = ChromeUtils.importESModule("resource:///modules/calendar/calUtils.sys.mjs");
+const calendar = cal.manager.getCalendarById(arguments[0]);
+if (!calendar) throw new Error("no calendar " + arguments[0]);
+return calendar.getItem(arguments[1]).then(item => item && {
+  id: item.id,
+  title: item.title,
+  start: item.startDate ? item.startDate.icalString : null,
+  recurring: !!item.recurrenceInfo,
+  organizer: item.organizer ? item.organizer.id : null,
+  attendees: item.getAttendees().map(a => ({id: a.id, partstat: a.participationStatus})),
+});
+"""
+
+# Add an event (an iCalendar VEVENT text) to the calendar, as if it had been accepted before.
+_JS_CALENDAR_ADD = """
+const { cal } = ChromeUtils.importESModule("resource:///modules/calendar/calUtils.sys.mjs");
+const { CalEvent } = ChromeUtils.importESModule("resource:///modules/CalEvent.sys.mjs");
+const calendar = cal.manager.getCalendarById(arguments[0]);
+if (!calendar) throw new Error("no calendar " + arguments[0]);
+const item = new CalEvent();
+item.icalString = arguments[1];
+return calendar.addItem(item).then(added => added.id);
+"""
+
+
 # --------------------------------------------------------------------------- Thunderbird
 
 
@@ -367,8 +452,10 @@ class Thunderbird:
         ca_pem: str | Path | None = None,
         binary: str = "thunderbird",
         start_timeout: float = 60.0,
+        prefs: dict[str, object] | None = None,
     ):
         self.account = account
+        self.extra_prefs = dict(prefs or {})
         self.ca_pem = ca_pem
         self.binary = binary
         self.start_timeout = start_timeout
@@ -395,7 +482,9 @@ class Thunderbird:
         if path is None:
             raise ThunderbirdError(f"{self.binary} is not installed (apt-get install --no-install-recommends thunderbird)")
         self.profile.mkdir(parents=True)
-        (self.profile / "user.js").write_text(user_js(profile_prefs(self.account, self.marionette_port)))
+        prefs = profile_prefs(self.account, self.marionette_port)
+        prefs.update(self.extra_prefs)
+        (self.profile / "user.js").write_text(user_js(prefs))
         home = self.root / "home"
         home.mkdir()
         env = dict(os.environ)
@@ -554,6 +643,76 @@ class Thunderbird:
             return None
 
         return self.wait_for(loaded, timeout, f"message {key} (row {index}) in the message pane")
+
+    def find_row(self, *, message_id: str | None = None, subject: str | None = None) -> int:
+        """The index in the message list of the one message with this Message-ID (without
+        angle brackets) or this decoded subject."""
+        rows = self.message_list()
+        if message_id is not None:
+            hits = [i for i, r in enumerate(rows) if r["messageId"] == message_id.strip("<>")]
+            what = f"Message-ID {message_id}"
+        elif subject is not None:
+            hits = [i for i, r in enumerate(rows) if r["subject"] == subject]
+            what = f"subject {subject!r}"
+        else:
+            raise ValueError("find_row needs message_id or subject")
+        if len(hits) != 1:
+            raise ThunderbirdError(f"{len(hits)} rows with {what} in a list of {len(rows)}")
+        return hits[0]
+
+    def open_message_by(self, *, message_id: str | None = None, subject: str | None = None,
+                        timeout: float = 30.0) -> dict:
+        """open_message() of the row with this Message-ID or decoded subject."""
+        return self.open_message(self.find_row(message_id=message_id, subject=subject), timeout)
+
+    def invitation_bar(self, timeout: float = 15.0) -> dict:
+        """What the invitation bar shows for the message in the pane, once it has settled.
+
+        Call after open_message(). Waits until about:message has loaded the message (the bar
+        is uncollapsed, or not, by then) and, if the bar is shown, until the calendar lookup
+        has set its final text and buttons. Returns {key, loaded, collapsed, visible, label,
+        buttons: [{id, label, items: [{id, label}]}] (shown ones only), pending, details}
+        where details is the text of the invitation summary Thunderbird put into the body.
+        """
+        last: dict | None = None
+
+        def settled():
+            nonlocal last
+            last = self.execute(_JS_IMIP_BAR)
+            if last and last.get("missing"):
+                raise ThunderbirdError(
+                    f"about:message has no #imip-bar: Thunderbird {self.version}'s invitation bar is not "
+                    "the one thunderbird.py was written for")
+            if not last:
+                return None
+            return last if last["loaded"] and not last["pending"] else None
+
+        # setupOptions() runs once per message: two equal looks 0.2 s apart catch a late change.
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                bar = self.wait_for(settled, max(0.0, deadline - time.monotonic()), "the invitation bar to settle",
+                                    interval=0.1)
+            except ThunderbirdError as e:
+                raise ThunderbirdError(f"{e}; it shows {last}") from None
+            time.sleep(0.2)
+            if self.execute(_JS_IMIP_BAR) == bar:
+                return bar
+
+    def invitation_command(self, element_id: str) -> None:
+        """Run the command of an invitation bar button or menu item, as a click would."""
+        problem = self.execute(_JS_IMIP_COMMAND, element_id)
+        if problem:
+            raise ThunderbirdError(f"cannot use {element_id}: {problem}")
+
+    def calendar_item(self, uid: str) -> dict | None:
+        """The event with this UID in the profile's calendar: {id, title, start, recurring,
+        organizer, attendees: [{id, partstat}]}, or None."""
+        return self.execute(_JS_CALENDAR_ITEM, CALENDAR_ID, uid)
+
+    def add_calendar_event(self, vevent: str) -> str:
+        """Put an event (VEVENT text) into the profile's calendar; returns its UID."""
+        return self.execute(_JS_CALENDAR_ADD, CALENDAR_ID, vevent)
 
     def screenshot(self, path: Path) -> Path:
         """A PNG of the 3-pane window (chrome context: the whole window)."""

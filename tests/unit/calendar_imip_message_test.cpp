@@ -8,6 +8,7 @@
 #include "calendar/meeting_rewrite.hpp"
 #include "calendar/owa_link.hpp"
 #include "calendar_owa_test_support.hpp"
+#include "calendar_test_support.hpp"
 #include "protocol/mime/section.hpp"
 
 #include <catch2/catch_test_macros.hpp>
@@ -323,6 +324,14 @@ TEST_CASE("imip: the CLI pipeline rewrites, and refuses what is no invitation", 
   auto external =
       icalgate::calendar::rewrite_meeting_message(read_owa_fixture("not-external-calendar"), event);
   CHECK_FALSE(external.ok());
+}
+
+TEST_CASE("imip: a response Graph types only by its responseType is a REPLY", "[imip]") {
+  // reply-declined.json has "meetingMessageType": null and "responseType": "declined".
+  auto out = icalgate::calendar::rewrite_meeting_message(read_owa_fixture("plain-base64-reply"),
+                                                         read_graph_fixture("reply-declined"));
+  REQUIRE(out.ok());
+  CHECK(out->find("method=REPLY") != std::string::npos);
 }
 
 TEST_CASE("imip: a boundary that occurs in the content is perturbed deterministically", "[imip]") {
