@@ -68,7 +68,9 @@ std::optional<std::uint32_t> uidvalidity_in(std::string_view line) {
   return std::nullopt;
 }
 
-std::string uid_list(const std::vector<std::uint32_t>& uids) {
+// A UID set for the given UIDs, ranges compressed ("1:3,7").
+std::string uid_list(std::vector<std::uint32_t> uids) {
+  std::sort(uids.begin(), uids.end());
   std::string out;
   for (std::size_t i = 0; i < uids.size();) {
     std::size_t j = i;
@@ -365,7 +367,6 @@ asio::awaitable<bool> FetchInterceptor::decide(InterceptIo& io, const protocol::
     for (Row* r : structure) {
       missing.push_back(r->uid);
     }
-    std::sort(missing.begin(), missing.end());
     const std::vector<std::string> commands{"UID FETCH " + uid_list(missing) +
                                             " (UID BODYSTRUCTURE)"};
     auto more = co_await exchange(io, commands);
@@ -406,7 +407,6 @@ asio::awaitable<bool> FetchInterceptor::decide(InterceptIo& io, const protocol::
     }
     std::vector<std::string> commands;
     for (auto& [key, group] : groups) {
-      std::sort(group.begin(), group.end());
       commands.push_back("UID FETCH " + uid_list(group) + " (UID BODY.PEEK[" + key.first + "]<0." +
                          std::to_string(key.second) + ">)");
     }
@@ -447,7 +447,6 @@ asio::awaitable<bool> FetchInterceptor::decide(InterceptIo& io, const protocol::
     }
   }
   if (!fetch_whole.empty()) {
-    std::sort(fetch_whole.begin(), fetch_whole.end());
     // Not pipelined with the client's command: a server may run two FETCH commands at
     // once, and then their answers could not be told apart.
     const std::vector<std::string> commands{"UID FETCH " + uid_list(fetch_whole) +

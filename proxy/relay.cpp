@@ -246,6 +246,15 @@ bool Relay::intercept_due() const {
 }
 
 bool Relay::handle_upstream_frame(const protocol::Frame& frame) {
+  if (!collecting_whole_ && frame.kind == protocol::FrameKind::line && upstream_message_start_ &&
+      !frame.error && io_.interceptor != nullptr) {
+    io_.interceptor->note_response(frame.bytes);
+    io_.interceptor->note_answer(frame.bytes);
+    if (io_.interceptor->wants_whole(frame.bytes)) {
+      collecting_whole_ = true;
+      whole_.clear();
+    }
+  }
   if (collecting_whole_) {
     // An answer about a rewritten message: rebuilt from the rewritten bytes once complete.
     if (whole_.size() + frame.bytes.size() > io_.limits.max_literal_size + (1u << 20)) {
@@ -253,30 +262,13 @@ bool Relay::handle_upstream_frame(const protocol::Frame& frame) {
       return false;
     }
     whole_.append(frame.bytes);
+    upstream_message_start_ = frame.message_end;
     if (frame.message_end) {
       collecting_whole_ = false;
       to_client_ += io_.interceptor->substitute(std::move(whole_));
       whole_.clear();
-      upstream_message_start_ = true;
     }
     return true;
-  }
-  if (frame.kind == protocol::FrameKind::line && upstream_message_start_ && !frame.error &&
-      io_.interceptor != nullptr) {
-    io_.interceptor->note_response(frame.bytes);
-    io_.interceptor->note_answer(frame.bytes);
-    if (io_.interceptor->wants_whole(frame.bytes)) {
-      collecting_whole_ = true;
-      whole_.assign(frame.bytes);
-      upstream_message_start_ = false;
-      if (frame.message_end) {
-        collecting_whole_ = false;
-        to_client_ += io_.interceptor->substitute(std::move(whole_));
-        whole_.clear();
-        upstream_message_start_ = true;
-      }
-      return true;
-    }
   }
   if (frame.kind == protocol::FrameKind::line && upstream_message_start_ && !frame.error) {
     const std::string_view line = frame.bytes;
