@@ -26,6 +26,7 @@ import signal
 import socket
 import ssl
 import struct
+import subprocess
 import sys
 import tempfile
 import threading
@@ -685,6 +686,23 @@ class BadInputTest(Base):
 
 
 class GatewayLifeTest(Base):
+    def test_upstream_kick_reaches_the_client_as_its_bye(self):
+        # The upstream ends an authenticated session by itself (Dovecot's admin kick; Exchange
+        # does the same, e.g. "* BYE ... AccessTokenExpired"): the client reads that BYE and
+        # the connection closes cleanly.
+        c = self.imaps()
+        c.login(BOB, password(BOB))
+        c.check(b"SELECT INBOX")
+        subprocess.run(["doveadm", "-c", self.w.upstream.dovecot.conf, "kick", BOB], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
+        rest = c.read_until_closed(15)
+        self.assertIn(b"* BYE", rest)
+        if ICALGATE is not None:
+            wait = time.monotonic() + 10
+            while "reason=upstream_bye" not in self.w.gateway.log_text() and time.monotonic() < wait:
+                time.sleep(0.1)
+            self.assertIn("reason=upstream_bye", self.w.gateway.log_text())
+
     @gateway_only("the log is the gateway's")
     def test_trace_log_holds_no_secrets(self):
         gw = self.w.gateway
