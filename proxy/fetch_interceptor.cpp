@@ -54,8 +54,8 @@ LineHead head_of(std::string_view line) {
   return head;
 }
 
-std::optional<std::uint32_t> uidvalidity_in(std::string_view line) {
-  constexpr std::string_view code = "[UIDVALIDITY ";
+// The number after a response code such as "[UIDVALIDITY " in a status line.
+std::optional<std::uint32_t> code_number_in(std::string_view line, std::string_view code) {
   for (std::size_t i = 0; i + code.size() < line.size(); ++i) {
     if (protocol::imap_iequals(line.substr(i, code.size()), code)) {
       std::uint32_t v = 0;
@@ -111,6 +111,54 @@ std::optional<std::vector<std::uint32_t>> explicit_uids(const protocol::Sequence
   return std::vector<std::uint32_t>(uids.begin(), uids.end());
 }
 
+// A UID set seen from a mailbox decided through UID `through`.
+struct UidSplit {
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> decided; // ranges at or below it
+  std::string above;               // the rest as a UID set ("" when nothing lies above)
+  bool covers_tail = false;        // the set reaches "*" from at or below through + 1
+  bool above_is_tail_only = false; // `above` is exactly "through+1:*"
+  std::uint32_t covered_to = 0;    // a numeric range reaches from through + 1 up to here
+};
+
+UidSplit split_at(const protocol::SequenceSet& set, std::uint32_t through) {
+  UidSplit split;
+  split.covered_to = through;
+  bool only_tail = true;
+  for (const auto& r : set.ranges) {
+    const bool star = r.first == protocol::SeqRange::star || r.last == protocol::SeqRange::star;
+    std::uint32_t low = std::min(r.first, r.last);
+    std::uint32_t high = std::max(r.first, r.last);
+    if (star) {
+      // "n:*" covers n up to the largest UID, whatever it is now.
+      low = r.first == protocol::SeqRange::star ? r.last : r.first;
+      if (low == protocol::SeqRange::star) {
+        low = through + 1; // "*" alone: the newest message
+      }
+      if (low <= through) {
+        split.decided.emplace_back(low, through);
+      }
+      split.covers_tail = split.covers_tail || low <= through + 1;
+      const std::uint32_t from = std::max(low, through + 1);
+      split.above += (split.above.empty() ? "" : ",") + std::to_string(from) + ":*";
+      continue;
+    }
+    if (low <= through) {
+      split.decided.emplace_back(low, std::min(high, through));
+    }
+    if (low <= through + 1) {
+      split.covered_to = std::max(split.covered_to, high);
+    }
+    if (high > through) {
+      only_tail = false;
+      const std::uint32_t from = std::max(low, through + 1);
+      split.above += (split.above.empty() ? "" : ",") + std::to_string(from) +
+                     (high > from ? ":" + std::to_string(high) : "");
+    }
+  }
+  split.above_is_tail_only = only_tail && split.above == std::to_string(through + 1) + ":*";
+  return split;
+}
+
 std::string trimmed_field_value(std::string_view header_block) {
   // "Message-ID: <a@b>\r\n\r\n", possibly folded.
   const std::size_t colon = header_block.find(':');
@@ -144,6 +192,7 @@ bool FetchInterceptor::hold(std::string_view first_line, bool whole_command) {
   if (protocol::imap_iequals(name, "SELECT") || protocol::imap_iequals(name, "EXAMINE")) {
     mailbox_.reset();
     select_.reset();
+    uidnext_.reset();
     if (!whole_command) {
       return false; // a mailbox name sent as a literal: not followed, nothing is rewritten
     }
@@ -153,7 +202,7 @@ bool FetchInterceptor::hold(std::string_view first_line, bool whole_command) {
       const auto& args = std::get<protocol::SelectArgs>(parsed->args);
       select_ = PendingSelect{
           parsed->tag, protocol::is_inbox(args.mailbox) ? std::string("INBOX") : args.mailbox.value,
-          std::nullopt};
+          std::nullopt, std::nullopt};
     }
     return false;
   }
@@ -174,17 +223,25 @@ bool FetchInterceptor::hold(std::string_view first_line, bool whole_command) {
 }
 
 void FetchInterceptor::note_response(std::string_view first_line) {
+  const LineHead head = head_of(first_line);
   if (!select_) {
+    if (mailbox_ && head.tag == "*" && head.number && protocol::imap_iequals(head.name, "EXISTS")) {
+      mailbox_grew_ = true;
+    }
     return;
   }
-  const LineHead head = head_of(first_line);
   if (head.tag == "*") {
-    if (auto v = uidvalidity_in(first_line)) {
+    if (auto v = code_number_in(first_line, "[UIDVALIDITY ")) {
       select_->uidvalidity = *v;
+    } else if (auto n = code_number_in(first_line, "[UIDNEXT ")) {
+      select_->uidnext = *n;
     }
   } else if (head.tag == select_->tag) {
     if (protocol::imap_iequals(head.name, "OK") && select_->uidvalidity) {
       mailbox_ = MailboxKey{upn_, select_->mailbox, *select_->uidvalidity};
+      uidnext_ = select_->uidnext;
+      mailbox_grew_ = !uidnext_.has_value();
+      service_.selected(*mailbox_);
     }
     select_.reset();
   }
@@ -196,7 +253,6 @@ asio::awaitable<std::optional<std::string>> FetchInterceptor::read_message(Inter
   while (true) {
     auto frame = io.upstream_reader.poll();
     if (!frame) {
-      ++stats_.round_trips;
       if (!co_await io.upstream_reader.fill()) {
         co_return std::nullopt;
       }
@@ -225,12 +281,13 @@ FetchInterceptor::exchange(InterceptIo& io, const std::vector<std::string>& comm
     waiting.insert(tag);
     out += tag + ' ' + command + "\r\n";
     if (log_enabled(LogLevel::trace)) {
-      log_event(
-          LogLevel::trace, "G",
-          {field("session", session_id_), field("line", sanitize_for_log(tag + ' ' + command))});
+      log_event(LogLevel::trace, "G",
+                {field("session", session_id_),
+                 field("line", sanitize_for_log(tag + ' ' + command, 16 * 1024))});
     }
   }
   stats_.probe_commands += commands.size();
+  ++stats_.round_trips; // the commands go in one write and are answered together
   if (auto [ec, n] = co_await io.upstream.write(out); ec) {
     result.upstream_failed = true;
     co_return result;
@@ -258,6 +315,9 @@ FetchInterceptor::exchange(InterceptIo& io, const std::vector<std::string>& comm
             {field("session", session_id_), field("answer", sanitize_for_log(*message, 200))});
       }
       continue;
+    }
+    if (head.number && protocol::imap_iequals(head.name, "EXISTS")) {
+      mailbox_grew_ = true;
     }
     if (head.number && protocol::imap_iequals(head.name, "EXPUNGE")) {
       const std::uint32_t gone = *head.number;
@@ -315,11 +375,9 @@ FetchInterceptor::exchange(InterceptIo& io, const std::vector<std::string>& comm
   co_return result;
 }
 
-asio::awaitable<bool> FetchInterceptor::decide(InterceptIo& io, const protocol::Command& command,
+asio::awaitable<bool> FetchInterceptor::decide(InterceptIo& io, bool by_uid, std::string set,
                                                std::vector<Row>& rows, const MailboxKey& mailbox) {
-  const auto& args = std::get<protocol::FetchArgs>(command.args);
-  const std::string set = protocol::to_string(args.set);
-  const std::string fetch = command.uid ? "UID FETCH " : "FETCH ";
+  const std::string fetch = by_uid ? "UID FETCH " : "FETCH ";
   std::shared_ptr<const MeetingListing> listing;
   if (service_.uses_listing()) {
     listing = co_await service_.listing(upn_);
@@ -504,30 +562,54 @@ asio::awaitable<bool> FetchInterceptor::run(InterceptIo io) {
   answering_tag_ = command.tag;
   answering_items_ = args.items;
 
-  std::vector<Row> rows;
-  std::optional<std::vector<std::uint32_t>> uids;
+  // What must be probed: by sequence number, the whole set; by UID, only what lies above
+  // the UID through which the mailbox is decided (new mail), if anything can be there.
+  std::optional<std::string> probe_set = protocol::to_string(args.set);
+  std::uint32_t through = 0;
+  bool covers_tail = false;
+  std::uint32_t covered_to = 0;
   if (command.uid) {
-    uids = explicit_uids(args.set);
-  }
-  const auto known =
-      uids ? service_.known(mailbox, *uids) : std::map<std::uint32_t, MessageState>{};
-  if (uids && known.size() == uids->size()) {
-    // Every message is decided (the usual case once a folder has been synced): no probe.
-    // Answers are matched by the UID they carry.
-    for (const auto& [uid, state] : known) {
-      if (state == MessageState::rewritten) {
-        if (auto message = service_.rewritten(mailbox.message(uid))) {
-          served_uid_[uid] = std::move(message);
+    const auto uids = explicit_uids(args.set);
+    const auto known =
+        uids ? service_.known(mailbox, *uids) : std::map<std::uint32_t, MessageState>{};
+    if (uids && known.size() == uids->size()) {
+      probe_set.reset();
+      for (const auto& [uid, state] : known) {
+        if (state == MessageState::rewritten) {
+          serve_by_uid(mailbox, uid);
+        }
+      }
+    } else if (!uids) {
+      through = service_.decided_through(mailbox);
+      const UidSplit split = split_at(args.set, through);
+      for (const auto& [first, last] : split.decided) {
+        for (std::uint32_t uid : service_.rewritten_between(mailbox, first, last)) {
+          serve_by_uid(mailbox, uid);
+        }
+      }
+      covers_tail = split.covers_tail;
+      covered_to = split.covered_to;
+      const bool nothing_new = !mailbox_grew_ && uidnext_ && *uidnext_ <= through + 1;
+      if (split.above.empty() || (nothing_new && split.above_is_tail_only)) {
+        probe_set.reset();
+      } else {
+        probe_set = split.above;
+        if (covers_tail) {
+          mailbox_grew_ = false; // an EXISTS from now on is mail this probe may not see
         }
       }
     }
-  } else {
-    if (!co_await decide(io, command, rows, mailbox)) {
+  }
+  if (probe_set) {
+    std::vector<Row> rows;
+    if (!co_await decide(io, command.uid, *probe_set, rows, mailbox)) {
       co_return false;
     }
     std::vector<std::uint32_t> probed;
+    std::uint32_t highest = 0;
     for (const Row& r : rows) {
       probed.push_back(r.uid);
+      highest = std::max(highest, r.uid);
     }
     const auto states = service_.known(mailbox, probed);
     for (const Row& r : rows) {
@@ -539,11 +621,22 @@ asio::awaitable<bool> FetchInterceptor::run(InterceptIo io) {
         served_[r.seq] = std::move(message);
       }
     }
+    // Every UID that exists up to here has now been decided.
+    const std::uint32_t decided_to = covers_tail ? std::max(highest, covered_to) : covered_to;
+    if (states.size() == rows.size() && decided_to > through) {
+      service_.raise_decided_through(mailbox, decided_to);
+    }
   }
   if (auto [ec, n] = co_await io.upstream.write(command.raw); ec) {
     co_return false;
   }
   co_return true;
+}
+
+void FetchInterceptor::serve_by_uid(const MailboxKey& mailbox, std::uint32_t uid) {
+  if (auto message = service_.rewritten(mailbox.message(uid))) {
+    served_uid_[uid] = std::move(message);
+  }
 }
 
 bool FetchInterceptor::wants_whole(std::string_view first_line) const {

@@ -39,7 +39,7 @@ struct InterceptIo {
 struct InterceptStats {
   std::uint64_t commands = 0;       // FETCH commands held back for a decision
   std::uint64_t probe_commands = 0; // commands the gateway sent upstream itself
-  std::uint64_t round_trips = 0;    // waits for the upstream during probes
+  std::uint64_t round_trips = 0;    // probe exchanges (each one write, answered together)
   std::uint64_t probe_bytes = 0;    // upstream bytes read in answer to probes
   std::uint64_t substituted = 0;    // FETCH responses served from rewritten bytes
 };
@@ -92,8 +92,9 @@ class FetchInterceptor {
   std::string next_tag();
   // Probes and decides the command's undecided messages; `rows` receives what the first
   // probe saw (sequence numbers and UIDs). False when the upstream failed.
-  asio::awaitable<bool> decide(InterceptIo& io, const protocol::Command& command,
+  asio::awaitable<bool> decide(InterceptIo& io, bool by_uid, std::string set,
                                std::vector<Row>& rows, const MailboxKey& mailbox);
+  void serve_by_uid(const MailboxKey& mailbox, std::uint32_t uid);
 
   RewriteService& service_;
   std::string upn_;
@@ -107,7 +108,11 @@ class FetchInterceptor {
     std::string tag;
     std::string mailbox;
     std::optional<std::uint32_t> uidvalidity;
+    std::optional<std::uint32_t> uidnext;
   };
+  // UIDNEXT when the mailbox was selected, and whether mail may have arrived since.
+  std::optional<std::uint32_t> uidnext_;
+  bool mailbox_grew_ = true;
   std::optional<PendingSelect> select_;
 
   std::optional<protocol::Command> held_;

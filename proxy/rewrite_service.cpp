@@ -183,6 +183,57 @@ void RewriteService::record_plain(const MailboxKey& mailbox, std::span<const std
   }
 }
 
+namespace {
+
+void log_store_error(const protocol::Error& error) {
+  log_event(LogLevel::warn, "rewrite_store_error",
+            {field("error", sanitize_for_log(error.message))});
+}
+
+} // namespace
+
+std::uint32_t RewriteService::decided_through(const MailboxKey& mailbox) {
+  auto through = store_->decided_through(mailbox.user, mailbox.mailbox, mailbox.uidvalidity);
+  if (!through) {
+    log_store_error(through.error());
+    return 0;
+  }
+  return *through;
+}
+
+void RewriteService::raise_decided_through(const MailboxKey& mailbox, std::uint32_t uid) {
+  if (auto done =
+          store_->raise_decided_through(mailbox.user, mailbox.mailbox, mailbox.uidvalidity, uid);
+      !done) {
+    log_store_error(done.error());
+  }
+}
+
+std::vector<std::uint32_t> RewriteService::rewritten_between(const MailboxKey& mailbox,
+                                                             std::uint32_t first,
+                                                             std::uint32_t last) {
+  auto uids =
+      store_->rewritten_between(mailbox.user, mailbox.mailbox, mailbox.uidvalidity, first, last);
+  if (!uids) {
+    log_store_error(uids.error());
+    return {};
+  }
+  return std::move(uids).value();
+}
+
+void RewriteService::selected(const MailboxKey& mailbox) {
+  const std::string key =
+      mailbox.user + '\n' + mailbox.mailbox + '\n' + std::to_string(mailbox.uidvalidity);
+  if (!selected_.insert(key).second) {
+    return;
+  }
+  if (auto done =
+          store_->forget_other_uidvalidity(mailbox.user, mailbox.mailbox, mailbox.uidvalidity);
+      !done) {
+    log_store_error(done.error());
+  }
+}
+
 MessageState RewriteService::record_original(const MessageKey& key, std::string_view reason) {
   ++counters_.originals;
   ++counters_.original_reasons[std::string(reason)];

@@ -68,6 +68,14 @@ class RewriteService {
   std::map<std::uint32_t, MessageState> known(const MailboxKey& mailbox,
                                               std::span<const std::uint32_t> uids);
   void record_plain(const MailboxKey& mailbox, std::span<const std::uint32_t> uids);
+  // How far the mailbox is decided (see RewriteStore::decided_through); 0 on errors.
+  std::uint32_t decided_through(const MailboxKey& mailbox);
+  void raise_decided_through(const MailboxKey& mailbox, std::uint32_t uid);
+  std::vector<std::uint32_t> rewritten_between(const MailboxKey& mailbox, std::uint32_t first,
+                                               std::uint32_t last);
+  // A session selected the mailbox: decisions under another UIDVALIDITY are dropped (once per
+  // mailbox and process).
+  void selected(const MailboxKey& mailbox);
   // Records an OWA-link message that is delivered unchanged, with the reason, and counts it.
   MessageState record_original(const MessageKey& key, std::string_view reason);
   // The parsed rewritten message of a `rewritten` decision (cached); null if unavailable.
@@ -107,6 +115,7 @@ class RewriteService {
   std::size_t cached_bytes_ = 0;
   static constexpr std::size_t max_cached_bytes = 64u << 20;
   RewriteCounters counters_;
+  std::unordered_set<std::string> selected_; // mailboxes whose UIDVALIDITY was checked
 };
 
 // "DD-Mon-YYYY HH:MM:SS +ZZZZ" (IMAP INTERNALDATE) as a point in time.

@@ -42,7 +42,7 @@ namespace {
 constexpr Errc storage_failure = Errc::unsupported;
 constexpr Errc corrupt_row = Errc::syntax;
 
-constexpr int schema_version = 1;
+constexpr int schema_version = 2;
 constexpr int busy_timeout_ms = 5'000;
 // Rewritten messages are mostly text; speed matters more than the last few percent because
 // compression runs on the io thread.
@@ -71,7 +71,14 @@ CREATE TABLE IF NOT EXISTS rewritten_message (
   body        BLOB    NOT NULL,  -- zlib stream
   PRIMARY KEY (user, mailbox, uidvalidity, uid)
 );
-PRAGMA user_version = 1;
+CREATE TABLE IF NOT EXISTS mailbox_progress (
+  user            TEXT    NOT NULL,
+  mailbox         TEXT    NOT NULL,
+  uidvalidity     INTEGER NOT NULL,
+  decided_through INTEGER NOT NULL,
+  PRIMARY KEY (user, mailbox, uidvalidity)
+) WITHOUT ROWID;
+PRAGMA user_version = 2;
 )sql";
 
 constexpr const char* key_match = "user = ?1 AND mailbox = ?2 AND uidvalidity = ?3";
@@ -234,6 +241,13 @@ class SqliteRewriteStore final : public RewriteStore {
   Result<Done> forget_other_uidvalidity(std::string_view user, std::string_view mailbox,
                                         std::uint32_t uidvalidity) override;
   Result<std::size_t> forget_user(std::string_view user) override;
+  Result<std::uint32_t> decided_through(std::string_view user, std::string_view mailbox,
+                                        std::uint32_t uidvalidity) override;
+  Result<Done> raise_decided_through(std::string_view user, std::string_view mailbox,
+                                     std::uint32_t uidvalidity, std::uint32_t uid) override;
+  Result<std::vector<std::uint32_t>>
+  rewritten_between(std::string_view user, std::string_view mailbox, std::uint32_t uidvalidity,
+                    std::uint32_t first, std::uint32_t last) override;
 
  private:
   // Rolls back unless committed, so every early error return leaves no transaction open.
@@ -291,6 +305,8 @@ class SqliteRewriteStore final : public RewriteStore {
   Statement insert_decision_, insert_message_;
   Statement delete_other_messages_, delete_other_decisions_;
   Statement delete_user_messages_, delete_user_decisions_;
+  Statement select_progress_, raise_progress_, select_rewritten_;
+  Statement delete_other_progress_, delete_user_progress_;
 };
 
 Result<RewriteStore::Done> SqliteRewriteStore::create_schema() {
@@ -362,6 +378,16 @@ Result<RewriteStore::Done> SqliteRewriteStore::prepare_all() {
        "DELETE FROM message_decision WHERE user = ?1 AND mailbox = ?2 AND uidvalidity <> ?3"},
       {&delete_user_messages_, "DELETE FROM rewritten_message WHERE user = ?1"},
       {&delete_user_decisions_, "DELETE FROM message_decision WHERE user = ?1"},
+      {&select_progress_, "SELECT decided_through FROM mailbox_progress WHERE " + key},
+      {&raise_progress_,
+       "INSERT INTO mailbox_progress (user, mailbox, uidvalidity, decided_through) "
+       "VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO UPDATE SET decided_through = "
+       "max(decided_through, excluded.decided_through)"},
+      {&select_rewritten_, "SELECT uid FROM message_decision WHERE " + key +
+                               " AND uid BETWEEN ?4 AND ?5 AND state = 'rewritten' ORDER BY uid"},
+      {&delete_other_progress_,
+       "DELETE FROM mailbox_progress WHERE user = ?1 AND mailbox = ?2 AND uidvalidity <> ?3"},
+      {&delete_user_progress_, "DELETE FROM mailbox_progress WHERE user = ?1"},
   };
   for (const auto& [slot, sql] : statements) {
     sqlite3_stmt* stmt = nullptr;
@@ -675,7 +701,8 @@ Result<RewriteStore::Done> SqliteRewriteStore::forget_other_uidvalidity(std::str
   if (!tx.begun()) {
     return failure("forgetting a UIDVALIDITY");
   }
-  for (const Statement* stmt : {&delete_other_messages_, &delete_other_decisions_}) {
+  for (const Statement* stmt :
+       {&delete_other_messages_, &delete_other_decisions_, &delete_other_progress_}) {
     Use q(*stmt);
     if (q.mailbox(u, m, uidvalidity).step() != SQLITE_DONE) {
       return failure("forgetting a UIDVALIDITY");
@@ -695,7 +722,8 @@ Result<std::size_t> SqliteRewriteStore::forget_user(std::string_view user) {
     return failure("forgetting a user");
   }
   std::size_t removed = 0;
-  for (const Statement* stmt : {&delete_user_messages_, &delete_user_decisions_}) {
+  for (const Statement* stmt :
+       {&delete_user_messages_, &delete_user_progress_, &delete_user_decisions_}) {
     Use q(*stmt);
     if (q.text(1, u).step() != SQLITE_DONE) {
       return failure("forgetting a user");
@@ -713,6 +741,60 @@ Result<std::size_t> SqliteRewriteStore::forget_user(std::string_view user) {
 
 Result<std::unique_ptr<RewriteStore>> RewriteStore::open(const std::string& path) {
   return SqliteRewriteStore::open_file(path);
+}
+
+Result<std::uint32_t> SqliteRewriteStore::decided_through(std::string_view user,
+                                                          std::string_view mailbox,
+                                                          std::uint32_t uidvalidity) {
+  const std::string u = normalize_user(user);
+  const std::string m = normalize_mailbox(mailbox);
+  std::lock_guard lock(mutex_);
+  Use q(select_progress_);
+  q.mailbox(u, m, uidvalidity);
+  const int rc = q.step();
+  if (rc == SQLITE_ROW) {
+    return static_cast<std::uint32_t>(sqlite3_column_int64(q.get(), 0));
+  }
+  if (rc != SQLITE_DONE) {
+    return failure("reading progress");
+  }
+  return std::uint32_t{0};
+}
+
+Result<RewriteStore::Done> SqliteRewriteStore::raise_decided_through(std::string_view user,
+                                                                     std::string_view mailbox,
+                                                                     std::uint32_t uidvalidity,
+                                                                     std::uint32_t uid) {
+  const std::string u = normalize_user(user);
+  const std::string m = normalize_mailbox(mailbox);
+  std::lock_guard lock(mutex_);
+  Use q(raise_progress_);
+  q.mailbox(u, m, uidvalidity).integer(4, uid);
+  if (q.step() != SQLITE_DONE) {
+    return failure("recording progress");
+  }
+  return Done{};
+}
+
+Result<std::vector<std::uint32_t>> SqliteRewriteStore::rewritten_between(std::string_view user,
+                                                                         std::string_view mailbox,
+                                                                         std::uint32_t uidvalidity,
+                                                                         std::uint32_t first,
+                                                                         std::uint32_t last) {
+  const std::string u = normalize_user(user);
+  const std::string m = normalize_mailbox(mailbox);
+  std::vector<std::uint32_t> out;
+  std::lock_guard lock(mutex_);
+  Use q(select_rewritten_);
+  q.mailbox(u, m, uidvalidity).integer(4, first).integer(5, last);
+  int rc = SQLITE_DONE;
+  while ((rc = q.step()) == SQLITE_ROW) {
+    out.push_back(static_cast<std::uint32_t>(sqlite3_column_int64(q.get(), 0)));
+  }
+  if (rc != SQLITE_DONE) {
+    return failure("reading rewritten messages");
+  }
+  return out;
 }
 
 } // namespace icalgate::proxy

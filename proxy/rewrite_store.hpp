@@ -29,6 +29,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 namespace icalgate::proxy {
 
@@ -91,6 +92,20 @@ class RewriteStore {
   virtual protocol::Result<Done> put_plain(std::string_view user, std::string_view mailbox,
                                            std::uint32_t uidvalidity,
                                            std::span<const std::uint32_t> uids) = 0;
+
+  // How far a mailbox is decided: every UID up to this one that existed when it was recorded
+  // has a decision (0: nothing known). UIDs only grow, so new mail lies above it.
+  virtual protocol::Result<std::uint32_t>
+  decided_through(std::string_view user, std::string_view mailbox, std::uint32_t uidvalidity) = 0;
+  // Raises decided_through to `uid` (never lowers it).
+  virtual protocol::Result<Done> raise_decided_through(std::string_view user,
+                                                       std::string_view mailbox,
+                                                       std::uint32_t uidvalidity,
+                                                       std::uint32_t uid) = 0;
+  // The UIDs in [first, last] whose decision is `rewritten`.
+  virtual protocol::Result<std::vector<std::uint32_t>>
+  rewritten_between(std::string_view user, std::string_view mailbox, std::uint32_t uidvalidity,
+                    std::uint32_t first, std::uint32_t last) = 0;
 
   // The mailbox now has `uidvalidity`: its UIDs under any other value name other messages.
   virtual protocol::Result<Done> forget_other_uidvalidity(std::string_view user,

@@ -326,6 +326,34 @@ SyncState *
                 a, _, b = spec.partition(":")
                 uids.update(range(int(a), int(b or a) + 1))
             self.assertEqual(sorted({MANIFEST[u - 1]["message_id"] for u in uids}), sorted(listed))
+
+            # Synced once, the mailbox is decided through its last UID: the next header sync
+            # asks the upstream nothing more, and still gets the rewritten sizes.
+            sync = (b"UID FETCH 1:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS "
+                    b"(Subject Content-Type Message-ID)])")
+            with self.gateway_session(gw) as c:
+                first_sync = c.check(sync)
+            before = len(probes)
+            with self.gateway_session(gw) as c:
+                self.assertEqual(c.check(sync), first_sync)
+            probes = [line for line in gw.log_text().splitlines() if " G session=" in line]
+            self.assertEqual(len(probes), before, probes[before:])
+            # New mail: only what lies above the decided UIDs is probed.
+            with self.direct_session() as d:
+                last = len(MANIFEST)
+                ordinary = next(m for m in MANIFEST if m["expect"] == "plain" and m["message_id"] not in listed)
+                seed_with_dates(d, "INBOX", [(FIXTURES / ordinary["file"]).read_bytes()])
+            try:
+                with self.gateway_session(gw) as c:
+                    got = c.check(sync)
+                probes = [line for line in gw.log_text().splitlines() if " G session=" in line]
+                self.assertEqual(len(probes), before + 1, probes[before:])
+                self.assertIn(f"UID FETCH {last + 1}:* (UID", probes[-1])
+                self.assertEqual(got[:last], first_sync)
+            finally:
+                with self.direct_session() as d:
+                    d.check(b"UID STORE %d +FLAGS.SILENT (\\Deleted)" % (last + 1))
+                    d.check(b"UID EXPUNGE %d" % (last + 1))
         finally:
             gw.stop()
 

@@ -526,3 +526,44 @@ TEST_CASE("rewrite_store: an in-memory store works alike", "[rewrite_store]") {
   CHECK(store.put_if_absent(key(1), original("x"))->state == MessageState::rewritten);
   CHECK_FALSE(fs::exists(":memory:"));
 }
+
+TEST_CASE("how far a mailbox is decided only grows, per UIDVALIDITY", "[rewrite_store]") {
+  auto store = icalgate::proxy::RewriteStore::open(":memory:");
+  REQUIRE(store.ok());
+  auto& s = **store;
+  auto through = [&](std::uint32_t uidvalidity) {
+    auto v = s.decided_through("Alice@Contoso.com", "INBOX", uidvalidity);
+    REQUIRE(v.ok());
+    return *v;
+  };
+  CHECK(through(7) == 0);
+  REQUIRE(s.raise_decided_through("alice@contoso.com", "inbox", 7, 120).ok());
+  REQUIRE(s.raise_decided_through("alice@contoso.com", "INBOX", 7, 80).ok());
+  CHECK(through(7) == 120);
+  CHECK(through(8) == 0);
+  REQUIRE(s.forget_other_uidvalidity("alice@contoso.com", "INBOX", 8).ok());
+  CHECK(through(7) == 0);
+}
+
+TEST_CASE("the rewritten UIDs of a range", "[rewrite_store]") {
+  using icalgate::proxy::MessageState;
+  auto store = icalgate::proxy::RewriteStore::open(":memory:");
+  REQUIRE(store.ok());
+  auto& s = **store;
+  const std::uint32_t plain[] = {1, 2, 4, 6};
+  REQUIRE(s.put_plain("alice@contoso.com", "INBOX", 7, plain).ok());
+  for (std::uint32_t uid : {3u, 5u, 9u}) {
+    REQUIRE(s.put_if_absent({"alice@contoso.com", "INBOX", 7, uid},
+                            {MessageState::rewritten, "", "Subject: x\r\n\r\nbody\r\n"})
+                .ok());
+  }
+  REQUIRE(
+      s.put_if_absent({"alice@contoso.com", "INBOX", 7, 7}, {MessageState::original, "graph", ""})
+          .ok());
+  auto some = s.rewritten_between("alice@contoso.com", "INBOX", 7, 2, 8);
+  REQUIRE(some.ok());
+  CHECK(*some == std::vector<std::uint32_t>{3, 5});
+  auto none = s.rewritten_between("alice@contoso.com", "Sent", 7, 1, 100);
+  REQUIRE(none.ok());
+  CHECK(none->empty());
+}
