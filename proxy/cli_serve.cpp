@@ -1,7 +1,9 @@
 #include "proxy/cli_serve.hpp"
 
+#include "proxy/admin_server.hpp"
 #include "proxy/config.hpp"
 #include "proxy/logging.hpp"
+#include "proxy/login_broker.hpp"
 #include "proxy/rewrite_service.hpp"
 #include "proxy/server.hpp"
 #include "proxy/tls_context.hpp"
@@ -39,10 +41,32 @@ int run_serve(const std::string& config_path) {
     std::fprintf(stderr, "icalgate: %s\n", rewrite.error().message.c_str());
     return 1;
   }
-  Server server(io, config, *std::get<0>(server_tls), *std::get<0>(upstream_tls), rewrite->get());
+  auto broker = LoginBroker::create(io.get_executor(), config);
+  if (!broker) {
+    std::fprintf(stderr, "icalgate: %s\n", broker.error().message.c_str());
+    return 1;
+  }
+  // The web endpoint ([admin]); its certificate is loaded before anything listens.
+  std::unique_ptr<AdminServer> admin;
+  if (config.admin.listen) {
+    auto created = AdminServer::create(io, config);
+    if (auto* error = std::get_if<std::string>(&created)) {
+      std::fprintf(stderr, "icalgate: %s\n", error->c_str());
+      return 1;
+    }
+    admin = std::get<std::unique_ptr<AdminServer>>(std::move(created));
+  }
+  Server server(io, config, *std::get<0>(server_tls), *std::get<0>(upstream_tls), rewrite->get(),
+                broker->get());
   if (auto error = server.start(); !error.empty()) {
     std::fprintf(stderr, "icalgate: %s\n", error.c_str());
     return 1;
+  }
+  if (admin) {
+    if (auto error = admin->start(); !error.empty()) {
+      std::fprintf(stderr, "icalgate: %s\n", error.c_str());
+      return 1;
+    }
   }
   log_event(LogLevel::info, "started",
             {field("upstream", config.upstream.host + ":" + std::to_string(config.upstream.port)),

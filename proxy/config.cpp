@@ -174,7 +174,8 @@ class Loader {
       const std::string_view name = key.str();
       const toml::table* table = node.as_table();
       if (name == "listen" || name == "tls" || name == "upstream" || name == "limits" ||
-          name == "log" || name == "graph" || name == "rewrite") {
+          name == "log" || name == "graph" || name == "rewrite" || name == "auth" ||
+          name == "admin") {
         if (table == nullptr) {
           error(line_of(node), std::string(name),
                 "expected a table, got " + std::string(type_name(node)));
@@ -195,10 +196,17 @@ class Loader {
         load_graph(*table, config.graph.emplace());
       } else if (name == "rewrite") {
         load_rewrite(*table, config.rewrite);
+      } else if (name == "auth") {
+        load_auth(*table, config.auth);
+      } else if (name == "admin") {
+        load_admin(*table, config.admin);
       } else {
-        unknown(node, "", name, {"listen", "tls", "upstream", "limits", "log", "graph", "rewrite"});
+        unknown(
+            node, "", name,
+            {"listen", "tls", "upstream", "limits", "log", "graph", "rewrite", "auth", "admin"});
       }
     }
+    check_auth_and_admin(root, config);
   }
 
  private:
@@ -323,9 +331,9 @@ class Loader {
     out = host;
   }
 
-  void read_listener(const toml::table& table, std::string_view name,
+  void read_listener(const toml::table& table, std::string_view section, std::string_view name,
                      std::optional<Endpoint>& out) {
-    const auto* v = string_at(table, "listen", name);
+    const auto* v = string_at(table, section, name);
     if (v == nullptr) {
       return;
     }
@@ -335,7 +343,7 @@ class Loader {
     }
     auto parsed = parse_endpoint(v->get());
     if (const auto* why = std::get_if<std::string>(&parsed)) {
-      error(line_of(*v), qualified("listen", name),
+      error(line_of(*v), qualified(section, name),
             "expected host:port, got " + quoted(v->get()) + " (" + *why + ")");
       return;
     }
@@ -432,8 +440,8 @@ class Loader {
 
   void load_listen(const toml::table& t, ListenConfig& out) {
     check_keys(t, "listen", {"imaps", "imap", "proxy_protocol"});
-    read_listener(t, "imaps", out.imaps);
-    read_listener(t, "imap", out.imap);
+    read_listener(t, "listen", "imaps", out.imaps);
+    read_listener(t, "listen", "imap", out.imap);
     read_bool(t, "listen", "proxy_protocol", out.proxy_protocol);
 
     const toml::node* imap = t.get("imap");
@@ -540,19 +548,24 @@ class Loader {
 
   // A tenant ID (GUID) or one of the tenant's domains; it becomes a path segment of the token
   // URL, so nothing else gets through.
-  void read_tenant(const toml::table& t, std::string& out) {
-    const auto* v = string_at(t, "graph", "tenant");
+  void read_tenant(const toml::table& t, std::string_view section, bool may_be_empty,
+                   std::string& out) {
+    const auto* v = string_at(t, section, "tenant");
     if (v == nullptr) {
       return;
     }
     const std::string& tenant = v->get();
+    if (tenant.empty() && may_be_empty) {
+      out.clear();
+      return;
+    }
     const bool ok = !tenant.empty() && tenant.size() <= 253 &&
                     std::all_of(tenant.begin(), tenant.end(), [](char c) {
                       return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
                              (c >= '0' && c <= '9') || c == '-' || c == '.';
                     });
     if (!ok) {
-      error(line_of(*v), "graph.tenant",
+      error(line_of(*v), qualified(section, "tenant"),
             "expected a tenant ID or domain such as \"contoso.onmicrosoft.com\", got " +
                 quoted(tenant));
       return;
@@ -560,19 +573,22 @@ class Loader {
     out = tenant;
   }
 
-  void read_client_id(const toml::table& t, std::string& out) {
-    const auto* v = string_at(t, "graph", "client_id");
+  void read_client_id(const toml::table& t, std::string_view section, bool may_be_empty,
+                      std::string& out) {
+    const auto* v = string_at(t, section, "client_id");
     if (v == nullptr) {
       return;
     }
     const std::string& id = v->get();
-    if (id.empty()) {
-      error(line_of(*v), "graph.client_id", "must not be empty");
+    if (id.empty() && may_be_empty) {
+      out.clear();
+    } else if (id.empty()) {
+      error(line_of(*v), qualified(section, "client_id"), "must not be empty");
     } else if (std::any_of(id.begin(), id.end(), [](char c) {
                  const auto u = static_cast<unsigned char>(c);
                  return u <= 0x20 || u == 0x7f;
                })) {
-      error(line_of(*v), "graph.client_id",
+      error(line_of(*v), qualified(section, "client_id"),
             "expected the application (client) ID, got " + quoted(id) +
                 " (spaces and control characters are not allowed)");
     } else {
@@ -580,36 +596,39 @@ class Loader {
     }
   }
 
-  // Exactly one credential: a client secret, or a certificate with its private key.
-  void check_credentials(const toml::table& t) {
+  // At most one credential: a client secret, or a certificate with its private key; with
+  // `required` (and `why`, the reason it is), exactly one.
+  void check_credentials(const toml::table& t, std::string_view section, bool required,
+                         std::string_view why = "") {
     const bool secret = given(t, "client_secret_file");
     const bool cert = given(t, "certificate_file");
     const bool key = given(t, "private_key_file");
     if (secret && (cert || key)) {
       const std::string_view other = cert ? "certificate_file" : "private_key_file";
-      error(line_at(t, other), qualified("graph", other),
+      error(line_at(t, other), qualified(section, other),
             "set either client_secret_file, or certificate_file and private_key_file, not both");
     } else if (cert != key) {
       const std::string_view present = cert ? "certificate_file" : "private_key_file";
       const std::string_view missing = cert ? "private_key_file" : "certificate_file";
-      error(line_at(t, present), qualified("graph", present),
+      error(line_at(t, present), qualified(section, present),
             "needs " + std::string(missing) + " as well");
-    } else if (!secret && !cert) {
-      error(line_at(t, "client_secret_file"), "graph.client_secret_file",
-            "required: set client_secret_file, or certificate_file and private_key_file");
+    } else if (!secret && !cert && required) {
+      error(line_at(t, "client_secret_file"), qualified(section, "client_secret_file"),
+            "required" + std::string(why) +
+                ": set client_secret_file, or certificate_file and private_key_file");
     }
   }
 
   // The same rule the Graph client applies at startup (https, or http to a loopback host),
   // checked here so that check-config finds it with a line number.
-  void read_url(const toml::table& t, std::string_view name, std::string_view example,
-                std::string& out) {
-    const auto* v = string_at(t, "graph", name);
+  void read_url(const toml::table& t, std::string_view section, std::string_view name,
+                std::string_view example, std::string& out) {
+    const auto* v = string_at(t, section, name);
     if (v == nullptr) {
       return;
     }
     const std::string& url = v->get();
-    const std::string key = qualified("graph", name);
+    const std::string key = qualified(section, name);
     auto parsed = calendar::parse_http_url(url);
     if (!parsed) {
       const std::string& why = parsed.error().message;
@@ -710,15 +729,15 @@ class Loader {
                 "upn_suffix", "listing", "listing_interval", "upn"});
     calendar::GraphConfig& client = out.client;
     require(t, "graph", "tenant", "\"contoso.onmicrosoft.com\"");
-    read_tenant(t, client.tenant);
+    read_tenant(t, "graph", false, client.tenant);
     require(t, "graph", "client_id", "\"00000000-0000-0000-0000-000000000000\"");
-    read_client_id(t, client.client_id);
+    read_client_id(t, "graph", false, client.client_id);
     read_path(t, "graph", "client_secret_file", true, client.client_secret_file);
     read_path(t, "graph", "certificate_file", true, client.certificate_file);
     read_path(t, "graph", "private_key_file", true, client.private_key_file);
-    check_credentials(t);
-    read_url(t, "authority", "https://login.microsoftonline.com", client.authority);
-    read_url(t, "endpoint", "https://graph.microsoft.com", client.endpoint);
+    check_credentials(t, "graph", true);
+    read_url(t, "graph", "authority", "https://login.microsoftonline.com", client.authority);
+    read_url(t, "graph", "endpoint", "https://graph.microsoft.com", client.endpoint);
     read_path(t, "graph", "ca_file", true, client.ca_file);
     read_duration(t, "graph", "request_timeout", milliseconds{100}, client.request_timeout);
     read_duration(t, "graph", "overall_timeout", milliseconds{100}, client.overall_timeout);
@@ -765,9 +784,235 @@ class Loader {
     read_path(t, "rewrite", "state", false, out.state);
   }
 
+  static constexpr std::array<std::pair<std::string_view, AuthMode>, 3> auth_modes{{
+      {"passthrough", AuthMode::passthrough},
+      {"delegated", AuthMode::delegated},
+      {"app", AuthMode::app},
+  }};
+
+  // [auth.accounts]: "user@domain" or "@domain" = "mode". Keys need TOML quotes ('@').
+  void read_auth_accounts(const toml::table& t,
+                          std::vector<std::pair<std::string, AuthMode>>& out) {
+    const toml::node* node = t.get("accounts");
+    if (node == nullptr) {
+      return;
+    }
+    const toml::table* map = node->as_table();
+    if (map == nullptr) {
+      error(line_of(*node), "auth.accounts",
+            "expected a table of \"user@domain\" or \"@domain\" = \"passthrough\", "
+            "\"delegated\" or \"app\", got " +
+                std::string(type_name(*node)));
+      return;
+    }
+    std::vector<std::pair<std::string, AuthMode>> entries;
+    std::vector<std::uint32_t> lines;
+    for (auto&& [key, value] : *map) {
+      const std::string account(key.str());
+      const std::string name = qualified("auth.accounts", account);
+      if (!is_account_pattern(account)) {
+        error(line_of(value), name,
+              "expected an account \"user@domain\" or a domain \"@domain\" as the key, got " +
+                  quoted(account));
+        continue;
+      }
+      const auto* text = value.as_string();
+      if (text == nullptr) {
+        error(line_of(value), name,
+              "expected \"passthrough\", \"delegated\" or \"app\", got " +
+                  std::string(type_name(value)));
+        continue;
+      }
+      const auto* choice = std::find_if(auth_modes.begin(), auth_modes.end(),
+                                        [&](const auto& m) { return m.first == text->get(); });
+      if (choice == auth_modes.end()) {
+        error(line_of(value), name,
+              "expected \"passthrough\", \"delegated\" or \"app\", got " + quoted(text->get()));
+        continue;
+      }
+      // toml++ orders keys byte-wise, so blame whichever spelling comes later in the file.
+      bool duplicate = false;
+      for (std::size_t i = 0; i < entries.size() && !duplicate; ++i) {
+        if (equals_ignoring_case(entries[i].first, account)) {
+          duplicate = true;
+          const bool later = line_of(value) >= lines[i];
+          error(later ? line_of(value) : lines[i],
+                qualified("auth.accounts", later ? account : entries[i].first),
+                "the same account as \"" + printable(later ? entries[i].first : account) +
+                    "\" (accounts match case-insensitively)");
+        }
+      }
+      if (!duplicate) {
+        entries.emplace_back(account, choice->second);
+        lines.push_back(line_of(value));
+      }
+    }
+    out = std::move(entries);
+  }
+
+  void load_auth(const toml::table& t, AuthConfig& out) {
+    check_keys(t, "auth",
+               {"mode", "client_id", "client_secret_file", "certificate_file", "private_key_file",
+                "authority", "tenant", "store", "accounts"});
+    read_choice(t, "auth", "mode", auth_modes, out.mode);
+    read_client_id(t, "auth", true, out.client_id);
+    read_path(t, "auth", "client_secret_file", true, out.client_secret_file);
+    read_path(t, "auth", "certificate_file", true, out.certificate_file);
+    read_path(t, "auth", "private_key_file", true, out.private_key_file);
+    read_url(t, "auth", "authority", "https://login.microsoftonline.com", out.authority);
+    read_tenant(t, "auth", true, out.tenant);
+    read_path(t, "auth", "store", false, out.store);
+    read_auth_accounts(t, out.accounts);
+
+    // The gateway itself talks to the identity platform in these modes.
+    if (out.uses(AuthMode::delegated) || out.uses(AuthMode::app)) {
+      const std::string in_use = out.uses(AuthMode::delegated) ? "delegated" : "app";
+      if (!given(t, "client_id")) {
+        error(line_at(t, "client_id"), "auth.client_id",
+              "required when " + in_use +
+                  " mode is in use, e.g. client_id = \"00000000-0000-0000-0000-000000000000\"");
+      }
+      if (!given(t, "tenant")) {
+        error(line_at(t, "tenant"), "auth.tenant",
+              "required when " + in_use +
+                  " mode is in use, e.g. tenant = \"contoso.onmicrosoft.com\"");
+      }
+    }
+    check_credentials(t, "auth", out.uses(AuthMode::app), " when app mode is in use");
+  }
+
+  // [admin] hostnames: what IMAP clients connect to. Thunderbird compares them with the
+  // account's server name exactly, after lower-casing it: keep them lower-case, no final dot.
+  void read_hostnames(const toml::table& t, std::vector<std::string>& out) {
+    const toml::node* node = t.get("hostnames");
+    if (node == nullptr) {
+      return;
+    }
+    const toml::array* list = node->as_array();
+    if (list == nullptr) {
+      error(line_of(*node), "admin.hostnames",
+            "expected an array of host names such as [\"imap.contoso.com\"], got " +
+                std::string(type_name(*node)));
+      return;
+    }
+    std::vector<std::string> names;
+    hostname_lines_.clear();
+    for (const toml::node& entry : *list) {
+      const auto* s = entry.as_string();
+      if (s == nullptr) {
+        error(line_of(entry), "admin.hostnames",
+              "expected strings, got " + std::string(type_name(entry)));
+        continue;
+      }
+      std::string host = s->get();
+      std::transform(host.begin(), host.end(), host.begin(), [](char c) {
+        return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+      });
+      std::optional<std::string> problem;
+      if (host.find(':') != std::string::npos) {
+        if (!is_ipv6_literal(host)) {
+          problem = "a name without a port; IPv6 addresses without brackets";
+        }
+      } else if (!host.empty() && host.back() == '.') {
+        problem = "write it without the final dot";
+      } else {
+        problem = host_name_problem(host);
+      }
+      if (problem) {
+        error(line_of(entry), "admin.hostnames",
+              "expected a host name such as \"imap.contoso.com\", got " + quoted(s->get()) + " (" +
+                  *problem + ")");
+        continue;
+      }
+      if (std::find(names.begin(), names.end(), host) != names.end()) {
+        error(line_of(entry), "admin.hostnames",
+              "lists " + quoted(host) + " twice (names match case-insensitively)");
+        continue;
+      }
+      names.push_back(std::move(host));
+      hostname_lines_.push_back(line_of(entry));
+    }
+    out = std::move(names);
+  }
+
+  void load_admin(const toml::table& t, AdminConfig& out) {
+    check_keys(t, "admin", {"listen", "cert", "key", "hostnames"});
+    read_listener(t, "admin", "listen", out.listen);
+    read_path(t, "admin", "cert", true, out.cert);
+    read_path(t, "admin", "key", true, out.key);
+    if (given(t, "cert") != given(t, "key")) {
+      const std::string_view present = given(t, "cert") ? "cert" : "key";
+      const std::string_view missing = given(t, "cert") ? "key" : "cert";
+      error(line_at(t, present), qualified("admin", present),
+            "needs admin." + std::string(missing) +
+                " as well (HTTPS takes both; both \"\" serve plain HTTP)");
+    }
+    read_hostnames(t, out.hostnames);
+  }
+
+  // Rules between [auth], [admin] and [listen], checked once all are read.
+  void check_auth_and_admin(const toml::table& root, const Config& config) {
+    if (!config.admin.listen) {
+      return;
+    }
+    const toml::node* node = root.get("admin");
+    const toml::table* admin = node != nullptr ? node->as_table() : nullptr;
+    const Endpoint& listen = *config.admin.listen;
+    const std::uint32_t listen_line = admin != nullptr ? line_at(*admin, "listen") : 0;
+    if (config.auth.uses(AuthMode::delegated) && !config.admin.https() &&
+        !calendar::is_loopback_host(listen.host)) {
+      error(listen_line, "admin.listen",
+            "delegated mode enrols users here (/enrol), which needs HTTPS unless the endpoint "
+            "listens on a loopback address: set admin.cert and admin.key, or listen on "
+            "127.0.0.1");
+    }
+    for (const auto& [imap, name] : {std::pair{config.listen.imaps, "listen.imaps"},
+                                     std::pair{config.listen.imap, "listen.imap"}}) {
+      if (imap && *imap == listen) {
+        error(listen_line, "admin.listen",
+              "cannot share the address " + listen.to_string() + " with " + name);
+      }
+    }
+    // Thunderbird looks the OAuth2 provider of a server up only for names with a dot.
+    if (config.auth.uses(AuthMode::passthrough)) {
+      for (std::size_t i = 0; i < config.admin.hostnames.size(); ++i) {
+        const std::string& host = config.admin.hostnames[i];
+        if (host.find('.') == std::string::npos && i < hostname_lines_.size()) {
+          error(hostname_lines_[i], "admin.hostnames",
+                "Thunderbird finds OAuth2 settings only for host names with a dot, so " +
+                    quoted(host) + " cannot sign in with passthrough; use a name such as " +
+                    "\"imap.contoso.com\"");
+        }
+      }
+    }
+  }
+
+  std::vector<std::uint32_t> hostname_lines_;
+
   std::string file_;
   std::vector<ConfigError> errors_;
 };
+
+bool is_unspecified_address(const std::string& host) {
+  in_addr v4{};
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) {
+    return v4.s_addr == 0;
+  }
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, host.c_str(), &v6) == 1) {
+    return std::all_of(std::begin(v6.s6_addr), std::end(v6.s6_addr),
+                       [](unsigned char b) { return b == 0; });
+  }
+  return false;
+}
+
+std::string ascii_lower(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(), [](char c) {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  });
+  return out;
+}
 
 } // namespace
 
@@ -792,6 +1037,44 @@ bool RewriteConfig::applies_to(std::string_view upn) const {
   return accounts.empty() ||
          std::any_of(accounts.begin(), accounts.end(),
                      [upn](const std::string& pattern) { return account_matches(pattern, upn); });
+}
+
+AuthMode AuthConfig::mode_for(std::string_view upn) const {
+  const AuthMode* domain_mode = nullptr;
+  for (const auto& [pattern, m] : accounts) {
+    if (!pattern.empty() && pattern.front() == '@') {
+      if (domain_mode == nullptr && account_matches(pattern, upn)) {
+        domain_mode = &m;
+      }
+    } else if (equals_ignoring_case(pattern, upn)) {
+      return m;
+    }
+  }
+  return domain_mode != nullptr ? *domain_mode : mode;
+}
+
+bool AuthConfig::uses(AuthMode m) const {
+  return mode == m || std::any_of(accounts.begin(), accounts.end(),
+                                  [m](const auto& entry) { return entry.second == m; });
+}
+
+std::vector<std::string> gateway_hostnames(const Config& config,
+                                           std::string_view system_host_name) {
+  if (!config.admin.hostnames.empty()) {
+    return config.admin.hostnames;
+  }
+  std::vector<std::string> out;
+  for (const auto& listener : {config.listen.imaps, config.listen.imap}) {
+    if (!listener) {
+      continue;
+    }
+    std::string host = is_unspecified_address(listener->host) ? ascii_lower(system_host_name)
+                                                              : ascii_lower(listener->host);
+    if (!host.empty() && std::find(out.begin(), out.end(), host) == out.end()) {
+      out.push_back(std::move(host));
+    }
+  }
+  return out;
 }
 
 std::string ConfigError::to_string() const {
@@ -943,6 +1226,18 @@ std::string_view to_string(LogLevel level) {
 
 std::string_view to_string(LogFormat format) {
   return format == LogFormat::json ? "json" : "text";
+}
+
+std::string_view to_string(AuthMode mode) {
+  switch (mode) {
+  case AuthMode::delegated:
+    return "delegated";
+  case AuthMode::app:
+    return "app";
+  case AuthMode::passthrough:
+    break;
+  }
+  return "passthrough";
 }
 
 } // namespace icalgate::proxy

@@ -121,6 +121,43 @@ struct RewriteConfig {
   friend bool operator==(const RewriteConfig&, const RewriteConfig&) = default;
 };
 
+// How a user's IMAP login reaches Exchange Online: the client's own OAuth token relayed
+// (passthrough), a gateway password standing for a delegated token the gateway keeps and
+// refreshes (delegated), or a gateway password with the gateway's app-only token (app).
+enum class AuthMode { passthrough, delegated, app };
+
+// [auth]: the login modes and the Entra app the gateway and its Thunderbird add-on use.
+struct AuthConfig {
+  AuthMode mode = AuthMode::passthrough;
+  std::string client_id; // "" = none; required when delegated or app mode is in use
+  // App mode's credential: a client secret, or a certificate with its private key.
+  std::string client_secret_file;
+  std::string certificate_file;
+  std::string private_key_file;
+  std::string authority = "https://login.microsoftonline.com";
+  std::string tenant; // "" = none; required when delegated or app mode is in use
+  std::string store = "/var/lib/icalgate/auth.db";
+  // [auth.accounts]: "user@dom" or "@dom" = mode, in file order.
+  std::vector<std::pair<std::string, AuthMode>> accounts;
+
+  // The mode for this UPN (case-insensitive): its own entry, else its domain's, else `mode`.
+  AuthMode mode_for(std::string_view upn) const;
+  // Whether any account can end up in `m` (the default or an override).
+  bool uses(AuthMode m) const;
+  friend bool operator==(const AuthConfig&, const AuthConfig&) = default;
+};
+
+// [admin]: the gateway's web endpoint (add-on, autoconfig, enrolment, health).
+struct AdminConfig {
+  std::optional<Endpoint> listen = Endpoint{"127.0.0.1", 9080}; // nullopt: disabled ("")
+  std::string cert; // HTTPS when cert and key are set; both "" = plain HTTP
+  std::string key;
+  std::vector<std::string> hostnames; // lower-cased; empty: derived (gateway_hostnames)
+
+  bool https() const { return !cert.empty() && !key.empty(); }
+  friend bool operator==(const AdminConfig&, const AdminConfig&) = default;
+};
+
 struct Config {
   ListenConfig listen;
   TlsConfig tls;
@@ -129,9 +166,16 @@ struct Config {
   LogConfig log;
   std::optional<GraphSection> graph; // set iff the file has a [graph] table
   RewriteConfig rewrite;
+  AuthConfig auth;
+  AdminConfig admin;
 
   friend bool operator==(const Config&, const Config&) = default;
 };
+
+// The names IMAP clients use for the gateway (autoconfig, the add-on's hostnames):
+// [admin] hostnames, else the hosts of the IMAP listeners, with a wildcard address
+// (0.0.0.0, ::) standing for `system_host_name` (the machine's name, from the caller).
+std::vector<std::string> gateway_hostnames(const Config& config, std::string_view system_host_name);
 
 // One problem found in a configuration file. `line` and `column` are 1-based; 0 when the
 // problem has no single place (a rule spanning several keys that are all defaults).
@@ -189,5 +233,6 @@ std::string_view to_string(TlsVersion version);
 std::string_view to_string(UpstreamTls mode);
 std::string_view to_string(LogLevel level);
 std::string_view to_string(LogFormat format);
+std::string_view to_string(AuthMode mode);
 
 } // namespace icalgate::proxy

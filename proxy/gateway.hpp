@@ -12,6 +12,7 @@
 
 namespace icalgate::proxy {
 
+class LoginBroker;
 class RewriteService;
 class Session;
 
@@ -37,6 +38,8 @@ struct Gateway {
   LoginPenalty login_penalty = LoginPenalty();
   // The meeting-invitation rewrite; null when it is off (no [graph], or disabled).
   RewriteService* rewrite = nullptr;
+  // The delegated and app login modes; null when every account is passthrough.
+  LoginBroker* login_broker = nullptr;
 };
 
 } // namespace icalgate::proxy

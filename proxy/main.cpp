@@ -1,9 +1,11 @@
 // The icalgate executable: dispatches to the gateway and its admin subcommands.
 
 #include "proxy/cli_check_config.hpp"
+#include "proxy/cli_enrol.hpp"
 #include "proxy/cli_inspect.hpp"
 #include "proxy/cli_rewrite.hpp"
 #include "proxy/cli_serve.hpp"
+#include "proxy/cli_users.hpp"
 
 #include <cstdio>
 #include <span>
@@ -22,6 +24,10 @@ commands:
                          print the FETCH response the gateway sends for the message in FILE,
                          e.g. icalgate inspect msg.eml 'RFC822.SIZE BODYSTRUCTURE BODY.PEEK[1]'
                          (ITEMS defaults to "RFC822.SIZE BODYSTRUCTURE ENVELOPE")
+  users (add UPN [--replace] | enrol UPN [--replace] | revoke UPN | list)
+        (--config FILE | --store PATH)
+                         manage the app passwords of the delegated and app login modes;
+                         add and enrol print the new app password once
   check-config FILE      validate a configuration file: prints "FILE: ok" (exit 0), or every
                          error as FILE:LINE: key: message (exit 1); exit 2 if FILE is unreadable
   --version              print the version
@@ -60,6 +66,9 @@ int main(int argc, char** argv) {
   }
   if (command == "inspect") {
     return icalgate::proxy::run_inspect(args.subspan(2));
+  }
+  if (command == "users") {
+    return icalgate::proxy::run_users(args.subspan(2), icalgate::proxy::enrol_with_device_code);
   }
   std::fprintf(stderr, "icalgate: unknown command '%.*s' (try --help)\n",
                static_cast<int>(command.size() > 64 ? 64 : command.size()), command.data());

@@ -211,7 +211,15 @@ asio::awaitable<void> Relay::client_to_upstream() {
       }
       continue; // more of the client's input may already be framed
     }
-    if (!co_await io_.client_reader.fill(&to_upstream_)) {
+    // The reader's fill(), with its wait inlined: an idle session suspends here without a
+    // further coroutine frame.
+    auto got = io_.client_reader.fill_now(&to_upstream_);
+    while (got == FrameReader::Fill::wait) {
+      auto [ec] = co_await io_.client_reader.wait_input();
+      got = io_.client_reader.waited(ec) ? io_.client_reader.fill_now(&to_upstream_)
+                                         : FrameReader::Fill::failed;
+    }
+    if (got == FrameReader::Fill::failed) {
       finish(RelayEnd::client_closed);
       co_return;
     }
@@ -349,9 +357,16 @@ asio::awaitable<void> Relay::upstream_to_client() {
       intercept_done_.cancel();
       continue;
     }
-    upstream_waiting_ = true;
-    const bool filled = co_await io_.upstream_reader.fill(&to_client_);
-    upstream_waiting_ = false;
+    // As FrameReader::fill(), with the wait inlined (see client_to_upstream).
+    auto got = io_.upstream_reader.fill_now(&to_client_);
+    while (got == FrameReader::Fill::wait) {
+      upstream_waiting_ = true;
+      auto [ec] = co_await io_.upstream_reader.wait_input();
+      upstream_waiting_ = false;
+      got = io_.upstream_reader.waited(ec) ? io_.upstream_reader.fill_now(&to_client_)
+                                           : FrameReader::Fill::failed;
+    }
+    const bool filled = got == FrameReader::Fill::ready;
     if (!filled && wake_ && !io_.deadline.fired()) {
       wake_ = false;
       continue;

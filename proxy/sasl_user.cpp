@@ -66,6 +66,15 @@ std::optional<std::string> decode_base64(std::string_view text) {
   return result;
 }
 
+std::string encode_base64(std::string_view bytes) {
+  std::string out((bytes.size() + 2) / 3 * 4 + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(bytes.data()),
+                                static_cast<int>(bytes.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
 std::optional<std::string> sasl_username(std::string_view mechanism, std::string_view response) {
   auto decoded = decode_base64(response);
   if (!decoded) {

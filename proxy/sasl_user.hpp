@@ -10,6 +10,8 @@ namespace icalgate::proxy {
 
 // Strict base64 (RFC 4648, padding required); nullopt when malformed. "=" is empty.
 std::optional<std::string> decode_base64(std::string_view text);
+// Base64 with padding, no line breaks (a SASL response on the wire).
+std::string encode_base64(std::string_view bytes);
 
 // The user named by a client's response for `mechanism` (base64 as sent on the wire):
 // PLAIN → the authorization identity, else the authentication identity; XOAUTH2 → user=;

@@ -38,10 +38,11 @@ void log_exception(std::string_view where, const std::exception_ptr& error) {
 } // namespace
 
 Server::Server(asio::io_context& io, const Config& config, ServerTlsContext& server_tls,
-               UpstreamTlsContext& upstream_tls, RewriteService* rewrite)
+               UpstreamTlsContext& upstream_tls, RewriteService* rewrite, LoginBroker* login_broker)
     : io_(io), config_(config), gateway_{config, server_tls, upstream_tls, *this},
       signals_(io, SIGTERM, SIGINT, SIGHUP), poll_timer_(io) {
   gateway_.rewrite = rewrite;
+  gateway_.login_broker = login_broker;
 }
 
 std::string Server::listen(const Endpoint& endpoint, ListenerKind kind) {

@@ -20,7 +20,8 @@ namespace icalgate::proxy {
 class Server final : public SessionHost {
  public:
   Server(asio::io_context& io, const Config& config, ServerTlsContext& server_tls,
-         UpstreamTlsContext& upstream_tls, RewriteService* rewrite = nullptr);
+         UpstreamTlsContext& upstream_tls, RewriteService* rewrite = nullptr,
+         LoginBroker* login_broker = nullptr);
 
   // Binds the enabled listeners and starts accepting; returns why not, or "" on success.
   std::string start();

@@ -12,6 +12,7 @@
 #include "protocol/response.hpp"
 #include "proxy/capabilities.hpp"
 #include "proxy/logging.hpp"
+#include "proxy/login_broker.hpp"
 #include "proxy/relay.hpp"
 #include "proxy/rewrite_service.hpp"
 #include "proxy/sasl_user.hpp"
@@ -534,6 +535,157 @@ Session::await_login_answer(const std::string& tag, const std::string& mechanism
   }
 }
 
+asio::awaitable<std::optional<Session::TakenCredentials>>
+Session::plain_credentials(const protocol::Command& command, const ClientMessage& message) {
+  TakenCredentials taken;
+  if (command.kind == protocol::CommandKind::login) {
+    const auto& args = std::get<protocol::LoginArgs>(command.args);
+    taken.credentials = PlainCredentials{args.userid.value, args.password.value};
+    co_return taken;
+  }
+  const auto& args = std::get<protocol::AuthenticateArgs>(command.args);
+  if (!protocol::imap_iequals(args.mechanism, "PLAIN")) {
+    co_return taken; // XOAUTH2, OAUTHBEARER: the client's own token, relayed
+  }
+  std::string response;
+  if (args.initial_response) {
+    response = *args.initial_response;
+  } else {
+    // The mode depends on the user, who is inside the response: ask for it here.
+    if (!co_await send("+ \r\n")) {
+      co_return std::nullopt;
+    }
+    auto reply = co_await read_client_message();
+    if (!reply) {
+      co_return std::nullopt;
+    }
+    auto decoded = protocol::parse_auth_continuation(reply->bad ? "*\r\n" : reply->whole);
+    OPENSSL_cleanse(reply->whole.data(), reply->whole.size());
+    if (!decoded || decoded->cancel) {
+      taken.usable = false;
+      taken.bad = decoded ? "Authentication canceled" : "Invalid SASL response";
+      co_return taken;
+    }
+    response = std::move(decoded->data);
+    taken.relayed_ir = response.empty() ? std::string("=") : response;
+  }
+  (void)message;
+  auto plain = decode_base64(response);
+  OPENSSL_cleanse(response.data(), response.size());
+  if (!plain) {
+    taken.usable = false;
+    taken.bad = "Invalid base64 in the SASL response";
+    co_return taken;
+  }
+  // authzid NUL authcid NUL password
+  const std::size_t first = plain->find('\0');
+  const std::size_t second = first == std::string::npos ? first : plain->find('\0', first + 1);
+  if (second != std::string::npos) {
+    std::string authzid = plain->substr(0, first);
+    std::string authcid = plain->substr(first + 1, second - first - 1);
+    taken.credentials =
+        PlainCredentials{authzid.empty() ? authcid : authzid, plain->substr(second + 1)};
+  }
+  OPENSSL_cleanse(plain->data(), plain->size());
+  co_return taken;
+}
+
+asio::awaitable<Session::LoginOutcome> Session::brokered_login(const std::string& tag,
+                                                               PlainCredentials credentials) {
+  user_ = credentials.login;
+  auto grant = co_await gw_.login_broker->authorize(std::move(credentials.login),
+                                                    std::move(credentials.password));
+  if (!grant.upn.empty()) {
+    user_ = grant.upn;
+  }
+  auth_mode_ = std::string(to_string(grant.mode));
+  std::string refusal;
+  switch (grant.refusal) {
+  case LoginRefusal::none:
+    break;
+  case LoginRefusal::bad_credentials:
+    co_await sleep_for(gw_.login_penalty.record_failure(
+        client_address_, std::chrono::steady_clock::now(), gw_.config.limits.login_failure_delay));
+    refusal = " NO [AUTHENTICATIONFAILED] Invalid credentials\r\n";
+    break;
+  case LoginRefusal::reenrol:
+    refusal = " NO [AUTHENTICATIONFAILED] The sign-in to Exchange Online has expired or was "
+              "revoked; " +
+              gw_.login_broker->enrol_hint() + "\r\n";
+    break;
+  case LoginRefusal::unavailable:
+    refusal = " NO [UNAVAILABLE] The sign-in service is unavailable, try again later\r\n";
+    break;
+  }
+  if (!refusal.empty()) {
+    log_event(LogLevel::info, "login_refused",
+              {field("session", id_), field("client", client_address_),
+               field("user", sanitize_for_log(user_, 128)), field("mode", auth_mode_),
+               field("reason", sanitize_for_log(grant.reason, 128))});
+    co_return co_await send(tag + refusal) ? LoginOutcome::failed : LoginOutcome::closed;
+  }
+  if (!co_await ensure_upstream()) {
+    OPENSSL_cleanse(grant.token.data(), grant.token.size());
+    co_return LoginOutcome::unavailable;
+  }
+  std::string payload = encode_base64("user=" + grant.upn +
+                                      "\x01"
+                                      "auth=Bearer " +
+                                      grant.token + "\x01\x01");
+  std::string command = tag + " AUTHENTICATE XOAUTH2" +
+                        (gw_.upstream_auth.sasl_ir ? " " + payload : std::string()) + "\r\n";
+  auto [ec, n] = co_await upstream_->stream->write(command);
+  OPENSSL_cleanse(command.data(), command.size());
+  LoginOutcome outcome = LoginOutcome::unavailable;
+  std::optional<std::string> pending;
+  if (!gw_.upstream_auth.sasl_ir) {
+    pending = std::move(payload);
+  }
+  OPENSSL_cleanse(payload.data(), payload.size());
+  while (!ec) {
+    auto answer = co_await read_upstream_message();
+    if (!answer) {
+      break;
+    }
+    if (answer->starts_with("+")) {
+      // The first "+" asks for the response; any later one carries the upstream's error
+      // details and wants an empty line before the tagged NO.
+      std::string line = pending ? *pending + "\r\n" : std::string("\r\n");
+      if (pending) {
+        OPENSSL_cleanse(pending->data(), pending->size());
+        pending.reset();
+      }
+      std::tie(ec, n) = co_await upstream_->stream->write(line);
+      OPENSSL_cleanse(line.data(), line.size());
+      continue;
+    }
+    if (!answer->starts_with(tag + " ")) {
+      continue;
+    }
+    if (answer->compare(tag.size() + 1, 3, "OK ") == 0) {
+      gw_.login_penalty.record_success(client_address_);
+      const auto filtered = filter_capability_response(*answer);
+      outcome =
+          co_await send(filtered ? *filtered : *answer) ? LoginOutcome::ok : LoginOutcome::closed;
+    } else {
+      gw_.login_broker->token_refused(grant);
+      log_event(LogLevel::warn, "upstream_refused_token",
+                {field("session", id_), field("user", sanitize_for_log(user_, 128)),
+                 field("mode", auth_mode_), field("answer", sanitize_for_log(*answer, 200))});
+      outcome = co_await send(tag + " NO [UNAVAILABLE] Exchange Online refused the gateway's "
+                                    "sign-in, try again later\r\n")
+                    ? LoginOutcome::failed
+                    : LoginOutcome::closed;
+    }
+    break;
+  }
+  if (pending) {
+    OPENSSL_cleanse(pending->data(), pending->size());
+  }
+  OPENSSL_cleanse(grant.token.data(), grant.token.size());
+  co_return outcome;
+}
+
 asio::awaitable<void> Session::forward_id() {
   if (id_arguments_.empty()) {
     co_return;
@@ -651,12 +803,38 @@ asio::awaitable<Session::PreauthEnd> Session::preauth() {
         ok = co_await send(tag + " NO [PRIVACYREQUIRED] TLS is required, use STARTTLS\r\n");
         break;
       }
-      if (!co_await ensure_upstream()) {
+      // The gateway's own app passwords (delegated and app modes): LOGIN or AUTHENTICATE
+      // PLAIN, checked here, then the upstream login with an OAuth token.
+      std::optional<PlainCredentials> credentials;
+      std::optional<std::string> relay_ir;
+      if (gw_.login_broker != nullptr) {
+        auto taken = co_await plain_credentials(command, *message);
+        if (!taken) {
+          end_reason_ = "client_closed";
+          co_return PreauthEnd::closed;
+        }
+        if (!taken->usable) {
+          ok = co_await send(tag + " BAD " + taken->bad + "\r\n");
+          break;
+        }
+        if (taken->credentials &&
+            gw_.login_broker->mode_for(taken->credentials->login) != AuthMode::passthrough) {
+          credentials = std::move(taken->credentials);
+        } else if (taken->relayed_ir) {
+          // A passthrough account that sent PLAIN without an initial response: relay it as
+          // if it had sent one.
+          message->whole = tag + " AUTHENTICATE PLAIN " + *taken->relayed_ir + "\r\n";
+          relay_ir = std::move(taken->relayed_ir);
+        }
+      }
+      if (!credentials && !co_await ensure_upstream()) {
         ok = co_await send(tag + " NO [UNAVAILABLE] Upstream server unavailable\r\n");
         break;
       }
       LoginOutcome outcome = LoginOutcome::failed;
-      if (is_login) {
+      if (credentials) {
+        outcome = co_await brokered_login(tag, std::move(*credentials));
+      } else if (is_login) {
         user_ = std::get<protocol::LoginArgs>(command.args).userid.value;
         auto& password = std::get<protocol::LoginArgs>(command.args).password.value;
         OPENSSL_cleanse(password.data(), password.size());
@@ -665,7 +843,10 @@ asio::awaitable<Session::PreauthEnd> Session::preauth() {
         const auto& args = std::get<protocol::AuthenticateArgs>(command.args);
         user_.clear();
         outcome = co_await relay_authenticate(*message, protocol::imap_upper(args.mechanism),
-                                              args.initial_response);
+                                              relay_ir ? relay_ir : args.initial_response);
+        if (relay_ir) {
+          OPENSSL_cleanse(relay_ir->data(), relay_ir->size());
+        }
       }
       OPENSSL_cleanse(message->whole.data(), message->whole.size());
       OPENSSL_cleanse(command.raw.data(), command.raw.size());
@@ -675,7 +856,8 @@ asio::awaitable<Session::PreauthEnd> Session::preauth() {
         log_event(LogLevel::info, "login",
                   {field("session", id_), field("client", client_address_),
                    field("user", sanitize_for_log(user_, 128)),
-                   field("client_name", sanitize_for_log(client_name_, 64))});
+                   field("client_name", sanitize_for_log(client_name_, 64)),
+                   field("mode", auth_mode_)});
         co_await forward_id();
         co_return PreauthEnd::authenticated;
       case LoginOutcome::failed:

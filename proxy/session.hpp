@@ -3,6 +3,7 @@
 // pre-auth dialogue, LOGIN/AUTHENTICATE relayed to a lazily opened upstream connection, then
 // the full-duplex relay (proxy/relay.hpp). Runs as one coroutine on the server's io_context.
 
+#include "protocol/command.hpp"
 #include "proxy/fetch_interceptor.hpp"
 #include "proxy/gateway.hpp"
 #include "proxy/redact.hpp"
@@ -39,6 +40,17 @@ class Session : public std::enable_shared_from_this<Session> {
     std::optional<std::string> bad;       // why it was rejected
   };
   enum class LoginOutcome { ok, failed, unavailable, closed };
+  // A LOGIN's or AUTHENTICATE PLAIN's user and password (secret: wiped after use).
+  struct PlainCredentials {
+    std::string login;
+    std::string password;
+  };
+  struct TakenCredentials {
+    std::optional<PlainCredentials> credentials; // nullopt: not LOGIN/PLAIN, or malformed
+    std::optional<std::string> relayed_ir;       // PLAIN's response read from the client here
+    bool usable = true;                          // false: answer BAD with `bad`
+    std::string bad;
+  };
 
   asio::awaitable<void> run();
   asio::awaitable<PreauthEnd> preauth();
@@ -56,6 +68,13 @@ class Session : public std::enable_shared_from_this<Session> {
                                                    const std::string& mechanism,
                                                    std::optional<std::string> pending_ir);
   asio::awaitable<std::optional<std::string>> read_upstream_message();
+  // For the gateway's own login modes: the credentials of a LOGIN or AUTHENTICATE PLAIN
+  // (asking the client for PLAIN's response when it sent none); nullopt if the client left.
+  asio::awaitable<std::optional<TakenCredentials>>
+  plain_credentials(const protocol::Command& command, const ClientMessage& message);
+  // Checks an app password and logs in upstream with the OAuth token it unlocks.
+  asio::awaitable<LoginOutcome> brokered_login(const std::string& tag,
+                                               PlainCredentials credentials);
   asio::awaitable<void> forward_id();
   asio::awaitable<void> say_bye(std::string_view text);
   void drop_upstream();
@@ -84,6 +103,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool tls_started_ = false; // STARTTLS accepted
   bool released_ = false;
   std::string user_;
+  std::string auth_mode_ = "passthrough";
   std::string client_name_;
   std::string id_arguments_; // the client's ID arguments, forwarded after login
   std::string end_reason_;

@@ -31,6 +31,19 @@ Stream::~Stream() {
   SSL_free(ssl_);
 }
 
+namespace {
+
+// SSL_get_error() needs an empty error queue before each call into OpenSSL. Failures empty
+// it again (ssl_failure()), so it is normally empty already; ERR_clear_error() itself walks
+// the whole queue, once per TLS read or write, where a peek suffices.
+void ensure_clear_errors() {
+  if (ERR_peek_error() != 0) {
+    ERR_clear_error();
+  }
+}
+
+} // namespace
+
 error_code Stream::ssl_failure(int ssl_error) {
   const unsigned long err = ERR_get_error();
   ERR_clear_error();
@@ -59,7 +72,7 @@ asio::awaitable<IoResult> Stream::read_some(asio::mutable_buffer buffer) {
   }
   const int size = static_cast<int>(std::min<std::size_t>(buffer.size(), 1U << 30U));
   while (true) {
-    ERR_clear_error();
+    ensure_clear_errors();
     errno = 0;
     const int n = SSL_read(ssl_, buffer.data(), size);
     if (n > 0) {
@@ -83,7 +96,7 @@ asio::awaitable<IoResult> Stream::write(asio::const_buffer buffer) {
   std::size_t written = 0;
   while (written < buffer.size()) {
     const int chunk = static_cast<int>(std::min<std::size_t>(buffer.size() - written, 1U << 30U));
-    ERR_clear_error();
+    ensure_clear_errors();
     errno = 0;
     const int n = SSL_write(ssl_, data + written, chunk);
     if (n > 0) {
@@ -116,7 +129,7 @@ asio::awaitable<error_code> Stream::handshake(asio::ssl::stream_base::handshake_
     SSL_set_connect_state(ssl_);
   }
   while (true) {
-    ERR_clear_error();
+    ensure_clear_errors();
     errno = 0;
     const int r = SSL_do_handshake(ssl_);
     if (r == 1) {
@@ -145,7 +158,7 @@ IoResult Stream::read_available(asio::mutable_buffer buffer) {
     const std::size_t n = socket_.read_some(buffer, ec);
     return {ec, n};
   }
-  ERR_clear_error();
+  ensure_clear_errors();
   errno = 0;
   const int n = SSL_read(ssl_, buffer.data(),
                          static_cast<int>(std::min<std::size_t>(buffer.size(), 1U << 30U)));
@@ -185,6 +198,31 @@ void FrameReader::preload(std::string bytes) {
 }
 
 asio::awaitable<bool> FrameReader::fill(std::string* release_while_waiting) {
+  while (true) {
+    switch (fill_now(release_while_waiting)) {
+    case Fill::ready:
+      co_return true;
+    case Fill::failed:
+      co_return false;
+    case Fill::wait:
+      break;
+    }
+    auto [ec] = co_await stream_.wait_input();
+    if (!waited(ec)) {
+      co_return false;
+    }
+  }
+}
+
+bool FrameReader::waited(const error_code& ec) {
+  if (ec) {
+    error_ = ec;
+    return false;
+  }
+  return true;
+}
+
+FrameReader::Fill FrameReader::fill_now(std::string* release_while_waiting) {
   // Only called once the framer is done with the previous chunk: the buffer may go.
   if (!preloaded_.empty()) {
     const std::size_t n = std::min(preloaded_.size(), buffer_size_);
@@ -195,11 +233,11 @@ asio::awaitable<bool> FrameReader::fill(std::string* release_while_waiting) {
     std::copy_n(preloaded_.data(), n, buffer_.get());
     preloaded_.erase(0, n);
     framer_.feed(std::string_view(buffer_.get(), n));
-    co_return true;
+    return Fill::ready;
   }
   if (deferred_) {
     error_ = deferred_;
-    co_return false;
+    return Fill::failed;
   }
   // Gather what is available into one chunk (one parse pass and one large write per chunk
   // instead of one per TLS record), but never wait once something came.
@@ -231,22 +269,18 @@ asio::awaitable<bool> FrameReader::fill(std::string* release_while_waiting) {
       if (release_while_waiting != nullptr) {
         std::string().swap(*release_while_waiting);
       }
-      if (auto [wait_ec] = co_await stream_.wait_input(); wait_ec) {
-        error_ = wait_ec;
-        co_return false;
-      }
-      continue;
+      return Fill::wait;
     }
     if (filled > 0) {
       deferred_ = ec; // deliver what came first
       break;
     }
     error_ = ec;
-    co_return false;
+    return Fill::failed;
   }
   bytes_read_ += filled;
   framer_.feed(std::string_view(buffer_.get(), filled));
-  co_return true;
+  return Fill::ready;
 }
 
 asio::awaitable<std::optional<protocol::Frame>> FrameReader::next() {

@@ -104,6 +104,16 @@ class FrameReader {
   // buffer, and neither does `release_while_waiting` (the caller's output buffer), so that
   // thousands of idle sessions stay cheap.
   asio::awaitable<bool> fill(std::string* release_while_waiting = nullptr);
+
+  // fill() in two steps, for a caller that waits itself: a suspended fill() is one more
+  // coroutine frame per idle session. fill_now() frames what is available without waiting;
+  // on `wait` nothing was, and neither the reader nor `release_while_waiting` holds a buffer:
+  // co_await wait_input(), pass its outcome to waited(), and call fill_now() again.
+  enum class Fill { ready, wait, failed };
+  Fill fill_now(std::string* release_while_waiting = nullptr);
+  auto wait_input() { return stream_.wait_input(); }
+  // false (and error() set) if the wait failed or was cancelled.
+  bool waited(const error_code& ec);
   std::optional<protocol::Frame> poll() { return framer_.next(); }
   asio::awaitable<std::optional<protocol::Frame>> next();
 

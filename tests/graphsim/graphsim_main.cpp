@@ -3,7 +3,11 @@
 //
 //   icalgate-graphsim --listen 127.0.0.1:PORT --data DIR [--control FILE]
 //                     [--token-lifetime SECONDS] [--fail-rate R]
-//                     [--max-connections N]
+//                     [--max-connections N] [--jwt-key FILE]
+//                     [--device-code-interval SECONDS] [--device-code-lifetime SECONDS]
+//
+// --jwt-key: the raw bytes of FILE sign the Exchange Online tokens (HS256); without it a
+// random key is used, and no upstream will accept them.
 //
 // PORT 0 picks a free port; the bound address is printed on stdout as
 // "graphsim listening on 127.0.0.1:PORT". One line per request goes to stderr.
@@ -25,7 +29,10 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <functional>
+#include <random>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <unistd.h>
@@ -50,7 +57,9 @@ void usage() {
   std::fprintf(stderr, "usage: icalgate-graphsim --listen HOST:PORT --data DIR "
                        "[--control FILE]\n"
                        "         [--token-lifetime SECONDS] [--fail-rate R] "
-                       "[--max-connections N] [--exit-on-stdin-eof]\n");
+                       "[--max-connections N] [--exit-on-stdin-eof]\n"
+                       "         [--jwt-key FILE] [--device-code-interval SECONDS] "
+                       "[--device-code-lifetime SECONDS]\n");
 }
 
 asio::awaitable<void> serve(tcp::socket socket, Simulator& sim) {
@@ -152,6 +161,19 @@ int main(int argc, char** argv) {
       options.fail_rate = std::atof(value);
     } else if (arg == "--max-connections") {
       options.max_connections = static_cast<std::size_t>(std::atoll(value));
+    } else if (arg == "--jwt-key") {
+      std::ifstream file(value, std::ios::binary);
+      std::stringstream bytes;
+      bytes << file.rdbuf();
+      if (!file || bytes.str().empty()) {
+        std::fprintf(stderr, "graphsim: cannot read the JWT key from %s\n", value);
+        return 2;
+      }
+      options.jwt_key = bytes.str();
+    } else if (arg == "--device-code-interval") {
+      options.device_code_interval = std::chrono::seconds(std::atoll(value));
+    } else if (arg == "--device-code-lifetime") {
+      options.device_code_lifetime = std::chrono::seconds(std::atoll(value));
     } else {
       usage();
       return 2;
@@ -159,9 +181,16 @@ int main(int argc, char** argv) {
   }
   const std::size_t colon = listen.rfind(':');
   if (listen.empty() || options.data_dir.empty() || colon == std::string::npos ||
-      options.token_lifetime.count() <= 0) {
+      options.token_lifetime.count() <= 0 || options.device_code_interval.count() < 0 ||
+      options.device_code_lifetime.count() <= 0) {
     usage();
     return 2;
+  }
+  if (options.jwt_key.empty()) {
+    std::random_device random;
+    for (int i = 0; i < 32; ++i) {
+      options.jwt_key.push_back(static_cast<char>(random() & 0xff));
+    }
   }
   options.listen_host = listen.substr(0, colon);
   if (options.listen_host.size() > 2 && options.listen_host.front() == '[') {

@@ -26,7 +26,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::string_view graph_scope = "https://graph.microsoft.com/.default";
-constexpr std::string_view jwt_bearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+constexpr std::string_view device_code_grant = "urn:ietf:params:oauth:grant-type:device_code";
 constexpr std::size_t max_file = 16 * 1024 * 1024;
 constexpr std::string_view report_name = "getEmailAppUsageUserDetail";
 
@@ -230,8 +230,16 @@ asio::awaitable<Response> Simulator::handle(const Request& request) {
   if (path == "/_stats") {
     if (request.method() == http::verb::delete_) {
       stats_ = SimStats{};
+      identity_.reset_stats();
     }
     co_return stats_json();
+  }
+  if (path.rfind("/_sim/", 0) == 0) {
+    // Test hooks: never faulted, never counted.
+    if (auto answer = sim_control(request, path)) {
+      co_return std::move(*answer);
+    }
+    co_return graph_error(404, "NotFound", "The requested resource does not exist.");
   }
   std::string user;
   if (path.rfind("/v1.0/users/", 0) == 0) {
@@ -267,16 +275,18 @@ asio::awaitable<Response> Simulator::handle(const Request& request) {
 
 Response Simulator::route(const Request& request, const std::string& path,
                           const std::string& query) {
-  constexpr std::string_view token_suffix = "/oauth2/v2.0/token";
-  if (path.size() > token_suffix.size() + 1 &&
-      path.compare(path.size() - token_suffix.size(), token_suffix.size(), token_suffix) == 0) {
-    const std::string tenant = path.substr(1, path.size() - token_suffix.size() - 1);
+  for (const std::string_view suffix : {"/oauth2/v2.0/token", "/oauth2/v2.0/devicecode"}) {
+    if (path.size() <= suffix.size() + 1 ||
+        path.compare(path.size() - suffix.size(), suffix.size(), suffix) != 0) {
+      continue;
+    }
+    const std::string tenant = path.substr(1, path.size() - suffix.size() - 1);
     if (tenant.find('/') == std::string::npos) {
       if (request.method() != http::verb::post) {
         return identity_error(405, "invalid_request", 900561,
                               "The endpoint only accepts POST requests.");
       }
-      return token(request, tenant);
+      return token(request, tenant, suffix.ends_with("devicecode"));
     }
   }
   if (path.rfind("/reports-download/", 0) == 0) {
@@ -315,32 +325,11 @@ Response Simulator::route(const Request& request, const std::string& path,
                      "Resource not found for the segment '" + path.substr(6, 100) + "'.");
 }
 
-Response Simulator::token(const Request& request, const std::string& tenant) {
-  // clients.json: {"clients": [{"tenant": "contoso.onmicrosoft.com",
-  // "tenant_id": "<guid>",
-  //   "client_id": "<guid>", "client_secret": "…", "client_assertion": "…"}]}
-  // A client_assertion is compared as a string: the simulator checks no JWT
-  // signatures.
-  auto text = read_file(fs::path(options_.data_dir) / "clients.json");
-  json::error_code jec;
-  json::value doc = text ? json::parse(*text, jec) : json::value();
-  std::vector<json::object> clients;
-  if (doc.is_object()) {
-    if (const json::value* list = doc.as_object().if_contains("clients");
-        list && list->is_array()) {
-      for (const json::value& c : list->as_array()) {
-        if (c.is_object() && (lower(string_of(c.as_object(), "tenant")) == lower(tenant) ||
-                              lower(string_of(c.as_object(), "tenant_id")) == lower(tenant))) {
-          clients.push_back(c.as_object());
-        }
-      }
-    }
-  }
+Response Simulator::token(const Request& request, const std::string& tenant,
+                          bool device_code_endpoint) {
+  const std::vector<ClientApp> clients = clients_of_tenant(options_.data_dir, tenant);
   if (clients.empty()) {
-    return identity_error(400, "invalid_request", 90002,
-                          "Tenant '" + tenant.substr(0, 100) +
-                              "' not found. Check to make sure you have the correct tenant ID "
-                              "and are signing into the correct cloud.");
+    return tenant_not_found(tenant);
   }
   auto form = parse_query(request.body(), true);
   if (!form) {
@@ -350,78 +339,65 @@ Response Simulator::token(const Request& request, const std::string& tenant) {
     auto it = form->find(name);
     return it == form->end() ? std::nullopt : std::optional<std::string>(it->second);
   };
-  auto missing = [](std::string_view name) {
-    return identity_error(400, "invalid_request", 900144,
-                          "The request body must contain the following parameter: '" +
-                              std::string(name) + "'.");
-  };
   const auto grant = param("grant_type");
-  if (!grant) {
-    return missing("grant_type");
-  }
-  if (*grant != "client_credentials") {
-    return identity_error(400, "unsupported_grant_type", 70003,
-                          "The app requested an unsupported grant type '" + grant->substr(0, 100) +
-                              "'.");
+  if (!device_code_endpoint) {
+    if (!grant) {
+      return missing_parameter("grant_type");
+    }
+    if (*grant != "client_credentials" && *grant != device_code_grant &&
+        *grant != "refresh_token") {
+      return identity_error(400, "unsupported_grant_type", 70003,
+                            "The app requested an unsupported grant type '" +
+                                grant->substr(0, 100) + "'.");
+    }
   }
   const auto client_id = param("client_id");
   if (!client_id) {
-    return missing("client_id");
+    return missing_parameter("client_id");
   }
-  const json::object* client = nullptr;
+  const ClientApp* client = nullptr;
   for (const auto& c : clients) {
-    if (string_of(c, "client_id") == *client_id) {
+    if (c.client_id == *client_id) {
       client = &c;
     }
   }
   if (client == nullptr) {
-    return identity_error(400, "unauthorized_client", 700016,
-                          "Application with identifier '" + client_id->substr(0, 100) +
-                              "' was not found in the directory '" + tenant.substr(0, 100) +
-                              "'. This can happen if the application has not been installed by "
-                              "the administrator of the tenant or consented to by any user in "
-                              "the tenant. You may have sent your authentication request to the "
-                              "wrong tenant.");
+    return client_not_found(*client_id, tenant);
   }
-  const auto scope = param("scope");
-  if (!scope) {
-    return missing("scope");
+  if (device_code_endpoint) {
+    return identity_.start_device_code(*client, *form);
   }
-  if (*scope != graph_scope) {
+  if (*grant == device_code_grant) {
+    return identity_.redeem_device_code(*client, *form, options_.token_lifetime);
+  }
+  if (*grant == "refresh_token") {
+    return identity_.redeem_refresh_token(*client, *form, options_.token_lifetime);
+  }
+  return client_credentials(*client, *form);
+}
+
+Response Simulator::client_credentials(const ClientApp& client, const Form& form) {
+  auto it = form.find("scope");
+  if (it == form.end()) {
+    return missing_parameter("scope");
+  }
+  const std::string& scope = it->second;
+  const bool exchange = IdentityPlatform::is_exchange_app_scope(scope);
+  if (scope != graph_scope && !exchange) {
     return identity_error(400, "invalid_scope", 1002012,
-                          "The provided value for scope " + scope->substr(0, 200) +
+                          "The provided value for scope " + scope.substr(0, 200) +
                               " is not valid. Client credential flows must have a scope value "
                               "with /.default suffixed to the resource identifier (application "
                               "ID URI).");
   }
-  const auto secret = param("client_secret");
-  const auto assertion_type = param("client_assertion_type");
-  const auto assertion = param("client_assertion");
-  if (secret) {
-    const std::string expected = string_of(*client, "client_secret");
-    if (expected.empty() || *secret != expected) {
-      return identity_error(401, "invalid_client", 7000215,
-                            "Invalid client secret provided. Ensure the secret being sent in the "
-                            "request is the client secret value, not the client secret ID, for a "
-                            "secret added to app '" +
-                                *client_id + "'.");
-    }
-  } else if (assertion_type || assertion) {
-    if (!assertion_type || *assertion_type != jwt_bearer) {
-      return identity_error(400, "invalid_request", 7000216,
-                            "'client_assertion', 'client_secret' or 'request' is required for "
-                            "the 'client_credentials' grant type.");
-    }
-    const std::string expected = string_of(*client, "client_assertion");
-    if (!assertion || expected.empty() || *assertion != expected) {
-      return identity_error(401, "invalid_client", 700027,
-                            "Client assertion failed signature validation.");
-    }
-  } else {
-    return identity_error(401, "invalid_client", 7000218,
-                          "The request body must contain the following parameter: "
-                          "'client_assertion' or 'client_secret'.");
+  if (auto refused = authenticate_client(client, form, false)) {
+    return std::move(*refused);
   }
+  ++stats_.tokens_issued;
+  if (exchange) {
+    return identity_.app_token(client, scope, options_.token_lifetime);
+  }
+  // Graph's tokens stay opaque: the simulator itself checks them on /v1.0.
   const auto now = std::chrono::steady_clock::now();
   std::erase_if(tokens_, [&](const auto& entry) { return entry.second < now; });
   if (tokens_.size() > 10000) {
@@ -429,7 +405,6 @@ Response Simulator::token(const Request& request, const std::string& tenant) {
   }
   std::string access = random_token();
   tokens_[access] = now + options_.token_lifetime;
-  ++stats_.tokens_issued;
   const long long lifetime = options_.token_lifetime.count();
   json::object body{{"token_type", "Bearer"},
                     {"expires_in", lifetime},
@@ -439,6 +414,24 @@ Response Simulator::token(const Request& request, const std::string& tenant) {
   res.set(http::field::content_type, "application/json; charset=utf-8");
   res.set(http::field::cache_control, "no-store, no-cache");
   return res;
+}
+
+std::optional<Response> Simulator::sim_control(const Request& request, const std::string& path) {
+  if (path == "/_sim/token-lifetime") {
+    auto form = parse_query(request.body(), true);
+    std::string value;
+    if (form && form->contains("seconds")) {
+      value = form->at("seconds");
+    }
+    if (request.method() != http::verb::post || value.empty() || value.size() > 7 ||
+        !std::all_of(value.begin(), value.end(), ::isdigit) || std::stol(value) <= 0) {
+      return json_response(400, R"json({"error":"POST seconds=N (N > 0)"})json");
+    }
+    options_.token_lifetime = std::chrono::seconds(std::stol(value));
+    return json_response(
+        200, json::serialize(json::object{{"token_lifetime", options_.token_lifetime.count()}}));
+  }
+  return identity_.control(request, path);
 }
 
 std::optional<Response> Simulator::check_token(const Request& request) {
@@ -692,7 +685,12 @@ Response Simulator::stats_json() const {
                     {"max_in_flight", stats_.max_in_flight},
                     {"tokens_issued", stats_.tokens_issued},
                     {"max_in_flight_per_user", std::move(per_user)},
-                    {"status", std::move(statuses)}};
+                    {"status", std::move(statuses)},
+                    {"device_codes", identity_.stats().device_codes},
+                    {"device_polls", identity_.stats().device_polls},
+                    {"refreshes", identity_.stats().refreshes},
+                    {"refresh_reuses", identity_.stats().refresh_reuses},
+                    {"app_tokens", identity_.stats().app_tokens}};
   return json_response(200, json::serialize(body));
 }
 

@@ -1,13 +1,20 @@
 #pragma once
 // The simulated Graph and identity endpoints over a data directory:
-//   DIR/clients.json                        app credentials (see load_clients
-//   in simulator.cpp) DIR/users/{upn}/messages/*.json         one Graph
-//   collection response with one message each
+//   DIR/clients.json                   app registrations (sim_clients.hpp)
+//   DIR/users/{upn}/messages/*.json    one Graph collection response with one message each
 //   DIR/reports/getEmailAppUsageUserDetail.csv
 // Files are read on every request, so tests may change them while the simulator
 // runs.
+//
+// Identity platform (sim_identity.hpp): POST /{tenant}/oauth2/v2.0/devicecode, and
+// /{tenant}/oauth2/v2.0/token with the client_credentials (Graph: opaque tokens; Exchange
+// Online: JWTs), device_code and refresh_token grants. Test hooks under /_sim/ (see
+// sim_identity.hpp) plus:
+//   POST /_sim/token-lifetime  seconds=N   lifetime of the access tokens issued from now on
+//   GET /_stats, DELETE /_stats            counters (requests, tokens, identity flows)
 
 #include "tests/graphsim/sim_faults.hpp"
+#include "tests/graphsim/sim_identity.hpp"
 #include "tests/graphsim/sim_responses.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -27,6 +34,9 @@ struct SimOptions {
   std::string data_dir;
   std::string control_file;
   std::chrono::seconds token_lifetime{3599};
+  std::string jwt_key; // raw HS256 key for Exchange Online tokens (--jwt-key FILE's bytes)
+  std::chrono::seconds device_code_lifetime{900};
+  std::chrono::seconds device_code_interval{5};
   double fail_rate = 0;
   std::string listen_host = "127.0.0.1";
   unsigned short listen_port = 0;
@@ -46,14 +56,19 @@ struct SimStats {
 class Simulator {
  public:
   explicit Simulator(SimOptions options)
-      : options_(std::move(options)), faults_(options_.control_file, options_.fail_rate) {}
+      : options_(std::move(options)), faults_(options_.control_file, options_.fail_rate),
+        identity_(IdentityOptions{options_.jwt_key, options_.device_code_lifetime,
+                                  options_.device_code_interval}) {}
 
   boost::asio::awaitable<Response> handle(const Request& request);
   const SimOptions& options() const { return options_; }
 
  private:
   Response route(const Request& request, const std::string& path, const std::string& query);
-  Response token(const Request& request, const std::string& tenant);
+  // The token and devicecode endpoints of the identity platform.
+  Response token(const Request& request, const std::string& tenant, bool device_code_endpoint);
+  Response client_credentials(const ClientApp& client, const Form& form);
+  std::optional<Response> sim_control(const Request& request, const std::string& path);
   Response messages(const Request& request, const std::string& upn, const std::string& query);
   Response event(const std::string& upn, const std::string& id);
   Response report(const Request& request, const std::string& period);
@@ -65,6 +80,7 @@ class Simulator {
   SimOptions options_;
   FaultControl faults_;
   SimStats stats_;
+  IdentityPlatform identity_;
   std::map<std::string, std::chrono::steady_clock::time_point> tokens_;
 };
 

@@ -1,7 +1,12 @@
 #!/usr/bin/env python3
 """Smoke test of icalgate-graphsim alone: the exact status and JSON shapes of every endpoint
-and error, over real HTTP. usage: test_graphsim.py PATH/TO/icalgate-graphsim"""
+and error, over real HTTP — Graph, then the identity platform (device code, refresh-token
+rotation and revocation, Exchange Online tokens and their signatures).
+usage: test_graphsim.py PATH/TO/icalgate-graphsim"""
 
+import base64
+import hashlib
+import hmac
 import http.client
 import json
 import os
@@ -84,6 +89,7 @@ def main():
         check(token not in log and "client_secret" not in log, "the log holds no token or secret")
     finally:
         shutil.rmtree(data, ignore_errors=True)
+    identity_checks(exe)
     if failures:
         print(f"{len(failures)} check(s) failed")
         return 1
@@ -230,6 +236,247 @@ def run_checks(port, data, control):
     check(status == 200 and stats["max_in_flight"] >= 1 and stats["tokens_issued"] == 2,
           "stats")
     return token
+
+
+# --------------------------------------------------------------------------- identity platform
+
+IMAP_SCOPE = "https://outlook.office.com/IMAP.AccessAsUser.All offline_access openid profile"
+APP_SCOPE = "https://outlook.office365.com/.default"
+PUBLIC = "public-app"
+CONFIDENTIAL = "confidential-app"
+NO_ROLES = "no-roles-app"
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+
+
+def form_post(port, target, **form):
+    status, _, data = request(port, "POST", target, urllib.parse.urlencode(form),
+                              {"Content-Type": "application/x-www-form-urlencoded"})
+    try:
+        return status, json.loads(data)
+    except ValueError:
+        return status, {"raw": data.decode(errors="replace")}
+
+
+def b64url_decode(text):
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def jwt_claims(token, key):
+    """The claims of an HS256 JWT whose signature checks out with key, else None."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    header = json.loads(b64url_decode(parts[0]))
+    mac = hmac.new(key, (parts[0] + "." + parts[1]).encode(), hashlib.sha256).digest()
+    if header.get("alg") != "HS256" or not hmac.compare_digest(mac, b64url_decode(parts[2])):
+        return None
+    return json.loads(b64url_decode(parts[1]))
+
+
+def identity_checks(exe):
+    data = tempfile.mkdtemp(prefix="graphsim-identity-")
+    key = os.urandom(32)
+    try:
+        key_file = os.path.join(data, "jwt-key")
+        with open(key_file, "wb") as f:
+            f.write(key)
+        with open(os.path.join(data, "clients.json"), "w") as f:
+            json.dump({"clients": [
+                {"tenant": TENANT, "tenant_id": "11111111-2222-3333-4444-555555555555",
+                 "client_id": PUBLIC, "client_secret": "pub-secret"},
+                {"tenant": TENANT, "client_id": CONFIDENTIAL, "client_secret": "conf-secret",
+                 "allow_public_client": False},
+                {"tenant": TENANT, "client_id": NO_ROLES, "client_secret": "nr-secret",
+                 "imap_app_roles": []}]}, f)
+        proc = subprocess.Popen([exe, "--listen", "127.0.0.1:0", "--data", data,
+                                 "--jwt-key", key_file, "--token-lifetime", "600",
+                                 "--device-code-interval", "1", "--device-code-lifetime", "4"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            port = int(proc.stdout.readline().strip().rsplit(":", 1)[1])
+            secrets = run_identity_checks(port, key)
+        finally:
+            proc.terminate()
+            _, log = proc.communicate(timeout=10)
+        check("POST /contoso.onmicrosoft.com/oauth2/v2.0/devicecode" in log, "identity request log")
+        check(not any(s in log for s in secrets), "the log holds no token, code or secret")
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def run_identity_checks(port, key):
+    secrets = ["pub-secret", "conf-secret"]
+    devicecode = f"/{TENANT}/oauth2/v2.0/devicecode"
+    token = f"/{TENANT}/oauth2/v2.0/token"
+
+    def poll(device_code, client=PUBLIC, **extra):
+        return form_post(port, token, grant_type=DEVICE_GRANT, client_id=client,
+                         device_code=device_code, **extra)
+
+    def refresh(refresh_token, client=PUBLIC, **extra):
+        return form_post(port, token, grant_type="refresh_token", client_id=client,
+                         refresh_token=refresh_token, **extra)
+
+    # Starting a sign-in.
+    status, body = form_post(port, devicecode, client_id=PUBLIC, scope=IMAP_SCOPE)
+    check(status == 200 and set(body) == {"user_code", "device_code", "verification_uri",
+                                          "expires_in", "interval", "message"}, "devicecode shape")
+    check(body.get("expires_in") == 4 and body.get("interval") == 1
+          and body.get("verification_uri") == "https://microsoft.com/devicelogin"
+          and body.get("user_code", "?") in body.get("message", ""), "devicecode values")
+    user_code, device_code = body["user_code"], body["device_code"]
+    secrets.append(device_code)
+    status, body = form_post(port, devicecode, client_id=PUBLIC,
+                             scope="https://graph.microsoft.com/Mail.Read")
+    check(status == 400 and identity_error_shape(body, "invalid_scope", 70011), "devicecode bad scope")
+    status, body = form_post(port, devicecode, client_id=PUBLIC)
+    check(status == 400 and identity_error_shape(body, "invalid_request", 900144),
+          "devicecode without scope")
+    status, body = form_post(port, devicecode, client_id="nope", scope=IMAP_SCOPE)
+    check(status == 400 and identity_error_shape(body, "unauthorized_client", 700016),
+          "devicecode unknown client")
+    status, body = form_post(port, "/fabrikam.example/oauth2/v2.0/devicecode", client_id=PUBLIC,
+                             scope=IMAP_SCOPE)
+    check(status == 400 and identity_error_shape(body, "invalid_request", 90002),
+          "devicecode unknown tenant")
+    status, _, _ = request(port, "GET", devicecode)
+    check(status == 405, "devicecode is POST only")
+
+    # Polling before the user signs in.
+    status, body = poll(device_code)
+    check(status == 400 and identity_error_shape(body, "authorization_pending", 70016), "pending")
+    status, body = poll(device_code)
+    check(status == 400 and identity_error_shape(body, "slow_down", 70016), "slow_down")
+    status, body = poll("not-a-code")
+    check(status == 400 and identity_error_shape(body, "bad_verification_code", 70000),
+          "unknown device code")
+    status, _, raw = request(port, "GET", "/_sim/devicecodes")
+    listed = json.loads(raw).get("value", [])
+    check(status == 200 and any(c["user_code"] == user_code and c["state"] == "pending"
+                                for c in listed), "/_sim/devicecodes lists the sign-in")
+    check(device_code not in raw.decode(), "/_sim/devicecodes does not show device codes")
+
+    # The user signs in.
+    status, body = form_post(port, "/_sim/devicecode/approve", user_code="NOPE", upn="alice@contoso.com")
+    check(status == 404, "approve an unknown user code")
+    status, body = form_post(port, "/_sim/devicecode/approve", user_code=user_code,
+                             upn="Alice@Contoso.com")
+    check(status == 200 and body.get("state") == "approved" and body.get("upn") == "alice@contoso.com",
+          "approve")
+    status, body = form_post(port, "/_sim/devicecode/approve", user_code=user_code, upn="bob@contoso.com")
+    check(status == 409, "approve twice")
+    time.sleep(1.1)
+    status, body = poll(device_code)
+    check(status == 200 and set(body) == {"token_type", "scope", "expires_in", "ext_expires_in",
+                                          "access_token", "refresh_token", "id_token"},
+          "device code grant shape")
+    if status != 200:
+        return secrets
+    secrets += [body["access_token"], body["refresh_token"]]
+    check(body["token_type"] == "Bearer" and body["expires_in"] == 600
+          and body["scope"] == "https://outlook.office.com/IMAP.AccessAsUser.All", "grant values")
+    claims = jwt_claims(body["access_token"], key)
+    check(claims is not None, "delegated token signed with --jwt-key")
+    claims = claims or {}
+    check(claims.get("aud") == "https://outlook.office.com" and claims.get("scp") == "IMAP.AccessAsUser.All"
+          and claims.get("upn") == "alice@contoso.com" and claims.get("email") == "alice@contoso.com"
+          and claims.get("appid") == PUBLIC and claims.get("appidacr") == "0"
+          and claims.get("tid") == "11111111-2222-3333-4444-555555555555"
+          and claims.get("ver") == "1.0" and "roles" not in claims and "azp" not in claims
+          and claims.get("exp", 0) - claims.get("iat", 0) == 600
+          and abs(claims.get("iat", 0) - time.time()) < 60 and claims.get("sub"), "delegated claims")
+    id_claims = jwt_claims(body["id_token"], key) or {}
+    check(id_claims.get("preferred_username") == "alice@contoso.com" and id_claims.get("aud") == PUBLIC,
+          "id_token names the user")
+    status, again = poll(device_code)
+    check(status == 400 and identity_error_shape(again, "invalid_grant", 54005), "device code redeemed once")
+
+    # Refresh-token rotation.
+    rt1 = body["refresh_token"]
+    status, body = refresh(rt1)
+    check(status == 200 and body.get("refresh_token") not in (None, rt1)
+          and jwt_claims(body.get("access_token", ""), key) is not None, "refresh rotates")
+    rt2 = body.get("refresh_token", "")
+    secrets += [rt2, body.get("access_token", "")]
+    status, body = refresh(rt1)
+    check(status == 400 and identity_error_shape(body, "invalid_grant", 70008), "a rotated-out token is refused")
+    status, body = refresh(rt2, scope="https://outlook.office.com/SMTP.Send")
+    check(status == 400 and identity_error_shape(body, "invalid_grant", 65001), "refresh beyond the grant")
+    status, body = refresh(rt2, client=NO_ROLES)
+    check(status == 400 and identity_error_shape(body, "invalid_grant", 70000), "refresh by another client")
+    status, body = refresh("garbage")
+    check(status == 400 and identity_error_shape(body, "invalid_grant", 9002313), "unknown refresh token")
+    status, body = refresh(rt2, scope="https://outlook.office.com/IMAP.AccessAsUser.All")
+    check(status == 200 and "refresh_token" in body, "refresh with the granted scope")
+    rt3 = body.get("refresh_token", "")
+    secrets.append(rt3)
+
+    # Revocation.
+    status, body = form_post(port, "/_sim/revoke", upn="ALICE@contoso.com")
+    check(status == 200 and body.get("revoked") == 1, "revoke counts the live refresh tokens")
+    status, body = refresh(rt3)
+    check(status == 400 and identity_error_shape(body, "invalid_grant", 50173), "revoked refresh token")
+
+    # Declined, expired, confidential clients.
+    status, body = form_post(port, devicecode, client_id=PUBLIC, scope=IMAP_SCOPE)
+    declined_code = body.get("device_code", "")
+    secrets.append(declined_code)
+    status, _ = form_post(port, "/_sim/devicecode/deny", user_code=body.get("user_code", ""))
+    check(status == 200, "deny")
+    status, body = poll(declined_code)
+    check(status == 400 and identity_error_shape(body, "authorization_declined", 65004), "declined")
+    status, body = form_post(port, devicecode, client_id=CONFIDENTIAL, scope=IMAP_SCOPE)
+    confidential_code = body.get("device_code", "")
+    secrets.append(confidential_code)
+    status, body = poll(confidential_code, client=CONFIDENTIAL)
+    check(status == 401 and identity_error_shape(body, "invalid_client", 7000218),
+          "no public client flows without the secret")
+    status, body = poll(confidential_code, client=CONFIDENTIAL, client_secret="conf-secret")
+    check(status == 400 and identity_error_shape(body, "authorization_pending", 70016),
+          "a confidential client polls with its secret")
+    status, body = poll(confidential_code, client=CONFIDENTIAL, client_secret="wrong")
+    check(status == 401 and identity_error_shape(body, "invalid_client", 7000215), "wrong secret")
+    time.sleep(4.2)
+    status, body = poll(confidential_code, client=CONFIDENTIAL, client_secret="conf-secret")
+    check(status == 400 and identity_error_shape(body, "expired_token", 70019), "expired device code")
+    status, _ = form_post(port, "/_sim/devicecode/approve", user_code="x")
+    check(status == 404, "approve after expiry")
+
+    # App-only tokens for Exchange Online.
+    status, body = form_post(port, token, grant_type="client_credentials", client_id=PUBLIC,
+                             client_secret="pub-secret", scope=APP_SCOPE)
+    check(status == 200 and set(body) == {"token_type", "expires_in", "ext_expires_in", "access_token"},
+          "app token shape")
+    secrets.append(body.get("access_token", ""))
+    claims = jwt_claims(body.get("access_token", ""), key) or {}
+    check(claims.get("roles") == ["IMAP.AccessAsApp"] and claims.get("aud") == "https://outlook.office365.com"
+          and claims.get("appid") == PUBLIC and not {"upn", "email", "scp"} & set(claims)
+          and claims.get("oid") == claims.get("sub"), "app token claims")
+    status, body = form_post(port, token, grant_type="client_credentials", client_id=NO_ROLES,
+                             client_secret="nr-secret", scope=APP_SCOPE)
+    claims = jwt_claims(body.get("access_token", ""), key) or {}
+    check(status == 200 and "roles" not in claims and claims.get("appid") == NO_ROLES,
+          "an app without IMAP.AccessAsApp gets a token without roles")
+    status, body = form_post(port, token, grant_type="client_credentials", client_id=PUBLIC, scope=APP_SCOPE)
+    check(status == 401 and identity_error_shape(body, "invalid_client", 7000218),
+          "client credentials need a secret")
+
+    # Token lifetime, changed at run time.
+    status, body = form_post(port, "/_sim/token-lifetime", seconds="2")
+    check(status == 200 and body == {"token_lifetime": 2}, "token lifetime hook")
+    status, body = form_post(port, token, grant_type="client_credentials", client_id=PUBLIC,
+                             client_secret="pub-secret", scope=APP_SCOPE)
+    claims = jwt_claims(body.get("access_token", ""), key) or {}
+    check(body.get("expires_in") == 2 and claims.get("exp", 0) - claims.get("iat", 0) == 2,
+          "short-lived token")
+    status, _ = form_post(port, "/_sim/token-lifetime", seconds="0")
+    check(status == 400, "token lifetime must be positive")
+
+    status, _, raw = request(port, "GET", "/_stats")
+    stats = json.loads(raw)
+    check(stats.get("device_codes") == 3 and stats.get("refreshes") == 2 and stats.get("refresh_reuses") == 1
+          and stats.get("app_tokens") == 3, f"identity stats {stats}")
+    return [s for s in secrets if s]
 
 
 if __name__ == "__main__":

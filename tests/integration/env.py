@@ -387,12 +387,24 @@ class OAuth2Issuer:
 
     Dovecot looks the key up as shared/<azp>/<alg>/<kid> in an fs dict that drops the
     "shared/" prefix: the secret goes base64-encoded into <dir>/keys/default/HS256/default.
+    The same key, raw, is in `key_file`: icalgate-graphsim signs its IMAP tokens with it
+    (`--jwt-key`), so that this Dovecot accepts what the identity-platform stand-in issues.
+
+    App-only tokens (Exchange's IMAP.AccessAsApp) are checked by the Lua passdb
+    tests/graphsim/exchange_app_passdb.lua, copied here when the Upstream enables it; the
+    mailboxes each app may open are in `grants_file` ("<appid> <mailbox>" lines, see grant()).
     """
+
+    EXCHANGE_AUDIENCE = "https://outlook.office365.com"
+    APP_PASSDB = REPO / "tests" / "graphsim" / "exchange_app_passdb.lua"
 
     def __init__(self, directory: Path):
         self.dir = directory
         self.secret = os.urandom(32)
         self.args_file = directory / "oauth2.conf"
+        self.key_file = directory / "jwt-key"
+        self.grants_file = directory / "app-grants"
+        self.app_passdb = directory / "exchange_app_passdb.lua"
         self.minted: list[str] = []
         keydir = directory / "keys" / "default" / "HS256"
         keydir.mkdir(parents=True, exist_ok=True)
@@ -400,21 +412,60 @@ class OAuth2Issuer:
             os.chmod(d, 0o755)
         (keydir / "default").write_text(base64.b64encode(self.secret).decode())
         os.chmod(keydir / "default", 0o644)
+        self.key_file.write_bytes(self.secret)
+        os.chmod(self.key_file, 0o600)
         self.args_file.write_text(
             "introspection_mode = local\n"
             f"local_validation_key_dict = fs:posix:prefix={directory}/keys/\n"
             "username_attribute = email\n"
         )
         os.chmod(self.args_file, 0o644)
+        self._grants: list[tuple[str, str]] = []
+        self._write_grants()
 
-    def token(self, user: str, lifetime: int = 600, secret: bytes | None = None) -> str:
-        now = int(time.time())
+    def _mint(self, claims: dict, secret: bytes | None) -> str:
         header = _b64url(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-        claims = _b64url(json.dumps({"sub": user, "email": user, "iat": now, "exp": now + lifetime}).encode())
-        sig = _b64url(hmac.new(secret or self.secret, header + b"." + claims, hashlib.sha256).digest())
-        tok = (header + b"." + claims + b"." + sig).decode()
+        body = _b64url(json.dumps(claims).encode())
+        sig = _b64url(hmac.new(secret or self.secret, header + b"." + body, hashlib.sha256).digest())
+        tok = (header + b"." + body + b"." + sig).decode()
         self.minted.append(tok)
         return tok
+
+    def token(self, user: str, lifetime: int = 600, secret: bytes | None = None) -> str:
+        """A delegated token for `user` (what Exchange's IMAP.AccessAsUser.All token names)."""
+        now = int(time.time())
+        return self._mint({"sub": user, "email": user, "iat": now, "exp": now + lifetime}, secret)
+
+    def app_token(self, appid: str, lifetime: int = 600, secret: bytes | None = None,
+                  roles: list[str] | None = None, audience: str | None = None) -> str:
+        """An app-only token as a client-credentials grant for outlook.office365.com/.default
+        gives it: no user, roles ["IMAP.AccessAsApp"]."""
+        now = int(time.time())
+        claims = {"aud": audience or self.EXCHANGE_AUDIENCE, "iat": now, "nbf": now,
+                  "exp": now + lifetime, "appid": appid, "sub": appid, "ver": "1.0",
+                  "roles": ["IMAP.AccessAsApp"] if roles is None else roles}
+        return self._mint(claims, secret)
+
+    def grant(self, appid: str, mailbox: str) -> None:
+        """Lets app `appid` open `mailbox` with an app token (Add-MailboxPermission)."""
+        self._grants.append((appid, mailbox))
+        self._write_grants()
+
+    def revoke_grants(self, appid: str | None = None) -> None:
+        self._grants = [g for g in self._grants if appid is not None and g[0] != appid]
+        self._write_grants()
+
+    def _write_grants(self) -> None:
+        tmp = self.grants_file.with_suffix(".tmp")
+        tmp.write_text("# appid mailbox, one grant a line\n" + "".join(f"{a} {m}\n" for a, m in self._grants))
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, self.grants_file)
+
+    def enable_app_passdb(self) -> Path:
+        """Copies the Lua passdb beside the key and the grants (it finds them there)."""
+        shutil.copyfile(self.APP_PASSDB, self.app_passdb)
+        os.chmod(self.app_passdb, 0o644)
+        return self.app_passdb
 
 
 def xoauth2_payload(user: str, token: str) -> bytes:
@@ -427,14 +478,36 @@ def oauthbearer_payload(user: str, token: str, port: int) -> bytes:
     )
 
 
-class Upstream:
-    """Dovecot with TLS: implicit on imaps_port, STARTTLS on imap_port; users; seeded mail."""
+APP_PASSDB_MODULE = Path("/usr/lib/dovecot/modules/auth/libauthdb_lua.so")
 
-    def __init__(self, certs: dict[str, Path], users: dict[str, str], extra_config: str = ""):
+
+class Upstream:
+    """Dovecot with TLS: implicit on imaps_port, STARTTLS on imap_port; users; seeded mail.
+
+    XOAUTH2 / OAUTHBEARER are checked for real: delegated tokens (the token names the login
+    user) by Dovecot's oauth2 passdb; with app_auth=True also Exchange's app-only tokens
+    (IMAP.AccessAsApp, user= any mailbox granted to the app: self.oauth2.grant()) by a Lua
+    passdb, which needs Debian's dovecot-auth-lua.
+    """
+
+    def __init__(self, certs: dict[str, Path], users: dict[str, str], extra_config: str = "",
+                 app_auth: bool = False):
         self.certs = certs
         self.users = users
         self.imaps_port = free_port()
         self.oauth2 = OAuth2Issuer(certs["ca"].parent.parent / "oauth2")
+        self.app_auth = app_auth
+        app_passdb = ""
+        if app_auth:
+            # Before the oauth2 passdb, which would answer a token without a user with an
+            # internal failure: the Lua passdb decides app tokens (failure is final) and
+            # hands everything else on (NEXT, which only a non-blocking passdb can return).
+            app_passdb = f"""passdb {{
+  driver = lua
+  mechanisms = xoauth2 oauthbearer
+  args = file={self.oauth2.enable_app_passdb()} blocking=no
+  result_failure = return-fail
+}}"""
         # Dovecot appends our text to its generated config: later settings win, and a second
         # `service imap-login` block adds to the first.
         tls_config = f"""
@@ -445,6 +518,7 @@ ssl_min_protocol = TLSv1.2
 auth_failure_delay = 0
 # XOAUTH2 and OAUTHBEARER checked for real: an oauth2 passdb validating locally signed JWTs.
 auth_mechanisms = plain login xoauth2 oauthbearer
+{app_passdb}
 passdb {{
   driver = oauth2
   mechanisms = xoauth2 oauthbearer
@@ -482,6 +556,8 @@ default_client_limit = 2000
         self.imap_port = 0
 
     def start(self) -> "Upstream":
+        if self.app_auth and not APP_PASSDB_MODULE.exists():
+            raise EnvError(f"app_auth needs Debian's dovecot-auth-lua ({APP_PASSDB_MODULE} is missing)")
         # Dovecot reads the key as root when it parses the config, but as a non-root user
         # it must be able to read it itself.
         self.dovecot.start()
@@ -567,9 +643,11 @@ class Gateway:
         server_name: str = "localhost",
         upstream: dict[str, object] | None = None,
         extra_config: str = "",
+        admin_port: int | None = None,
     ):
         self.binary = str(binary)
         self.extra_config = extra_config
+        self.admin_port = admin_port or free_port()
         self.workdir = workdir
         self.certs = certs
         self.upstream_port = upstream_port
@@ -597,6 +675,9 @@ class Gateway:
             return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
         limits = "\n".join(f"{k} = {toml(v)}" for k, v in self.limits.items())
+        # The web endpoint on a port of its own (its default, 9080, is shared by everyone).
+        admin = "" if "[admin]" in self.extra_config else f'\n[admin]\nlisten = "{HOST}:{self.admin_port}"\n'
+
         upstream = "\n".join(f"{k} = {toml(v)}" for k, v in self.upstream_extra.items())
         return f"""# generated by tests/integration/env.py
 [listen]
@@ -623,7 +704,7 @@ server_name = {toml(self.server_name)}
 [log]
 level = "{self.log_level}"
 format = "text"
-{self.extra_config}"""
+{admin}{self.extra_config}"""
 
     def start(self, timeout: float = 30.0) -> "Gateway":
         if not os.access(self.binary, os.X_OK):
@@ -722,10 +803,16 @@ class GraphSim:
     CLIENT_ID = "8d0f7a52-6c1b-4f0e-9a7e-3c2d1e0f4b5a"
     CLIENT_SECRET = "graphsim-test-secret-9f8e7d6c"
 
-    def __init__(self, binary: str | Path, data_dir: Path, workdir: Path):
+    def __init__(self, binary: str | Path, data_dir: Path, workdir: Path, *,
+                 jwt_key: str | Path | None = None, extra_args: list[str] | None = None):
+        """jwt_key: the key that signs its Exchange Online tokens (an Upstream's
+        `oauth2.key_file`, so that Dovecot accepts them); extra_args: more command-line
+        options (--token-lifetime, --device-code-interval, …)."""
         self.binary = str(binary)
         self.data_dir = Path(data_dir)
         self.workdir = Path(workdir)
+        self.jwt_key = jwt_key
+        self.extra_args = list(extra_args or [])
         self.control = self.workdir / "graphsim-control.json"
         self.log_path = self.workdir / "graphsim.log"
         self.secret_file = self.workdir / "graph-secret"
@@ -744,7 +831,8 @@ class GraphSim:
         try:
             self.proc = subprocess.Popen(
                 [self.binary, "--listen", f"{HOST}:0", "--data", str(self.data_dir),
-                 "--control", str(self.control)],
+                 "--control", str(self.control)]
+                + (["--jwt-key", str(self.jwt_key)] if self.jwt_key else []) + self.extra_args,
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
                 start_new_session=True)
         finally:
@@ -812,8 +900,11 @@ class World:
         gateway_options: dict | None = None,
         root: Path | None = None,
         keep: bool = False,
+        upstream_app_auth: bool = False,
     ):
+        """upstream_app_auth: Dovecot also accepts Exchange's app-only tokens (see Upstream)."""
         self.icalgate = icalgate
+        self.upstream_app_auth = upstream_app_auth
         self.users = dict(users or USERS)
         self.user = next(iter(self.users))
         self.password = self.users[self.user]
@@ -842,7 +933,7 @@ class World:
                 self.root = Path(tempfile.mkdtemp(prefix="icalgate-itest-"))
             os.chmod(self.root, 0o755)
             self.certs = make_certs(self.root / "certs")
-            self.upstream = Upstream(self.certs, self.users).start()
+            self.upstream = Upstream(self.certs, self.users, app_auth=self.upstream_app_auth).start()
             for user in self.users:
                 self.upstream.seed(user, self.seed_messages, dated=self.seed_dated)
             if self.icalgate is not None:

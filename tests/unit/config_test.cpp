@@ -491,7 +491,20 @@ TEST_CASE("config: the example file parses clean and shows the defaults", "[conf
                           "\naccounts = ",
                           "\nmax_message_size = ",
                           "\ndry_run = ",
-                          "\nstate = "}) {
+                          "\nstate = ",
+                          "\n[auth]\n",
+                          "\nmode = ",
+                          "\nclient_id = ",
+                          "\nclient_secret_file = ",
+                          "\ncertificate_file = ",
+                          "\nprivate_key_file = ",
+                          "\nauthority = ",
+                          "\ntenant = ",
+                          "\nstore = ",
+                          "\n[auth.accounts]\n",
+                          "\n[admin]\n",
+                          "\nlisten = ",
+                          "\nhostnames = "}) {
     INFO(key);
     CHECK(contains(text.text, key));
   }
@@ -885,4 +898,247 @@ TEST_CASE("config: which accounts the rewrite applies to", "[config]") {
   const Config c = load_ok("[rewrite]\naccounts = [\"@contoso.com\"]\n");
   CHECK(c.rewrite.applies_to("dave@contoso.com"));
   CHECK_FALSE(c.rewrite.applies_to("dave@fabrikam.com"));
+}
+
+TEST_CASE("config: [auth] and [admin] defaults", "[config][auth]") {
+  const Config c = load_ok("[auth]\n[auth.accounts]\n[admin]\n");
+  CHECK(c == Config{});
+  CHECK(c.auth.mode == AuthMode::passthrough);
+  CHECK(c.auth.client_id.empty());
+  CHECK(c.auth.client_secret_file.empty());
+  CHECK(c.auth.certificate_file.empty());
+  CHECK(c.auth.private_key_file.empty());
+  CHECK(c.auth.authority == "https://login.microsoftonline.com");
+  CHECK(c.auth.tenant.empty());
+  CHECK(c.auth.store == "/var/lib/icalgate/auth.db");
+  CHECK(c.auth.accounts.empty());
+  REQUIRE(c.admin.listen.has_value());
+  CHECK(c.admin.listen->to_string() == "127.0.0.1:9080");
+  CHECK(c.admin.cert.empty());
+  CHECK(c.admin.key.empty());
+  CHECK_FALSE(c.admin.https());
+  CHECK(c.admin.hostnames.empty());
+  CHECK(to_string(AuthMode::passthrough) == "passthrough");
+  CHECK(to_string(AuthMode::delegated) == "delegated");
+  CHECK(to_string(AuthMode::app) == "app");
+}
+
+TEST_CASE("config: every [auth] and [admin] key is read", "[config][auth]") {
+  const Config c = load_ok(R"([auth]
+mode = "app"
+client_id = "11111111-2222-3333-4444-555555555555"
+client_secret_file = "/run/secrets/imap-app"
+authority = "http://127.0.0.1:18080/"
+tenant = "contoso.onmicrosoft.com"
+store = "/srv/icalgate/auth.db"
+[auth.accounts]
+"@fabrikam.com" = "passthrough"
+"Alice@Contoso.com" = "delegated"
+[admin]
+listen = "[::1]:8443"
+cert = "/srv/tls/admin.pem"
+key = "/srv/tls/admin.key"
+hostnames = ["IMAP.Contoso.com", "mail.fabrikam.com", "192.0.2.7"]
+)");
+  CHECK(c.auth.mode == AuthMode::app);
+  CHECK(c.auth.client_id == "11111111-2222-3333-4444-555555555555");
+  CHECK(c.auth.client_secret_file == "/run/secrets/imap-app");
+  CHECK(c.auth.authority == "http://127.0.0.1:18080/");
+  CHECK(c.auth.tenant == "contoso.onmicrosoft.com");
+  CHECK(c.auth.store == "/srv/icalgate/auth.db");
+  using Entry = std::pair<std::string, AuthMode>;
+  CHECK(c.auth.accounts == std::vector<Entry>{{"@fabrikam.com", AuthMode::passthrough},
+                                              {"Alice@Contoso.com", AuthMode::delegated}});
+  REQUIRE(c.admin.listen.has_value());
+  CHECK(*c.admin.listen == Endpoint{"::1", 8443});
+  CHECK(c.admin.cert == "/srv/tls/admin.pem");
+  CHECK(c.admin.key == "/srv/tls/admin.key");
+  CHECK(c.admin.https());
+  // Lower-cased: Thunderbird compares lower-cased server names with them.
+  CHECK(c.admin.hostnames ==
+        std::vector<std::string>{"imap.contoso.com", "mail.fabrikam.com", "192.0.2.7"});
+
+  const Config cert = load_ok("[auth]\nmode = \"app\"\nclient_id = \"x\"\ntenant = \"t.example\"\n"
+                              "certificate_file = \"/a.crt\"\nprivate_key_file = \"/a.key\"\n");
+  CHECK(cert.auth.certificate_file == "/a.crt");
+  CHECK(cert.auth.private_key_file == "/a.key");
+  CHECK_FALSE(load_ok("[admin]\nlisten = \"\"\n").admin.listen.has_value());
+}
+
+TEST_CASE("config: the mode for an account", "[config][auth]") {
+  AuthConfig a;
+  CHECK(a.mode_for("alice@contoso.com") == AuthMode::passthrough);
+  CHECK(a.uses(AuthMode::passthrough));
+  CHECK_FALSE(a.uses(AuthMode::delegated));
+  a.mode = AuthMode::app;
+  a.accounts = {{"@Contoso.com", AuthMode::delegated},
+                {"alice@contoso.com", AuthMode::passthrough},
+                {"@fabrikam.com", AuthMode::passthrough}};
+  CHECK(a.mode_for("alice@contoso.com") == AuthMode::passthrough); // its own entry wins
+  CHECK(a.mode_for("ALICE@CONTOSO.COM") == AuthMode::passthrough);
+  CHECK(a.mode_for("bob@contoso.com") == AuthMode::delegated);
+  CHECK(a.mode_for("bob@eu.contoso.com") == AuthMode::app); // a domain, not its subdomains
+  CHECK(a.mode_for("carol@fabrikam.com") == AuthMode::passthrough);
+  CHECK(a.mode_for("dave@example.test") == AuthMode::app);
+  CHECK(a.mode_for("contoso.com") == AuthMode::app);
+  CHECK(a.mode_for("") == AuthMode::app);
+  CHECK(a.uses(AuthMode::app));
+  CHECK(a.uses(AuthMode::delegated));
+  CHECK(a.uses(AuthMode::passthrough));
+
+  // The order in the file does not matter: the UPN's own entry wins over its domain's.
+  const Config c = load_ok("[auth]\nmode = \"delegated\"\nclient_id = \"x\"\ntenant = \"t.test\"\n"
+                           "[auth.accounts]\n\"bob@contoso.com\" = \"delegated\"\n"
+                           "\"@contoso.com\" = \"passthrough\"\n");
+  CHECK(c.auth.mode_for("bob@contoso.com") == AuthMode::delegated);
+  CHECK(c.auth.mode_for("Eve@Contoso.COM") == AuthMode::passthrough);
+  CHECK(c.auth.mode_for("eve@fabrikam.com") == AuthMode::delegated);
+}
+
+TEST_CASE("config: delegated and app modes need the app registration", "[config][auth]") {
+  CHECK(errors_of("[auth]\nmode = \"delegated\"\n") ==
+        std::vector<std::string>{
+            "test.toml:1: auth.client_id: required when delegated mode is in use, e.g. "
+            "client_id = \"00000000-0000-0000-0000-000000000000\"",
+            "test.toml:1: auth.tenant: required when delegated mode is in use, e.g. tenant = "
+            "\"contoso.onmicrosoft.com\""});
+  // An override is enough to need them; "" counts as missing, and blames its own line.
+  CHECK(errors_of("[auth]\nclient_id = \"\"\ntenant = \"contoso.com\"\n[auth.accounts]\n"
+                  "\"@contoso.com\" = \"app\"\n") ==
+        std::vector<std::string>{
+            "test.toml:1: auth.client_secret_file: required when app mode is in use: set "
+            "client_secret_file, or certificate_file and private_key_file",
+            "test.toml:2: auth.client_id: required when app mode is in use, e.g. client_id = "
+            "\"00000000-0000-0000-0000-000000000000\""});
+  const std::string app = "[auth]\nmode = \"app\"\nclient_id = \"x\"\ntenant = \"t.test\"\n";
+  CHECK(error_of(app + "client_secret_file = \"/s\"\ncertificate_file = \"/c\"\n") ==
+        "test.toml:6: auth.certificate_file: set either client_secret_file, or certificate_file "
+        "and private_key_file, not both");
+  CHECK(error_of(app + "private_key_file = \"/k\"\n") ==
+        "test.toml:5: auth.private_key_file: needs certificate_file as well");
+  // Passthrough needs none of it; a half credential is still a mistake.
+  CHECK(load_ok("[auth]\nclient_id = \"x\"\n").auth.client_id == "x");
+  CHECK(error_of("[auth]\ncertificate_file = \"/c\"\n") ==
+        "test.toml:2: auth.certificate_file: needs private_key_file as well");
+}
+
+TEST_CASE("config: bad [auth] values are errors naming key and line", "[config][auth]") {
+  CHECK(error_of("[auth]\nmode = \"basic\"\n") ==
+        "test.toml:2: auth.mode: expected one of passthrough, delegated, app, got \"basic\"");
+  CHECK(error_of("[auth]\nmode = 1\n") == "test.toml:2: auth.mode: expected a string, got an "
+                                          "integer");
+  CHECK(error_of("[auth]\nclient_id = \"a b\"\n") ==
+        "test.toml:2: auth.client_id: expected the application (client) ID, got \"a b\" (spaces "
+        "and control characters are not allowed)");
+  CHECK(error_of("[auth]\ntenant = \"contoso/evil\"\n") ==
+        "test.toml:2: auth.tenant: expected a tenant ID or domain such as "
+        "\"contoso.onmicrosoft.com\", got \"contoso/evil\"");
+  CHECK(error_of("[auth]\nauthority = \"http://login.example.test\"\n") ==
+        "test.toml:2: auth.authority: plain http is allowed only to a loopback host (127.0.0.0/8, "
+        "::1, localhost), got \"http://login.example.test\"; use https");
+  CHECK(error_of("[auth]\nauthority = \"login.microsoftonline.com\"\n") ==
+        "test.toml:2: auth.authority: expected an https URL such as "
+        "\"https://login.microsoftonline.com\", got \"login.microsoftonline.com\"");
+  CHECK(error_of("[auth]\nstore = \"\"\n") == "test.toml:2: auth.store: must not be empty");
+  CHECK(error_of("[auth]\nmodes = \"app\"\n") ==
+        "test.toml:2: auth.modes: unknown key (did you mean \"mode\"?)");
+  CHECK(error_of("[auth]\naccounts = [\"@contoso.com\"]\n") ==
+        "test.toml:2: auth.accounts: expected a table of \"user@domain\" or \"@domain\" = "
+        "\"passthrough\", \"delegated\" or \"app\", got an array");
+  CHECK(error_of("[auth.accounts]\n\"contoso.com\" = \"app\"\n") ==
+        "test.toml:2: auth.accounts.contoso.com: expected an account \"user@domain\" or a domain "
+        "\"@domain\" as the key, got \"contoso.com\"");
+  CHECK(error_of("[auth.accounts]\n\"@contoso.com\" = \"oauth\"\n") ==
+        "test.toml:2: auth.accounts.@contoso.com: expected \"passthrough\", \"delegated\" or "
+        "\"app\", got \"oauth\"");
+  CHECK(error_of("[auth.accounts]\n\"@contoso.com\" = true\n") ==
+        "test.toml:2: auth.accounts.@contoso.com: expected \"passthrough\", \"delegated\" or "
+        "\"app\", got a boolean");
+  CHECK(error_of("[auth.accounts]\n\"a@contoso.com\" = \"passthrough\"\n"
+                 "\"A@Contoso.com\" = \"passthrough\"\n") ==
+        "test.toml:3: auth.accounts.A@Contoso.com: the same account as \"a@contoso.com\" "
+        "(accounts match case-insensitively)");
+}
+
+TEST_CASE("config: bad [admin] values are errors naming key and line", "[config][auth]") {
+  CHECK(error_of("[admin]\nlisten = \"9080\"\n") ==
+        "test.toml:2: admin.listen: expected host:port, got \"9080\" (missing :port)");
+  CHECK(error_of("[admin]\ncert = \"/c.pem\"\n") ==
+        "test.toml:2: admin.cert: needs admin.key as well (HTTPS takes both; both \"\" serve "
+        "plain HTTP)");
+  CHECK(error_of("[admin]\ncert = \"\"\nkey = \"/k.pem\"\n") ==
+        "test.toml:3: admin.key: needs admin.cert as well (HTTPS takes both; both \"\" serve "
+        "plain HTTP)");
+  CHECK(error_of("[admin]\nhostnames = \"imap.contoso.com\"\n") ==
+        "test.toml:2: admin.hostnames: expected an array of host names such as "
+        "[\"imap.contoso.com\"], got a string");
+  CHECK(error_of(
+            "[admin]\nhostnames = [\n  \"imap.contoso.com\",\n  \"imap.contoso.com:993\"\n]\n") ==
+        "test.toml:4: admin.hostnames: expected a host name such as \"imap.contoso.com\", got "
+        "\"imap.contoso.com:993\" (a name without a port; IPv6 addresses without brackets)");
+  CHECK(error_of("[admin]\nhostnames = [\"imap.contoso.com.\"]\n") ==
+        "test.toml:2: admin.hostnames: expected a host name such as \"imap.contoso.com\", got "
+        "\"imap.contoso.com.\" (write it without the final dot)");
+  CHECK(error_of("[admin]\nhostnames = [\"imap contoso\"]\n") ==
+        "test.toml:2: admin.hostnames: expected a host name such as \"imap.contoso.com\", got "
+        "\"imap contoso\" (invalid character in host name)");
+  CHECK(error_of("[admin]\nhostnames = [\"a.test\", 7]\n") ==
+        "test.toml:2: admin.hostnames: expected strings, got an integer");
+  CHECK(error_of("[admin]\nhostnames = [\"IMAP.contoso.com\", \"imap.CONTOSO.com\"]\n") ==
+        "test.toml:2: admin.hostnames: lists \"imap.contoso.com\" twice (names match "
+        "case-insensitively)");
+  CHECK(error_of("[admin]\nport = 9080\n") == "test.toml:2: admin.port: unknown key");
+  CHECK(load_ok("[admin]\nhostnames = [\"::1\"]\n[auth]\nmode = \"app\"\nclient_id = \"x\"\n"
+                "tenant = \"t.test\"\nclient_secret_file = \"/s\"\n")
+            .admin.hostnames == std::vector<std::string>{"::1"});
+}
+
+TEST_CASE("config: rules between [auth], [admin] and [listen]", "[config][auth]") {
+  const std::string delegated =
+      "[auth]\nmode = \"delegated\"\nclient_id = \"x\"\ntenant = \"contoso.com\"\n";
+  // Users type their gateway password into /enrol: HTTPS unless on loopback.
+  CHECK(error_of(delegated + "[admin]\nlisten = \"0.0.0.0:9080\"\n") ==
+        "test.toml:6: admin.listen: delegated mode enrols users here (/enrol), which needs HTTPS "
+        "unless the endpoint listens on a loopback address: set admin.cert and admin.key, or "
+        "listen on 127.0.0.1");
+  CHECK(load_ok(delegated + "[admin]\nlisten = \"0.0.0.0:9080\"\ncert = \"/c\"\nkey = \"/k\"\n")
+            .admin.https());
+  CHECK(load_ok(delegated + "[admin]\nlisten = \"[::1]:9080\"\n").admin.listen->host == "::1");
+  CHECK_FALSE(load_ok(delegated + "[admin]\nlisten = \"\"\n").admin.listen.has_value());
+  CHECK(load_ok("[admin]\nlisten = \"0.0.0.0:9080\"\n").admin.listen->host == "0.0.0.0");
+
+  CHECK(error_of("[listen]\nimaps = \"127.0.0.1:9080\"\n") ==
+        "test.toml: admin.listen: cannot share the address 127.0.0.1:9080 with listen.imaps");
+  CHECK(error_of("[listen]\nimap = \"127.0.0.1:8143\"\n[admin]\nlisten = \"127.0.0.1:8143\"\n") ==
+        "test.toml:4: admin.listen: cannot share the address 127.0.0.1:8143 with listen.imap");
+
+  // Thunderbird finds an OAuth2 provider only for server names with a dot.
+  CHECK(error_of("[admin]\nhostnames = [\"imap.contoso.com\", \"mailgw\"]\n") ==
+        "test.toml:2: admin.hostnames: Thunderbird finds OAuth2 settings only for host names with "
+        "a dot, so \"mailgw\" cannot sign in with passthrough; use a name such as "
+        "\"imap.contoso.com\"");
+  const std::string app = "[auth]\nmode = \"app\"\nclient_id = \"x\"\ntenant = \"t.test\"\n"
+                          "client_secret_file = \"/s\"\n";
+  CHECK(load_ok(app + "[admin]\nhostnames = [\"mailgw\"]\n").admin.hostnames ==
+        std::vector<std::string>{"mailgw"});
+}
+
+TEST_CASE("config: the names clients use for the gateway", "[config][auth]") {
+  Config c;
+  // Wildcard listeners stand for the machine's name.
+  CHECK(gateway_hostnames(c, "GW1.Contoso.com") == std::vector<std::string>{"gw1.contoso.com"});
+  CHECK(gateway_hostnames(c, "").empty());
+  c.listen.imaps = Endpoint{"127.0.0.1", 9993};
+  c.listen.imap = Endpoint{"::", 9143};
+  CHECK(gateway_hostnames(c, "gw1") == std::vector<std::string>{"127.0.0.1", "gw1"});
+  c.listen.imap = Endpoint{"Imap.Contoso.com", 143};
+  c.listen.imaps.reset();
+  CHECK(gateway_hostnames(c, "gw1") == std::vector<std::string>{"imap.contoso.com"});
+  c.listen.imaps = Endpoint{"0:0::0", 993};
+  c.listen.imap = Endpoint{"0.0.0.0", 143};
+  CHECK(gateway_hostnames(c, "gw1") == std::vector<std::string>{"gw1"});
+  // Configured names win.
+  c.admin.hostnames = {"imap.contoso.com", "imap.fabrikam.com"};
+  CHECK(gateway_hostnames(c, "gw1") ==
+        std::vector<std::string>{"imap.contoso.com", "imap.fabrikam.com"});
 }

@@ -1,0 +1,594 @@
+#include "calendar/identity_client.hpp"
+
+#include "calendar/odata_text.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <fstream>
+
+namespace icalgate::calendar {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::size_t max_secret = 4096;
+constexpr std::size_t max_token = 64 * 1024;
+constexpr std::size_t max_scope = 2048;
+constexpr std::string_view device_code_grant = "urn:ietf:params:oauth:grant-type:device_code";
+constexpr auto slow_down_step = std::chrono::seconds(5); // RFC 8628 section 3.5
+
+std::string trim(std::string_view text) {
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())) != 0) {
+    text.remove_prefix(1);
+  }
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())) != 0) {
+    text.remove_suffix(1);
+  }
+  return std::string(text);
+}
+
+bool has_control(std::string_view text) {
+  return std::any_of(text.begin(), text.end(),
+                     [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; });
+}
+
+asio::awaitable<void> sleep_for(std::chrono::milliseconds delay) {
+  asio::steady_timer timer(co_await asio::this_coro::executor, delay);
+  co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+}
+
+const json::object* parse_object(std::string_view body, json::value& holder) {
+  json::error_code ec;
+  json::parse_options options;
+  options.max_depth = 32;
+  holder = json::parse(body, ec, {}, options);
+  if (ec || !holder.is_object()) {
+    return nullptr;
+  }
+  return &holder.as_object();
+}
+
+// A string member, or empty when absent, not a string, longer than `limit` or holding
+// control characters (none of the identity platform's values has any).
+std::string string_member(const json::object& object, std::string_view key,
+                          std::size_t limit = 512) {
+  const json::value* v = object.if_contains(key);
+  if (v == nullptr || !v->is_string() || v->as_string().size() > limit) {
+    return {};
+  }
+  std::string out(v->as_string());
+  return has_control(out) ? std::string() : out;
+}
+
+// Seconds as the identity platform writes them: a number, or (older endpoints) a string.
+long long seconds_member(const json::object& object, std::string_view key) {
+  const json::value* v = object.if_contains(key);
+  if (v == nullptr) {
+    return 0;
+  }
+  if (v->is_int64()) {
+    return v->as_int64();
+  }
+  if (v->is_uint64()) {
+    return static_cast<long long>(std::min<std::uint64_t>(v->as_uint64(), 1'000'000'000));
+  }
+  if (v->is_string() && v->as_string().size() < 12) {
+    return std::atoll(std::string(v->as_string()).c_str());
+  }
+  return 0;
+}
+
+// The identity platform's error, {"error":"invalid_grant","error_description":"AADSTS50173:
+// …","error_codes":[50173],…}, as its two stable parts. The description is left out: it
+// may quote what the request sent.
+struct IdentityErrorBody {
+  std::string error; // "" when the body is not such an error
+  std::string code;  // "AADSTS50173", or ""
+};
+
+IdentityErrorBody identity_error_of(const HttpResponse& response) {
+  IdentityErrorBody out;
+  json::value holder;
+  const json::object* root = parse_object(response.body, holder);
+  if (root == nullptr) {
+    return out;
+  }
+  const std::string error = string_member(*root, "error", 100);
+  if (std::all_of(error.begin(), error.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_';
+      })) {
+    out.error = error;
+  }
+  if (const json::value* codes = root->if_contains("error_codes");
+      codes != nullptr && codes->is_array() && !codes->as_array().empty() &&
+      codes->as_array()[0].is_number()) {
+    const json::value& first = codes->as_array()[0];
+    const long long n = first.is_int64()    ? first.as_int64()
+                        : first.is_uint64() ? static_cast<long long>(first.as_uint64())
+                                            : 0;
+    if (n > 0) {
+      out.code = "AADSTS" + std::to_string(n);
+    }
+  } else {
+    const std::string description = string_member(*root, "error_description", 100);
+    const std::size_t colon = description.find(':');
+    if (description.rfind("AADSTS", 0) == 0 && colon != std::string::npos && colon < 16) {
+      out.code = description.substr(0, colon);
+    }
+  }
+  return out;
+}
+
+std::string summarize(const HttpResponse& response) {
+  const IdentityErrorBody error = identity_error_of(response);
+  std::string text = "HTTP " + std::to_string(response.status);
+  if (!error.error.empty()) {
+    text += " " + error.error;
+  }
+  if (!error.code.empty()) {
+    text += " (" + error.code + ")";
+  }
+  return text;
+}
+
+GraphError refused(std::string_view what, const HttpResponse& response) {
+  const GraphErrc code = response.status >= 500   ? GraphErrc::unavailable
+                         : response.status == 429 ? GraphErrc::throttled
+                                                  : GraphErrc::auth;
+  return GraphError{code, std::string(what) + " refused: " + summarize(response), response.status};
+}
+
+std::optional<std::string> base64url_decode(std::string_view text) {
+  std::string out;
+  std::uint32_t bits = 0;
+  int count = 0;
+  for (const char c : text) {
+    int v = -1;
+    if (c >= 'A' && c <= 'Z') {
+      v = c - 'A';
+    } else if (c >= 'a' && c <= 'z') {
+      v = c - 'a' + 26;
+    } else if (c >= '0' && c <= '9') {
+      v = c - '0' + 52;
+    } else if (c == '-' || c == '+') {
+      v = 62;
+    } else if (c == '_' || c == '/') {
+      v = 63;
+    } else if (c == '=') {
+      break;
+    } else {
+      return std::nullopt;
+    }
+    bits = (bits << 6) | static_cast<std::uint32_t>(v);
+    count += 6;
+    if (count >= 8) {
+      count -= 8;
+      out.push_back(static_cast<char>((bits >> count) & 0xFF));
+    }
+  }
+  return out;
+}
+
+// A string claim of a JWT's payload, read without checking the signature.
+std::string unverified_claim(std::string_view jwt, std::string_view name) {
+  const std::size_t first = jwt.find('.');
+  const std::size_t second = first == std::string_view::npos ? first : jwt.find('.', first + 1);
+  if (second == std::string_view::npos) {
+    return {};
+  }
+  auto payload = base64url_decode(jwt.substr(first + 1, second - first - 1));
+  if (!payload) {
+    return {};
+  }
+  json::value holder;
+  const json::object* claims = parse_object(*payload, holder);
+  return claims == nullptr ? std::string() : string_member(*claims, name, 320);
+}
+
+GraphResult<UserTokens> parse_user_tokens(const HttpResponse& response,
+                                          std::chrono::system_clock::time_point sent_at) {
+  json::value holder;
+  const json::object* root = parse_object(response.body, holder);
+  if (root == nullptr) {
+    return GraphError{GraphErrc::bad_response, "token response is not a JSON object", 200};
+  }
+  UserTokens tokens;
+  tokens.access_token = string_member(*root, "access_token", max_token);
+  tokens.refresh_token = string_member(*root, "refresh_token", max_token);
+  tokens.scope = string_member(*root, "scope", max_scope);
+  const long long lifetime = seconds_member(*root, "expires_in");
+  if (tokens.access_token.empty() || lifetime <= 0) {
+    return GraphError{GraphErrc::bad_response, "token response without access_token or expires_in",
+                      200};
+  }
+  tokens.expires_in = std::chrono::seconds(std::min<long long>(lifetime, 86400));
+  tokens.expires_at = sent_at + tokens.expires_in;
+  const std::string id_token = string_member(*root, "id_token", max_token);
+  tokens.upn = unverified_claim(id_token, "preferred_username");
+  if (tokens.upn.empty()) {
+    tokens.upn = unverified_claim(tokens.access_token, "upn");
+  }
+  std::transform(tokens.upn.begin(), tokens.upn.end(), tokens.upn.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return tokens;
+}
+
+bool valid_argument(std::string_view text, std::size_t limit) {
+  return !text.empty() && text.size() <= limit && !has_control(text);
+}
+
+} // namespace
+
+std::string_view device_code_status_name(DeviceCodeStatus status) {
+  switch (status) {
+  case DeviceCodeStatus::granted:
+    return "granted";
+  case DeviceCodeStatus::pending:
+    return "pending";
+  case DeviceCodeStatus::slow_down:
+    return "slow_down";
+  case DeviceCodeStatus::declined:
+    return "declined";
+  case DeviceCodeStatus::expired:
+    return "expired";
+  }
+  return "unknown";
+}
+
+GraphResult<std::unique_ptr<IdentityClient>> IdentityClient::create(const asio::any_io_executor& ex,
+                                                                    IdentityConfig config) {
+  if (config.tenant.empty() || has_control(config.tenant) ||
+      config.tenant.find_first_of("/?#%") != std::string::npos) {
+    return GraphError{GraphErrc::config, "auth.tenant is empty or not a tenant name"};
+  }
+  if (config.client_id.empty() || has_control(config.client_id)) {
+    return GraphError{GraphErrc::config, "auth.client_id is empty"};
+  }
+  auto authority = parse_endpoint_url(config.authority);
+  if (!authority) {
+    return GraphError{authority.error().code, "auth.authority: " + authority.error().message};
+  }
+  if (authority->target.find('?') != std::string::npos) {
+    return GraphError{GraphErrc::config, "auth.authority takes no query"};
+  }
+  std::string secret;
+  if (!config.client_secret_file.empty()) {
+    std::ifstream file(config.client_secret_file, std::ios::binary);
+    if (!file) {
+      return GraphError{GraphErrc::config,
+                        "cannot read auth.client_secret_file " + config.client_secret_file};
+    }
+    std::string raw(max_secret + 1, '\0');
+    file.read(raw.data(), static_cast<std::streamsize>(raw.size()));
+    raw.resize(static_cast<std::size_t>(file.gcount()));
+    if (raw.size() > max_secret) {
+      return GraphError{GraphErrc::config, "auth.client_secret_file is too large"};
+    }
+    secret = trim(raw);
+    if (secret.empty()) {
+      return GraphError{GraphErrc::config, "auth.client_secret_file is empty"};
+    }
+  }
+  auto transport = HttpTransport::create(config.ca_file, config.max_response_bytes);
+  if (!transport) {
+    return transport.error();
+  }
+  std::string base = authority->target == "/" ? "" : authority->target;
+  while (!base.empty() && base.back() == '/') {
+    base.pop_back();
+  }
+  HttpUrl token_url = *authority;
+  token_url.target = base + "/" + percent_encode(config.tenant) + "/oauth2/v2.0/token";
+  HttpUrl device_code_url = *authority;
+  device_code_url.target = base + "/" + percent_encode(config.tenant) + "/oauth2/v2.0/devicecode";
+  config.max_attempts = std::max(config.max_attempts, 1);
+  return std::unique_ptr<IdentityClient>(
+      new IdentityClient(ex, std::move(config), std::move(transport).value(), std::move(token_url),
+                         std::move(device_code_url), std::move(secret)));
+}
+
+IdentityClient::IdentityClient(const asio::any_io_executor& ex, IdentityConfig config,
+                               std::unique_ptr<HttpTransport> transport, HttpUrl token_url,
+                               HttpUrl device_code_url, std::string secret)
+    : executor_(ex),
+      config_(std::move(config)), retry_{config_.max_attempts, config_.backoff_base,
+                                         config_.backoff_max, config_.max_retry_wait},
+      transport_(std::move(transport)), token_url_(std::move(token_url)),
+      device_code_url_(std::move(device_code_url)), secret_(std::move(secret)),
+      random_(std::random_device{}()) {}
+
+double IdentityClient::jitter() {
+  return std::uniform_real_distribution<double>(0.0, 1.0)(random_);
+}
+
+std::string IdentityClient::form(std::initializer_list<Param> params, bool with_secret) const {
+  std::string body;
+  for (const Param& p : params) {
+    body += (body.empty() ? "" : "&") + std::string(p.name) + "=" + percent_encode(p.value);
+  }
+  if (with_secret && !secret_.empty()) {
+    body += "&client_secret=" + percent_encode(secret_);
+  }
+  return body;
+}
+
+asio::awaitable<GraphResult<HttpResponse>> IdentityClient::post_form(const HttpUrl& url,
+                                                                     std::string body,
+                                                                     bool repeatable,
+                                                                     Clock::time_point deadline) {
+  HttpRequest request;
+  request.method = "POST";
+  request.url = url;
+  request.content_type = "application/x-www-form-urlencoded";
+  request.body = std::move(body);
+  std::chrono::milliseconds waited{0};
+  int attempt = 0;
+  while (true) {
+    ++attempt;
+    if (attempt > 1) {
+      ++stats_.retries;
+    }
+    ++stats_.requests;
+    auto sent = co_await transport_->send(
+        request, std::min(deadline, Clock::now() + config_.request_timeout));
+    GraphError failure{GraphErrc::bad_response, ""};
+    std::optional<std::chrono::seconds> retry_after;
+    if (!sent) {
+      failure = sent.error();
+      // A failed name resolution never reached the server; a timeout or a broken
+      // connection may have, after it acted on the request.
+      const bool again = failure.code == GraphErrc::resolve ||
+                         (repeatable && (failure.code == GraphErrc::timeout ||
+                                         failure.code == GraphErrc::connect));
+      if (!again) {
+        co_return failure;
+      }
+    } else if (!is_retryable_status(sent->status)) {
+      co_return std::move(sent).value();
+    } else {
+      if (sent->status == 429) {
+        ++stats_.throttled;
+      }
+      failure = refused("POST " + url.origin(), *sent);
+      retry_after = parse_retry_after(sent->retry_after);
+    }
+    if (attempt >= retry_.max_attempts) {
+      failure.message += " (gave up after " + std::to_string(attempt) + " attempts)";
+      co_return failure;
+    }
+    const auto delay = next_delay(retry_, attempt, retry_after, jitter());
+    if (waited + delay > retry_.max_total_wait || Clock::now() + delay >= deadline) {
+      failure.message += " (retry budget spent)";
+      co_return failure;
+    }
+    waited += delay;
+    co_await sleep_for(delay);
+  }
+}
+
+asio::awaitable<GraphResult<DeviceCodeGrant>>
+IdentityClient::start_device_code(std::string_view scope) {
+  if (!valid_argument(scope, max_scope)) {
+    co_return GraphError{GraphErrc::bad_request, "device code: not a scope"};
+  }
+  const auto requested = Clock::now();
+  const auto deadline = requested + config_.overall_timeout;
+  std::string body = form({{"client_id", config_.client_id}, {"scope", scope}}, false);
+  auto response = co_await post_form(device_code_url_, std::move(body), true, deadline);
+  if (!response) {
+    co_return GraphError{response.error().code, "device code: " + response.error().message,
+                         response.error().http_status};
+  }
+  if (response->status != 200) {
+    co_return refused("device code request", *response);
+  }
+  json::value holder;
+  const json::object* root = parse_object(response->body, holder);
+  if (root == nullptr) {
+    co_return GraphError{GraphErrc::bad_response, "device code response is not a JSON object", 200};
+  }
+  DeviceCodeGrant grant;
+  grant.device_code = string_member(*root, "device_code", max_token);
+  grant.user_code = string_member(*root, "user_code", 64);
+  grant.verification_uri = string_member(*root, "verification_uri", 2048);
+  if (grant.verification_uri.empty()) {
+    grant.verification_uri = string_member(*root, "verification_url", 2048); // v1 endpoints
+  }
+  grant.message = string_member(*root, "message", 2048);
+  const long long interval = seconds_member(*root, "interval");
+  const long long expires_in = seconds_member(*root, "expires_in");
+  if (grant.device_code.empty() || grant.user_code.empty() || grant.verification_uri.empty() ||
+      expires_in <= 0) {
+    co_return GraphError{GraphErrc::bad_response,
+                         "device code response without device_code, user_code, "
+                         "verification_uri or expires_in",
+                         200};
+  }
+  // RFC 8628: 5 seconds when the server names no interval.
+  grant.interval = std::chrono::seconds(interval > 0 ? std::min<long long>(interval, 300) : 5);
+  grant.expires_in = std::chrono::seconds(std::min<long long>(expires_in, 3600));
+  grant.expires_at = requested + grant.expires_in;
+  co_return grant;
+}
+
+asio::awaitable<GraphResult<DeviceCodePoll>>
+IdentityClient::poll_device_code(std::string_view device_code) {
+  if (!valid_argument(device_code, max_token)) {
+    co_return GraphError{GraphErrc::bad_request, "device code poll: not a device code"};
+  }
+  const auto deadline = Clock::now() + config_.overall_timeout;
+  const auto sent_at = std::chrono::system_clock::now();
+  std::string body = form({{"grant_type", device_code_grant},
+                           {"client_id", config_.client_id},
+                           {"device_code", device_code}},
+                          true);
+  auto response = co_await post_form(token_url_, std::move(body), true, deadline);
+  if (!response) {
+    co_return GraphError{response.error().code, "device code poll: " + response.error().message,
+                         response.error().http_status};
+  }
+  DeviceCodePoll poll;
+  if (response->status == 200) {
+    auto tokens = parse_user_tokens(*response, sent_at);
+    if (!tokens) {
+      co_return tokens.error();
+    }
+    poll.status = DeviceCodeStatus::granted;
+    poll.tokens = std::move(tokens).value();
+    co_return poll;
+  }
+  const std::string error = identity_error_of(*response).error;
+  if (response->status == 400 && error == "authorization_pending") {
+    poll.status = DeviceCodeStatus::pending;
+  } else if (response->status == 400 && error == "slow_down") {
+    poll.status = DeviceCodeStatus::slow_down;
+  } else if (response->status == 400 &&
+             (error == "authorization_declined" || error == "access_denied")) {
+    poll.status = DeviceCodeStatus::declined;
+  } else if (response->status == 400 && (error == "expired_token" || error == "code_expired")) {
+    poll.status = DeviceCodeStatus::expired;
+  } else {
+    co_return refused("device code poll", *response);
+  }
+  co_return poll;
+}
+
+asio::awaitable<GraphResult<DeviceCodePoll>>
+IdentityClient::wait_for_device_code(const DeviceCodeGrant& grant) {
+  const auto expires =
+      grant.expires_at == Clock::time_point{} ? Clock::now() + grant.expires_in : grant.expires_at;
+  auto interval = std::max(grant.interval, std::chrono::seconds(1));
+  while (true) {
+    if (Clock::now() + interval >= expires) {
+      co_return DeviceCodePoll{DeviceCodeStatus::expired, {}};
+    }
+    co_await sleep_for(interval);
+    auto poll = co_await poll_device_code(grant.device_code);
+    if (!poll) {
+      co_return poll;
+    }
+    switch (poll->status) {
+    case DeviceCodeStatus::pending:
+      break;
+    case DeviceCodeStatus::slow_down:
+      interval += slow_down_step;
+      break;
+    case DeviceCodeStatus::granted:
+    case DeviceCodeStatus::declined:
+    case DeviceCodeStatus::expired:
+      co_return poll;
+    }
+  }
+}
+
+asio::awaitable<GraphResult<RefreshOutcome>> IdentityClient::refresh(std::string_view refresh_token,
+                                                                     std::string_view scope) {
+  if (!valid_argument(refresh_token, max_token)) {
+    co_return GraphError{GraphErrc::bad_request, "refresh: not a refresh token"};
+  }
+  if (!scope.empty() && !valid_argument(scope, max_scope)) {
+    co_return GraphError{GraphErrc::bad_request, "refresh: not a scope"};
+  }
+  const auto deadline = Clock::now() + config_.overall_timeout;
+  const auto sent_at = std::chrono::system_clock::now();
+  ++stats_.refreshes;
+  std::string body = scope.empty() ? form({{"grant_type", "refresh_token"},
+                                           {"client_id", config_.client_id},
+                                           {"refresh_token", refresh_token}},
+                                          true)
+                                   : form({{"grant_type", "refresh_token"},
+                                           {"client_id", config_.client_id},
+                                           {"refresh_token", refresh_token},
+                                           {"scope", scope}},
+                                          true);
+  auto response = co_await post_form(token_url_, std::move(body), false, deadline);
+  if (!response) {
+    co_return GraphError{response.error().code, "refresh: " + response.error().message,
+                         response.error().http_status};
+  }
+  RefreshOutcome outcome;
+  if (response->status == 200) {
+    auto tokens = parse_user_tokens(*response, sent_at);
+    if (!tokens) {
+      co_return tokens.error();
+    }
+    outcome.tokens = std::move(tokens).value();
+    co_return outcome;
+  }
+  const IdentityErrorBody error = identity_error_of(*response);
+  // invalid_grant: expired, revoked, reused; interaction_required: MFA or conditional access
+  // now demand a sign-in. Either way only a new enrolment helps.
+  if (response->status == 400 &&
+      (error.error == "invalid_grant" || error.error == "interaction_required")) {
+    outcome.status = RefreshStatus::invalid_grant;
+    outcome.reason = error.error + (error.code.empty() ? "" : " (" + error.code + ")");
+    co_return outcome;
+  }
+  co_return refused("refresh", *response);
+}
+
+asio::awaitable<GraphResult<AccessToken>>
+IdentityClient::fetch_app_token(std::string scope, Clock::time_point deadline) {
+  ++stats_.app_tokens;
+  std::string body = form(
+      {{"grant_type", "client_credentials"}, {"client_id", config_.client_id}, {"scope", scope}},
+      true);
+  auto response = co_await post_form(token_url_, std::move(body), true, deadline);
+  if (!response) {
+    co_return GraphError{response.error().code, "app token: " + response.error().message,
+                         response.error().http_status};
+  }
+  if (response->status != 200) {
+    co_return refused("app token request", *response);
+  }
+  json::value holder;
+  const json::object* root = parse_object(response->body, holder);
+  AccessToken token;
+  if (root != nullptr) {
+    token.value = string_member(*root, "access_token", max_token);
+    token.lifetime =
+        std::chrono::seconds(std::min<long long>(seconds_member(*root, "expires_in"), 86400));
+  }
+  if (token.value.empty() || token.lifetime.count() <= 0) {
+    co_return GraphError{GraphErrc::bad_response,
+                         "app token response without access_token or expires_in", 200};
+  }
+  co_return token;
+}
+
+asio::awaitable<GraphResult<std::string>>
+IdentityClient::client_credentials(std::string_view scope) {
+  if (secret_.empty()) {
+    co_return GraphError{GraphErrc::config,
+                         "app token: auth.client_secret_file is not set (client credentials "
+                         "need the app's secret)"};
+  }
+  if (!valid_argument(scope, max_scope)) {
+    co_return GraphError{GraphErrc::bad_request, "app token: not a scope"};
+  }
+  auto it = app_tokens_.find(scope);
+  if (it == app_tokens_.end()) {
+    std::string key(scope);
+    auto cache = std::make_unique<TokenCache>(executor_, [this, key](Clock::time_point deadline) {
+      return fetch_app_token(key, deadline);
+    });
+    it = app_tokens_.emplace(std::move(key), std::move(cache)).first;
+  }
+  co_return co_await it->second->get(Clock::now() + config_.overall_timeout);
+}
+
+void IdentityClient::invalidate_app_token(std::string_view scope, const std::string& token) {
+  if (auto it = app_tokens_.find(scope); it != app_tokens_.end()) {
+    it->second->invalidate(token);
+  }
+}
+
+} // namespace icalgate::calendar
