@@ -95,6 +95,7 @@ LoginBroker::~LoginBroker() {
 asio::awaitable<BrokeredLogin> LoginBroker::authorize(std::string login, std::string password) {
   BrokeredLogin result;
   result.upn = lower(login);
+  result.mode = auth_.mode_for(result.upn);
   // Captures by reference only: the lambda is a coroutine parameter, and GCC 12 mishandles
   // the destruction of by-value captures of those.
   const std::string& upn = result.upn;
