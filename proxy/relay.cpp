@@ -33,9 +33,14 @@ bool contains_ci(std::string_view haystack, std::string_view needle) {
 
 } // namespace
 
-Relay::Relay(RelayEnds ends)
-    : io_(ends), write_done_(ends.client.socket().get_executor()),
-      intercept_done_(ends.client.socket().get_executor()) {}
+Relay::Relay(RelayEnds ends) : io_(ends) {}
+
+asio::steady_timer& Relay::signal(std::unique_ptr<asio::steady_timer>& timer) {
+  if (!timer) {
+    timer = std::make_unique<asio::steady_timer>(io_.client.socket().get_executor());
+  }
+  return *timer;
+}
 
 bool Relay::client_writable() const {
   return !write_cut_ && io_.upstream_reader.framer().at_message_boundary();
@@ -43,8 +48,9 @@ bool Relay::client_writable() const {
 
 asio::awaitable<error_code> Relay::write_client(std::string_view bytes) {
   while (writing_client_) {
-    write_done_.expires_at(asio::steady_timer::time_point::max());
-    co_await write_done_.async_wait(use_tuple);
+    auto& write_done = signal(write_done_);
+    write_done.expires_at(asio::steady_timer::time_point::max());
+    co_await write_done.async_wait(use_tuple);
     if ((co_await asio::this_coro::cancellation_state).cancelled() !=
         asio::cancellation_type::none) {
       co_return asio::error::operation_aborted;
@@ -56,7 +62,9 @@ asio::awaitable<error_code> Relay::write_client(std::string_view bytes) {
   io_.bytes_to_client += n;
   write_cut_ = static_cast<bool>(ec);
   writing_client_ = false;
-  write_done_.cancel();
+  if (write_done_) {
+    write_done_->cancel();
+  }
   co_return ec;
 }
 
@@ -236,8 +244,9 @@ asio::awaitable<bool> Relay::await_intercept() {
     io_.upstream.socket().cancel(ignored);
   }
   while (intercept_requested_) {
-    intercept_done_.expires_at(asio::steady_timer::time_point::max());
-    co_await intercept_done_.async_wait(use_tuple);
+    auto& intercept_done = signal(intercept_done_);
+    intercept_done.expires_at(asio::steady_timer::time_point::max());
+    co_await intercept_done.async_wait(use_tuple);
     if ((co_await asio::this_coro::cancellation_state).cancelled() !=
             asio::cancellation_type::none ||
         end_ != RelayEnd::running || io_.deadline.fired()) {
@@ -245,6 +254,24 @@ asio::awaitable<bool> Relay::await_intercept() {
     }
   }
   holding_ = false;
+  co_return true;
+}
+
+asio::awaitable<bool> Relay::run_intercept() {
+  // A coroutine of its own: what it holds stays out of the frame that idle sessions keep.
+  InterceptIo intercept{io_.upstream, io_.upstream_reader,
+                        [this](std::string bytes) -> asio::awaitable<bool> {
+                          co_return !co_await write_client(bytes);
+                        }};
+  if (!co_await io_.interceptor->run(std::move(intercept))) {
+    finish(io_.deadline.fired() ? RelayEnd::running : RelayEnd::upstream_closed);
+    co_return false;
+  }
+  ++in_flight_; // the held command, now forwarded
+  intercept_requested_ = false;
+  if (intercept_done_) {
+    intercept_done_->cancel();
+  }
   co_return true;
 }
 
@@ -344,17 +371,9 @@ asio::awaitable<void> Relay::upstream_to_client() {
       co_return;
     }
     if (intercept_due()) {
-      InterceptIo intercept{io_.upstream, io_.upstream_reader,
-                            [this](std::string bytes) -> asio::awaitable<bool> {
-                              co_return !co_await write_client(bytes);
-                            }};
-      if (!co_await io_.interceptor->run(std::move(intercept))) {
-        finish(io_.deadline.fired() ? RelayEnd::running : RelayEnd::upstream_closed);
+      if (!co_await run_intercept()) {
         co_return;
       }
-      ++in_flight_; // the held command, now forwarded
-      intercept_requested_ = false;
-      intercept_done_.cancel();
       continue;
     }
     // As FrameReader::fill(), with the wait inlined (see client_to_upstream).

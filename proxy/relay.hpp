@@ -10,6 +10,7 @@
 #include "proxy/stream.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 namespace icalgate::proxy {
@@ -59,6 +60,9 @@ class Relay {
   void finish(RelayEnd end);
   // The client side hands a held FETCH to the upstream side and waits until it is forwarded.
   asio::awaitable<bool> await_intercept();
+  // The upstream side runs the held FETCH through the interceptor; false: the relay ends.
+  asio::awaitable<bool> run_intercept();
+  asio::steady_timer& signal(std::unique_ptr<asio::steady_timer>& timer);
   bool intercept_due() const;
 
   RelayEnds io_;
@@ -66,7 +70,9 @@ class Relay {
   std::string to_upstream_;
   std::string to_client_;
   std::string local_answers_;
-  asio::steady_timer write_done_;
+  // Signals between the two directions, made on first use: most sessions never need them,
+  // and each timer is about a hundred bytes that thousands of idle sessions would hold.
+  std::unique_ptr<asio::steady_timer> write_done_;
   bool writing_client_ = false;
   bool write_cut_ = false;
   // client → upstream
@@ -89,7 +95,7 @@ class Relay {
   bool intercept_requested_ = false;
   bool upstream_waiting_ = false; // the upstream side waits for input (may be woken)
   bool wake_ = false;
-  asio::steady_timer intercept_done_;
+  std::unique_ptr<asio::steady_timer> intercept_done_;
   bool collecting_whole_ = false; // an answer about a rewritten message is being collected
   std::string whole_;
 };

@@ -365,6 +365,7 @@ asio::awaitable<bool> Session::ensure_upstream() {
   upstream_ =
       std::make_unique<UpstreamConnection>(std::get<UpstreamConnection>(std::move(connected)));
   gw_.upstream_auth = auth_capabilities_from(upstream_->capabilities);
+  std::vector<std::string>().swap(upstream_->capabilities); // read once; idle sessions keep none
   upstream_reader_ = std::make_unique<FrameReader>(
       *upstream_->stream, protocol::Direction::server_to_client,
       protocol::FramerOptions{gw_.config.limits.max_line_length, UINT64_MAX});
