@@ -1,5 +1,7 @@
 #include "proxy/admin_server.hpp"
 
+#include "calendar/http_transport.hpp"
+#include "proxy/enrol_service.hpp"
 #include "proxy/http_routes.hpp"
 #include "proxy/logging.hpp"
 #include "proxy/redact.hpp"
@@ -25,11 +27,13 @@ namespace http = beast::http;
 using std::chrono::milliseconds;
 
 struct AdminServer::State {
-  State(asio::io_context& io_context, AdminRoutes admin_routes, AdminLimits admin_limits)
-      : io(io_context), routes(std::move(admin_routes)), limits(admin_limits), acceptor(io),
-        poll_timer(io), signals(io) {}
+  State(asio::io_context& io_context, std::shared_ptr<EnrolService> enrol_service,
+        AdminRoutes admin_routes, AdminLimits admin_limits)
+      : io(io_context), enrol(std::move(enrol_service)), routes(std::move(admin_routes)),
+        limits(admin_limits), acceptor(io), poll_timer(io), signals(io) {}
 
   asio::io_context& io;
+  std::shared_ptr<EnrolService> enrol; // null: no enrolment here
   AdminRoutes routes;
   AdminLimits limits;
   std::optional<Endpoint> listen;
@@ -171,7 +175,9 @@ asio::awaitable<Ending> serve(State& state, Stream& stream, const std::string& p
     const auto& request = parser.get();
     const std::string_view method = request.method_string();
     const std::string_view target = request.target();
-    const HttpReply reply = state.routes.handle(method, target);
+    const HttpReply reply = state.routes.handle(HttpRequest{
+        method, target, request[http::field::host], request[http::field::origin],
+        request[http::field::referer], request[http::field::content_type], request.body()});
     log_request(peer, method, target, reply);
     const bool keep_alive =
         request.keep_alive() && served < limits.max_requests_per_connection && !state.stopped;
@@ -302,13 +308,25 @@ asio::awaitable<void> watch_sighup(std::shared_ptr<State> state) {
 
 } // namespace
 
-std::variant<std::unique_ptr<AdminServer>, std::string>
-AdminServer::create(asio::io_context& io, const Config& config, AdminLimits limits) {
+std::variant<std::unique_ptr<AdminServer>, std::string> AdminServer::create(asio::io_context& io,
+                                                                            const Config& config,
+                                                                            AdminLimits limits,
+                                                                            LoginBroker* broker) {
   if (!config.admin.listen) {
     return std::string("the admin endpoint is disabled ([admin] listen = \"\")");
   }
-  auto state = std::make_shared<State>(
-      io, AdminRoutes(config, gateway_hostnames(config, system_host_name())), limits);
+  std::shared_ptr<EnrolService> enrol;
+  if (broker != nullptr && config.auth.uses(AuthMode::delegated)) {
+    // App passwords cross this connection: never in clear beyond this machine. (The
+    // configuration loader says so too; this holds for every caller.)
+    if (!config.admin.https() && !calendar::is_loopback_host(config.admin.listen->host)) {
+      return std::string("admin endpoint: enrolment (/enrol) needs HTTPS unless it listens on "
+                         "a loopback address: set [admin] cert and key");
+    }
+    enrol = std::make_shared<EnrolService>(io.get_executor(), *broker);
+  }
+  AdminRoutes routes(config, gateway_hostnames(config, system_host_name()), enrol.get());
+  auto state = std::make_shared<State>(io, std::move(enrol), std::move(routes), limits);
   state->listen = config.admin.listen;
   if (config.admin.https()) {
     TlsConfig tls{config.admin.cert, config.admin.key, config.tls.min_version};
@@ -371,6 +389,9 @@ void AdminServer::stop() {
     return;
   }
   state.stopped = true;
+  if (state.enrol) {
+    state.enrol->stop();
+  }
   error_code ignored;
   state.acceptor.close(ignored);
   state.poll_timer.cancel();

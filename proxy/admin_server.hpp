@@ -36,21 +36,25 @@ struct AdminLimits {
   std::chrono::milliseconds linger_timeout{2'000};
 };
 
+class LoginBroker;
+
 class AdminServer {
  public:
   // Routes built, the certificate loaded (when [admin] cert and key are set), nothing bound
   // yet; or why not. The machine's host name stands for a wildcard listener address in
-  // gateway_hostnames().
+  // gateway_hostnames(). With `broker` (which must outlive io.run()) and an account in the
+  // delegated mode, /enrol enrols users; the endpoint must then be HTTPS or on loopback.
   static std::variant<std::unique_ptr<AdminServer>, std::string>
-  create(asio::io_context& io, const Config& config, AdminLimits limits = {});
+  create(asio::io_context& io, const Config& config, AdminLimits limits = {},
+         LoginBroker* broker = nullptr);
   ~AdminServer();
   AdminServer(const AdminServer&) = delete;
   AdminServer& operator=(const AdminServer&) = delete;
 
   // Binds [admin] listen (which must be set) and starts accepting; "" or why not.
   std::string start();
-  // Stops accepting and closes every connection, so that io.run() stops waiting for this
-  // server. Call it on the io_context's thread.
+  // Stops accepting, closes every connection and ends the enrolments' waits, so that
+  // io.run() stops waiting for this server. Call it on the io_context's thread.
   void stop();
 
   std::uint16_t port() const; // the bound port (useful with port 0); 0 before start()

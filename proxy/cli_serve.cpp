@@ -49,7 +49,7 @@ int run_serve(const std::string& config_path) {
   // The web endpoint ([admin]); its certificate is loaded before anything listens.
   std::unique_ptr<AdminServer> admin;
   if (config.admin.listen) {
-    auto created = AdminServer::create(io, config);
+    auto created = AdminServer::create(io, config, {}, broker->get());
     if (auto* error = std::get_if<std::string>(&created)) {
       std::fprintf(stderr, "icalgate: %s\n", error->c_str());
       return 1;

@@ -45,6 +45,23 @@ std::optional<std::string> percent_decode(std::string_view text) {
   return out;
 }
 
+constexpr std::string_view enrol_not_offered =
+    "enrolment is not offered here: no account logs in with the delegated mode";
+
+// An enrolment page: no script, no resource from elsewhere, never framed, and no Referer
+// (which would carry a status page's id) sent to the sign-in link.
+HttpReply html_reply(unsigned status, std::string body) {
+  HttpReply reply;
+  reply.status = status;
+  reply.content_type = "text/html; charset=utf-8";
+  reply.body = std::move(body);
+  reply.headers = {{"Content-Security-Policy",
+                    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"},
+                   {"Referrer-Policy", "no-referrer"},
+                   {"X-Frame-Options", "DENY"}};
+  return reply;
+}
+
 } // namespace
 
 HttpReply plain_reply(unsigned status, std::string_view text) {
@@ -67,8 +84,15 @@ std::optional<std::string> query_parameter(std::string_view query, std::string_v
   return std::nullopt;
 }
 
-AdminRoutes::AdminRoutes(Config config, std::vector<std::string> hostnames)
-    : config_(std::move(config)), hostnames_(std::move(hostnames)) {
+AdminRoutes::AdminRoutes(Config config, std::vector<std::string> hostnames, EnrolDesk* enrol)
+    : config_(std::move(config)), hostnames_(std::move(hostnames)), enrol_(enrol) {
+  imap_.hostnames = hostnames_;
+  if (config_.listen.imaps) {
+    imap_.imaps_port = config_.listen.imaps->port;
+  }
+  if (config_.listen.imap) {
+    imap_.imap_port = config_.listen.imap->port;
+  }
   auto addon = thunderbird_addon_for(config_, hostnames_);
   if (!addon) {
     xpi_missing_ = addon.error().message;
@@ -90,12 +114,16 @@ const std::vector<AdminRoutes::Route>& AdminRoutes::routes() {
       {"/mail/config-v1.1.xml", "GET", &AdminRoutes::autoconfig},
       {"/.well-known/autoconfig/mail/config-v1.1.xml", "GET", &AdminRoutes::autoconfig},
       {"/thunderbird/icalgate-oauth.xpi", "GET", &AdminRoutes::addon},
-      {"/enrol", "GET", &AdminRoutes::enrol},
+      {"/enrol", "GET", &AdminRoutes::enrol_form},
+      {"/enrol", "POST", &AdminRoutes::enrol_submit},
+      {"/enrol/status", "GET", &AdminRoutes::enrol_status},
   };
   return table;
 }
 
-HttpReply AdminRoutes::handle(std::string_view method, std::string_view target) const {
+HttpReply AdminRoutes::handle(const HttpRequest& request) const {
+  const std::string_view method = request.method;
+  const std::string_view target = request.target;
   if (target.empty() || target.front() != '/') {
     return plain_reply(400, "bad request target");
   }
@@ -110,7 +138,7 @@ HttpReply AdminRoutes::handle(std::string_view method, std::string_view target) 
       continue;
     }
     if (route.method == wanted) {
-      return (this->*route.handler)(query);
+      return (this->*route.handler)(request, query);
     }
     allow += (allow.empty() ? "" : ", ") + std::string(route.method);
     if (route.method == "GET") {
@@ -125,13 +153,13 @@ HttpReply AdminRoutes::handle(std::string_view method, std::string_view target) 
   return reply;
 }
 
-HttpReply AdminRoutes::health(std::string_view) const {
+HttpReply AdminRoutes::health(const HttpRequest&, std::string_view) const {
   HttpReply reply = plain_reply(200, "ok");
   reply.routine = true;
   return reply;
 }
 
-HttpReply AdminRoutes::autoconfig(std::string_view query) const {
+HttpReply AdminRoutes::autoconfig(const HttpRequest&, std::string_view query) const {
   const std::string email = query_parameter(query, "emailaddress").value_or("");
   auto made = autoconfig_for(config_, hostnames_, email);
   if (!made) {
@@ -143,7 +171,7 @@ HttpReply AdminRoutes::autoconfig(std::string_view query) const {
   return reply;
 }
 
-HttpReply AdminRoutes::addon(std::string_view) const {
+HttpReply AdminRoutes::addon(const HttpRequest&, std::string_view) const {
   if (!xpi_) {
     return plain_reply(404, xpi_missing_);
   }
@@ -154,8 +182,79 @@ HttpReply AdminRoutes::addon(std::string_view) const {
   return reply;
 }
 
-HttpReply AdminRoutes::enrol(std::string_view) const {
-  return plain_reply(501, "enrolment is not available on this gateway yet");
+bool AdminRoutes::enrolment_offered() const {
+  return enrol_ != nullptr && config_.auth.uses(AuthMode::delegated);
+}
+
+HttpReply AdminRoutes::enrol_form(const HttpRequest&, std::string_view) const {
+  if (!enrolment_offered()) {
+    return plain_reply(404, enrol_not_offered);
+  }
+  return html_reply(200, enrol_form_page());
+}
+
+HttpReply AdminRoutes::enrol_submit(const HttpRequest& request, std::string_view) const {
+  if (!enrolment_offered()) {
+    return plain_reply(404, enrol_not_offered);
+  }
+  // Browsers send Origin with every form POST; Referer is the fallback for old ones.
+  const std::string_view source = request.origin.empty() ? request.referer : request.origin;
+  if (!same_origin(source, request.host)) {
+    return plain_reply(403, "cross-site request refused");
+  }
+  if (!is_form_content_type(request.content_type)) {
+    return plain_reply(415, "expected application/x-www-form-urlencoded");
+  }
+  const std::string upn = query_parameter(request.body, "upn").value_or("");
+  if (!valid_upn(upn)) {
+    return html_reply(400, enrol_form_page("Please enter your e-mail address.", upn));
+  }
+  if (config_.auth.mode_for(upn) != AuthMode::delegated) {
+    return html_reply(403, enrol_form_page("This address does not log in to the gateway with a "
+                                           "password the gateway issues: ask your administrator "
+                                           "how to set up your mail program.",
+                                           upn));
+  }
+  const EnrolDesk::Started started = enrol_->start(upn);
+  switch (started.refusal) {
+  case EnrolRegistry::Refusal::none:
+    break;
+  case EnrolRegistry::Refusal::running_for_user:
+    return html_reply(409, enrol_form_page("An enrolment for this address is already waiting for "
+                                           "its sign-in. Finish it, or try again once its code "
+                                           "has expired.",
+                                           upn));
+  case EnrolRegistry::Refusal::busy:
+  case EnrolRegistry::Refusal::duplicate_id: {
+    HttpReply reply = html_reply(
+        503, enrol_form_page("Too many enrolments are running; please try again in a few minutes.",
+                             upn));
+    reply.headers.emplace_back("Retry-After", "60");
+    return reply;
+  }
+  }
+  // Post/Redirect/Get: the status page can be reloaded without starting another sign-in.
+  const std::string location = "/enrol/status?id=" + started.id;
+  HttpReply reply = html_reply(303, "<!DOCTYPE html>\n<title>Enrol</title>\n<p><a href=\"" +
+                                        location + "\">Continue</a></p>\n");
+  reply.headers.emplace_back("Location", location);
+  return reply;
+}
+
+HttpReply AdminRoutes::enrol_status(const HttpRequest& request, std::string_view query) const {
+  if (!enrolment_offered()) {
+    return plain_reply(404, enrol_not_offered);
+  }
+  const std::string id = query_parameter(query, "id").value_or("");
+  // HEAD must not use up the only showing of a password.
+  auto view = is_enrol_id(id) ? enrol_->status(id, request.method != "HEAD") : std::nullopt;
+  if (!view) {
+    return html_reply(404, enrol_unknown_page());
+  }
+  HttpReply reply = html_reply(200, enrol_status_page(*view, imap_));
+  // A waiting page reloads itself every few seconds: its reads are logged at debug.
+  reply.routine = view->stage == EnrolStage::requesting || view->stage == EnrolStage::waiting;
+  return reply;
 }
 
 } // namespace icalgate::proxy

@@ -1,9 +1,11 @@
 #pragma once
 // The admin endpoint's routes: one table of paths and methods, answering a request with a
-// reply the server writes. Pure (no sockets, no clocks), so that every route and every
-// refusal is unit-testable; the server adds what is common to all replies (proxy/admin_server.hpp).
+// reply the server writes. Pure (no sockets, no clocks; the running enrolments sit behind
+// EnrolDesk), so that every route and every refusal is unit-testable; the server adds what
+// is common to all replies (proxy/admin_server.hpp).
 
 #include "proxy/config.hpp"
+#include "proxy/enrol_page.hpp"
 
 #include <optional>
 #include <string>
@@ -23,6 +25,17 @@ struct HttpReply {
   friend bool operator==(const HttpReply&, const HttpReply&) = default;
 };
 
+// What the routes see of a request. Views into the server's parsed request.
+struct HttpRequest {
+  std::string_view method; // as sent ("GET")
+  std::string_view target; // origin form ("/path?query")
+  std::string_view host;   // the Host header
+  std::string_view origin; // the Origin header, "" when absent
+  std::string_view referer;
+  std::string_view content_type;
+  std::string_view body;
+};
+
 // A short plain-text reply: `text` and a newline. Never a stack trace or a secret.
 HttpReply plain_reply(unsigned status, std::string_view text);
 
@@ -32,17 +45,22 @@ std::optional<std::string> query_parameter(std::string_view query, std::string_v
 
 class AdminRoutes {
  public:
-  // `hostnames`: the names IMAP clients use for the gateway (gateway_hostnames()).
-  AdminRoutes(Config config, std::vector<std::string> hostnames);
+  // `hostnames`: the names IMAP clients use for the gateway (gateway_hostnames()). `enrol`:
+  // the running enrolments behind /enrol, null when the gateway offers none.
+  AdminRoutes(Config config, std::vector<std::string> hostnames, EnrolDesk* enrol = nullptr);
 
-  // `method` as sent ("GET"); `target` in origin form ("/path?query"). HEAD is answered as
-  // GET; the server leaves the body out.
-  HttpReply handle(std::string_view method, std::string_view target) const;
+  // HEAD is answered as GET (the server leaves the body out), except that it never takes
+  // the place of the GET that would show an app password.
+  HttpReply handle(const HttpRequest& request) const;
+  HttpReply handle(std::string_view method, std::string_view target) const {
+    return handle(HttpRequest{method, target, {}, {}, {}, {}, {}});
+  }
 
   const std::vector<std::string>& hostnames() const { return hostnames_; }
 
  private:
-  using Handler = HttpReply (AdminRoutes::*)(std::string_view query) const;
+  using Handler = HttpReply (AdminRoutes::*)(const HttpRequest& request,
+                                             std::string_view query) const;
   struct Route {
     std::string_view path;
     std::string_view method;
@@ -50,13 +68,18 @@ class AdminRoutes {
   };
   static const std::vector<Route>& routes();
 
-  HttpReply health(std::string_view query) const;
-  HttpReply autoconfig(std::string_view query) const;
-  HttpReply addon(std::string_view query) const;
-  HttpReply enrol(std::string_view query) const;
+  HttpReply health(const HttpRequest& request, std::string_view query) const;
+  HttpReply autoconfig(const HttpRequest& request, std::string_view query) const;
+  HttpReply addon(const HttpRequest& request, std::string_view query) const;
+  HttpReply enrol_form(const HttpRequest& request, std::string_view query) const;
+  HttpReply enrol_submit(const HttpRequest& request, std::string_view query) const;
+  HttpReply enrol_status(const HttpRequest& request, std::string_view query) const;
+  bool enrolment_offered() const;
 
   Config config_;
   std::vector<std::string> hostnames_;
+  EnrolDesk* enrol_;
+  ImapServerInfo imap_;            // what the password page tells mail programs
   std::optional<std::string> xpi_; // built once: the same bytes for every download
   std::string xpi_missing_;        // why there is no add-on
 };

@@ -84,7 +84,9 @@ LoginBroker::LoginBroker(const asio::any_io_executor& ex, const Config& config,
                          std::unique_ptr<calendar::IdentityClient> identity)
     : executor_(ex), auth_(config.auth), store_(std::move(store)), identity_(std::move(identity)) {
   enrol_hint_ = config.admin.listen && !config.admin.hostnames.empty()
-                    ? "enrol again at https://" + config.admin.hostnames.front() + "/enrol"
+                    ? "enrol again at " + std::string(config.admin.https() ? "https" : "http") +
+                          "://" + config.admin.hostnames.front() + ":" +
+                          std::to_string(config.admin.listen->port) + "/enrol"
                     : "ask your administrator to enrol you again";
 }
 
@@ -202,6 +204,23 @@ asio::awaitable<BrokeredLogin> LoginBroker::delegated_token(Verified user) {
   done();
   result.token = std::move(outcome->tokens.access_token);
   co_return result;
+}
+
+asio::awaitable<protocol::Result<Secret>> LoginBroker::enrol(std::string upn,
+                                                             std::string refresh_token) {
+  const auto now =
+      std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+  auto issued = co_await on_pool(pool_, [this, &upn, &refresh_token, &now] {
+    auto password = store_->issue(upn, AuthMode::delegated, std::string_view(refresh_token), now);
+    OPENSSL_cleanse(refresh_token.data(), refresh_token.size());
+    cache_.forget(upn);
+    return password;
+  });
+  // An access token cached from the previous sign-in gives way to the new one.
+  if (auto it = tokens_.find(normalize_upn(upn)); it != tokens_.end() && !it->second.refreshing) {
+    it->second.access_token.clear();
+  }
+  co_return issued;
 }
 
 void LoginBroker::token_refused(const BrokeredLogin& login) {

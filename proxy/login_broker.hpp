@@ -62,6 +62,15 @@ class LoginBroker {
   // Where a user whose sign-in expired goes to enrol again.
   const std::string& enrol_hint() const { return enrol_hint_; }
 
+  // For the web enrolment (proxy/enrol_service.hpp): the identity platform client that runs
+  // its device-code flow, and the store of the sign-in it yields.
+  calendar::IdentityClient& identity() { return *identity_; }
+  // Stores a delegated user's new refresh token under a new app password (Argon2id on the
+  // pool), replacing whatever the user had, and returns that password: the only time it
+  // exists in clear. `refresh_token` is wiped.
+  boost::asio::awaitable<protocol::Result<Secret>> enrol(std::string upn,
+                                                         std::string refresh_token);
+
  private:
   LoginBroker(const boost::asio::any_io_executor& ex, const Config& config,
               std::unique_ptr<AuthStore> store, std::unique_ptr<calendar::IdentityClient> identity);

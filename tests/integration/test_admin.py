@@ -8,7 +8,7 @@ the host names derived from [listen], one serving HTTPS with the development cer
 configured host names and per-account modes. Checked from outside:
   - /healthz, /mail/config-v1.1.xml (parsed: servers, ports, socket types, OAuth2 or a
     password per account), /thunderbird/icalgate-oauth.xpi (`unzip -t`, Python's zipfile,
-    the manifest's oauth_provider), /enrol (501), 404, 405 with Allow, content types;
+    the manifest's oauth_provider), /enrol (404 without a delegated account), 404, 405 with Allow, content types;
   - limits: a 100 KB header gets 431, a client trickling its request is cut off after the
     read timeout (10 s) with nothing answered;
   - HTTPS verified against the development CA, plain HTTP to it refused;
@@ -238,8 +238,8 @@ class PlainEndpointTest(unittest.TestCase):
         r = curl(plain_url("/healthz"), "-X", "POST", "--data", "x=1")
         self.assertEqual((r.status, r.body, r.header("Allow")), (405, b"method not allowed\n", "GET, HEAD"))
         r = curl(plain_url("/enrol"))
-        self.assertEqual(r.status, 501)
-        self.assertEqual(r.body, b"enrolment is not available on this gateway yet\n")
+        self.assertEqual(r.status, 404)
+        self.assertEqual(r.body, b"enrolment is not offered here: no account logs in with the delegated mode\n")
 
     def test_a_100k_header_gets_431(self):
         r = curl(plain_url("/healthz"), "-H", "X-Big: " + "a" * 100_000)

@@ -62,9 +62,11 @@ TEST_CASE("routes: health, autoconfig, add-on and enrolment", "[admin][routes]")
   CHECK(files->front().name == "manifest.json");
   CHECK(routes.handle("GET", "/thunderbird/icalgate-oauth.xpi").body == xpi.body);
 
+  // Passthrough only: nobody to enrol (tests/unit/admin_enrol_test.cpp has the rest).
   const HttpReply enrol = routes.handle("GET", "/enrol");
-  CHECK(enrol.status == 501);
-  CHECK(enrol.body == "enrolment is not available on this gateway yet\n");
+  CHECK(enrol.status == 404);
+  CHECK(enrol.body ==
+        "enrolment is not offered here: no account logs in with the delegated mode\n");
 }
 
 TEST_CASE("routes: HEAD is GET; other methods get 405 with Allow", "[admin][routes]") {

@@ -3,6 +3,7 @@
 
 #include "admin_test_support.hpp"
 #include "proxy/admin_server.hpp"
+#include "proxy/login_broker.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -31,12 +32,19 @@ namespace {
 // The server on its own thread; stop() (or the destructor) stops it and joins.
 class RunningServer {
  public:
-  explicit RunningServer(Config config, AdminLimits limits = {}) {
+  // `with_broker`: a LoginBroker for [auth] too, which /enrol needs.
+  explicit RunningServer(Config config, AdminLimits limits = {}, bool with_broker = false) {
     config.admin.listen = Endpoint{"127.0.0.1", 0};
     if (config.admin.hostnames.empty()) {
       config.admin.hostnames = {"imap.contoso.com"};
     }
-    auto created = AdminServer::create(io_, config, limits);
+    if (with_broker) {
+      auto broker = LoginBroker::create(io_.get_executor(), config);
+      INFO((broker ? "" : broker.error().message));
+      REQUIRE(broker.ok());
+      broker_ = std::move(broker).value();
+    }
+    auto created = AdminServer::create(io_, config, limits, broker_.get());
     if (auto* error = std::get_if<std::string>(&created)) {
       FAIL(*error);
     }
@@ -73,6 +81,7 @@ class RunningServer {
 
  private:
   boost::asio::io_context io_{1};
+  std::unique_ptr<LoginBroker> broker_;
   std::unique_ptr<AdminServer> server_;
   std::uint16_t port_ = 0;
   std::thread thread_;
@@ -241,7 +250,7 @@ TEST_CASE("admin server: routes answered over HTTP/1.1", "[admin][server]") {
   CHECK(body_of(missing) == "not found\n");
   REQUIRE(c.send("GET /enrol HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n"));
   const std::string enrol = c.read_response();
-  CHECK(status_line(enrol) == "HTTP/1.1 501 Not Implemented");
+  CHECK(status_line(enrol) == "HTTP/1.1 404 Not Found");
   CHECK(has(enrol, "Connection: close\r\n"));
   bool closed = false;
   CHECK(c.read_until_closed(milliseconds(3'000), closed).empty());
@@ -484,4 +493,66 @@ TEST_CASE("admin server: a bad certificate or a disabled endpoint is an error at
   REQUIRE(std::holds_alternative<std::unique_ptr<AdminServer>>(second));
   const std::string error = std::get<std::unique_ptr<AdminServer>>(second)->start();
   CHECK(has(error, "cannot listen on 127.0.0.1:" + std::to_string(running.port())));
+}
+
+TEST_CASE("admin server: /enrol gets the form's headers and body", "[admin][server][enrol]") {
+  // An identity platform that is not there: the sign-in fails once the client gives up.
+  Config config = addon_config();
+  config.auth.mode = AuthMode::delegated;
+  config.auth.store = ":memory:";
+  config.auth.authority = "http://127.0.0.1:9";
+  RunningServer server(config, {}, true);
+  Client c(server.port());
+  const auto post = [&](const std::string& headers, const std::string& body) {
+    REQUIRE(c.send("POST /enrol HTTP/1.1\r\nHost: gw:8080\r\n" + headers +
+                   "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body));
+    return c.read_response();
+  };
+  const std::string form = "Content-Type: application/x-www-form-urlencoded\r\n";
+  const std::string body = "upn=alice%40contoso.com";
+  CHECK(status_line(post(form + "Origin: http://evil.test\r\n", body)) == "HTTP/1.1 403 Forbidden");
+  CHECK(status_line(post(form, body)) == "HTTP/1.1 403 Forbidden");
+  CHECK(status_line(post("Origin: http://gw:8080\r\nContent-Type: text/plain\r\n", body)) ==
+        "HTTP/1.1 415 Unsupported Media Type");
+  CHECK(status_line(post(form + "Origin: http://gw:8080\r\n", "upn=alice")) ==
+        "HTTP/1.1 400 Bad Request");
+
+  const std::string started = post(form + "Referer: http://gw:8080/enrol\r\n", body);
+  REQUIRE(status_line(started) == "HTTP/1.1 303 See Other");
+  const std::size_t at = started.find("Location: /enrol/status?id=");
+  REQUIRE(at != std::string::npos);
+  const std::string location = started.substr(at + 10, started.find("\r\n", at) - at - 10);
+  CHECK(location.size() == std::string("/enrol/status?id=").size() + 32);
+  CHECK(has(started, "Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'; "
+                     "form-action 'self'\r\n"));
+
+  std::string page;
+  const auto deadline = Clock::now() + std::chrono::seconds(20);
+  while (Clock::now() < deadline) {
+    REQUIRE(c.send("GET " + location + " HTTP/1.1\r\nHost: gw\r\n\r\n"));
+    page = c.read_response();
+    REQUIRE(status_line(page) == "HTTP/1.1 200 OK");
+    if (!has(page, "http-equiv=\"refresh\"")) {
+      break;
+    }
+    std::this_thread::sleep_for(milliseconds(200));
+  }
+  CHECK(has(body_of(page), "could not be reached. Nothing was stored"));
+  CHECK(has(page, "Cache-Control: no-store\r\n"));
+  CHECK(server.stop() < milliseconds(2'000));
+}
+
+TEST_CASE("admin server: enrolment over plain HTTP only on loopback", "[admin][server][enrol]") {
+  boost::asio::io_context io;
+  Config config = addon_config();
+  config.auth.mode = AuthMode::delegated;
+  config.auth.store = ":memory:";
+  config.admin.listen = Endpoint{"0.0.0.0", 0};
+  auto broker = LoginBroker::create(io.get_executor(), config);
+  REQUIRE(broker.ok());
+  auto created = AdminServer::create(io, config, {}, broker->get());
+  REQUIRE(std::holds_alternative<std::string>(created));
+  CHECK(has(std::get<std::string>(created), "needs HTTPS"));
+  // Without anyone to enrol there is nothing to protect.
+  CHECK(std::holds_alternative<std::unique_ptr<AdminServer>>(AdminServer::create(io, config)));
 }
