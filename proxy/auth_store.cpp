@@ -1,5 +1,7 @@
 #include "proxy/auth_store.hpp"
 
+#include "proxy/sqlite_statement.hpp"
+
 #include <sodium.h>
 #include <sqlite3.h>
 
@@ -123,24 +125,6 @@ bool canonical_password(std::string_view typed, Wiped<password_chars>& out) {
   return n == password_chars;
 }
 
-std::string_view column_text(sqlite3_stmt* stmt, int column) {
-  const auto* text = sqlite3_column_text(stmt, column);
-  if (text == nullptr) {
-    return {};
-  }
-  return {reinterpret_cast<const char*>(text),
-          static_cast<std::size_t>(sqlite3_column_bytes(stmt, column))};
-}
-
-std::string_view column_blob(sqlite3_stmt* stmt, int column) {
-  const void* blob = sqlite3_column_blob(stmt, column);
-  if (blob == nullptr) {
-    return {};
-  }
-  return {static_cast<const char*>(blob),
-          static_cast<std::size_t>(sqlite3_column_bytes(stmt, column))};
-}
-
 std::string_view as_chars(const unsigned char* data, std::size_t size) {
   return {reinterpret_cast<const char*>(data), size};
 }
@@ -158,62 +142,11 @@ std::string clean_reason(std::string_view reason) {
   return out;
 }
 
-struct StatementDeleter {
-  void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
-};
-using Statement = std::unique_ptr<sqlite3_stmt, StatementDeleter>;
-
-struct DatabaseDeleter {
-  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
-};
-using Database = std::unique_ptr<sqlite3, DatabaseDeleter>;
-
-// SQLITE_STATIC without its C cast: the bound value outlives the statement's use.
-const sqlite3_destructor_type bind_static = nullptr;
-
-// One use of a cached statement: reset on the way out, so that it holds no lock and keeps no
-// pointer to the caller's buffers (bound without copying).
-class Use {
- public:
-  explicit Use(const Statement& stmt) : stmt_(stmt.get()) {}
-  ~Use() {
-    sqlite3_reset(stmt_);
-    sqlite3_clear_bindings(stmt_);
-  }
-  Use(const Use&) = delete;
-  Use& operator=(const Use&) = delete;
-
-  sqlite3_stmt* get() const { return stmt_; }
-  Use& text(int index, std::string_view value) {
-    // A null pointer would bind NULL, not the empty string.
-    note(sqlite3_bind_text(stmt_, index, value.data() != nullptr ? value.data() : "",
-                           static_cast<int>(value.size()), bind_static));
-    return *this;
-  }
-  Use& blob(int index, std::string_view value) {
-    note(sqlite3_bind_blob(stmt_, index, value.data() != nullptr ? value.data() : "",
-                           static_cast<int>(value.size()), bind_static));
-    return *this;
-  }
-  Use& null(int index) {
-    note(sqlite3_bind_null(stmt_, index));
-    return *this;
-  }
-  Use& integer(int index, std::int64_t value) {
-    note(sqlite3_bind_int64(stmt_, index, value));
-    return *this;
-  }
-  int step() { return rc_ == SQLITE_OK ? sqlite3_step(stmt_) : rc_; }
-
- private:
-  void note(int rc) {
-    if (rc_ == SQLITE_OK) {
-      rc_ = rc;
-    }
-  }
-  sqlite3_stmt* stmt_;
-  int rc_ = SQLITE_OK;
-};
+using sqlite::column_blob;
+using sqlite::column_text;
+using sqlite::Database;
+using sqlite::Statement;
+using sqlite::Use;
 
 // A user's row as read for verification: everything needed to check a password and open the
 // token, copied out so that Argon2id runs without the store's lock.

@@ -1,5 +1,7 @@
 #include "proxy/rewrite_store.hpp"
 
+#include "proxy/sqlite_statement.hpp"
+
 #include <openssl/evp.h>
 #include <sqlite3.h>
 #include <zlib.h>
@@ -121,24 +123,6 @@ std::optional<MessageState> parse_state(std::string_view text) {
   return std::nullopt;
 }
 
-std::string_view column_text(sqlite3_stmt* stmt, int column) {
-  const auto* text = sqlite3_column_text(stmt, column);
-  if (text == nullptr) {
-    return {};
-  }
-  return {reinterpret_cast<const char*>(text),
-          static_cast<std::size_t>(sqlite3_column_bytes(stmt, column))};
-}
-
-std::string_view column_blob(sqlite3_stmt* stmt, int column) {
-  const void* blob = sqlite3_column_blob(stmt, column);
-  if (blob == nullptr) {
-    return {};
-  }
-  return {static_cast<const char*>(blob),
-          static_cast<std::size_t>(sqlite3_column_bytes(stmt, column))};
-}
-
 bool sha256(std::string_view data, std::array<unsigned char, sha256_size>& out) {
   unsigned int size = 0;
   return EVP_Digest(data.data(), data.size(), out.data(), &size, EVP_sha256(), nullptr) == 1 &&
@@ -167,65 +151,17 @@ std::optional<PackedMessage> pack(std::string_view bytes) {
   return packed;
 }
 
-struct StatementDeleter {
-  void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
-};
-using Statement = std::unique_ptr<sqlite3_stmt, StatementDeleter>;
+using sqlite::column_blob;
+using sqlite::column_text;
+using sqlite::Database;
+using sqlite::Statement;
+using sqlite::Use;
 
-struct DatabaseDeleter {
-  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
-};
-using Database = std::unique_ptr<sqlite3, DatabaseDeleter>;
-
-// SQLITE_STATIC without its C cast: the bound value outlives the statement's use.
-const sqlite3_destructor_type bind_static = nullptr;
-
-// One use of a cached statement: reset on the way out, so that it holds no lock and keeps no
-// pointer to the caller's strings (bound without copying).
-class Use {
- public:
-  explicit Use(const Statement& stmt) : stmt_(stmt.get()) {}
-  ~Use() {
-    sqlite3_reset(stmt_);
-    sqlite3_clear_bindings(stmt_);
-  }
-  Use(const Use&) = delete;
-  Use& operator=(const Use&) = delete;
-
-  sqlite3_stmt* get() const { return stmt_; }
-  // Binding fails only on misuse; the first failure is kept and reported by ok().
-  Use& text(int index, std::string_view value) {
-    // A null pointer would bind NULL, not the empty string.
-    note(sqlite3_bind_text(stmt_, index, value.data() != nullptr ? value.data() : "",
-                           static_cast<int>(value.size()), bind_static));
-    return *this;
-  }
-  Use& blob(int index, std::string_view value) {
-    note(
-        sqlite3_bind_blob(stmt_, index, value.data(), static_cast<int>(value.size()), bind_static));
-    return *this;
-  }
-  Use& integer(int index, std::int64_t value) {
-    note(sqlite3_bind_int64(stmt_, index, value));
-    return *this;
-  }
-  // user ?1, mailbox ?2, uidvalidity ?3: the leading key columns of every statement.
-  Use& mailbox(std::string_view user, std::string_view mailbox, std::uint32_t uidvalidity) {
-    return text(1, user).text(2, mailbox).integer(3, uidvalidity);
-  }
-  bool ok() const { return rc_ == SQLITE_OK; }
-  int step() { return ok() ? sqlite3_step(stmt_) : rc_; }
-  void reset() { sqlite3_reset(stmt_); }
-
- private:
-  void note(int rc) {
-    if (rc_ == SQLITE_OK) {
-      rc_ = rc;
-    }
-  }
-  sqlite3_stmt* stmt_;
-  int rc_ = SQLITE_OK;
-};
+// user ?1, mailbox ?2, uidvalidity ?3: the leading key columns of every statement.
+Use& bind_mailbox(Use& use, std::string_view user, std::string_view mailbox,
+                  std::uint32_t uidvalidity) {
+  return use.text(1, user).text(2, mailbox).integer(3, uidvalidity);
+}
 
 class SqliteRewriteStore final : public RewriteStore {
  public:
@@ -502,7 +438,7 @@ SqliteRewriteStore::states(std::string_view user, std::string_view mailbox,
   const std::uint64_t range = std::uint64_t{wanted.back()} - wanted.front() + 1;
   if (range <= 2 * wanted.size() + 64) {
     Use q(select_range_);
-    q.mailbox(u, m, uidvalidity).integer(4, wanted.front()).integer(5, wanted.back());
+    bind_mailbox(q, u, m, uidvalidity).integer(4, wanted.front()).integer(5, wanted.back());
     while ((rc = q.step()) == SQLITE_ROW) {
       const auto uid = static_cast<std::uint32_t>(sqlite3_column_int64(q.get(), 0));
       if (std::binary_search(wanted.begin(), wanted.end(), uid) &&
@@ -512,7 +448,7 @@ SqliteRewriteStore::states(std::string_view user, std::string_view mailbox,
     }
   } else {
     Use q(select_state_);
-    q.mailbox(u, m, uidvalidity);
+    bind_mailbox(q, u, m, uidvalidity);
     for (const std::uint32_t uid : wanted) {
       q.integer(4, uid);
       rc = q.step();
@@ -536,7 +472,7 @@ SqliteRewriteStore::states(std::string_view user, std::string_view mailbox,
 
 Result<std::optional<StoredMessage>> SqliteRewriteStore::read(const MessageKey& key) {
   Use q(select_message_);
-  q.mailbox(key.user, key.mailbox, key.uidvalidity).integer(4, key.uid);
+  bind_mailbox(q, key.user, key.mailbox, key.uidvalidity).integer(4, key.uid);
   const int rc = q.step();
   if (rc == SQLITE_DONE) {
     return std::optional<StoredMessage>();
@@ -617,7 +553,7 @@ Result<StoredMessage> SqliteRewriteStore::put_if_absent(const MessageKey& key,
   bool inserted = false;
   {
     Use q(insert_decision_);
-    q.mailbox(k.user, k.mailbox, k.uidvalidity)
+    bind_mailbox(q, k.user, k.mailbox, k.uidvalidity)
         .integer(4, k.uid)
         .text(5, to_string(message.state))
         .text(6, message.reason);
@@ -642,7 +578,7 @@ Result<StoredMessage> SqliteRewriteStore::put_if_absent(const MessageKey& key,
   }
   if (rewritten) {
     Use q(insert_message_);
-    q.mailbox(k.user, k.mailbox, k.uidvalidity)
+    bind_mailbox(q, k.user, k.mailbox, k.uidvalidity)
         .integer(4, k.uid)
         .integer(5, static_cast<std::int64_t>(message.bytes.size()))
         .blob(6, std::string_view(reinterpret_cast<const char*>(packed->digest.data()),
@@ -676,7 +612,7 @@ Result<RewriteStore::Done> SqliteRewriteStore::put_plain(std::string_view user,
     return failure("storing plain decisions");
   }
   Use q(insert_decision_);
-  q.mailbox(u, m, uidvalidity).text(5, to_string(MessageState::plain)).text(6, "");
+  bind_mailbox(q, u, m, uidvalidity).text(5, to_string(MessageState::plain)).text(6, "");
   for (const std::uint32_t uid : uids) {
     q.integer(4, uid);
     const int rc = q.step();
@@ -704,7 +640,7 @@ Result<RewriteStore::Done> SqliteRewriteStore::forget_other_uidvalidity(std::str
   for (const Statement* stmt :
        {&delete_other_messages_, &delete_other_decisions_, &delete_other_progress_}) {
     Use q(*stmt);
-    if (q.mailbox(u, m, uidvalidity).step() != SQLITE_DONE) {
+    if (bind_mailbox(q, u, m, uidvalidity).step() != SQLITE_DONE) {
       return failure("forgetting a UIDVALIDITY");
     }
   }
@@ -750,7 +686,7 @@ Result<std::uint32_t> SqliteRewriteStore::decided_through(std::string_view user,
   const std::string m = normalize_mailbox(mailbox);
   std::lock_guard lock(mutex_);
   Use q(select_progress_);
-  q.mailbox(u, m, uidvalidity);
+  bind_mailbox(q, u, m, uidvalidity);
   const int rc = q.step();
   if (rc == SQLITE_ROW) {
     return static_cast<std::uint32_t>(sqlite3_column_int64(q.get(), 0));
@@ -769,7 +705,7 @@ Result<RewriteStore::Done> SqliteRewriteStore::raise_decided_through(std::string
   const std::string m = normalize_mailbox(mailbox);
   std::lock_guard lock(mutex_);
   Use q(raise_progress_);
-  q.mailbox(u, m, uidvalidity).integer(4, uid);
+  bind_mailbox(q, u, m, uidvalidity).integer(4, uid);
   if (q.step() != SQLITE_DONE) {
     return failure("recording progress");
   }
@@ -786,7 +722,7 @@ Result<std::vector<std::uint32_t>> SqliteRewriteStore::rewritten_between(std::st
   std::vector<std::uint32_t> out;
   std::lock_guard lock(mutex_);
   Use q(select_rewritten_);
-  q.mailbox(u, m, uidvalidity).integer(4, first).integer(5, last);
+  bind_mailbox(q, u, m, uidvalidity).integer(4, first).integer(5, last);
   int rc = SQLITE_DONE;
   while ((rc = q.step()) == SQLITE_ROW) {
     out.push_back(static_cast<std::uint32_t>(sqlite3_column_int64(q.get(), 0)));
