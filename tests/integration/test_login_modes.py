@@ -53,6 +53,7 @@ WORLD: env.World | None = None
 GRAPH: env.GraphSim | None = None
 GATEWAY: env.Gateway | None = None
 CONFIG: Path | None = None
+EXTRA = ""  # the gateway's [auth] section
 STORE: Path | None = None
 PASSWORDS: dict[str, str] = {}
 TOKEN_LIFETIME = 125
@@ -104,14 +105,14 @@ def context() -> ssl.SSLContext:
     return env.client_tls_context(WORLD.certs["ca"])
 
 
-def imap_login(user: str, password: str) -> imaplib.IMAP4_SSL:
-    c = imaplib.IMAP4_SSL(env.HOST, GATEWAY.imaps_port, ssl_context=context(), timeout=30)
+def imap_login(user: str, password: str, gateway: env.Gateway | None = None) -> imaplib.IMAP4_SSL:
+    c = imaplib.IMAP4_SSL(env.HOST, (gateway or GATEWAY).imaps_port, ssl_context=context(), timeout=30)
     c.login(user, password)
     return c
 
 
 def setUpModule():
-    global WORLD, GRAPH, GATEWAY, CONFIG, STORE
+    global WORLD, GRAPH, GATEWAY, CONFIG, STORE, EXTRA
     root = Path(tempfile.mkdtemp(prefix="icalgate-login-"))
     os.chmod(root, 0o755)
     users = {ALICE: env.USERS[ALICE], BOB: env.USERS[BOB], "carol@fabrikam.com": "Carol-Pass-3310"}
@@ -126,7 +127,7 @@ def setUpModule():
     # for a few seconds, then every login refreshes.
     sim_post("/_sim/token-lifetime", seconds=str(TOKEN_LIFETIME))
     STORE = root / "auth.db"
-    extra = f"""
+    EXTRA = extra = f"""
 [auth]
 mode = "delegated"
 tenant = "{env.GraphSim.TENANT}"
@@ -179,23 +180,17 @@ class LoginModesTest(unittest.TestCase):
         self.assertRegex(GATEWAY.log_text(), r"login session=\d+ .*user=alice@contoso.com .*mode=delegated")
 
     def test_delegated_with_authenticate_plain_and_curl(self):
-        r = subprocess.run(
-            ["curl", "--silent", "--show-error", "--cacert", str(WORLD.certs["ca"]), "--max-time", "60",
-             "--login-options", "AUTH=PLAIN", "--user", f"{ALICE}:{PASSWORDS[ALICE]}",
-             f"imaps://localhost:{GATEWAY.imaps_port}/INBOX;UID=1;SECTION=HEADER.FIELDS%20(SUBJECT)"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=90)
-        self.assertEqual(r.returncode, 0, r.stderr.decode())
-        self.assertIn(b"Subject:", r.stdout)
+        self.assertIn(b"Subject:", self.curl_subject(ALICE, PASSWORDS[ALICE]))
 
-    def test_delegated_mbsync(self):
+    def mbsync(self, user: str, password: str) -> list[Path]:
         root = Path(tempfile.mkdtemp(prefix="mbsync-", dir=WORLD.root))
-        (root / "pw").write_text(PASSWORDS[ALICE])
+        (root / "pw").write_text(password)
         (root / "mail").mkdir()
         conf = root / "mbsyncrc"
         conf.write_text(f"""IMAPAccount acct
 Host localhost
 Port {GATEWAY.imaps_port}
-User {ALICE}
+User {user}
 PassCmd "cat {root}/pw"
 SSLType IMAPS
 CertificateFile {WORLD.certs['ca']}
@@ -219,9 +214,41 @@ SyncState *
         r = subprocess.run(["mbsync", "-c", str(conf), "-a"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            stdin=subprocess.DEVNULL, timeout=180)
         self.assertEqual(r.returncode, 0, r.stdout.decode(errors="replace")[-2000:])
-        files = list((root / "mail" / "INBOX" / "new").iterdir()) + list((root / "mail" / "INBOX" / "cur").iterdir())
+        return list((root / "mail" / "INBOX" / "new").iterdir()) + list((root / "mail" / "INBOX" / "cur").iterdir())
+
+    def curl_subject(self, user: str, password: str) -> bytes:
+        r = subprocess.run(
+            ["curl", "--silent", "--show-error", "--cacert", str(WORLD.certs["ca"]), "--max-time", "60",
+             "--login-options", "AUTH=PLAIN", "--user", f"{user}:{password}",
+             f"imaps://localhost:{GATEWAY.imaps_port}/INBOX;UID=1;SECTION=HEADER.FIELDS%20(SUBJECT)"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=90)
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        return r.stdout
+
+    def test_delegated_mbsync(self):
         # mbsync itself skips a malformed corpus message or two (as test_clients.py notes).
-        self.assertGreaterEqual(len(files), len(WORLD.seed_messages) - 5)
+        self.assertGreaterEqual(len(self.mbsync(ALICE, PASSWORDS[ALICE])), len(WORLD.seed_messages) - 5)
+
+    def test_app_mode_curl_and_mbsync(self):
+        self.assertIn(b"Subject:", self.curl_subject(BOB, PASSWORDS[BOB]))
+        self.assertGreaterEqual(len(self.mbsync(BOB, PASSWORDS[BOB])), len(WORLD.seed_messages) - 5)
+
+    def test_wrong_app_passwords_are_penalised_per_address(self):
+        gw = WORLD.start_gateway(name="penalty", extra_config=EXTRA, limits={"login_failure_delay": "1s"})
+        try:
+            waited = []
+            for _ in range(2):
+                started = time.monotonic()
+                with self.assertRaises(imaplib.IMAP4.error) as e:
+                    imap_login(BOB, "aaaaa-bbbbb-ccccc-ddddd-eeeee", gw)
+                self.assertIn("AUTHENTICATIONFAILED", str(e.exception))
+                waited.append(time.monotonic() - started)
+            # The delay before the NO doubles per failure from one address.
+            self.assertGreaterEqual(waited[0], 0.9, waited)
+            self.assertGreaterEqual(waited[1], 1.8, waited)
+            imap_login(BOB, PASSWORDS[BOB], gw).logout()
+        finally:
+            gw.stop()
 
     def test_app_mode_logs_in_with_the_app_token(self):
         before = sim_stats().get("app_tokens", 0)
