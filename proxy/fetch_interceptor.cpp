@@ -1,6 +1,7 @@
 #include "proxy/fetch_interceptor.hpp"
 
 #include "calendar/owa_link.hpp"
+#include "protocol/fetch_answer.hpp"
 #include "protocol/fetch_substitute.hpp"
 #include "protocol/lexer.hpp"
 #include "protocol/sequence_set.hpp"
@@ -13,6 +14,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <limits>
 #include <set>
 
 namespace icalgate::proxy {
@@ -159,21 +161,6 @@ UidSplit split_at(const protocol::SequenceSet& set, std::uint32_t through) {
   return split;
 }
 
-std::string trimmed_field_value(std::string_view header_block) {
-  // "Message-ID: <a@b>\r\n\r\n", possibly folded.
-  const std::size_t colon = header_block.find(':');
-  if (colon == std::string_view::npos) {
-    return {};
-  }
-  std::string value;
-  for (char c : header_block.substr(colon + 1)) {
-    if (c != '\r' && c != '\n' && c != ' ' && c != '\t') {
-      value += c;
-    }
-  }
-  return value;
-}
-
 } // namespace
 
 FetchInterceptor::FetchInterceptor(RewriteService& service, std::string upn,
@@ -240,6 +227,7 @@ void FetchInterceptor::note_response(std::string_view first_line) {
     if (protocol::imap_iequals(head.name, "OK") && select_->uidvalidity) {
       mailbox_ = MailboxKey{upn_, select_->mailbox, *select_->uidvalidity};
       uidnext_ = select_->uidnext;
+      selected_at_ = std::chrono::steady_clock::now();
       mailbox_grew_ = !uidnext_.has_value();
       service_.selected(*mailbox_);
     }
@@ -247,18 +235,28 @@ void FetchInterceptor::note_response(std::string_view first_line) {
   }
 }
 
-asio::awaitable<std::optional<std::string>> FetchInterceptor::read_message(InterceptIo& io) {
+asio::awaitable<std::optional<std::string>> FetchInterceptor::read_message(InterceptIo& io,
+                                                                           std::string* flush) {
   std::string message;
   bool too_large = false;
   while (true) {
     auto frame = io.upstream_reader.poll();
     if (!frame) {
+      if (flush != nullptr && !flush->empty()) {
+        std::string bytes = std::move(*flush);
+        flush->clear();
+        if (!co_await io.to_client(std::move(bytes))) {
+          co_return std::nullopt;
+        }
+      }
       if (!co_await io.upstream_reader.fill()) {
         co_return std::nullopt;
       }
       continue;
     }
-    stats_.probe_bytes += frame->bytes.size();
+    if (flush == nullptr) {
+      stats_.probe_bytes += frame->bytes.size(); // (with `flush`: the client's own answers)
+    }
     if (message.size() + frame->bytes.size() > max_response_) {
       too_large = true; // keep reading to stay in step; the message is dropped
       std::string().swap(message);
@@ -269,6 +267,14 @@ asio::awaitable<std::optional<std::string>> FetchInterceptor::read_message(Inter
       co_return too_large ? std::string("* icalgate-dropped\r\n") : message;
     }
   }
+}
+
+asio::awaitable<bool> FetchInterceptor::pass_on(InterceptIo& io, std::string message) {
+  if (io.defer != nullptr) {
+    io.defer->append(message);
+    co_return true;
+  }
+  co_return co_await io.to_client(std::move(message));
 }
 
 asio::awaitable<FetchInterceptor::Exchange>
@@ -302,7 +308,7 @@ FetchInterceptor::exchange(InterceptIo& io, const std::vector<std::string>& comm
     if (head.tag != "*") {
       if (waiting.erase(std::string(head.tag)) == 0) {
         // Not ours (nothing of the client's is in flight): pass it on.
-        if (!co_await io.to_client(std::move(*message))) {
+        if (!co_await pass_on(io, std::move(*message))) {
           result.upstream_failed = true;
           co_return result;
         }
@@ -367,7 +373,7 @@ FetchInterceptor::exchange(InterceptIo& io, const std::vector<std::string>& comm
         }
       }
     }
-    if (!ours && !co_await io.to_client(std::move(*message))) {
+    if (!ours && !co_await pass_on(io, std::move(*message))) {
       result.upstream_failed = true;
       co_return result;
     }
@@ -409,7 +415,7 @@ asio::awaitable<bool> FetchInterceptor::decide(InterceptIo& io, bool by_uid, std
     }
     if (listing) {
       const auto arrived = r.internaldate ? parse_internaldate(*r.internaldate) : std::nullopt;
-      if (r.body && listing->message_ids.contains(trimmed_field_value(*r.body))) {
+      if (r.body && listing->message_ids.contains(protocol::message_id_in_header(*r.body))) {
         whole.push_back(&r);
       } else if (!arrived || *arrived >= listing->complete_until) {
         structure.push_back(&r);
@@ -496,12 +502,22 @@ asio::awaitable<bool> FetchInterceptor::decide(InterceptIo& io, bool by_uid, std
   std::sort(plain.begin(), plain.end());
   service_.record_plain(mailbox, plain);
 
-  std::vector<std::uint32_t> fetch_whole;
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> candidates;
   for (Row* r : whole) {
-    if (r->size > service_.max_message_size()) {
-      service_.record_original(mailbox.message(r->uid), "over max_message_size");
+    candidates.emplace_back(r->uid, r->size);
+  }
+  co_return co_await decide_whole(io, mailbox, candidates);
+}
+
+asio::awaitable<bool> FetchInterceptor::decide_whole(
+    InterceptIo& io, const MailboxKey& mailbox,
+    const std::vector<std::pair<std::uint32_t, std::uint64_t>>& candidates) {
+  std::vector<std::uint32_t> fetch_whole;
+  for (const auto& [uid, size] : candidates) {
+    if (size > service_.max_message_size()) {
+      service_.record_original(mailbox.message(uid), "over max_message_size");
     } else {
-      fetch_whole.push_back(r->uid);
+      fetch_whole.push_back(uid);
     }
   }
   if (!fetch_whole.empty()) {
@@ -548,9 +564,10 @@ asio::awaitable<bool> FetchInterceptor::decide(InterceptIo& io, bool by_uid, std
   co_return true;
 }
 
-asio::awaitable<bool> FetchInterceptor::run(InterceptIo io) {
+asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
+  InterceptOutcome outcome;
   if (!held_) {
-    co_return true;
+    co_return outcome;
   }
   const protocol::Command command = std::move(*held_);
   held_.reset();
@@ -565,9 +582,7 @@ asio::awaitable<bool> FetchInterceptor::run(InterceptIo io) {
   // What must be probed: by sequence number, the whole set; by UID, only what lies above
   // the UID through which the mailbox is decided (new mail), if anything can be there.
   std::optional<std::string> probe_set = protocol::to_string(args.set);
-  std::uint32_t through = 0;
-  bool covers_tail = false;
-  std::uint32_t covered_to = 0;
+  Window window;
   if (command.uid) {
     const auto uids = explicit_uids(args.set);
     const auto known =
@@ -580,30 +595,40 @@ asio::awaitable<bool> FetchInterceptor::run(InterceptIo io) {
         }
       }
     } else if (!uids) {
-      through = service_.decided_through(mailbox);
-      const UidSplit split = split_at(args.set, through);
+      window.through = service_.decided_through(mailbox);
+      const UidSplit split = split_at(args.set, window.through);
       for (const auto& [first, last] : split.decided) {
         for (std::uint32_t uid : service_.rewritten_between(mailbox, first, last)) {
           serve_by_uid(mailbox, uid);
         }
       }
-      covers_tail = split.covers_tail;
-      covered_to = split.covered_to;
-      const bool nothing_new = !mailbox_grew_ && uidnext_ && *uidnext_ <= through + 1;
+      window.covers_tail = split.covers_tail;
+      window.covered_to = split.covered_to;
+      const bool nothing_new = !mailbox_grew_ && uidnext_ && *uidnext_ <= window.through + 1;
       if (split.above.empty() || (nothing_new && split.above_is_tail_only)) {
         probe_set.reset();
       } else {
         probe_set = split.above;
-        if (covers_tail) {
+        if (window.covers_tail) {
           mailbox_grew_ = false; // an EXISTS from now on is mail this probe may not see
         }
       }
     }
   }
+  if (probe_set && command.uid && uidnext_ && service_.uses_listing() &&
+      protocol::answers_name_message_id(args.items) &&
+      protocol::answers_are_header_sized(args.items)) {
+    const auto selected_at = selected_at_;
+    auto listing = co_await service_.listing(upn_, selected_at);
+    if (listing && listing->asked >= selected_at) {
+      co_return co_await stream(io, command, mailbox, *listing, window);
+    }
+  }
   if (probe_set) {
     std::vector<Row> rows;
     if (!co_await decide(io, command.uid, *probe_set, rows, mailbox)) {
-      co_return false;
+      outcome.ok = false;
+      co_return outcome;
     }
     std::vector<std::uint32_t> probed;
     std::uint32_t highest = 0;
@@ -621,16 +646,176 @@ asio::awaitable<bool> FetchInterceptor::run(InterceptIo io) {
         served_[r.seq] = std::move(message);
       }
     }
-    // Every UID that exists up to here has now been decided.
-    const std::uint32_t decided_to = covers_tail ? std::max(highest, covered_to) : covered_to;
-    if (states.size() == rows.size() && decided_to > through) {
-      service_.raise_decided_through(mailbox, decided_to);
+    if (states.size() == rows.size()) {
+      note_decided(mailbox, window, highest);
     }
   }
   if (auto [ec, n] = co_await io.upstream.write(command.raw); ec) {
-    co_return false;
+    outcome.ok = false;
   }
-  co_return true;
+  co_return outcome;
+}
+
+void FetchInterceptor::note_decided(const MailboxKey& mailbox, const Window& window,
+                                    std::uint32_t highest) {
+  // Every UID that exists up to here has now been decided.
+  const std::uint32_t decided_to =
+      window.covers_tail ? std::max(highest, window.covered_to) : window.covered_to;
+  if (decided_to > window.through) {
+    service_.raise_decided_through(mailbox, decided_to);
+  }
+}
+
+asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io,
+                                                           const protocol::Command& command,
+                                                           const MailboxKey& mailbox,
+                                                           const MeetingListing& listing,
+                                                           const Window& window) {
+  InterceptOutcome outcome;
+  ++stats_.streamed;
+  // Messages above the decided range that are rewritten already (another session's).
+  const auto rewritten = service_.rewritten_between(mailbox, window.through + 1,
+                                                    std::numeric_limits<std::uint32_t>::max());
+  const std::set<std::uint32_t> rewritten_above(rewritten.begin(), rewritten.end());
+  // Mail the session saw at SELECT is older than the listing: what the listing does not
+  // name is not a meeting message.
+  const std::uint32_t listed_below = *uidnext_;
+  if (auto [ec, n] = co_await io.upstream.write(command.raw); ec) {
+    outcome.ok = false;
+    co_return outcome;
+  }
+  if (log_enabled(LogLevel::trace)) {
+    log_event(LogLevel::trace, "G",
+              {field("session", session_id_), field("streamed", sanitize_for_log(command.tag))});
+  }
+
+  // Answers wait here, in order, from the first one that must wait: passing answers that
+  // come later ahead of it could move its sequence number (an EXPUNGE) or its place.
+  struct Waiting {
+    std::string bytes;
+    std::uint32_t uid = 0; // an answer about an undecided message
+  };
+  std::vector<Waiting> waiting;
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> candidates;
+  std::vector<std::uint32_t> newer; // above what the listing covers: decided from IMAP
+  std::vector<std::uint32_t> plain;
+  std::uint32_t highest = 0;
+  std::string out;
+  while (true) {
+    auto message = co_await read_message(io, &out);
+    if (!message) {
+      outcome.ok = false;
+      co_return outcome;
+    }
+    if (*message == "* icalgate-dropped\r\n") {
+      // An answer larger than the cap cannot be held, nor passed on whole any more.
+      log_event(LogLevel::warn, "rewrite_answer_too_large", {field("session", session_id_)});
+      outcome.ok = false;
+      co_return outcome;
+    }
+    const LineHead head = head_of(*message);
+    if (head.tag == command.tag) {
+      outcome.completion = std::move(*message);
+      break;
+    }
+    if (log_enabled(LogLevel::trace)) {
+      log_event(LogLevel::trace, "S",
+                {field("session", session_id_),
+                 field("line", sanitize_for_log(message->substr(0, message->find('\n')), 512))});
+    }
+    if (head.tag == "*" && head.number && protocol::imap_iequals(head.name, "EXISTS")) {
+      mailbox_grew_ = true;
+    }
+    std::uint32_t uid = 0;
+    std::optional<protocol::Response> parsed;
+    if (head.tag == "*" && head.number && protocol::imap_iequals(head.name, "FETCH")) {
+      if (auto r = protocol::parse_response(*message);
+          r && r->kind == protocol::ResponseKind::fetch) {
+        parsed = std::move(r).value();
+        for (const auto& att : std::get<protocol::FetchData>(parsed->body).atts) {
+          if (att.attr == FetchAttr::uid) {
+            uid = static_cast<std::uint32_t>(att.number);
+          }
+        }
+      }
+    }
+    bool wait = false;
+    if (uid != 0 && rewritten_above.contains(uid)) {
+      serve_by_uid(mailbox, uid);
+    }
+    if (uid != 0 && served_uid_.contains(uid)) {
+      *message = substitute(std::move(*message));
+    } else if (uid > window.through) {
+      highest = std::max(highest, uid);
+      const auto& data = std::get<protocol::FetchData>(parsed->body);
+      const auto id = protocol::answer_message_id(data);
+      if (id && listing.message_ids.contains(*id)) {
+        std::uint64_t size = 0;
+        for (const auto& att : data.atts) {
+          if (att.attr == FetchAttr::rfc822_size) {
+            size = att.number;
+          }
+        }
+        candidates.emplace_back(uid, size);
+        wait = true;
+      } else if (uid < listed_below && id) {
+        plain.push_back(uid);
+      } else {
+        newer.push_back(uid);
+        wait = true;
+      }
+    }
+    if (wait || !waiting.empty()) {
+      waiting.push_back(Waiting{std::move(*message), wait ? uid : 0});
+    } else {
+      out += *message;
+    }
+  }
+  std::sort(plain.begin(), plain.end());
+  service_.record_plain(mailbox, plain);
+
+  // The waiting messages, fetched whole (listed) or probed (newer). What the server says
+  // meanwhile reaches the client after the waiting answers, as the server said it after them.
+  std::string later;
+  io.defer = &later;
+  std::vector<std::uint32_t> undecided;
+  for (const auto& w : waiting) {
+    if (w.uid != 0) {
+      undecided.push_back(w.uid);
+    }
+  }
+  const auto before = service_.known(mailbox, undecided);
+  std::erase_if(candidates, [&before](const auto& c) { return before.contains(c.first); });
+  std::erase_if(newer, [&before](std::uint32_t uid) { return before.contains(uid); });
+  if (!candidates.empty() && !co_await decide_whole(io, mailbox, candidates)) {
+    outcome.ok = false;
+    co_return outcome;
+  }
+  if (!newer.empty()) {
+    std::vector<Row> rows;
+    if (!co_await decide(io, true, uid_list(newer), rows, mailbox)) {
+      outcome.ok = false;
+      co_return outcome;
+    }
+  }
+  const auto states = service_.known(mailbox, undecided);
+  for (const auto& [uid, state] : states) {
+    if (state == MessageState::rewritten) {
+      serve_by_uid(mailbox, uid);
+    }
+  }
+  for (auto& w : waiting) {
+    out += w.uid != 0 && served_uid_.contains(w.uid) ? substitute(std::move(w.bytes)) : w.bytes;
+  }
+  if (states.size() == undecided.size()) {
+    note_decided(mailbox, window, highest);
+  }
+  io.defer = nullptr;
+  out += later;
+  if (!out.empty() && !co_await io.to_client(std::move(out))) {
+    outcome.ok = false;
+  }
+  co_return outcome;
 }
 
 void FetchInterceptor::serve_by_uid(const MailboxKey& mailbox, std::uint32_t uid) {

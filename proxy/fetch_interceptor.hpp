@@ -8,6 +8,12 @@
 // then forwards the client's command. The answers for rewritten messages are rebuilt from
 // the rewritten bytes (protocol/fetch_substitute.hpp); everything else streams through.
 //
+// A header sync that itself asks for Message-IDs (Thunderbird's does) needs no probe: with a
+// Graph listing taken after the mailbox was selected, the command goes upstream at once, the
+// answers of messages the listing does not name pass on as they come, and only those of
+// listed meeting messages (and of mail newer than the listing) wait until those messages are
+// fetched whole and decided, before the command's completion.
+//
 // The probes run on the upstream connection while no client command is in flight (the relay
 // pauses the client side), so their untagged answers cannot be confused with the client's;
 // unsolicited responses that arrive meanwhile are passed on to the client.
@@ -18,6 +24,7 @@
 #include "protocol/command.hpp"
 #include "protocol/response.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -34,10 +41,21 @@ struct InterceptIo {
   FrameReader& upstream_reader;
   // Sends bytes to the client (taking turns with the relay); false when the client is gone.
   std::function<asio::awaitable<bool>(std::string)> to_client;
+  // When set, responses that are not the gateway's go here instead of to the client.
+  std::string* defer = nullptr;
+};
+
+// What run() did with the held command: `completion` is set when run() forwarded it and
+// read its answers itself (the tagged completion, for the relay to pass on); otherwise the
+// command was forwarded and its answers are the relay's to read.
+struct InterceptOutcome {
+  bool ok = true; // false: the upstream connection (or the client) failed
+  std::optional<std::string> completion;
 };
 
 struct InterceptStats {
   std::uint64_t commands = 0;       // FETCH commands held back for a decision
+  std::uint64_t streamed = 0;       // ... of which answered while deciding, without a probe
   std::uint64_t probe_commands = 0; // commands the gateway sent upstream itself
   std::uint64_t round_trips = 0;    // probe exchanges (each one write, answered together)
   std::uint64_t probe_bytes = 0;    // upstream bytes read in answer to probes
@@ -55,9 +73,9 @@ class FetchInterceptor {
   // Upstream side, at the first line of each response outside run().
   void note_response(std::string_view first_line);
 
-  // Upstream side, with no client command in flight: decides the held command's messages,
-  // then writes the command upstream. False when the upstream connection failed.
-  asio::awaitable<bool> run(InterceptIo io);
+  // Upstream side, with no client command in flight: decides the held command's messages
+  // and writes the command upstream.
+  asio::awaitable<InterceptOutcome> run(InterceptIo io);
 
   // Upstream side, at the first line of each response after run(): follows EXPUNGEs and
   // the end of the forwarded command.
@@ -88,12 +106,33 @@ class FetchInterceptor {
   // Sends `commands` under the gateway's own tags (in one write) and reads until they are
   // answered.
   asio::awaitable<Exchange> exchange(InterceptIo& io, const std::vector<std::string>& commands);
-  asio::awaitable<std::optional<std::string>> read_message(InterceptIo& io);
+  // One whole response; bytes in `flush` go to the client before the reader waits for more
+  // (the answers to the client's own command: not counted as probe bytes).
+  // Passes a response that is not the gateway's on to the client (or to io.defer).
+  asio::awaitable<bool> pass_on(InterceptIo& io, std::string message);
+  asio::awaitable<std::optional<std::string>> read_message(InterceptIo& io,
+                                                           std::string* flush = nullptr);
   std::string next_tag();
   // Probes and decides the command's undecided messages; `rows` receives what the first
   // probe saw (sequence numbers and UIDs). False when the upstream failed.
   asio::awaitable<bool> decide(InterceptIo& io, bool by_uid, std::string set,
                                std::vector<Row>& rows, const MailboxKey& mailbox);
+  // Fetches the candidates (UID, size) whole and decides them. False when the upstream failed.
+  asio::awaitable<bool>
+  decide_whole(InterceptIo& io, const MailboxKey& mailbox,
+               const std::vector<std::pair<std::uint32_t, std::uint64_t>>& candidates);
+  // The UIDs of the held command, seen against the mailbox's decided range.
+  struct Window {
+    std::uint32_t through = 0;    // decided through this UID
+    bool covers_tail = false;     // the set reaches the newest message
+    std::uint32_t covered_to = 0; // a numeric range reaches from through + 1 up to here
+  };
+  // Forwards the held command and decides its messages from its own answers (see above).
+  asio::awaitable<InterceptOutcome> stream(InterceptIo& io, const protocol::Command& command,
+                                           const MailboxKey& mailbox, const MeetingListing& listing,
+                                           const Window& window);
+  // After the command's messages are decided: raises the mailbox's decided range.
+  void note_decided(const MailboxKey& mailbox, const Window& window, std::uint32_t highest);
   void serve_by_uid(const MailboxKey& mailbox, std::uint32_t uid);
 
   RewriteService& service_;
@@ -112,6 +151,7 @@ class FetchInterceptor {
   };
   // UIDNEXT when the mailbox was selected, and whether mail may have arrived since.
   std::optional<std::uint32_t> uidnext_;
+  std::chrono::steady_clock::time_point selected_at_{};
   bool mailbox_grew_ = true;
   std::optional<PendingSelect> select_;
 

@@ -263,11 +263,28 @@ asio::awaitable<bool> Relay::run_intercept() {
                         [this](std::string bytes) -> asio::awaitable<bool> {
                           co_return !co_await write_client(bytes);
                         }};
-  if (!co_await io_.interceptor->run(std::move(intercept))) {
+  auto outcome = co_await io_.interceptor->run(std::move(intercept));
+  if (!outcome.ok) {
     finish(io_.deadline.fired() ? RelayEnd::running : RelayEnd::upstream_closed);
     co_return false;
   }
   ++in_flight_; // the held command, now forwarded
+  if (outcome.completion) {
+    // The interceptor read the command's answers itself; its completion is the relay's.
+    protocol::Frame frame;
+    frame.bytes = *outcome.completion;
+    frame.message_end = true;
+    to_client_.clear();
+    const bool go_on = handle_upstream_frame(frame);
+    if (co_await write_client(to_client_)) {
+      finish(RelayEnd::client_closed);
+      co_return false;
+    }
+    to_client_.clear();
+    if (!go_on) {
+      co_return false;
+    }
+  }
   intercept_requested_ = false;
   if (intercept_done_) {
     intercept_done_->cancel();

@@ -358,11 +358,11 @@ asio::awaitable<MessageState> RewriteService::decide(MessageKey key, std::string
 }
 
 asio::awaitable<std::shared_ptr<const MeetingListing>>
-RewriteService::listing(const std::string& upn) {
+RewriteService::listing(const std::string& upn, std::chrono::steady_clock::time_point asked_after) {
   UserListing& entry = listings_[upn];
   const auto now = std::chrono::steady_clock::now();
-  if (entry.refreshing ||
-      (entry.listing && now - entry.fetched < graph_section_.listing_interval)) {
+  if (entry.refreshing || (entry.listing && now - entry.fetched < graph_section_.listing_interval &&
+                           entry.listing->asked >= asked_after)) {
     co_return entry.listing;
   }
   entry.refreshing = true;
@@ -392,6 +392,7 @@ RewriteService::listing(const std::string& upn) {
     next->message_ids.insert(ref.internet_message_id);
   }
   next->complete_until = started;
+  next->asked = now;
   after.listing = std::move(next);
   after.fetched = now;
   co_return after.listing;

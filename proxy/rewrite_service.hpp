@@ -43,6 +43,8 @@ struct MeetingListing {
   std::unordered_set<std::string> message_ids; // angle brackets included, as in the header
   // Mail that arrived after this instant may be missing from the listing.
   std::chrono::system_clock::time_point complete_until;
+  // When the gateway asked Graph for it: mail an IMAP session saw before then is in it.
+  std::chrono::steady_clock::time_point asked{};
 };
 
 struct RewriteCounters {
@@ -86,8 +88,10 @@ class RewriteService {
   boost::asio::awaitable<MessageState> decide(MessageKey key, std::string original);
 
   // The user's meeting-message listing, refreshed from Graph when older than the configured
-  // interval; null when Graph cannot list (the caller classifies from IMAP instead).
-  boost::asio::awaitable<std::shared_ptr<const MeetingListing>> listing(const std::string& upn);
+  // interval or asked before `asked_after`; null when Graph cannot list (the caller
+  // classifies from IMAP instead).
+  boost::asio::awaitable<std::shared_ptr<const MeetingListing>>
+  listing(const std::string& upn, std::chrono::steady_clock::time_point asked_after = {});
 
   const RewriteCounters& counters() const { return counters_; }
 

@@ -232,6 +232,7 @@ asio::awaitable<void> Session::run() {
        field("duration_ms", static_cast<std::uint64_t>(duration.count())),
        field("reason", end_reason_), field("upstream_bytes_in", upstream_bytes_in_),
        field("held_fetches", intercept_stats_.commands),
+       field("streamed_fetches", intercept_stats_.streamed),
        field("probe_commands", intercept_stats_.probe_commands),
        field("probe_round_trips", intercept_stats_.round_trips),
        field("probe_bytes", intercept_stats_.probe_bytes),

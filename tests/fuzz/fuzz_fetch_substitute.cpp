@@ -2,8 +2,10 @@
 // message, "\n--8<--\n", the requested fetch-att list, "\n--8<--\n", the response. Whenever
 // substitution succeeds, the result must parse as a FETCH for the same sequence number with
 // the same attributes in the same order, and every attribute that shows no content must be
-// the server's bytes unchanged.
+// the server's bytes unchanged. The Message-ID the gateway reads from such answers (to decide
+// a header sync without probing) is checked along the way.
 
+#include "protocol/fetch_answer.hpp"
 #include "protocol/fetch_substitute.hpp"
 
 #include <cstdint>
@@ -36,6 +38,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto msg = mime::parse_message(std::string(input.substr(0, a)));
   auto items = parse_fetch_items(input.substr(a + cut.size(), b - a - cut.size()));
   auto response = parse_response(input.substr(b + cut.size()));
+  if (items) {
+    // The header-sync path's reading of the same inputs: must not crash, ids have no blanks.
+    static_cast<void>(answers_name_message_id(*items) && answers_are_header_sized(*items));
+  }
+  if (response && response->kind == ResponseKind::fetch) {
+    const auto id = answer_message_id(std::get<FetchData>(response->body));
+    if (id && id->find_first_of(" \t\r\n") != std::string::npos) {
+      fail("a Message-ID with blanks");
+    }
+  }
   if (!msg || !items || !response || response->kind != ResponseKind::fetch) {
     return 0;
   }

@@ -1,0 +1,119 @@
+#include "protocol/fetch_answer.hpp"
+
+#include "protocol/lexer.hpp"
+
+#include <algorithm>
+
+namespace icalgate::protocol {
+
+namespace {
+
+bool blank(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+bool top_level_header(const FetchItem& item, bool need_message_id) {
+  if (item.attr == FetchAttr::rfc822_header) {
+    return true;
+  }
+  if (item.attr != FetchAttr::body_section || !item.section.part.empty()) {
+    return false;
+  }
+  switch (item.section.text) {
+  case SectionSpec::Text::header:
+    return true;
+  case SectionSpec::Text::header_fields:
+    return !need_message_id ||
+           std::any_of(item.section.fields.begin(), item.section.fields.end(),
+                       [](const std::string& f) { return imap_iequals(f, "Message-ID"); });
+  case SectionSpec::Text::header_fields_not:
+    return !need_message_id;
+  default:
+    return false;
+  }
+}
+
+} // namespace
+
+std::string message_id_in_header(std::string_view block) {
+  constexpr std::string_view name = "message-id";
+  std::size_t line = 0;
+  while (line < block.size()) {
+    std::size_t eol = block.find('\n', line);
+    eol = eol == std::string_view::npos ? block.size() : eol + 1;
+    const std::string_view text = block.substr(line, eol - line);
+    const std::size_t colon = text.find(':');
+    std::string_view field = colon == std::string_view::npos ? text : text.substr(0, colon);
+    while (!field.empty() && blank(field.back())) {
+      field.remove_suffix(1);
+    }
+    if (colon != std::string_view::npos && imap_iequals(field, name)) {
+      // The value runs on through continuation lines.
+      std::size_t end = eol;
+      while (end < block.size() && (block[end] == ' ' || block[end] == '\t')) {
+        const std::size_t next = block.find('\n', end);
+        end = next == std::string_view::npos ? block.size() : next + 1;
+      }
+      std::string value;
+      for (char c : block.substr(line + colon + 1, end - line - colon - 1)) {
+        if (!blank(c)) {
+          value += c;
+        }
+      }
+      return value;
+    }
+    line = eol;
+  }
+  return {};
+}
+
+bool answers_name_message_id(const FetchItems& items) {
+  return std::any_of(items.items.begin(), items.items.end(), [](const FetchItem& item) {
+    return item.attr == FetchAttr::envelope || (top_level_header(item, true) && !item.partial);
+  });
+}
+
+bool answers_are_header_sized(const FetchItems& items) {
+  return std::all_of(items.items.begin(), items.items.end(), [](const FetchItem& item) {
+    switch (item.attr) {
+    case FetchAttr::rfc822:
+    case FetchAttr::rfc822_text:
+    case FetchAttr::binary:
+    case FetchAttr::binary_size:
+      return false;
+    case FetchAttr::body_section:
+      return top_level_header(item, false);
+    default:
+      return true;
+    }
+  });
+}
+
+std::optional<std::string> answer_message_id(const FetchData& data) {
+  for (const MsgAtt& att : data.atts) {
+    if (!att.attr) {
+      continue;
+    }
+    if (*att.attr == FetchAttr::envelope) {
+      // The tenth envelope field; NIL when the message has none.
+      if (att.sexp.kind == SExpr::Kind::list && att.sexp.items.size() >= 10) {
+        const SExpr& id = att.sexp.items[9];
+        std::string value;
+        if (id.kind == SExpr::Kind::string || id.kind == SExpr::Kind::atom) {
+          const std::string& raw = id.kind == SExpr::Kind::string ? id.string.value : id.atom;
+          std::copy_if(raw.begin(), raw.end(), std::back_inserter(value),
+                       [](char c) { return !blank(c); });
+        }
+        return value;
+      }
+      continue;
+    }
+    const FetchItem item{*att.attr, att.section, false, std::nullopt};
+    if (top_level_header(item, true) && !att.origin) {
+      return att.string ? message_id_in_header(att.string->value) : std::string();
+    }
+  }
+  return std::nullopt;
+}
+
+} // namespace icalgate::protocol

@@ -1,0 +1,28 @@
+#pragma once
+// What a FETCH answer says about which message it describes, so that the gateway can decide
+// a message from the client's own header sync instead of asking the server first. Pure.
+
+#include "protocol/fetch_item.hpp"
+#include "protocol/response.hpp"
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace icalgate::protocol {
+
+// The Message-ID field's value in a header block (unfolded, every blank removed, e.g.
+// "<a@b>"); "" when the block has no such field.
+std::string message_id_in_header(std::string_view header_block);
+
+// Whether every answer to these items carries the message's Message-ID: a top-level
+// HEADER.FIELDS naming it, HEADER, RFC822.HEADER or ENVELOPE.
+bool answers_name_message_id(const FetchItems& items);
+// Whether answers to these items stay header-sized: no body text, no whole message.
+bool answers_are_header_sized(const FetchItems& items);
+
+// The Message-ID an answer carries (see answers_name_message_id); nullopt when it carries
+// none of those items. "" for a message without the field.
+std::optional<std::string> answer_message_id(const FetchData& data);
+
+} // namespace icalgate::protocol

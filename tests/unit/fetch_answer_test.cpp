@@ -1,0 +1,84 @@
+// Reading a message's identity out of the client's own header-sync answers: the gateway
+// decides a message from these without asking the server, so a wrong or missed Message-ID
+// here would show a meeting message unrewritten.
+
+#include "protocol/fetch_answer.hpp"
+#include "protocol/response.hpp"
+
+#include <catch2/catch_test_macros.hpp>
+
+using namespace icalgate::protocol;
+
+namespace {
+
+FetchItems items_of(const std::string& text) {
+  auto items = parse_fetch_items(text);
+  REQUIRE(items.ok());
+  return *items;
+}
+
+std::optional<std::string> id_in(const std::string& response) {
+  auto parsed = parse_response(response);
+  REQUIRE(parsed.ok());
+  REQUIRE(parsed->kind == ResponseKind::fetch);
+  return answer_message_id(std::get<FetchData>(parsed->body));
+}
+
+// "* 3 FETCH (UID 7 <label> {n}\r\n<block>)\r\n"
+std::string answer(const std::string& label, const std::string& block) {
+  return "* 3 FETCH (UID 7 " + label + " {" + std::to_string(block.size()) + "}\r\n" + block +
+         ")\r\n";
+}
+
+} // namespace
+
+TEST_CASE("message_id_in_header unfolds and strips the value", "[fetch_answer]") {
+  CHECK(message_id_in_header("From: a@b\r\nMessage-ID: <x@y>\r\n\r\n") == "<x@y>");
+  CHECK(message_id_in_header("message-id:\r\n <folded@host.example>\r\nSubject: s\r\n\r\n") ==
+        "<folded@host.example>");
+  CHECK(message_id_in_header("MESSAGE-ID :\t<tab@x>\n\n") == "<tab@x>");
+  CHECK(message_id_in_header("X-Message-ID: <no@x>\r\nSubject: s\r\n\r\n").empty());
+  // A body line that looks like the field is not one: the block is the header only.
+  CHECK(message_id_in_header("Subject: Message-ID: <no@x>\r\n\r\n").empty());
+  CHECK(message_id_in_header("").empty());
+}
+
+TEST_CASE("which requests carry the Message-ID and stay header-sized", "[fetch_answer]") {
+  const auto thunderbird = items_of(
+      "(UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (From To Cc Bcc Subject Date Message-ID "
+      "Priority X-Priority References Newsgroups In-Reply-To Content-Type Reply-To)])");
+  CHECK(answers_name_message_id(thunderbird));
+  CHECK(answers_are_header_sized(thunderbird));
+
+  CHECK(answers_name_message_id(items_of("(UID ENVELOPE)")));
+  CHECK(answers_name_message_id(items_of("(UID BODY.PEEK[HEADER])")));
+  CHECK(answers_name_message_id(items_of("RFC822.HEADER")));
+  CHECK_FALSE(answers_name_message_id(items_of("(UID RFC822.SIZE FLAGS)")));
+  CHECK_FALSE(answers_name_message_id(items_of("(UID BODY.PEEK[HEADER.FIELDS (From)])")));
+  CHECK_FALSE(answers_name_message_id(items_of("(UID BODY.PEEK[HEADER.FIELDS.NOT (From)])")));
+  CHECK_FALSE(answers_name_message_id(items_of("(UID BODY.PEEK[1.HEADER])")));
+  CHECK_FALSE(answers_name_message_id(items_of("(UID BODY.PEEK[HEADER]<0.100>)")));
+
+  CHECK(answers_are_header_sized(items_of("(UID FLAGS BODYSTRUCTURE ENVELOPE INTERNALDATE)")));
+  CHECK_FALSE(answers_are_header_sized(items_of("(UID BODY.PEEK[])")));
+  CHECK_FALSE(answers_are_header_sized(items_of("(UID BODY.PEEK[HEADER] BODY.PEEK[TEXT])")));
+  CHECK_FALSE(answers_are_header_sized(items_of("(UID RFC822)")));
+  CHECK_FALSE(answers_are_header_sized(items_of("(UID BINARY.PEEK[1])")));
+  CHECK_FALSE(answers_are_header_sized(items_of("(UID BODY.PEEK[1.MIME])")));
+}
+
+TEST_CASE("answer_message_id reads the header fields, the header or the envelope",
+          "[fetch_answer]") {
+  CHECK(id_in(answer("BODY[HEADER.FIELDS (FROM MESSAGE-ID)]",
+                     "From: a@b\r\nMessage-ID: <m1@host>\r\n\r\n")) == "<m1@host>");
+  CHECK(id_in(answer("BODY[HEADER.FIELDS (MESSAGE-ID)]", "\r\n")) == "");
+  CHECK(id_in(answer("RFC822.HEADER", "Message-ID: <m2@host>\r\n\r\n")) == "<m2@host>");
+  CHECK(id_in(answer("BODY[HEADER]", "To: c@d\r\nMessage-Id:\r\n  <m3@host>\r\n\r\n")) ==
+        "<m3@host>");
+  CHECK(id_in("* 1 FETCH (UID 9 ENVELOPE (\"Mon, 1 Jan 2024 10:00:00 +0000\" \"s\" NIL NIL NIL "
+              "NIL NIL NIL NIL \"<env@host>\"))\r\n") == "<env@host>");
+  CHECK(id_in("* 1 FETCH (UID 9 ENVELOPE (NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL))\r\n") == "");
+  // Header fields that do not include Message-ID say nothing about it.
+  CHECK_FALSE(id_in(answer("BODY[HEADER.FIELDS (FROM)]", "From: a@b\r\n\r\n")).has_value());
+  CHECK_FALSE(id_in("* 3 FETCH (UID 7 FLAGS (\\Seen))\r\n").has_value());
+}
