@@ -582,6 +582,27 @@ TEST_CASE("graph: the per-user concurrency cap holds", "[graph]") {
   CHECK(count_of(stats.at("max_in_flight_per_user").as_object(), "alice@contoso.com") == 2);
 }
 
+TEST_CASE("graph: waiting for the per-user cap does not eat the timeout", "[graph]") {
+  GraphSim sim;
+  sim.add_fixture("reply-accepted");
+  auto config = sim.config();
+  config.per_user_concurrency = 1;
+  config.request_timeout = std::chrono::milliseconds(1000);
+  config.overall_timeout = std::chrono::milliseconds(1000);
+  asio::io_context io;
+  auto client = make_client(io, config);
+  REQUIRE(run(io, client->lookup_event_message(alice, lookup_id)).ok());
+  // Eight lookups one after another take about 2.4 s, well past one overall timeout.
+  sim.set_control(R"({"fail":[{"path_prefix":"/v1.0/users/","delay_ms":300}]})");
+  int ok = 0;
+  for (int i = 0; i < 8; ++i) {
+    spawn_lookup(io, *client, alice, ok);
+  }
+  io.restart();
+  io.run();
+  CHECK(ok == 8);
+}
+
 TEST_CASE("graph: the global concurrency cap holds across users", "[graph]") {
   GraphSim sim;
   const std::string fixture_text = read_text(fixture("reply-accepted"));
