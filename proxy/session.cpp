@@ -199,7 +199,7 @@ asio::awaitable<void> Session::run() {
         break;
       case RelayEnd::upstream_lost:
         end_reason_ = "upstream_lost";
-        bye = "Upstream session lost";
+        bye = "[UNAVAILABLE] The mail server lost this session; please reconnect";
         break;
       case RelayEnd::running:
         break;

@@ -13,8 +13,10 @@ One gateway serves alice in the delegated mode (`[auth] mode`) and bob in the ap
     in the stand-in, as the user would at the link), prints an app password; imaplib, curl and
     mbsync log in with it; the gateway refreshes the token, stores the rotated refresh token,
     and refreshes once for concurrent logins; an expired access token is refreshed at the next
-    login; a revoked refresh token gives NO [AUTHENTICATIONFAILED] saying to enrol again, and
-    `users list` shows the flag;
+    login, also after Exchange ended the session at the token's expiry (`* BYE Session
+    invalidated - AccessTokenExpired`, said by tests/integration/exchange_shim.py); a revoked
+    refresh token gives NO [AUTHENTICATIONFAILED] saying to enrol again, and `users list`
+    shows the flag;
   - app: `icalgate users add` issues an app password; logins use the app's token for the
     mailbox; a mailbox not granted to the app is refused upstream;
   - wrong app passwords are refused (with the per-IP penalty), the store holds no password or
@@ -44,6 +46,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import env  # noqa: E402
+import exchange_shim  # noqa: E402
 
 ICALGATE: str | None = None
 GRAPHSIM: str | None = None
@@ -58,6 +61,7 @@ STORE: Path | None = None
 PASSWORDS: dict[str, str] = {}
 TOKEN_LIFETIME = 125
 CACHE_SECONDS = 6  # how long to wait for every cached access token to be past the margin
+SHORT_LIFETIME = 8  # an access token that expires within a session
 
 
 def sim_post(path: str, **form) -> dict:
@@ -267,6 +271,63 @@ SyncState *
             imap_login("carol@contoso.com", r.stdout.decode().strip())
         self.assertIn("UNAVAILABLE", str(e.exception))
         users_command("revoke", "carol@contoso.com")
+
+    def test_token_expiring_mid_session_then_login_refreshes(self):
+        # Exchange Online ends an IMAP session when its access token expires, with
+        # "* BYE Session invalidated - AccessTokenExpired". A shim in front of Dovecot does that
+        # at the token's exp. Tokens shorter-lived than the gateway's 2-minute margin are never
+        # reused by it, so the login after the BYE must refresh (rotating the refresh token:
+        # the stand-in refuses a reused one, and Dovecot an expired access token).
+        status, password, err = enrol(ALICE)
+        self.assertEqual(status, 0, err)
+        PASSWORDS[ALICE] = password
+        shim = exchange_shim.ExchangeShim(WORLD.upstream.imaps_port, WORLD.certs, expire_tokens=True).start()
+        self.addCleanup(shim.stop)
+        gw = env.Gateway(ICALGATE, WORLD.root, WORLD.certs, shim.port, "implicit", name="expiry",
+                         extra_config=EXTRA)
+        WORLD.extra_gateways.append(gw)  # its exit and log are checked after the suite
+        gw.start()
+        self.addCleanup(gw.stop)
+        sim_post("/_sim/token-lifetime", seconds=str(SHORT_LIFETIME))
+        self.addCleanup(sim_post, "/_sim/token-lifetime", seconds=str(TOKEN_LIFETIME))
+
+        stats = sim_stats()
+        c = env.Imap(gw.imaps_port, tls=True, ca_file=WORLD.certs["ca"])
+        self.addCleanup(c.close)
+        c.login(ALICE, password)
+        c.select("INBOX")
+        self.assertEqual(sim_stats().get("refreshes", 0) - stats.get("refreshes", 0), 1,
+                         "the first login through this gateway refreshes")
+        [first] = shim.authenticated_links()
+        self.assertEqual(first.user, ALICE)
+        self.assertLessEqual(first.token_exp - time.time(), SHORT_LIFETIME + 1)
+        # The session stays idle until Exchange ends it: the client reads that BYE, unchanged,
+        # and then the end of the connection.
+        stats = sim_stats()
+        self.assertEqual(c.read_until_closed(SHORT_LIFETIME + 10), exchange_shim.TOKEN_EXPIRED_BYE)
+        self.assertGreaterEqual(time.time(), first.token_exp)
+        self.assertTrue(first.ended.wait(10))
+        env.wait_until(lambda: re.search(rf"session_end .*user={re.escape(ALICE)} .*reason=upstream_bye",
+                                         gw.log_text()), 10, what="the session_end line")
+
+        # The client logs in again: one refresh, with the rotated refresh token, and the new
+        # session reads the mailbox.
+        c = imap_login(ALICE, password, gw)
+        try:
+            typ, data = c.select("INBOX")
+            self.assertEqual(typ, "OK")
+            self.assertGreater(int(data[0]), 0)
+            typ, data = c.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+            self.assertEqual(typ, "OK")
+            self.assertIn(b"Subject:", data[0][1])
+        finally:
+            c.logout()
+        after = sim_stats()
+        self.assertEqual(after.get("refreshes", 0) - stats.get("refreshes", 0), 1, after)
+        self.assertEqual(after.get("refresh_reuses", 0), stats.get("refresh_reuses", 0), after)
+        second = [link for link in shim.links if link is not first and link.user == ALICE]
+        self.assertEqual(len(second), 1)
+        self.assertGreater(second[0].token_exp, first.token_exp, "the new session used the expired token")
 
     def test_wrong_app_password_refused(self):
         for user in (ALICE, BOB, "nobody@contoso.com"):

@@ -22,6 +22,7 @@ import concurrent.futures
 import functools
 import os
 import re
+import shutil
 import signal
 import socket
 import ssl
@@ -37,11 +38,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import env  # noqa: E402
+import exchange_shim  # noqa: E402
 from env import Imap, quote, sasl_plain, status_of, strip_timing  # noqa: E402
 
 ICALGATE: str | None = None
 GRAPHSIM: str | None = None
 GRAPH: env.GraphSim | None = None
+GRAPH_DIR: Path | None = None
 UPSTREAM_TLS = "implicit"  # how the gateway reaches Dovecot: implicit | starttls
 WORLD: env.World | None = None
 
@@ -56,10 +59,10 @@ BOB = "bob@contoso.com"  # the mailbox that tests append to
 
 
 def setUpModule():
-    global WORLD, GRAPH
+    global WORLD, GRAPH, GRAPH_DIR
     options = dict(SHARED_GATEWAY)
     if GRAPHSIM is not None:
-        graph_dir = Path(tempfile.mkdtemp(prefix="icalgate-relay-graph-"))
+        GRAPH_DIR = graph_dir = Path(tempfile.mkdtemp(prefix="icalgate-relay-graph-"))
         (graph_dir / "data" / "users").mkdir(parents=True)
         GRAPH = env.GraphSim(GRAPHSIM, graph_dir / "data", graph_dir).start()
         options["extra_config"] = GRAPH.config() + (
@@ -75,8 +78,17 @@ def tearDownModule():
         GRAPH.stop()
     if WORLD is not None:
         problems = WORLD.stop_and_check(WORLD.secrets())
+        if GRAPH_DIR is not None and not WORLD.keep:
+            shutil.rmtree(GRAPH_DIR, ignore_errors=True)
         if problems:
             raise AssertionError("after the suite:\n" + "\n".join(problems))
+
+
+def rewrite_config(name: str) -> str:
+    """The [graph] and [rewrite] sections of a gateway of this suite (none without --graphsim)."""
+    if GRAPH is None:
+        return ""
+    return GRAPH.config() + f'\n[rewrite]\nenabled = true\nstate = "{GRAPH_DIR}/{name}.db"\n'
 
 
 def gateway_only(why: str):
@@ -702,6 +714,57 @@ class GatewayLifeTest(Base):
             while "reason=upstream_bye" not in self.w.gateway.log_text() and time.monotonic() < wait:
                 time.sleep(0.1)
             self.assertIn("reason=upstream_bye", self.w.gateway.log_text())
+
+    @gateway_only("Dovecot never says it: a shim in front of it answers as Exchange Online does")
+    def test_upstream_lost_session_ends_with_bye(self):
+        # Exchange Online answers every command of a session whose backend lost the mailbox
+        # with "TAG BAD User is authenticated but not connected." and keeps the connection
+        # open. The client must not get that BAD (its command was fine) nor a session that
+        # answers nothing: it gets a BYE saying why, the connection closes, the gateway
+        # closes its upstream connection and logs the end. With --graphsim the FETCH is held
+        # and probed first, and the probe meets the BAD before the FETCH does.
+        shim = exchange_shim.ExchangeShim(self.w.upstream.imaps_port, self.w.certs).start()
+        self.addCleanup(shim.stop)
+        gw = env.Gateway(self.w.icalgate, self.w.root, self.w.certs, shim.port, "implicit", name="lost",
+                         extra_config=rewrite_config("lost"))
+        self.w.extra_gateways.append(gw)  # its exit and log are checked after the suite
+        gw.start()
+        self.addCleanup(gw.stop)
+        for n, command in enumerate((b"NOOP", b"FETCH 1 (BODY.PEEK[HEADER])", b"SELECT INBOX"), 1):
+            with self.subTest(command=command):
+                c = Imap(gw.imaps_port, tls=True, ca_file=self.w.certs["ca"])
+                self.addCleanup(c.close)
+                c.login(ALICE, password(ALICE))
+                c.check(b"EXAMINE INBOX")
+                lost = shim.lose_sessions()
+                self.assertEqual(len(lost), 1, "one upstream session open for this client")
+                c.send(b"L%d " % n + command + b"\r\n")
+                started = time.monotonic()
+                rest = c.read_until_closed(15)
+                self.assertLess(time.monotonic() - started, 5, f"the session lingered: {rest!r}")
+                lines = rest.splitlines(keepends=True)
+                self.assertTrue(lines, "the connection closed without a word")
+                self.assertRegex(lines[-1], rb"^\* BYE [^\r\n]*[A-Za-z]{3}[^\r\n]*\r\n$",
+                                 f"not a BYE with a reason, then the close: {rest!r}")
+                self.assertNotIn(b"not connected", rest, "Exchange's words relayed as they are")
+                for line in lines:
+                    if line.startswith(b"L%d " % n):
+                        self.assertStatus(line, b"NO", "the lost command's tagged answer")
+                # The gateway hung up on the upstream (Exchange would keep the connection open).
+                self.assertTrue(lost[0].ended.wait(10), "the gateway kept its upstream connection")
+                self.assertTrue(lost[0].gateway_closed.is_set(), "the upstream side ended it, not the gateway")
+                # Nothing more went upstream after the BAD (with the rewrite, the held FETCH's
+                # probe meets it first, and the FETCH itself is still sent).
+                self.assertIn(len(lost[0].lost_answers), (1, 2) if GRAPH and command.startswith(b"FETCH") else (1,),
+                              lost[0].lost_answers)
+
+                def session_end() -> list[str]:
+                    return [line for line in gw.log_text().splitlines()
+                            if "session_end" in line and f"user={ALICE}" in line]
+
+                env.wait_until(lambda: len(session_end()) == n, 10, what="the session_end line")
+                self.assertIn("reason=upstream_lost", session_end()[-1])
+        self.assertTrue(gw.running, gw.log_tail())
 
     @gateway_only("the log is the gateway's")
     def test_trace_log_holds_no_secrets(self):

@@ -1,0 +1,278 @@
+"""A TLS-terminating relay between the gateway and the test Dovecot that behaves as Exchange
+Online does where Dovecot cannot:
+
+  - once a mailbox session is "lost" (lose_sessions()), every later command on it is answered
+    `TAG BAD User is authenticated but not connected.` instead of being forwarded (Exchange
+    says so when its backend dropped the mailbox; the connection itself stays open);
+  - with expire_tokens=True, a session logged in with an OAuth token (AUTHENTICATE XOAUTH2)
+    is ended when the token's `exp` passes: `* BYE Session invalidated - AccessTokenExpired`,
+    then the connection closes.
+
+Everything else goes through byte for byte. Each connection is served by one thread that
+does all of its I/O (an ssl socket must not be read and written from two threads), and
+what the shim says itself is put between whole responses of the upstream.
+
+    shim = ExchangeShim(world.upstream.imaps_port, world.certs).start()
+    gw = env.Gateway(world.icalgate, world.root, world.certs, shim.port, "implicit", name="x")
+
+Python 3.11 standard library only.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import re
+import selectors
+import socket
+import ssl
+import threading
+import time
+from pathlib import Path
+
+import env
+
+LOST_SESSION = "User is authenticated but not connected."
+TOKEN_EXPIRED_BYE = b"* BYE Session invalidated - AccessTokenExpired\r\n"
+
+_LITERAL = re.compile(rb"~?\{(\d+)\+?\}\r\n$")
+
+
+def token_expiry(xoauth2_b64: bytes) -> tuple[str, float] | None:
+    """(user, exp) from a base64 XOAUTH2 initial response carrying a JWT, or None."""
+    try:
+        raw = base64.b64decode(xoauth2_b64, validate=True)
+    except ValueError:
+        return None
+    fields = dict(p.split(b"=", 1) for p in raw.split(b"\x01") if b"=" in p)
+    bearer = fields.get(b"auth", b"")
+    if not bearer.startswith(b"Bearer "):
+        return None
+    parts = bearer[len(b"Bearer "):].split(b".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + b"=" * (-len(parts[1]) % 4)))
+        return fields.get(b"user", b"").decode(), float(claims["exp"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+class Link:
+    """One gateway connection and its Dovecot connection."""
+
+    def __init__(self, shim: "ExchangeShim", sock: socket.socket):
+        self.shim = shim
+        self.raw = sock
+        self.authenticated = threading.Event()
+        self.gateway_closed = threading.Event()  # the gateway ended its connection to us
+        self.ended = threading.Event()  # both connections closed
+        self.user = ""
+        self.token_exp: float | None = None
+        self.lost = False
+        self.lost_answers: list[bytes] = []  # tagged BADs sent for a lost session
+        self.bye_sent: bytes = b""
+        self._login_tag: bytes | None = None
+        self._pending_exp: tuple[str, float] | None = None
+        self._sasl_response_due = False
+        self._up_buf = b""  # gateway → Dovecot, not yet forwarded
+        self._up_literal = 0  # literal octets still to pass through untouched
+        self._up_message_start = True
+        self._down_buf = b""  # Dovecot → gateway, not yet a whole response
+        self._g: ssl.SSLSocket | None = None
+        self._u: ssl.SSLSocket | None = None
+
+    # -- gateway → Dovecot: commands, checked at the start of each -------------------------
+    def _from_gateway(self, data: bytes) -> None:
+        self._up_buf += data
+        while self._up_buf:
+            if self._up_literal:
+                chunk = self._up_buf[: self._up_literal]
+                self._up_buf = self._up_buf[len(chunk):]
+                self._up_literal -= len(chunk)
+                self._u.sendall(chunk)
+                continue
+            end = self._up_buf.find(b"\r\n")
+            if end < 0:
+                return
+            line, self._up_buf = self._up_buf[: end + 2], self._up_buf[end + 2:]
+            m = _LITERAL.search(line)
+            start = self._up_message_start
+            self._up_message_start = m is None
+            if m:
+                self._up_literal = int(m.group(1))
+            if start and self._sasl_response_due:
+                # The XOAUTH2 response sent after the server's "+" (no SASL-IR).
+                self._sasl_response_due = False
+                self._pending_exp = token_expiry(line.strip())
+            elif start and self._command(line, continued=m is not None):
+                continue
+            self._u.sendall(line)
+
+    def _command(self, line: bytes, continued: bool) -> bool:
+        """Looks at a command's first line; True when the shim answered it itself."""
+        parts = line.rstrip(b"\r\n").split(b" ")
+        tag = parts[0]
+        name = parts[1].upper() if len(parts) > 1 else b""
+        if self.authenticated.is_set() and self.lost and not continued:
+            answer = tag + b" BAD " + LOST_SESSION.encode() + b"\r\n"
+            self.lost_answers.append(answer)
+            self._g.sendall(answer)
+            return True
+        if name == b"AUTHENTICATE" and len(parts) > 2 and parts[2].upper() == b"XOAUTH2":
+            self._login_tag = tag
+            self._pending_exp = token_expiry(parts[3]) if len(parts) > 3 else None
+            self._sasl_response_due = len(parts) == 3
+        elif name == b"LOGIN":
+            self._login_tag = tag
+            self._pending_exp = None
+        return False
+
+    # -- Dovecot → gateway: whole responses, so that the shim's own lines fit between -----
+    def _from_upstream(self, data: bytes) -> None:
+        self._down_buf += data
+        out = bytearray()
+        pos = 0
+        while True:
+            end = self._down_buf.find(b"\r\n", pos)
+            if end < 0:
+                break
+            m = _LITERAL.search(self._down_buf, pos, end + 2)
+            if m:
+                after = end + 2 + int(m.group(1))
+                if after > len(self._down_buf):
+                    break
+                pos = after
+                continue
+            response = self._down_buf[: end + 2]
+            self._down_buf = self._down_buf[end + 2:]
+            pos = 0
+            self._note_response(response)
+            out += response
+        if out:
+            self._g.sendall(bytes(out))
+
+    def _note_response(self, response: bytes) -> None:
+        if self._login_tag is None or not response.startswith(self._login_tag + b" "):
+            return
+        if response[len(self._login_tag) + 1:].upper().startswith(b"OK"):
+            if self._pending_exp is not None:
+                self.user, self.token_exp = self._pending_exp
+            self.authenticated.set()
+        self._login_tag = None
+        self._pending_exp = None
+        self._sasl_response_due = False
+
+    # -- the connection's life ----------------------------------------------------------
+    def run(self) -> None:
+        try:
+            self._g = self.shim.server_context.wrap_socket(self.raw, server_side=True)
+            self._u = self.shim.client_context.wrap_socket(
+                socket.create_connection((env.HOST, self.shim.upstream_port), timeout=30),
+                server_hostname="localhost")
+            self._relay()
+        except (OSError, ssl.SSLError, ConnectionError):
+            pass
+        finally:
+            for s in (self._g, self._u, self.raw):
+                if s is not None:
+                    with contextlib.suppress(OSError):
+                        s.close()
+            self.ended.set()
+
+    def _relay(self) -> None:
+        sel = selectors.DefaultSelector()
+        sel.register(self._g, selectors.EVENT_READ, "g")
+        sel.register(self._u, selectors.EVENT_READ, "u")
+        try:
+            while not self.shim.stopping.is_set():
+                if (self.shim.expire_tokens and self.token_exp is not None and self.authenticated.is_set()
+                        and time.time() >= self.token_exp and not self._down_buf):
+                    self.bye_sent = TOKEN_EXPIRED_BYE
+                    self._g.sendall(TOKEN_EXPIRED_BYE)
+                    return
+                ready = [key.data for key, _ in sel.select(timeout=0.05)]
+                # Bytes already decrypted inside the ssl objects do not wake select().
+                ready += [n for n, s in (("g", self._g), ("u", self._u)) if s.pending() and n not in ready]
+                for which in ready:
+                    if which == "g":
+                        try:
+                            data = self._g.recv(1 << 16)
+                        except (OSError, ssl.SSLError):
+                            data = b""  # a reset or TLS error: the gateway's end all the same
+                        if not data:
+                            self.gateway_closed.set()
+                            return
+                        self._from_gateway(data)
+                    else:
+                        data = self._u.recv(1 << 16)
+                        if not data:
+                            if self._down_buf:
+                                self._g.sendall(self._down_buf)
+                            return
+                        self._from_upstream(data)
+        finally:
+            sel.close()
+
+
+class ExchangeShim:
+    def __init__(self, upstream_port: int, certs: dict[str, Path], *, expire_tokens: bool = False):
+        self.upstream_port = upstream_port
+        self.expire_tokens = expire_tokens
+        self.server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.server_context.load_cert_chain(str(certs["fullchain"]), str(certs["privkey"]))
+        self.client_context = env.client_tls_context(certs["ca"])
+        self.links: list[Link] = []
+        self.stopping = threading.Event()
+        self._listener = socket.create_server((env.HOST, 0))
+        self._listener.settimeout(0.2)
+        self.port = self._listener.getsockname()[1]
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+
+    def start(self) -> "ExchangeShim":
+        t = threading.Thread(target=self._accept, name="exchange-shim", daemon=True)
+        t.start()
+        self._threads.append(t)
+        return self
+
+    def _accept(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                sock, _ = self._listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            sock.settimeout(30)
+            link = Link(self, sock)
+            with self._lock:
+                self.links.append(link)
+            t = threading.Thread(target=link.run, name="exchange-shim-link", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def authenticated_links(self) -> list[Link]:
+        with self._lock:
+            return [link for link in self.links if link.authenticated.is_set() and not link.ended.is_set()]
+
+    def lose_sessions(self) -> list[Link]:
+        """Every authenticated session open now loses its mailbox: its next commands get BAD."""
+        links = self.authenticated_links()
+        for link in links:
+            link.lost = True
+        return links
+
+    def stop(self) -> None:
+        self.stopping.set()
+        with contextlib.suppress(OSError):
+            self._listener.close()
+        for t in self._threads:
+            t.join(timeout=5)
+
+    def __enter__(self) -> "ExchangeShim":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
