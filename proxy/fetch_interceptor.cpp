@@ -746,23 +746,25 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io,
     if (uid != 0 && served_uid_.contains(uid)) {
       *message = substitute(std::move(*message));
     } else if (uid > window.through) {
-      highest = std::max(highest, uid);
       const auto& data = std::get<protocol::FetchData>(parsed->body);
-      const auto id = protocol::answer_message_id(data);
-      if (id && listing.message_ids.contains(*id)) {
-        std::uint64_t size = 0;
-        for (const auto& att : data.atts) {
-          if (att.attr == FetchAttr::rfc822_size) {
-            size = att.number;
+      // An answer without the requested header is an unsolicited flag update: no content.
+      if (const auto id = protocol::answer_message_id(data)) {
+        highest = std::max(highest, uid);
+        if (listing.message_ids.contains(*id)) {
+          std::uint64_t size = 0;
+          for (const auto& att : data.atts) {
+            if (att.attr == FetchAttr::rfc822_size) {
+              size = att.number;
+            }
           }
+          candidates.emplace_back(uid, size);
+          wait = true;
+        } else if (uid < listed_below) {
+          plain.push_back(uid);
+        } else {
+          newer.push_back(uid);
+          wait = true;
         }
-        candidates.emplace_back(uid, size);
-        wait = true;
-      } else if (uid < listed_below && id) {
-        plain.push_back(uid);
-      } else {
-        newer.push_back(uid);
-        wait = true;
       }
     }
     if (wait || !waiting.empty()) {
