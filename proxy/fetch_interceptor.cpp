@@ -7,6 +7,7 @@
 #include "protocol/sequence_set.hpp"
 #include "proxy/logging.hpp"
 #include "proxy/redact.hpp"
+#include "proxy/session_lost.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -313,6 +314,11 @@ FetchInterceptor::exchange(InterceptIo& io, const std::vector<std::string>& comm
           co_return result;
         }
         continue;
+      }
+      if (says_session_lost(head.name, *message)) {
+        session_lost_ = true; // nothing more will work on this connection
+        result.upstream_failed = true;
+        co_return result;
       }
       if (!protocol::imap_iequals(head.name, "OK")) {
         result.all_ok = false;

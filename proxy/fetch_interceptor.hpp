@@ -86,6 +86,8 @@ class FetchInterceptor {
   std::string substitute(std::string response);
 
   const InterceptStats& stats() const { return stats_; }
+  // Whether a probe was answered as the upstream answers when it lost the mailbox session.
+  bool session_lost() const { return session_lost_; }
 
  private:
   struct Row {
@@ -140,6 +142,7 @@ class FetchInterceptor {
   std::uint64_t session_id_;
   std::uint64_t max_response_;
   std::uint64_t tag_counter_ = 0;
+  bool session_lost_ = false;
 
   // The selected mailbox (nullopt: none, or one the gateway could not follow).
   std::optional<MailboxKey> mailbox_;

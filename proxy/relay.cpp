@@ -1,5 +1,7 @@
 #include "proxy/relay.hpp"
 
+#include "proxy/session_lost.hpp"
+
 #include "protocol/command.hpp"
 #include "protocol/lexer.hpp"
 #include "proxy/capabilities.hpp"
@@ -20,15 +22,6 @@ std::pair<std::string_view, std::string_view> tag_and_name(std::string_view line
   std::string_view rest = line.substr(sp + 1);
   const std::size_t end = rest.find_first_of(" \r\n");
   return {line.substr(0, sp), rest.substr(0, end)};
-}
-
-bool contains_ci(std::string_view haystack, std::string_view needle) {
-  for (std::size_t i = 0; i + needle.size() <= haystack.size(); ++i) {
-    if (protocol::imap_iequals(haystack.substr(i, needle.size()), needle)) {
-      return true;
-    }
-  }
-  return false;
 }
 
 } // namespace
@@ -265,7 +258,9 @@ asio::awaitable<bool> Relay::run_intercept() {
                         }};
   auto outcome = co_await io_.interceptor->run(std::move(intercept));
   if (!outcome.ok) {
-    finish(io_.deadline.fired() ? RelayEnd::running : RelayEnd::upstream_closed);
+    finish(io_.deadline.fired()              ? RelayEnd::running
+           : io_.interceptor->session_lost() ? RelayEnd::upstream_lost
+                                             : RelayEnd::upstream_closed);
     co_return false;
   }
   ++in_flight_; // the held command, now forwarded
@@ -343,8 +338,7 @@ bool Relay::handle_upstream_frame(const protocol::Frame& frame) {
         io_.client_reader.framer().cancel_literal();
         sync_pending_ = false;
       }
-      if (protocol::imap_iequals(name, "BAD") &&
-          contains_ci(line, "User is authenticated but not connected")) {
+      if (says_session_lost(name, line)) {
         finish(RelayEnd::upstream_lost);
         upstream_message_start_ = frame.message_end;
         return false;
