@@ -23,9 +23,15 @@ namespace icalgate::proxy {
 // Exchange Online's IMAP permission, plus a refresh token so Thunderbird stays signed in.
 inline constexpr std::string_view imap_oauth_scopes =
     "https://outlook.office.com/IMAP.AccessAsUser.All offline_access";
-// Where Thunderbird's own Microsoft sign-in returns to (OAuth2.sys.mjs's default): the Entra
-// app registration lists it as a "Mobile and desktop applications" redirect URI.
-inline constexpr std::string_view thunderbird_redirect_uri = "http://localhost";
+// Where the sign-in returns to: the Entra app registration lists it as a "Mobile and desktop
+// applications" redirect URI. Thunderbird signs in to an add-on's provider in a window of its
+// own and takes the code from the first address there that starts with this URI. Not
+// OAuth2.sys.mjs's default http://localhost: Thunderbird 153 loads Entra's redirect to
+// http://localhost/?code=… as https://localhost/?code=…, which that prefix never matches, and
+// the sign-in hangs (tests/integration/test_thunderbird_oauth.py). Its own Microsoft sign-in
+// went to the system browser instead (useExternalBrowser), a manifest key Thunderbird 140's
+// schema rejects.
+inline constexpr std::string_view thunderbird_redirect_uri = "https://localhost";
 inline constexpr std::string_view addon_min_thunderbird = "140.0";
 
 struct ThunderbirdAddon {

@@ -5,8 +5,10 @@
 
 #include <boost/beast/http/field.hpp>
 #include <boost/json.hpp>
+#include <openssl/evp.h>
 
 #include <algorithm>
+#include <array>
 #include <ctime>
 #include <random>
 #include <sstream>
@@ -21,6 +23,9 @@ namespace {
 
 constexpr std::size_t max_refresh_tokens = 200'000;
 constexpr std::size_t max_device_codes = 10'000;
+constexpr std::size_t max_authorization_codes = 10'000;
+// Entra's authorization codes are good for about ten minutes.
+constexpr std::chrono::minutes authorization_code_lifetime{10};
 constexpr std::string_view exchange_resources[] = {"https://outlook.office.com",
                                                    "https://outlook.office365.com"};
 constexpr std::string_view delegated_permissions[] = {"IMAP.AccessAsUser.All",
@@ -155,6 +160,110 @@ json::object describe(const std::string& user_code, const std::string& client_id
   return o;
 }
 
+std::string html_escape(std::string_view text) {
+  std::string out;
+  for (const char c : text) {
+    switch (c) {
+    case '&':
+      out += "&amp;";
+      break;
+    case '<':
+      out += "&lt;";
+      break;
+    case '>':
+      out += "&gt;";
+      break;
+    case '"':
+      out += "&quot;";
+      break;
+    case '\'':
+      out += "&#39;";
+      break;
+    default:
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::string with_query(const std::string& uri,
+                       const std::vector<std::pair<std::string, std::string>>& params) {
+  std::string out = uri;
+  char separator = uri.find('?') == std::string::npos ? '?' : '&';
+  for (const auto& [name, value] : params) {
+    out += separator + percent_encode(name) + "=" + percent_encode(value);
+    separator = '&';
+  }
+  return out;
+}
+
+Response html_page(int status, std::string body) {
+  Response res{static_cast<http::status>(status), 11};
+  res.set(http::field::content_type, "text/html; charset=utf-8");
+  res.set(http::field::cache_control, "no-store, no-cache");
+  res.body() = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Sign in to your "
+               "account</title></head><body>\n" +
+               std::move(body) + "</body></html>\n";
+  res.prepare_payload();
+  return res;
+}
+
+Response found(const std::string& location) {
+  Response res{http::status::found, 11};
+  res.set(http::field::location, location);
+  res.set(http::field::cache_control, "no-store, no-cache");
+  res.set(http::field::content_type, "text/html; charset=utf-8");
+  res.body() = "<html><head><title>Object moved</title></head><body><h2>Object moved to <a "
+               "href=\"" +
+               html_escape(location) + "\">here</a>.</h2></body></html>\n";
+  res.prepare_payload();
+  return res;
+}
+
+// http://localhost:PORT/path -> http://localhost/path (loopback redirect URIs match on any
+// port); every other URI unchanged.
+std::string loopback_without_port(const std::string& uri) {
+  for (const std::string_view host : {"http://localhost:", "http://127.0.0.1:"}) {
+    if (uri.rfind(host, 0) != 0) {
+      continue;
+    }
+    std::size_t end = host.size();
+    while (end < uri.size() && std::isdigit(static_cast<unsigned char>(uri[end])) != 0) {
+      ++end;
+    }
+    return std::string(host.substr(0, host.size() - 1)) + uri.substr(end);
+  }
+  return uri;
+}
+
+bool redirect_uri_registered(const ClientApp& client, const std::string& uri) {
+  std::vector<std::string> registered{"http://localhost"};
+  if (const json::value* v = client.entry.if_contains("redirect_uris"); v && v->is_array()) {
+    registered.clear();
+    for (const json::value& u : v->as_array()) {
+      if (u.is_string()) {
+        registered.emplace_back(u.as_string());
+      }
+    }
+  }
+  const std::string wanted = loopback_without_port(uri);
+  return std::any_of(registered.begin(), registered.end(),
+                     [&](const std::string& r) { return loopback_without_port(r) == wanted; });
+}
+
+// RFC 7636's S256: BASE64URL(SHA256(ASCII(code_verifier))).
+std::string s256(std::string_view verifier) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int length = 0;
+  EVP_Digest(verifier.data(), verifier.size(), digest.data(), &length, EVP_sha256(), nullptr);
+  return base64url(std::string_view(reinterpret_cast<const char*>(digest.data()), length));
+}
+
+bool is_upn(std::string_view text) {
+  return !text.empty() && text.size() <= 320 && text.find('@') != std::string_view::npos &&
+         text.find_first_of(" \t\r\n<>\"'") == std::string_view::npos;
+}
+
 } // namespace
 
 bool IdentityPlatform::is_exchange_app_scope(std::string_view scope) {
@@ -175,10 +284,178 @@ void IdentityPlatform::expire_old() {
       ++it;
     }
   }
+  std::erase_if(auth_codes_, [&](const auto& entry) {
+    return entry.second.expires + std::chrono::hours(1) < now ||
+           auth_codes_.size() > max_authorization_codes;
+  });
   if (refresh_tokens_.size() > max_refresh_tokens) {
     std::erase_if(refresh_tokens_,
                   [](const auto& entry) { return entry.second.state != RefreshState::live; });
   }
+}
+
+Response IdentityPlatform::authorize_refused(int aadsts, std::string_view description) {
+  // Entra shows its error on its own page when it cannot trust the redirect URI.
+  return html_page(
+      400, "<h1>Sorry, but we're having trouble signing you in.</h1>\n<p id=\"error\">AADSTS" +
+               std::to_string(aadsts) + ": " + html_escape(description) + "</p>\n");
+}
+
+Response IdentityPlatform::authorize(const ClientApp& client, const Form& query,
+                                     const std::string& endpoint) {
+  const auto redirect_uri = param(query, "redirect_uri");
+  if (!redirect_uri) {
+    return authorize_refused(900144, "The request body must contain the following parameter: "
+                                     "'redirect_uri'.");
+  }
+  if (!redirect_uri_registered(client, *redirect_uri)) {
+    return authorize_refused(50011, "The redirect URI '" + redirect_uri->substr(0, 200) +
+                                        "' specified in the request does not match the redirect "
+                                        "URIs configured for the application '" +
+                                        client.client_id + "'.");
+  }
+  const auto state = param(query, "state");
+  // From here on errors go back to the client, as RFC 6749 section 4.1.2.1 says.
+  const auto refuse = [&](std::string_view error, int aadsts, const std::string& description) {
+    std::vector<std::pair<std::string, std::string>> params{
+        {"error", std::string(error)},
+        {"error_description", "AADSTS" + std::to_string(aadsts) + ": " + description},
+        {"error_uri", "https://login.microsoftonline.com/error?code=" + std::to_string(aadsts)}};
+    if (state) {
+      params.emplace_back("state", *state);
+    }
+    return found(with_query(*redirect_uri, params));
+  };
+  const auto response_type = param(query, "response_type");
+  if (!response_type) {
+    return refuse("invalid_request", 900144,
+                  "The request body must contain the following parameter: 'response_type'.");
+  }
+  if (*response_type != "code") {
+    return refuse("unsupported_response_type", 700054,
+                  "response_type '" + response_type->substr(0, 100) +
+                      "' is not enabled for the application.");
+  }
+  const auto scope = param(query, "scope");
+  if (!scope) {
+    return refuse("invalid_request", 900144,
+                  "The request body must contain the following parameter: 'scope'.");
+  }
+  auto parsed = parse_scopes(*scope);
+  if (std::holds_alternative<Response>(parsed)) {
+    return refuse("invalid_scope", 70011,
+                  "The provided value for the input parameter 'scope' is not valid.");
+  }
+  const auto challenge = param(query, "code_challenge");
+  const auto method = param(query, "code_challenge_method");
+  if (challenge || method) {
+    if (!challenge || !method || *method != "S256") {
+      return refuse("invalid_request", 900144,
+                    "The simulator supports PKCE with code_challenge_method=S256 and a "
+                    "code_challenge only.");
+    }
+    if (challenge->size() != 43) {
+      return refuse("invalid_request", 501491, "Invalid size of Code_Challenge parameter.");
+    }
+  }
+  const auto hint = param(query, "login_hint");
+  if (!hint || !is_upn(*hint)) {
+    // The sign-in page: the same request again, with the user name typed in.
+    std::string form = "<form method=\"get\" action=\"" + html_escape(endpoint) + "\">\n";
+    for (const auto& [name, value] : query) {
+      if (name != "login_hint") {
+        form += "<input type=\"hidden\" name=\"" + html_escape(name) + "\" value=\"" +
+                html_escape(value) + "\">\n";
+      }
+    }
+    form += "<label>Email, phone, or Skype <input type=\"email\" name=\"login_hint\"></label>\n"
+            "<button type=\"submit\">Next</button>\n</form>\n";
+    return html_page(200, "<h1>Sign in</h1>\n" + form);
+  }
+  expire_old();
+  std::string code;
+  do {
+    code = "0.AVYA" + random_text(400, url_safe);
+  } while (auth_codes_.contains(code));
+  AuthorizationCode entry;
+  entry.client_id = client.client_id;
+  entry.tenant_id = client.tenant_id;
+  entry.redirect_uri = *redirect_uri;
+  entry.code_challenge = challenge.value_or("");
+  entry.upn = lower(*hint);
+  entry.scopes = std::get<DelegatedScopes>(std::move(parsed));
+  entry.expires = Clock::now() + authorization_code_lifetime;
+  auth_codes_.emplace(code, std::move(entry));
+  ++stats_.authorizations;
+  std::vector<std::pair<std::string, std::string>> params{{"code", code}};
+  if (state) {
+    params.emplace_back("state", *state);
+  }
+  params.emplace_back("session_state", random_guid());
+  return found(with_query(*redirect_uri, params));
+}
+
+Response IdentityPlatform::redeem_authorization_code(const ClientApp& client, const Form& form,
+                                                     std::chrono::seconds lifetime) {
+  const auto code = param(form, "code");
+  if (!code) {
+    return missing_parameter("code");
+  }
+  // A desktop app's redirect URI makes it a public client: no secret, but one is checked when
+  // sent.
+  if (auto refused = authenticate_client(client, form, true)) {
+    return std::move(*refused);
+  }
+  const auto refuse = [this](int aadsts, const std::string& description) {
+    ++stats_.code_refusals;
+    return identity_error(400, "invalid_grant", aadsts, description);
+  };
+  auto it = auth_codes_.find(*code);
+  if (it == auth_codes_.end()) {
+    return refuse(9002313, "Invalid request. Request is malformed or invalid.");
+  }
+  AuthorizationCode& entry = it->second;
+  if (entry.client_id != client.client_id || entry.tenant_id != client.tenant_id) {
+    return refuse(70000, "The provided value for the 'code' parameter is not valid. The code "
+                         "was issued to another application.");
+  }
+  if (entry.redeemed) {
+    return refuse(54005, "OAuth2 Authorization code was already redeemed, please retry with a "
+                         "new valid code or use an existing refresh token.");
+  }
+  if (Clock::now() >= entry.expires) {
+    return refuse(70008, "The provided authorization code or refresh token has expired due to "
+                         "inactivity. Send a new interactive authorization request for this user "
+                         "and resource.");
+  }
+  const auto redirect_uri = param(form, "redirect_uri");
+  if (!redirect_uri) {
+    return missing_parameter("redirect_uri");
+  }
+  if (*redirect_uri != entry.redirect_uri) {
+    return refuse(500112, "The reply address '" + redirect_uri->substr(0, 200) +
+                              "' does not match the reply address '" + entry.redirect_uri +
+                              "' provided when requesting Authorization code.");
+  }
+  if (!entry.code_challenge.empty()) {
+    // A wrong verifier leaves the code usable: only its rightful holder can still redeem it.
+    const auto verifier = param(form, "code_verifier");
+    if (!verifier || s256(*verifier) != entry.code_challenge) {
+      return refuse(50148, "The code_verifier does not match the code_challenge supplied in the "
+                           "authorization request for PKCE.");
+    }
+  }
+  entry.redeemed = true;
+  Grant grant;
+  grant.upn = entry.upn;
+  grant.client_id = entry.client_id;
+  grant.tenant_id = entry.tenant_id;
+  grant.scopes = entry.scopes;
+  grant.public_client = !form.contains("client_secret") && !form.contains("client_assertion");
+  grant.issued_unix = unix_now();
+  grants_.push_back(std::move(grant));
+  ++stats_.code_grants;
+  return issue(grants_.size() - 1, grants_.back().scopes, lifetime);
 }
 
 Response IdentityPlatform::start_device_code(const ClientApp& client, const Form& form) {
@@ -434,6 +711,22 @@ Response IdentityPlatform::app_token(const ClientApp& client, const std::string&
 
 std::optional<Response> IdentityPlatform::control(const Request& request, const std::string& path) {
   static constexpr const char* state_names[] = {"pending", "approved", "declined", "redeemed"};
+  if (path == "/_sim/authorizations") {
+    json::array list;
+    const auto now = Clock::now();
+    for (const auto& [code, entry] : auth_codes_) {
+      list.push_back(json::object{{"client_id", entry.client_id},
+                                  {"upn", entry.upn},
+                                  {"scope", scope_text(entry.scopes)},
+                                  {"offline_access", entry.scopes.offline_access},
+                                  {"redirect_uri", entry.redirect_uri},
+                                  {"pkce", entry.code_challenge.empty() ? "none" : "S256"},
+                                  {"state", entry.redeemed         ? "redeemed"
+                                            : now >= entry.expires ? "expired"
+                                                                   : "issued"}});
+    }
+    return control_answer(200, json::object{{"value", std::move(list)}});
+  }
   if (path == "/_sim/devicecodes") {
     json::array list;
     const auto now = Clock::now();

@@ -1,12 +1,23 @@
 #pragma once
-// The user side of the Microsoft identity platform, as far as the gateway uses it for
-// Exchange Online IMAP: device-code sign-in (RFC 8628 as Entra answers it), refresh tokens
-// with rotation and revocation, and JWT access tokens for Exchange Online — delegated
-// (scp IMAP.AccessAsUser.All, the user in upn/email) and app-only (roles IMAP.AccessAsApp,
-// no user). Access tokens are HS256-signed with the key of --jwt-key, which the test
-// Dovecot trusts. State lives in memory: a restart forgets every grant.
+// The user side of the Microsoft identity platform, as far as the gateway and its clients use
+// it for Exchange Online IMAP: device-code sign-in (RFC 8628 as Entra answers it), the
+// authorization-code flow with PKCE (RFC 7636) that Thunderbird runs in its sign-in window,
+// refresh tokens with rotation and revocation, and JWT access tokens for Exchange Online —
+// delegated (scp IMAP.AccessAsUser.All, the user in upn/email) and app-only (roles
+// IMAP.AccessAsApp, no user). Access tokens are HS256-signed with the key of --jwt-key, which the
+// test Dovecot trusts. State lives in memory: a restart forgets every grant.
+//
+// The authorization endpoint signs the user in at once: the user is the request's login_hint
+// (Thunderbird sends the account's user name), or, without one, whoever a minimal sign-in page
+// (a form that repeats the request with login_hint) is given. It answers as Entra does: a 302
+// to redirect_uri with code and state; errors about the client or redirect_uri on a page of
+// its own (400, no redirect, as the URI cannot be trusted), the others redirected as error=….
+// A client's redirect URIs are clients.json's "redirect_uris" (default ["http://localhost"]);
+// for http://localhost and http://127.0.0.1 the port is not compared, as Entra does for
+// loopback addresses.
 //
 // Test hooks (POST bodies are form-encoded; not under /v1.0, so no token is needed):
+//   GET  /_sim/authorizations                       the authorization codes issued (no codes)
 //   GET  /_sim/devicecodes                          the sign-ins started, as JSON
 //   POST /_sim/devicecode/approve  user_code=…&upn=…  the user signs in as upn and consents
 //   POST /_sim/devicecode/deny     user_code=…        the user declines
@@ -44,6 +55,9 @@ struct IdentityStats {
   std::size_t refreshes = 0;      // refresh_token grants that succeeded
   std::size_t refresh_reuses = 0; // rotated-out refresh tokens presented again
   std::size_t app_tokens = 0;     // Exchange Online client-credentials tokens
+  std::size_t authorizations = 0; // authorization codes issued by the authorize endpoint
+  std::size_t code_grants = 0;    // authorization_code grants that succeeded
+  std::size_t code_refusals = 0;  // authorization_code grants refused (reuse, PKCE, …)
 };
 
 // The delegated scopes of a request: one Exchange Online resource and its permissions,
@@ -64,6 +78,11 @@ class IdentityPlatform {
 
   explicit IdentityPlatform(IdentityOptions options) : options_(std::move(options)) {}
 
+  // GET /{tenant}/oauth2/v2.0/authorize for a known client; `query` is the request's query
+  // (or form body), `endpoint` the URL path the sign-in page submits to.
+  Response authorize(const ClientApp& client, const Form& query, const std::string& endpoint);
+  // The authorization endpoint's answer when the client is not known (or not named).
+  static Response authorize_refused(int aadsts, std::string_view description);
   // POST /{tenant}/oauth2/v2.0/devicecode for a known client.
   Response start_device_code(const ClientApp& client, const Form& form);
   // The token endpoint's device_code and refresh_token grants for a known client (its
@@ -72,6 +91,10 @@ class IdentityPlatform {
                               std::chrono::seconds lifetime);
   Response redeem_refresh_token(const ClientApp& client, const Form& form,
                                 std::chrono::seconds lifetime);
+  // grant_type=authorization_code: the code once, with the redirect_uri and client it was
+  // issued for, and the code_verifier whose S256 is the code_challenge.
+  Response redeem_authorization_code(const ClientApp& client, const Form& form,
+                                     std::chrono::seconds lifetime);
   // client_credentials for Exchange Online (the client authenticated); `scope` is
   // https://outlook.office365.com/.default or https://outlook.office.com/.default.
   Response app_token(const ClientApp& client, const std::string& scope,
@@ -104,6 +127,16 @@ class IdentityPlatform {
     bool public_client = true;
     std::int64_t issued_unix = 0;
   };
+  struct AuthorizationCode {
+    std::string client_id;
+    std::string tenant_id;
+    std::string redirect_uri;
+    std::string code_challenge; // S256; empty without PKCE
+    std::string upn;
+    DelegatedScopes scopes;
+    Clock::time_point expires;
+    bool redeemed = false;
+  };
   enum class RefreshState { live, rotated, revoked };
   struct RefreshEntry {
     std::size_t grant;
@@ -119,8 +152,9 @@ class IdentityPlatform {
 
   IdentityOptions options_;
   IdentityStats stats_;
-  std::map<std::string, DeviceCode> device_codes_; // by device_code
-  std::map<std::string, std::string> user_codes_;  // user_code -> device_code
+  std::map<std::string, DeviceCode> device_codes_;      // by device_code
+  std::map<std::string, std::string> user_codes_;       // user_code -> device_code
+  std::map<std::string, AuthorizationCode> auth_codes_; // by code
   std::vector<Grant> grants_;
   std::map<std::string, RefreshEntry> refresh_tokens_;
 };

@@ -275,6 +275,17 @@ asio::awaitable<Response> Simulator::handle(const Request& request) {
 
 Response Simulator::route(const Request& request, const std::string& path,
                           const std::string& query) {
+  if (constexpr std::string_view suffix = "/oauth2/v2.0/authorize";
+      path.size() > suffix.size() + 1 && path.ends_with(suffix)) {
+    const std::string tenant = path.substr(1, path.size() - suffix.size() - 1);
+    if (tenant.find('/') == std::string::npos) {
+      if (request.method() != http::verb::get && request.method() != http::verb::post) {
+        return identity_error(405, "invalid_request", 900561,
+                              "The endpoint only accepts GET and POST requests.");
+      }
+      return authorize(request, path, tenant, query);
+    }
+  }
   for (const std::string_view suffix : {"/oauth2/v2.0/token", "/oauth2/v2.0/devicecode"}) {
     if (path.size() <= suffix.size() + 1 ||
         path.compare(path.size() - suffix.size(), suffix.size(), suffix) != 0) {
@@ -345,7 +356,7 @@ Response Simulator::token(const Request& request, const std::string& tenant,
       return missing_parameter("grant_type");
     }
     if (*grant != "client_credentials" && *grant != device_code_grant &&
-        *grant != "refresh_token") {
+        *grant != "refresh_token" && *grant != "authorization_code") {
       return identity_error(400, "unsupported_grant_type", 70003,
                             "The app requested an unsupported grant type '" +
                                 grant->substr(0, 100) + "'.");
@@ -373,7 +384,41 @@ Response Simulator::token(const Request& request, const std::string& tenant,
   if (*grant == "refresh_token") {
     return identity_.redeem_refresh_token(*client, *form, options_.token_lifetime);
   }
+  if (*grant == "authorization_code") {
+    return identity_.redeem_authorization_code(*client, *form, options_.token_lifetime);
+  }
   return client_credentials(*client, *form);
+}
+
+Response Simulator::authorize(const Request& request, const std::string& path,
+                              const std::string& tenant, const std::string& query) {
+  // A sign-in form may POST its fields; a browser's GET carries them in the query.
+  auto form = request.method() == http::verb::post ? parse_query(request.body(), true)
+                                                   : parse_query(query, true);
+  if (!form) {
+    return IdentityPlatform::authorize_refused(900144, "The request is malformed.");
+  }
+  const std::vector<ClientApp> clients = clients_of_tenant(options_.data_dir, tenant);
+  if (clients.empty()) {
+    return IdentityPlatform::authorize_refused(90002,
+                                               "Tenant '" + tenant.substr(0, 100) +
+                                                   "' not found. Check to make sure you have "
+                                                   "the correct tenant ID and are signing "
+                                                   "into the correct cloud.");
+  }
+  const auto it = form->find("client_id");
+  if (it == form->end()) {
+    return IdentityPlatform::authorize_refused(
+        900144, "The request body must contain the following parameter: 'client_id'.");
+  }
+  for (const auto& client : clients) {
+    if (client.client_id == it->second) {
+      return identity_.authorize(client, *form, path);
+    }
+  }
+  return IdentityPlatform::authorize_refused(
+      700016, "Application with identifier '" + it->second.substr(0, 100) +
+                  "' was not found in the directory '" + tenant.substr(0, 100) + "'.");
 }
 
 Response Simulator::client_credentials(const ClientApp& client, const Form& form) {
@@ -690,7 +735,10 @@ Response Simulator::stats_json() const {
                     {"device_polls", identity_.stats().device_polls},
                     {"refreshes", identity_.stats().refreshes},
                     {"refresh_reuses", identity_.stats().refresh_reuses},
-                    {"app_tokens", identity_.stats().app_tokens}};
+                    {"app_tokens", identity_.stats().app_tokens},
+                    {"authorizations", identity_.stats().authorizations},
+                    {"code_grants", identity_.stats().code_grants},
+                    {"code_refusals", identity_.stats().code_refusals}};
   return json_response(200, json::serialize(body));
 }
 

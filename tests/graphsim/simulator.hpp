@@ -6,10 +6,11 @@
 // Files are read on every request, so tests may change them while the simulator
 // runs.
 //
-// Identity platform (sim_identity.hpp): POST /{tenant}/oauth2/v2.0/devicecode, and
+// Identity platform (sim_identity.hpp): GET /{tenant}/oauth2/v2.0/authorize (the
+// authorization-code flow with PKCE), POST /{tenant}/oauth2/v2.0/devicecode, and
 // /{tenant}/oauth2/v2.0/token with the client_credentials (Graph: opaque tokens; Exchange
-// Online: JWTs), device_code and refresh_token grants. Test hooks under /_sim/ (see
-// sim_identity.hpp) plus:
+// Online: JWTs), authorization_code, device_code and refresh_token grants. Test hooks under /_sim/
+// (see sim_identity.hpp) plus:
 //   POST /_sim/token-lifetime  seconds=N   lifetime of the access tokens issued from now on
 //   GET /_stats, DELETE /_stats            counters (requests, tokens, identity flows)
 
@@ -67,6 +68,8 @@ class Simulator {
   Response route(const Request& request, const std::string& path, const std::string& query);
   // The token and devicecode endpoints of the identity platform.
   Response token(const Request& request, const std::string& tenant, bool device_code_endpoint);
+  Response authorize(const Request& request, const std::string& path, const std::string& tenant,
+                     const std::string& query);
   Response client_credentials(const ClientApp& client, const Form& form);
   std::optional<Response> sim_control(const Request& request, const std::string& path);
   Response messages(const Request& request, const std::string& upn, const std::string& query);

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Smoke test of icalgate-graphsim alone: the exact status and JSON shapes of every endpoint
-and error, over real HTTP — Graph, then the identity platform (device code, refresh-token
-rotation and revocation, Exchange Online tokens and their signatures).
+and error, over real HTTP — Graph, then the identity platform (device code, the
+authorization-code flow with PKCE, refresh-token rotation and revocation, Exchange Online
+tokens and their signatures).
 usage: test_graphsim.py PATH/TO/icalgate-graphsim"""
 
 import base64
@@ -10,6 +11,7 @@ import hmac
 import http.client
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -295,10 +297,12 @@ def identity_checks(exe):
         try:
             port = int(proc.stdout.readline().strip().rsplit(":", 1)[1])
             secrets = run_identity_checks(port, key)
+            secrets += run_authorization_code_checks(port, key)
         finally:
             proc.terminate()
             _, log = proc.communicate(timeout=10)
         check("POST /contoso.onmicrosoft.com/oauth2/v2.0/devicecode" in log, "identity request log")
+        check("GET /contoso.onmicrosoft.com/oauth2/v2.0/authorize?" in log, "authorize request log")
         check(not any(s in log for s in secrets), "the log holds no token, code or secret")
     finally:
         shutil.rmtree(data, ignore_errors=True)
@@ -476,6 +480,159 @@ def run_identity_checks(port, key):
     stats = json.loads(raw)
     check(stats.get("device_codes") == 3 and stats.get("refreshes") == 2 and stats.get("refresh_reuses") == 1
           and stats.get("app_tokens") == 3, f"identity stats {stats}")
+    return [s for s in secrets if s]
+
+
+def pkce_pair():
+    verifier = base64.urlsafe_b64encode(os.urandom(48)).rstrip(b"=").decode()
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    return verifier, challenge
+
+
+def redirect_params(headers):
+    """The query of a 302's Location, and the Location without it."""
+    location = headers.get("Location", "")
+    base, _, query = location.partition("?")
+    return base, dict(urllib.parse.parse_qsl(query))
+
+
+def run_authorization_code_checks(port, key):
+    """Thunderbird's sign-in: GET authorize (the user is the login_hint), 302 to the redirect
+    URI with code and state, then grant_type=authorization_code with the PKCE verifier."""
+    secrets = []
+    authorize = f"/{TENANT}/oauth2/v2.0/authorize"
+    token = f"/{TENANT}/oauth2/v2.0/token"
+    scope = "https://outlook.office.com/IMAP.AccessAsUser.All offline_access"
+    status, _, raw = request(port, "DELETE", "/_stats")
+
+    def ask(client=PUBLIC, tenant=TENANT, method="GET", **params):
+        query = {"client_id": client, "response_type": "code", "redirect_uri": "http://localhost",
+                 "scope": scope, "state": "st-123", "login_hint": "Alice@Contoso.com"}
+        query.update(params)
+        query = {k: v for k, v in query.items() if v is not None}
+        # URLSearchParams' encoding, as Thunderbird builds the URL: spaces as '+'.
+        target = f"/{tenant}/oauth2/v2.0/authorize?" + urllib.parse.urlencode(query)
+        return request(port, method, target)
+
+    def redeem(code, verifier, client=PUBLIC, **extra):
+        form = {"grant_type": "authorization_code", "client_id": client, "code": code,
+                "redirect_uri": "http://localhost", "code_verifier": verifier}
+        form.update(extra)
+        return form_post(port, token, **{k: v for k, v in form.items() if v is not None})
+
+    verifier, challenge = pkce_pair()
+    status, headers, body = ask(code_challenge=challenge, code_challenge_method="S256")
+    base, params = redirect_params(headers)
+    check(status == 302 and base == "http://localhost" and params.get("state") == "st-123"
+          and set(params) == {"code", "state", "session_state"}, f"authorize redirects {status} {headers}")
+    code = params.get("code", "")
+    secrets.append(code)
+
+    # Refused before any redirect: the URI cannot be trusted, so Entra shows a page.
+    status, headers, body = ask(redirect_uri="https://evil.example/cb", code_challenge=challenge,
+                                code_challenge_method="S256")
+    check(status == 400 and "Location" not in headers and b"AADSTS50011" in body
+          and headers.get("Content-Type", "").startswith("text/html"), "unregistered redirect URI")
+    status, headers, body = ask(client="nope")
+    check(status == 400 and "Location" not in headers and b"AADSTS700016" in body, "authorize unknown client")
+    status, headers, body = ask(tenant="fabrikam.example")
+    check(status == 400 and b"AADSTS90002" in body, "authorize unknown tenant")
+    status, headers, body = ask(client=None)
+    check(status == 400 and b"AADSTS900144" in body, "authorize without client_id")
+    status, _, _ = request(port, "DELETE", authorize)
+    check(status == 405, "authorize is GET or POST")
+    # Loopback redirect URIs match on any port.
+    status, headers, _ = ask(redirect_uri="http://localhost:53682")
+    base, params = redirect_params(headers)
+    check(status == 302 and base == "http://localhost:53682" and "code" in params, "loopback port ignored")
+    secrets.append(params.get("code", ""))
+    status, headers, body = ask(redirect_uri="http://localhost:53682/elsewhere")
+    check(status == 400 and b"AADSTS50011" in body, "the loopback path must match")
+    # Errors after that go back to the client with the state.
+    for what, params_, error, aadsts in (
+            ("response_type token", {"response_type": "token"}, "unsupported_response_type", 700054),
+            ("no response_type", {"response_type": None}, "invalid_request", 900144),
+            ("Graph scope", {"scope": "https://graph.microsoft.com/Mail.Read"}, "invalid_scope", 70011),
+            ("plain PKCE", {"code_challenge": challenge, "code_challenge_method": "plain"}, "invalid_request", 900144),
+            ("short challenge", {"code_challenge": "abc", "code_challenge_method": "S256"}, "invalid_request", 501491)):
+        status, headers, _ = ask(**params_)
+        base, params = redirect_params(headers)
+        check(status == 302 and base == "http://localhost" and params.get("error") == error
+              and params.get("state") == "st-123" and "code" not in params
+              and params.get("error_description", "").startswith(f"AADSTS{aadsts}: "), f"authorize {what}: {params}")
+
+    # Without login_hint: a sign-in page whose form repeats the request with the user name.
+    status, headers, body = ask(login_hint=None, code_challenge=challenge, code_challenge_method="S256")
+    page = body.decode()
+    check(status == 200 and headers.get("Content-Type", "").startswith("text/html")
+          and 'name="login_hint"' in page and f'action="{authorize}"' in page, "sign-in page")
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]*)" value="([^"]*)">', page))
+    check(fields.get("code_challenge") == challenge and fields.get("state") == "st-123"
+          and fields.get("scope") == scope, f"sign-in page keeps the request {fields}")
+    fields["login_hint"] = "bob@contoso.com"
+    status, headers, _ = request(port, "GET", authorize + "?" + urllib.parse.urlencode(fields))
+    base, params = redirect_params(headers)
+    check(status == 302 and "code" in params, "the sign-in page's form signs in")
+    bob_code = params.get("code", "")
+    secrets.append(bob_code)
+
+    # Redeeming: PKCE, redirect URI and client must match; the code works once.
+    status, body = redeem(code, "wrong-" + verifier)
+    check(status == 400 and identity_error_shape(body, "invalid_grant", 50148), f"wrong verifier {body}")
+    status, body = redeem(code, None)
+    check(status == 400 and identity_error_shape(body, "invalid_grant", 50148), "missing verifier")
+    status, body = redeem(code, verifier, redirect_uri="http://localhost:9999")
+    check(status == 400 and identity_error_shape(body, "invalid_grant", 500112), "another redirect URI")
+    status, body = redeem(code, verifier, redirect_uri=None)
+    check(status == 400 and identity_error_shape(body, "invalid_request", 900144), "no redirect URI")
+    status, body = redeem(code, verifier, client=NO_ROLES)
+    check(status == 400 and identity_error_shape(body, "invalid_grant", 70000), "code of another client")
+    status, body = redeem(code, verifier, client_secret="wrong")
+    check(status == 401 and identity_error_shape(body, "invalid_client", 7000215), "wrong secret sent")
+    status, body = redeem("0.AVYAnot-a-code", verifier)
+    check(status == 400 and identity_error_shape(body, "invalid_grant", 9002313), "unknown code")
+    status, body = redeem(code, verifier)
+    check(status == 200 and set(body) == {"token_type", "scope", "expires_in", "ext_expires_in",
+                                          "access_token", "refresh_token"}, f"code grant shape {body}")
+    if status != 200:
+        return secrets
+    secrets += [body["access_token"], body["refresh_token"], verifier]
+    claims = jwt_claims(body["access_token"], key) or {}
+    check(body["scope"] == "https://outlook.office.com/IMAP.AccessAsUser.All"
+          and claims.get("upn") == "alice@contoso.com" and claims.get("email") == "alice@contoso.com"
+          and claims.get("scp") == "IMAP.AccessAsUser.All" and claims.get("appid") == PUBLIC
+          and claims.get("appidacr") == "0" and claims.get("aud") == "https://outlook.office.com",
+          f"code grant claims {claims}")
+    status, again = redeem(code, verifier)
+    check(status == 400 and identity_error_shape(again, "invalid_grant", 54005), "a code works once")
+    status, refreshed = form_post(port, token, grant_type="refresh_token", client_id=PUBLIC,
+                                  refresh_token=body["refresh_token"])
+    check(status == 200 and refreshed.get("refresh_token") not in (None, body["refresh_token"]),
+          "the code grant's refresh token rotates")
+    secrets += [refreshed.get("access_token", ""), refreshed.get("refresh_token", "")]
+    # Without PKCE in the request none is asked for; openid adds an id_token.
+    status, headers, _ = ask(login_hint="carol@contoso.com", scope=scope + " openid")
+    plain_code = redirect_params(headers)[1].get("code", "")
+    secrets.append(plain_code)
+    status, body = redeem(plain_code, None)
+    id_claims = jwt_claims(body.get("id_token", ""), key) or {}
+    check(status == 200 and id_claims.get("preferred_username") == "carol@contoso.com", "code grant without PKCE")
+    secrets += [body.get("access_token", ""), body.get("refresh_token", "")]
+
+    status, _, raw = request(port, "GET", "/_sim/authorizations")
+    listed = json.loads(raw).get("value", [])
+    check(status == 200 and not any(c in raw.decode() for c in (code, bob_code, plain_code)),
+          "/_sim/authorizations shows no codes")
+    alice = [a for a in listed if a["upn"] == "alice@contoso.com"]
+    check(len(listed) == 4 and {a["state"] for a in alice} == {"redeemed", "issued"}
+          and all(a["pkce"] == "S256" for a in alice if a["redirect_uri"] == "http://localhost")
+          and any(a["upn"] == "carol@contoso.com" and a["pkce"] == "none" for a in listed)
+          and all(a["client_id"] == PUBLIC and a["offline_access"] for a in listed),
+          f"/_sim/authorizations {listed}")
+    status, _, raw = request(port, "GET", "/_stats")
+    stats = json.loads(raw)
+    check(stats.get("authorizations") == 4 and stats.get("code_grants") == 2
+          and stats.get("code_refusals") == 6, f"authorization-code stats {stats}")
     return [s for s in secrets if s]
 
 

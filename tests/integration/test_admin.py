@@ -226,7 +226,7 @@ class PlainEndpointTest(unittest.TestCase):
         self.assertEqual(p["tokenEndpoint"], f"https://login.microsoftonline.com/{TENANT}/oauth2/v2.0/token")
         self.assertEqual(p["hostnames"], [env.HOST])
         self.assertEqual(p["scopes"], "https://outlook.office.com/IMAP.AccessAsUser.All offline_access")
-        self.assertEqual(p["redirectionEndpoint"], "http://localhost")
+        self.assertEqual(p["redirectionEndpoint"], "https://localhost")
         self.assertIs(p["usePKCE"], True)
         again = curl(plain_url("/thunderbird/icalgate-oauth.xpi"))
         self.assertEqual(hashlib.sha256(again.body).hexdigest(), hashlib.sha256(r.body).hexdigest())
@@ -398,7 +398,7 @@ class ThunderbirdAddonTest(unittest.TestCase):
             "clientId": CLIENT_ID,
             "authorizationEndpoint": f"https://login.microsoftonline.com/{TENANT}/oauth2/v2.0/authorize",
             "tokenEndpoint": f"https://login.microsoftonline.com/{TENANT}/oauth2/v2.0/token",
-            "redirectionEndpoint": "http://localhost", "usePKCE": True, "builtIn": False}, info)
+            "redirectionEndpoint": "https://localhost", "usePKCE": True, "builtIn": False}, info)
         self.assertEqual(r["after"], {"ok": True, "oauth2": True, "hostname": env.HOST, "port": PLAIN.imaps_port,
                                       "tls": True, "alternatives": 1, "outgoing": "smtp.office365.com"}, info)
 

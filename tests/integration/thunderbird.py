@@ -7,6 +7,11 @@
         bar = tb.invitation_bar()               # {visible, label, buttons: [{id, label}], ...}
         tb.screenshot(Path("3pane.png"))
 
+With `Account(..., auth_method=OAUTH2)` no password is stored: install_addon() registers an
+OAuth2 provider for the host (an add-on's oauth_provider), and the first sync opens
+Thunderbird's sign-in window (windows() shows it); the refresh token is then stored under
+logins("oauth://<issuer>").
+
 Thunderbird runs with a throw-away profile (a directory holding a user.js: one IMAP account,
 Local Folders, an enabled local calendar, every first-run dialog switched off), in its own
 process group, with Marionette on a free port. The development CA is imported as a trusted
@@ -41,6 +46,7 @@ from pathlib import Path
 EXPECTED_MAJORS = (153,)
 
 PLAIN, STARTTLS, TLS = 0, 2, 3  # mail.server.*.socketType
+PASSWORD, OAUTH2 = 3, 10  # mail.server.*.authMethod (nsMsgAuthMethod): normal password, OAuth2
 CALENDAR_ID = "0f8c2d4e-icalgate-test-home"
 
 
@@ -138,9 +144,12 @@ class Account:
     port: int
     socket_type: int  # TLS (implicit) or STARTTLS
     user: str
-    password: str
+    password: str  # stored before the first connection; unused (may be "") with OAUTH2
     host: str = "127.0.0.1"  # the dev certificate names both localhost and 127.0.0.1
     full_name: str = "Test User"
+    # OAUTH2 signs in through the OAuth2 provider Thunderbird knows for `host` (built in, or
+    # registered by an add-on's oauth_provider) in its sign-in window; no password is stored.
+    auth_method: int = PASSWORD
 
 
 def profile_prefs(account: Account, marionette_port: int) -> dict[str, object]:
@@ -160,7 +169,7 @@ def profile_prefs(account: Account, marionette_port: int) -> dict[str, object]:
         "mail.server.server1.socketType": a.socket_type,
         "mail.server.server1.userName": a.user,
         "mail.server.server1.name": a.user,
-        "mail.server.server1.authMethod": 3,  # normal password
+        "mail.server.server1.authMethod": a.auth_method,
         "mail.server.server1.directory-rel": f"[ProfD]ImapMail/{a.host}",
         # The password is added through Marionette after start: until then Thunderbird must
         # not connect, or it opens a modal password prompt that blocks Marionette.
@@ -438,6 +447,53 @@ return calendar.addItem(item).then(added => added.id);
 """
 
 
+# Install an add-on from an .xpi file as Add-ons > "Install Add-on From File" does (not
+# temporarily: Thunderbird does not require signatures), then report it.
+_JS_INSTALL_ADDON = """
+const { AddonManager } = ChromeUtils.importESModule("resource://gre/modules/AddonManager.sys.mjs");
+const file = Cc["@mozilla.org/file/local;1"].createInstance(Ci.nsIFile);
+file.initWithPath(arguments[0]);
+return (async () => {
+  const install = await AddonManager.getInstallForFile(file);
+  if (!install) return { error: "no install for " + arguments[0] };
+  if (install.error) return { error: "install error " + install.error };
+  const addon = await install.install();
+  return { id: addon.id, name: addon.name, version: addon.version, active: addon.isActive,
+           signed: addon.signedState };
+})();
+"""
+
+# The OAuth2 provider Thunderbird would use for an IMAP server of this host name.
+_JS_OAUTH_PROVIDER = """
+const { OAuth2Providers } = ChromeUtils.importESModule("resource:///modules/OAuth2Providers.sys.mjs");
+const details = OAuth2Providers.getHostnameDetails(arguments[0], "imap");
+if (!details) return null;
+const d = OAuth2Providers.getIssuerDetails(details.issuer);
+return { issuer: details.issuer, scopes: details.requiredScopes, clientId: d.clientId,
+         authorizationEndpoint: d.authorizationEndpoint, tokenEndpoint: d.tokenEndpoint,
+         redirectionEndpoint: d.redirectionEndpoint, usePKCE: !!d.usePKCE, builtIn: !!d.builtIn };
+"""
+
+# Every open window: its chrome document and, for the OAuth2 sign-in window
+# (browserRequest.xhtml), the address its browser shows.
+_JS_WINDOWS = """
+const out = [];
+for (const win of Services.wm.getEnumerator(null)) {
+  const frame = win.document.getElementById("requestFrame");
+  out.push({ url: win.location.href, title: win.document.title,
+             browser: frame && frame.currentURI ? frame.currentURI.spec : null });
+}
+return out;
+"""
+
+# The logins stored for an origin ("oauth://<issuer>" for OAuth2 refresh tokens).
+_JS_LOGINS = """
+return Services.logins.searchLoginsAsync({ origin: arguments[0] }).then(found =>
+  found.map(l => ({ username: l.username, realm: l.httpRealm, password: l.password })));
+"""
+
+
+
 # --------------------------------------------------------------------------- Thunderbird
 
 
@@ -532,7 +588,8 @@ class Thunderbird:
             self.client.command("WebDriver:SetWindowRect", {"x": 0, "y": 0, "width": 1400, "height": 1100})
         if self.ca_pem is not None:
             self.trust_ca(Path(self.ca_pem).read_text())
-        self.add_login()
+        if self.account.auth_method == PASSWORD:
+            self.add_login()
 
     def stop(self) -> None:
         """Kill Thunderbird's process group and remove its profile, whatever state it is in."""
@@ -592,6 +649,24 @@ class Thunderbird:
         n = self.execute(_JS_ADD_LOGIN, origin, self.account.user, self.account.password)
         if n != 1:
             raise ThunderbirdError(f"the login for {origin} was not stored ({n} logins found)")
+
+    # -- add-ons and OAuth2 ------------------------------------------------------
+    def install_addon(self, xpi: Path) -> dict:
+        """Install an .xpi as a user's "Install Add-on From File" does: {id, name, version,
+        active, signed} or {error}."""
+        return self.execute(_JS_INSTALL_ADDON, str(Path(xpi).resolve()))
+
+    def oauth_provider(self, host: str) -> dict | None:
+        """The OAuth2 provider Thunderbird knows for an IMAP server `host` (None: none)."""
+        return self.execute(_JS_OAUTH_PROVIDER, host)
+
+    def windows(self) -> list[dict]:
+        """The open windows: {url, title, browser} (browser: the sign-in window's address)."""
+        return self.execute(_JS_WINDOWS)
+
+    def logins(self, origin: str) -> list[dict]:
+        """The stored logins of an origin: {username, realm, password}."""
+        return self.execute(_JS_LOGINS, origin)
 
     # -- mail ------------------------------------------------------------------
     def sync_inbox(self, expect: int, timeout: float = 60.0) -> list[dict]:

@@ -78,7 +78,8 @@ TEST_CASE("addon: the manifest registers the gateway's OAuth provider", "[admin]
         "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/authorize");
   CHECK(str(p, "tokenEndpoint") ==
         "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token");
-  CHECK(str(p, "redirectionEndpoint") == "http://localhost");
+  // https: Thunderbird 153 upgrades a redirect to http://localhost and then misses it.
+  CHECK(str(p, "redirectionEndpoint") == "https://localhost");
   CHECK(p.at("usePKCE").as_bool());
   CHECK(str(p, "scopes") == "https://outlook.office.com/IMAP.AccessAsUser.All offline_access");
   const json::array& hosts = p.at("hostnames").as_array();
