@@ -444,7 +444,8 @@ asio::awaitable<GraphResult<GraphEvent>> GraphClient::get_event(std::string_view
 }
 
 asio::awaitable<GraphResult<MeetingMessageListing>>
-GraphClient::list_meeting_messages(std::string_view upn, std::string_view since_utc) {
+GraphClient::list_meeting_messages(std::string_view upn, std::string_view since_utc,
+                                   bool with_events) {
   const auto deadline = Clock::now() + config_.overall_timeout;
   if (!since_utc.empty() && !is_utc_timestamp(since_utc)) {
     co_return GraphError{GraphErrc::bad_request, "since must be YYYY-MM-DDTHH:MM:SSZ"};
@@ -459,10 +460,14 @@ GraphClient::list_meeting_messages(std::string_view upn, std::string_view since_
   filter += "singleValueExtendedProperties/any(ep: ep/id eq 'String 0x001A' and "
             "startswith(ep/value, 'IPM.Schedule.Meeting.'))";
   const std::string top = std::to_string(config_.page_size);
-  auto url =
-      user_url(upn, "/messages?" + build_query({{"$filter", filter},
-                                                {"$select", "internetMessageId,receivedDateTime"},
-                                                {"$top", top}}));
+  auto url = user_url(
+      upn,
+      "/messages?" + (with_events ? build_query({{"$filter", filter},
+                                                 {"$expand", "microsoft.graph.eventMessage/event"},
+                                                 {"$top", top}})
+                                  : build_query({{"$filter", filter},
+                                                 {"$select", "internetMessageId,receivedDateTime"},
+                                                 {"$top", top}})));
   if (!url) {
     co_return url.error();
   }
@@ -490,6 +495,9 @@ GraphClient::list_meeting_messages(std::string_view upn, std::string_view since_
       ref.internet_message_id = string_member(message, "internetMessageId", max_message_id);
       ref.odata_type = string_member(message, "@odata.type", 100);
       ref.received_date_time = string_member(message, "receivedDateTime", 40);
+      if (with_events) {
+        ref.lookup_json = json::serialize(json::object{{"value", json::array{item}}});
+      }
       if (!ref.internet_message_id.empty()) {
         listing.messages.push_back(std::move(ref));
       }

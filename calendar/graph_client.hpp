@@ -38,6 +38,9 @@ struct MeetingMessageRef {
   std::string internet_message_id;
   std::string odata_type;         // "#microsoft.graph.eventMessageRequest", ...
   std::string received_date_time; // as Graph wrote it, e.g. "2026-11-18T10:02:11Z"
+  // Listed with events: the message with its event, as a one-message collection response
+  // (what fetch_event_message_json() gives for it).
+  std::string lookup_json;
 };
 
 struct MeetingMessageListing {
@@ -81,9 +84,10 @@ class GraphClient {
 
   // The user's meeting messages (message class IPM.Schedule.Meeting.*) received
   // at or after `since_utc` ("YYYY-MM-DDTHH:MM:SSZ"; empty: all), following
-  // @odata.nextLink up to max_pages pages.
+  // @odata.nextLink up to max_pages pages. `with_events`: whole messages with
+  // their events expanded (one listing instead of a lookup per message).
   boost::asio::awaitable<GraphResult<MeetingMessageListing>>
-  list_meeting_messages(std::string_view upn, std::string_view since_utc);
+  list_meeting_messages(std::string_view upn, std::string_view since_utc, bool with_events = false);
 
   const GraphClientStats& stats() const { return stats_; }
   std::size_t token_fetches() const { return tokens_.fetches(); }

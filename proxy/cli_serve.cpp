@@ -78,7 +78,8 @@ int run_serve(const std::string& config_path) {
     log_event(LogLevel::info, "rewrite_totals",
               {field("plain", c.plain), field("rewritten", c.rewritten),
                field("originals", c.originals), field("listings", c.listings),
-               field("listing_failures", c.listing_failures)});
+               field("listing_failures", c.listing_failures),
+               field("listed_events", c.listed_events)});
   }
   return 0;
 }

@@ -625,7 +625,9 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
       protocol::answers_name_message_id(args.items) &&
       protocol::answers_are_header_sized(args.items)) {
     const auto selected_at = selected_at_;
-    auto listing = co_await service_.listing(upn_, selected_at);
+    // Nothing decided in this mailbox yet: a first sync, which will want many events.
+    const bool first_sync = window.through == 0;
+    auto listing = co_await service_.listing(upn_, selected_at, first_sync);
     if (listing && listing->asked >= selected_at) {
       co_return co_await stream(io, command, mailbox, *listing, window);
     }

@@ -340,7 +340,13 @@ asio::awaitable<MessageState> RewriteService::decide(MessageKey key, std::string
   if (config_.dry_run) {
     co_return record_original(key, "dry run");
   }
-  auto json = co_await graph_->fetch_event_message_json(key.user, *message_id);
+  std::optional<calendar::GraphResult<std::string>> answer;
+  if (auto listed = take_listed_event(key.user, *message_id)) {
+    answer.emplace(std::move(*listed));
+  } else {
+    answer.emplace(co_await graph_->fetch_event_message_json(key.user, *message_id));
+  }
+  auto& json = *answer;
   if (!json) {
     co_return record_original(key,
                               "graph " + std::string(calendar::graph_errc_name(json.error().code)));
@@ -358,7 +364,8 @@ asio::awaitable<MessageState> RewriteService::decide(MessageKey key, std::string
 }
 
 asio::awaitable<std::shared_ptr<const MeetingListing>>
-RewriteService::listing(const std::string& upn, std::chrono::steady_clock::time_point asked_after) {
+RewriteService::listing(const std::string& upn, std::chrono::steady_clock::time_point asked_after,
+                        bool with_events) {
   UserListing& entry = listings_[upn];
   const auto now = std::chrono::steady_clock::now();
   if (entry.refreshing || (entry.listing && now - entry.fetched < graph_section_.listing_interval &&
@@ -372,7 +379,7 @@ RewriteService::listing(const std::string& upn, std::chrono::steady_clock::time_
   if (entry.listing) {
     since = utc_timestamp(entry.listing->complete_until - std::chrono::minutes(10));
   }
-  auto listed = co_await graph_->list_meeting_messages(upn, since);
+  auto listed = co_await graph_->list_meeting_messages(upn, since, with_events);
   UserListing& after = listings_[upn]; // the map may have grown meanwhile
   after.refreshing = false;
   if (!listed || listed->truncated) {
@@ -390,12 +397,79 @@ RewriteService::listing(const std::string& upn, std::chrono::steady_clock::time_
   }
   for (const auto& ref : listed->messages) {
     next->message_ids.insert(ref.internet_message_id);
+    if (!ref.lookup_json.empty()) {
+      keep_listed_event(upn, ref);
+    }
   }
   next->complete_until = started;
   next->asked = now;
   after.listing = std::move(next);
   after.fetched = now;
   co_return after.listing;
+}
+
+} // namespace icalgate::proxy
+
+namespace icalgate::proxy {
+
+namespace {
+
+std::string listed_key(std::string_view upn, std::string_view message_id) {
+  std::string key(upn);
+  std::transform(key.begin(), key.end(), key.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  key += '\n';
+  if (!message_id.starts_with('<')) {
+    key += '<';
+  }
+  key += message_id;
+  if (!message_id.ends_with('>')) {
+    key += '>';
+  }
+  return key;
+}
+
+} // namespace
+
+void RewriteService::keep_listed_event(const std::string& upn,
+                                       const calendar::MeetingMessageRef& ref) {
+  if (ref.lookup_json.size() > max_listed_bytes / 16) {
+    return; // an odd giant: the lookup fetches it when it is needed
+  }
+  std::string key = listed_key(upn, ref.internet_message_id);
+  if (auto it = listed_index_.find(key); it != listed_index_.end()) {
+    listed_bytes_ -= it->second->json.size();
+    listed_events_.erase(it->second);
+    listed_index_.erase(it);
+  }
+  const auto now = std::chrono::steady_clock::now();
+  while (!listed_events_.empty() && (listed_bytes_ + ref.lookup_json.size() > max_listed_bytes ||
+                                     now - listed_events_.front().listed > max_listed_age)) {
+    listed_bytes_ -= listed_events_.front().json.size();
+    listed_index_.erase(listed_events_.front().key);
+    listed_events_.pop_front();
+  }
+  listed_bytes_ += ref.lookup_json.size();
+  listed_events_.push_back(ListedEvent{key, ref.lookup_json, now});
+  listed_index_[std::move(key)] = std::prev(listed_events_.end());
+}
+
+std::optional<std::string> RewriteService::take_listed_event(const std::string& upn,
+                                                             std::string_view message_id) {
+  auto it = listed_index_.find(listed_key(upn, message_id));
+  if (it == listed_index_.end()) {
+    return std::nullopt;
+  }
+  const bool fresh = std::chrono::steady_clock::now() - it->second->listed <= max_listed_age;
+  std::string json = std::move(it->second->json);
+  listed_bytes_ -= json.size();
+  listed_events_.erase(it->second);
+  listed_index_.erase(it);
+  if (!fresh) {
+    return std::nullopt;
+  }
+  ++counters_.listed_events;
+  return json;
 }
 
 } // namespace icalgate::proxy

@@ -54,6 +54,7 @@ struct RewriteCounters {
   std::map<std::string, std::uint64_t> original_reasons;
   std::uint64_t listings = 0; // Graph listings fetched
   std::uint64_t listing_failures = 0;
+  std::uint64_t listed_events = 0; // Graph lookups spared: the event came with the listing
 };
 
 class RewriteService {
@@ -89,9 +90,11 @@ class RewriteService {
 
   // The user's meeting-message listing, refreshed from Graph when older than the configured
   // interval or asked before `asked_after`; null when Graph cannot list (the caller
-  // classifies from IMAP instead).
+  // classifies from IMAP instead). `with_events`: a refresh brings the events along, for a
+  // first sync that is about to decide many of them (decide() then needs no lookup).
   boost::asio::awaitable<std::shared_ptr<const MeetingListing>>
-  listing(const std::string& upn, std::chrono::steady_clock::time_point asked_after = {});
+  listing(const std::string& upn, std::chrono::steady_clock::time_point asked_after = {},
+          bool with_events = false);
 
   const RewriteCounters& counters() const { return counters_; }
 
@@ -120,6 +123,21 @@ class RewriteService {
   static constexpr std::size_t max_cached_bytes = 64u << 20;
   RewriteCounters counters_;
   std::unordered_set<std::string> selected_; // mailboxes whose UIDVALIDITY was checked
+  // Graph answers that came with a listing: (UPN, Message-ID) -> what the lookup would give,
+  // oldest first, bounded by total bytes and age; each is used once.
+  void keep_listed_event(const std::string& upn, const calendar::MeetingMessageRef& ref);
+  std::optional<std::string> take_listed_event(const std::string& upn, std::string_view message_id);
+  struct ListedEvent {
+    std::string key;
+    std::string json;
+    std::chrono::steady_clock::time_point listed;
+  };
+  std::list<ListedEvent> listed_events_;
+  std::unordered_map<std::string, decltype(listed_events_)::iterator> listed_index_;
+  std::size_t listed_bytes_ = 0;
+  static constexpr std::size_t max_listed_bytes = 64u << 20;
+  // Older than this, an event may have changed since: the lookup asks again.
+  static constexpr std::chrono::minutes max_listed_age{15};
 };
 
 // "DD-Mon-YYYY HH:MM:SS +ZZZZ" (IMAP INTERNALDATE) as a point in time.

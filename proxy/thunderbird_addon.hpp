@@ -29,8 +29,8 @@ inline constexpr std::string_view imap_oauth_scopes =
 // OAuth2.sys.mjs's default http://localhost: Thunderbird 153 loads Entra's redirect to
 // http://localhost/?code=… as https://localhost/?code=…, which that prefix never matches, and
 // the sign-in hangs (tests/integration/test_thunderbird_oauth.py). Its own Microsoft sign-in
-// went to the system browser instead (useExternalBrowser), a manifest key Thunderbird 140's
-// schema rejects.
+// goes to the system browser instead (useExternalBrowser), a manifest key that Thunderbird
+// 140, the add-on's minimum, may not know: an unknown key can stop the add-on installing.
 inline constexpr std::string_view thunderbird_redirect_uri = "https://localhost";
 inline constexpr std::string_view addon_min_thunderbird = "140.0";
 

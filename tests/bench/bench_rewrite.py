@@ -28,7 +28,7 @@ wall time.
   wall times come from a second, untapped set of gateways logging at info level.
 
 Relay throughput with rewriting enabled on a mailbox without invitations: UID FETCH 1:*
-BODY.PEEK[] of 150 ordinary messages of 100 KB - 1 MB, a fresh session per fetch, 15 rounds
+BODY.PEEK[] of 150 ordinary messages of 100 KB - 1 MB, a fresh session per fetch, 31 rounds
 with the gateways interleaved (who goes first rotates): MB/s at the client, and the goal figure
 (issue 4: >= 0.97) as the median over rounds of each rewriting gateway's MB/s over the
 non-rewriting gateway's in the same round, so that load from elsewhere on the machine, which
@@ -962,7 +962,7 @@ def main() -> int:
     p.add_argument("--bulk-count", type=int, default=150, help="ordinary messages for the throughput run")
     p.add_argument("--bulk-min-size", type=parse_size, default=parse_size("100KiB"))
     p.add_argument("--bulk-max-size", type=parse_size, default=parse_size("1MiB"))
-    p.add_argument("--rounds", type=int, default=15, help="throughput rounds (median of)")
+    p.add_argument("--rounds", type=int, default=31, help="throughput rounds (median of)")
     p.add_argument("--cached-reps", type=int, default=3, help="timed cached header syncs (median of)")
     p.add_argument("--only", default="sync,throughput", help="comma-separated: sync, throughput")
     p.add_argument("--json", default=str(REPO / "build" / "bench" / "rewrite.json"))

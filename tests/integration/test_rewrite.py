@@ -368,13 +368,21 @@ SyncState *
         for name, options in (("probed", {"listing": False}), ("streamed", {})):
             state = Path(tempfile.mkdtemp(prefix="state-", dir=self.w.root)) / "rewrite.db"
             gw = self.w.start_gateway(name=f"sync-{name}", extra_config=rewrite_config(state, **options))
+            graph_before = len(GRAPH.log_text())
             try:
                 with self.gateway_session(gw) as c:
                     answers[name] = c.check(sync)
                 lines = [line for line in gw.log_text().splitlines() if " G session=" in line]
             finally:
                 gw.stop()
+            graph_log = GRAPH.log_text()[graph_before:]
         self.assertEqual(answers["streamed"], answers["probed"])
+        # A first sync lists the events along with the meeting messages: no lookup per message.
+        self.assertIn("$expand=microsoft.graph.eventMessage", graph_log.replace("%24", "$").replace("%2F", "/"))
+        self.assertNotIn("internetMessageId%20eq", graph_log)
+        self.assertNotIn("internetMessageId eq", graph_log)
+        rewritten = sum(1 for m in MANIFEST if m["expect"] == "rewrite")
+        self.assertRegex(gw.log_text(), rf"rewrite_totals .*listed_events={rewritten}\b")
         self.assertEqual(len(answers["streamed"]), len(MANIFEST))
         self.assertIn("streamed=", lines[0])
         probes = lines[1:]

@@ -560,6 +560,31 @@ TEST_CASE("graph: the meeting listing follows nextLink across pages", "[graph]")
   CHECK(bad_since.error().code == GraphErrc::bad_request);
 }
 
+TEST_CASE("graph: a listing with events carries what each lookup would give", "[graph]") {
+  GraphSim sim;
+  sim.add_fixture("reply-accepted");
+  sim.add_message(alice, "note", generated_message(7, "<note@x>", false));
+  asio::io_context io;
+  auto client = make_client(io, sim.config());
+  auto listing = run(io, client->list_meeting_messages(alice, "", true));
+  INFO((listing ? "" : listing.error().message));
+  REQUIRE(listing.ok());
+  REQUIRE(listing->messages.size() == 1);
+  const auto& ref = listing->messages.front();
+  CHECK(ref.internet_message_id == lookup_id);
+  auto lookup = run(io, client->fetch_event_message_json(alice, lookup_id));
+  REQUIRE(lookup.ok());
+  CHECK(json::parse(ref.lookup_json).at("value") == json::parse(*lookup).at("value"));
+  auto parsed = parse_event_message_response(ref.lookup_json);
+  REQUIRE(parsed.ok());
+  CHECK_FALSE(parsed->event.ical_uid.empty());
+  // Without events the listing names the messages only.
+  auto ids = run(io, client->list_meeting_messages(alice, ""));
+  REQUIRE(ids.ok());
+  REQUIRE(ids->messages.size() == 1);
+  CHECK(ids->messages.front().lookup_json.empty());
+}
+
 TEST_CASE("graph: the per-user concurrency cap holds", "[graph]") {
   GraphSim sim;
   sim.add_fixture("reply-accepted");
