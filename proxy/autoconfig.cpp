@@ -1,36 +1,12 @@
 #include "proxy/autoconfig.hpp"
 
+#include "proxy/markup_escape.hpp"
+
 #include <algorithm>
 
 namespace icalgate::proxy {
 
 namespace {
-
-std::string xml_escape(std::string_view text) {
-  std::string out;
-  for (const char c : text) {
-    switch (c) {
-    case '&':
-      out += "&amp;";
-      break;
-    case '<':
-      out += "&lt;";
-      break;
-    case '>':
-      out += "&gt;";
-      break;
-    case '"':
-      out += "&quot;";
-      break;
-    case '\'':
-      out += "&apos;";
-      break;
-    default:
-      out += c;
-    }
-  }
-  return out;
-}
 
 // Thunderbird's InputSanitizer.hostname: letters, digits, '-' and '.'; lower-cased here.
 std::optional<std::string> dns_name(std::string_view text) {
@@ -91,7 +67,7 @@ std::string autoconfig_xml(const Autoconfig& a) {
     out += '\n';
   };
   const auto element = [](std::string_view name, std::string_view value) {
-    return "<" + std::string(name) + ">" + xml_escape(value) + "</" + std::string(name) + ">";
+    return "<" + std::string(name) + ">" + markup_escape(value) + "</" + std::string(name) + ">";
   };
   const auto server = [&](std::string_view kind, std::string_view host, std::uint16_t port,
                           std::string_view socket, std::string_view auth) {
@@ -106,7 +82,7 @@ std::string autoconfig_xml(const Autoconfig& a) {
   };
   line(0, R"(<?xml version="1.0" encoding="UTF-8"?>)");
   line(0, R"(<clientConfig version="1.1">)");
-  line(1, "<emailProvider id=\"" + xml_escape(a.domain) + "\">");
+  line(1, "<emailProvider id=\"" + markup_escape(a.domain) + "\">");
   line(2, element("domain", a.domain));
   line(2, element("displayName", "Microsoft 365 through icalgate"));
   line(2, element("displayShortName", "icalgate"));

@@ -1,5 +1,7 @@
 #include "proxy/enrol_page.hpp"
 
+#include "proxy/markup_escape.hpp"
+
 #include <algorithm>
 
 namespace icalgate::proxy {
@@ -28,8 +30,8 @@ std::string document(std::string_view title, std::string_view body, int refresh 
   if (refresh > 0) {
     out += "<meta http-equiv=\"refresh\" content=\"" + std::to_string(refresh) + "\">\n";
   }
-  out += "<title>" + html_escape(title) + "</title>\n<style>" + std::string(style) +
-         "</style>\n</head>\n<body>\n<main>\n<h1>" + html_escape(title) + "</h1>\n";
+  out += "<title>" + markup_escape(title) + "</title>\n<style>" + std::string(style) +
+         "</style>\n</head>\n<body>\n<main>\n<h1>" + markup_escape(title) + "</h1>\n";
   out += body;
   out += "</main>\n</body>\n</html>\n";
   return out;
@@ -37,7 +39,7 @@ std::string document(std::string_view title, std::string_view body, int refresh 
 
 std::string paragraph(std::string_view text, std::string_view css_class = {}) {
   std::string out = css_class.empty() ? "<p>" : "<p class=\"" + std::string(css_class) + "\">";
-  return out + html_escape(text) + "</p>\n";
+  return out + markup_escape(text) + "</p>\n";
 }
 
 const std::string again = "<p><a href=\"/enrol\">Start again</a></p>\n";
@@ -83,14 +85,14 @@ std::string waiting_body(const EnrolView& v) {
   if (!v.message.empty()) {
     out += paragraph(v.message);
   }
-  out += "<p>Code: <span class=\"code\" id=\"user-code\">" + html_escape(v.user_code) +
+  out += "<p>Code: <span class=\"code\" id=\"user-code\">" + markup_escape(v.user_code) +
          "</span></p>\n<p>Link: ";
   if (is_web_link(v.verification_uri)) {
-    out += "<a id=\"verification-uri\" href=\"" + html_escape(v.verification_uri) +
-           "\" target=\"_blank\" rel=\"noreferrer noopener\">" + html_escape(v.verification_uri) +
+    out += "<a id=\"verification-uri\" href=\"" + markup_escape(v.verification_uri) +
+           "\" target=\"_blank\" rel=\"noreferrer noopener\">" + markup_escape(v.verification_uri) +
            "</a>";
   } else {
-    out += "<span id=\"verification-uri\">" + html_escape(v.verification_uri) + "</span>";
+    out += "<span id=\"verification-uri\">" + markup_escape(v.verification_uri) + "</span>";
   }
   out += "</p>\n";
   out += paragraph("Sign in there as " + v.upn +
@@ -106,7 +108,7 @@ std::string waiting_body(const EnrolView& v) {
 std::string setup_body(const EnrolView& v, const ImapServerInfo& imap) {
   std::string servers;
   for (const std::string& name : imap.hostnames) {
-    servers += (servers.empty() ? "" : " or ") + html_escape(name);
+    servers += (servers.empty() ? "" : " or ") + markup_escape(name);
   }
   std::string ports;
   if (imap.imaps_port) {
@@ -119,7 +121,7 @@ std::string setup_body(const EnrolView& v, const ImapServerInfo& imap) {
       paragraph("You are enrolled, " + v.upn +
                 ". This is your password for mail programs; it is shown only this once, so "
                 "note it now:") +
-      "<p><span class=\"password\" id=\"app-password\">" + html_escape(v.password.view()) +
+      "<p><span class=\"password\" id=\"app-password\">" + markup_escape(v.password.view()) +
       "</span></p>\n<h2>Set up your mail program</h2>\n<dl>\n";
   if (!servers.empty()) {
     out += "<dt>Incoming mail server (IMAP)</dt><dd id=\"imap-server\">" + servers + "</dd>\n";
@@ -127,7 +129,7 @@ std::string setup_body(const EnrolView& v, const ImapServerInfo& imap) {
   if (!ports.empty()) {
     out += "<dt>Port and security</dt><dd>" + ports + "</dd>\n";
   }
-  out += "<dt>User name</dt><dd>" + html_escape(v.upn) +
+  out += "<dt>User name</dt><dd>" + markup_escape(v.upn) +
          "</dd>\n<dt>Password</dt><dd>the password above</dd>\n"
          "<dt>Authentication</dt><dd>normal password</dd>\n</dl>\n";
   out += paragraph("Enrolling again issues a new password and replaces this one.");
@@ -135,33 +137,6 @@ std::string setup_body(const EnrolView& v, const ImapServerInfo& imap) {
 }
 
 } // namespace
-
-std::string html_escape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (const char c : text) {
-    switch (c) {
-    case '&':
-      out += "&amp;";
-      break;
-    case '<':
-      out += "&lt;";
-      break;
-    case '>':
-      out += "&gt;";
-      break;
-    case '"':
-      out += "&quot;";
-      break;
-    case '\'':
-      out += "&#39;";
-      break;
-    default:
-      out += c;
-    }
-  }
-  return out;
-}
 
 bool valid_upn(std::string_view upn) {
   constexpr std::string_view specials = ".-_+'!#$%&*/=?^`{|}~";
@@ -265,13 +240,13 @@ std::string enrol_form_page(std::string_view error, std::string_view upn) {
       "issues. To get yours, sign in once with your Microsoft account: enter your e-mail "
       "address, then follow the instructions.");
   if (!error.empty()) {
-    body += "<p class=\"error\" role=\"alert\">" + html_escape(error) + "</p>\n";
+    body += "<p class=\"error\" role=\"alert\">" + markup_escape(error) + "</p>\n";
   }
   body += "<form method=\"post\" action=\"/enrol\">\n"
           "<label for=\"upn\">Your e-mail address</label>\n"
           "<input id=\"upn\" name=\"upn\" type=\"email\" autocomplete=\"username\" required "
           "maxlength=\"320\" value=\"" +
-          html_escape(upn) + "\">\n<button type=\"submit\">Continue</button>\n</form>\n";
+          markup_escape(upn) + "\">\n<button type=\"submit\">Continue</button>\n</form>\n";
   return document("Enrol for IMAP", body);
 }
 

@@ -23,8 +23,6 @@ struct ImapServerInfo {
 // How often a status page reloads itself (meta refresh) while a sign-in is pending.
 inline constexpr int enrol_refresh_seconds = 3;
 
-std::string html_escape(std::string_view text);
-
 // An address the gateway could enrol: ASCII, one '@', a dotted domain, at most 320 bytes.
 bool valid_upn(std::string_view upn);
 

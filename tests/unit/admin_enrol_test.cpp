@@ -5,6 +5,7 @@
 #include "proxy/enrol_page.hpp"
 #include "proxy/enrol_registry.hpp"
 #include "proxy/http_routes.hpp"
+#include "proxy/markup_escape.hpp"
 
 #include <catch2/catch_test_macros.hpp>
 
@@ -230,7 +231,7 @@ TEST_CASE("enrol page: what a browser sends is checked", "[admin][enrol]") {
   CHECK_FALSE(is_form_content_type("application/json"));
   CHECK_FALSE(is_form_content_type(""));
 
-  CHECK(html_escape("<a href=\"x\">&'") == "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+  CHECK(markup_escape("<a href=\"x\">&'") == "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
 }
 
 TEST_CASE("enrol page: the form, the code, the password and the failures", "[admin][enrol]") {

@@ -4,6 +4,7 @@
 // stored entries (with its own CRC-32) and a strict reader for the small XML subset of
 // Thunderbird's autoconfig.
 
+#include <charconv>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -187,6 +188,21 @@ class XmlReader {
           pos_ += e.size();
           matched = true;
           break;
+        }
+      }
+      if (!matched && text_.substr(pos_, 2) == "&#") {
+        // A character reference (ASCII only is enough here): "&#39;" or "&#x27;".
+        const bool hex = text_.substr(pos_ + 2, 1) == "x";
+        const std::size_t digits = pos_ + (hex ? 3 : 2);
+        const std::size_t end = text_.find(';', digits);
+        unsigned value = 0;
+        if (end != std::string_view::npos && end > digits && end - digits <= 6 &&
+            std::from_chars(text_.data() + digits, text_.data() + end, value, hex ? 16 : 10).ptr ==
+                text_.data() + end &&
+            value > 0 && value < 128) {
+          out += static_cast<char>(value);
+          pos_ = end + 1;
+          matched = true;
         }
       }
       if (!matched) {
