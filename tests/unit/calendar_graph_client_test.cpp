@@ -585,6 +585,25 @@ TEST_CASE("graph: a listing with events carries what each lookup would give", "[
   CHECK(ids->messages.front().lookup_json.empty());
 }
 
+namespace {
+
+// Warms the token (so that only Graph requests overlap), makes Graph answer each request
+// `delay_ms` late, and runs `n` lookups for alice at once: how many succeeded.
+int slowed_lookups(asio::io_context& io, GraphClient& client, GraphSim& sim, int delay_ms, int n) {
+  REQUIRE(run(io, client.lookup_event_message(alice, lookup_id)).ok());
+  sim.set_control(R"({"fail":[{"path_prefix":"/v1.0/users/","delay_ms":)" +
+                  std::to_string(delay_ms) + "}]}");
+  int ok = 0;
+  for (int i = 0; i < n; ++i) {
+    spawn_lookup(io, client, alice, ok);
+  }
+  io.restart();
+  io.run();
+  return ok;
+}
+
+} // namespace
+
 TEST_CASE("graph: the per-user concurrency cap holds", "[graph]") {
   GraphSim sim;
   sim.add_fixture("reply-accepted");
@@ -593,16 +612,7 @@ TEST_CASE("graph: the per-user concurrency cap holds", "[graph]") {
   config.global_concurrency = 16;
   asio::io_context io;
   auto client = make_client(io, config);
-  // Warm the token so that only Graph requests overlap.
-  REQUIRE(run(io, client->lookup_event_message(alice, lookup_id)).ok());
-  sim.set_control(R"({"fail":[{"path_prefix":"/v1.0/users/","delay_ms":150}]})");
-  int ok = 0;
-  for (int i = 0; i < 8; ++i) {
-    spawn_lookup(io, *client, alice, ok);
-  }
-  io.restart();
-  io.run();
-  CHECK(ok == 8);
+  CHECK(slowed_lookups(io, *client, sim, 150, 8) == 8);
   auto stats = sim_stats(io, sim);
   CHECK(count_of(stats.at("max_in_flight_per_user").as_object(), "alice@contoso.com") == 2);
 }
@@ -616,16 +626,8 @@ TEST_CASE("graph: waiting for the per-user cap does not eat the timeout", "[grap
   config.overall_timeout = std::chrono::milliseconds(1000);
   asio::io_context io;
   auto client = make_client(io, config);
-  REQUIRE(run(io, client->lookup_event_message(alice, lookup_id)).ok());
   // Eight lookups one after another take about 2.4 s, well past one overall timeout.
-  sim.set_control(R"({"fail":[{"path_prefix":"/v1.0/users/","delay_ms":300}]})");
-  int ok = 0;
-  for (int i = 0; i < 8; ++i) {
-    spawn_lookup(io, *client, alice, ok);
-  }
-  io.restart();
-  io.run();
-  CHECK(ok == 8);
+  CHECK(slowed_lookups(io, *client, sim, 300, 8) == 8);
 }
 
 TEST_CASE("graph: the global concurrency cap holds across users", "[graph]") {

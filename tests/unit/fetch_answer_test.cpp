@@ -2,6 +2,7 @@
 // decides a message from these without asking the server, so a wrong or missed Message-ID
 // here would show a meeting message unrewritten.
 
+#include "mime_test_support.hpp"
 #include "protocol/fetch_answer.hpp"
 #include "protocol/response.hpp"
 
@@ -10,12 +11,6 @@
 using namespace icalgate::protocol;
 
 namespace {
-
-FetchItems items_of(const std::string& text) {
-  auto items = parse_fetch_items(text);
-  REQUIRE(items.ok());
-  return *items;
-}
 
 std::optional<std::string> id_in(const std::string& response) {
   auto parsed = parse_response(response);

@@ -15,12 +15,6 @@ using namespace icalgate::protocol;
 
 namespace {
 
-FetchItems items_of(const std::string& text) {
-  auto items = parse_fetch_items(text);
-  REQUIRE(items.ok());
-  return *items;
-}
-
 // The one item `text` renders to for `msg`, e.g. "RFC822.SIZE 735".
 std::string rendered_item(const mime::Message& msg, const std::string& text) {
   auto rendered = render_fetch(msg, items_of(text), FetchContext{});

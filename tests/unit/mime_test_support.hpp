@@ -20,6 +20,12 @@ struct OracleCase {
   bool is_no;
 };
 
+inline icalgate::protocol::FetchItems items_of(const std::string& text) {
+  auto items = icalgate::protocol::parse_fetch_items(text);
+  REQUIRE(items.ok());
+  return *items;
+}
+
 inline std::string read_mime_fixture(const std::string& name) {
   std::ifstream in(std::string(ICALGATE_TEST_DATA_DIR) + "/unit/data/mime/" + name,
                    std::ios::binary);
