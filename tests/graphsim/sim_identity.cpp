@@ -446,16 +446,9 @@ Response IdentityPlatform::redeem_authorization_code(const ClientApp& client, co
     }
   }
   entry.redeemed = true;
-  Grant grant;
-  grant.upn = entry.upn;
-  grant.client_id = entry.client_id;
-  grant.tenant_id = entry.tenant_id;
-  grant.scopes = entry.scopes;
-  grant.public_client = !form.contains("client_secret") && !form.contains("client_assertion");
-  grant.issued_unix = unix_now();
-  grants_.push_back(std::move(grant));
   ++stats_.code_grants;
-  return issue(grants_.size() - 1, grants_.back().scopes, lifetime);
+  return grant_tokens(Grant{entry.upn, entry.client_id, entry.tenant_id, entry.scopes}, form,
+                      lifetime);
 }
 
 Response IdentityPlatform::start_device_code(const ClientApp& client, const Form& form) {
@@ -539,11 +532,11 @@ Response IdentityPlatform::redeem_device_code(const ClientApp& client, const For
                           "polling.");
   }
   code.state = CodeState::redeemed;
-  Grant grant;
-  grant.upn = code.upn;
-  grant.client_id = code.client_id;
-  grant.tenant_id = code.tenant_id;
-  grant.scopes = code.scopes;
+  return grant_tokens(Grant{code.upn, code.client_id, code.tenant_id, code.scopes}, form, lifetime);
+}
+
+Response IdentityPlatform::grant_tokens(Grant grant, const Form& form,
+                                        std::chrono::seconds lifetime) {
   grant.public_client = !form.contains("client_secret") && !form.contains("client_assertion");
   grant.issued_unix = unix_now();
   grants_.push_back(std::move(grant));

@@ -146,6 +146,9 @@ class IdentityPlatform {
   // The token response for `grant`: an access token for `scopes`, a fresh refresh token
   // when the grant has offline_access, an id_token when it has openid.
   Response issue(std::size_t grant, const DelegatedScopes& scopes, std::chrono::seconds lifetime);
+  // Records a user's sign-in (public client unless the form carries a credential) and issues
+  // its first tokens.
+  Response grant_tokens(Grant grant, const Form& form, std::chrono::seconds lifetime);
   std::string access_claims_token(const Grant& grant, const DelegatedScopes& scopes,
                                   std::chrono::seconds lifetime) const;
   void expire_old();
