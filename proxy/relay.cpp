@@ -119,6 +119,8 @@ bool Relay::handle_client_frame(const protocol::Frame& frame) {
       } else if (protocol::imap_iequals(name, "ID")) {
         collecting_id_ = true;
         id_command_.clear();
+      } else if (protocol::imap_iequals(name, "LOGOUT")) {
+        logout_sent_ = true;
       }
       current_tag_ = tag;
       if (!done) {
@@ -402,7 +404,9 @@ asio::awaitable<void> Relay::upstream_to_client() {
       continue;
     }
     if (!filled) {
-      finish(upstream_said_bye_ ? RelayEnd::upstream_bye : RelayEnd::upstream_closed);
+      finish(!upstream_said_bye_ ? RelayEnd::upstream_closed
+             : logout_sent_      ? RelayEnd::logout
+                                 : RelayEnd::upstream_bye);
       co_return;
     }
   }

@@ -19,7 +19,8 @@ enum class RelayEnd {
   running,
   client_closed,   // the client went away (or broke the protocol mid-command)
   upstream_closed, // the upstream connection ended without BYE
-  upstream_bye,    // the upstream said BYE (LOGOUT, or its own reasons); already relayed
+  logout,          // the client logged out: the upstream's BYE answered its LOGOUT
+  upstream_bye,    // the upstream said BYE of its own accord; already relayed
   upstream_lost,   // "BAD User is authenticated but not connected": the session is gone
 };
 
@@ -88,6 +89,7 @@ class Relay {
   // upstream → client
   bool upstream_message_start_ = true;
   bool upstream_said_bye_ = false;
+  bool logout_sent_ = false; // the client sent LOGOUT: the upstream's BYE is its answer
   // client commands forwarded and not yet answered with their tagged response
   std::uint32_t in_flight_ = 0;
   // the rewrite: a FETCH held back by the interceptor until the upstream side ran it

@@ -190,6 +190,9 @@ asio::awaitable<void> Session::run() {
       case RelayEnd::client_closed:
         end_reason_ = "client_closed";
         break;
+      case RelayEnd::logout:
+        end_reason_ = "logout";
+        break;
       case RelayEnd::upstream_bye:
         end_reason_ = "upstream_bye";
         break;

@@ -305,6 +305,10 @@ class PreAuthTest(Base):
                            for line in self.w.gateway.log_text().splitlines())
 
             env.wait_until(ended_with_name, 10, what="the post-login ID name in the session_end line")
+            # ... and the session ended by the client's LOGOUT, not by the upstream.
+            ends = [line for line in self.w.gateway.log_text().splitlines()
+                    if "session_end" in line and "client_name=itest-after-login" in line]
+            self.assertIn(" reason=logout ", ends[-1] + " ")
 
     def test_noop_and_logout_before_login(self):
         c = self.imaps()
