@@ -600,7 +600,9 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
           serve_by_uid(mailbox, uid);
         }
       }
-    } else if (!uids) {
+    } else {
+      // A set reaching from the decided UIDs upwards (Thunderbird syncs in chunks: 1:200,
+      // 201:400, ...) moves the decided range up once its messages are decided.
       window.through = service_.decided_through(mailbox);
       const UidSplit split = split_at(args.set, window.through);
       for (const auto& [first, last] : split.decided) {

@@ -64,7 +64,9 @@ asio::awaitable<error_code> Relay::write_client(std::string_view bytes) {
 void Relay::finish(RelayEnd end) {
   // The first end counts: the other direction then fails only because it was cancelled.
   if (end_ == RelayEnd::running) {
-    end_ = end;
+    // After LOGOUT the client may hang up before the upstream does: either way it logged out.
+    const bool after_logout = end == RelayEnd::client_closed || end == RelayEnd::upstream_bye;
+    end_ = logout_sent_ && after_logout ? RelayEnd::logout : end;
   }
 }
 
@@ -404,9 +406,7 @@ asio::awaitable<void> Relay::upstream_to_client() {
       continue;
     }
     if (!filled) {
-      finish(!upstream_said_bye_ ? RelayEnd::upstream_closed
-             : logout_sent_      ? RelayEnd::logout
-                                 : RelayEnd::upstream_bye);
+      finish(upstream_said_bye_ ? RelayEnd::upstream_bye : RelayEnd::upstream_closed);
       co_return;
     }
   }

@@ -19,7 +19,7 @@ enum class RelayEnd {
   running,
   client_closed,   // the client went away (or broke the protocol mid-command)
   upstream_closed, // the upstream connection ended without BYE
-  logout,          // the client logged out: the upstream's BYE answered its LOGOUT
+  logout,          // the client logged out (the upstream's BYE, or the client's close, followed)
   upstream_bye,    // the upstream said BYE of its own accord; already relayed
   upstream_lost,   // "BAD User is authenticated but not connected": the session is gone
 };

@@ -389,6 +389,28 @@ SyncState *
         self.assertEqual(len(probes), 1, lines)
         self.assertRegex(probes[0], r"UID FETCH [0-9:,]+ \(UID BODY\.PEEK\[\]\)")
 
+    def test_chunked_header_sync_moves_the_decided_range(self):
+        # Thunderbird fetches headers in chunks of explicit UID ranges: once they are decided,
+        # a later sync of the whole mailbox asks the upstream nothing more.
+        state = Path(tempfile.mkdtemp(prefix="state-", dir=self.w.root)) / "rewrite.db"
+        gw = self.w.start_gateway(name="chunked", extra_config=rewrite_config(state))
+        items = b"(UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (Subject Message-ID)])"
+        half = len(MANIFEST) // 2
+        try:
+            with self.gateway_session(gw) as c:
+                chunks = (c.check(b"UID FETCH 1:%d %s" % (half, items))
+                          + c.check(b"UID FETCH %d:%d %s" % (half + 1, len(MANIFEST), items)))
+            before = [line for line in gw.log_text().splitlines() if " G session=" in line]
+            with self.gateway_session(gw) as c:
+                whole = c.check(b"UID FETCH 1:* (UID RFC822.SIZE FLAGS)")
+            after = [line for line in gw.log_text().splitlines() if " G session=" in line]
+        finally:
+            gw.stop()
+        self.assertEqual(len(chunks), len(MANIFEST))
+        self.assertEqual(after, before)  # no probe, no streamed command
+        sizes = lambda answers: [re.search(rb"RFC822\.SIZE (\d+)", a).group(1) for a in answers]
+        self.assertEqual(sizes(whole), sizes(chunks))
+
     def test_mail_arriving_after_select_is_still_decided(self):
         # Mail that arrives after SELECT is newer than what the listing can vouch for: the
         # listed invitation is fetched whole, the ordinary message is probed from IMAP.
