@@ -699,8 +699,9 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io,
               {field("session", session_id_), field("streamed", sanitize_for_log(command.tag))});
   }
 
-  // Answers wait here, in order, from the first one that must wait: passing answers that
-  // come later ahead of it could move its sequence number (an EXPUNGE) or its place.
+  // Answers that must wait are kept here; the others pass on at once (clients take FETCH
+  // answers in any order). Once a message is expunged while some wait, everything after it
+  // waits too, in order: passing the EXPUNGE ahead would move their sequence numbers.
   struct Waiting {
     std::string bytes;
     std::uint32_t uid = 0; // an answer about an undecided message
@@ -711,6 +712,8 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io,
   std::vector<std::uint32_t> plain;
   std::uint32_t highest = 0;
   std::string out;
+  bool hold_rest = false;
+  std::size_t waiting_bytes = 0;
   while (true) {
     auto message = co_await read_message(io, &out);
     if (!message) {
@@ -777,7 +780,18 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io,
         }
       }
     }
-    if (wait || !waiting.empty()) {
+    if (!waiting.empty() && head.tag == "*" &&
+        (protocol::imap_iequals(head.name, "EXPUNGE") ||
+         protocol::imap_iequals(head.name, "VANISHED"))) {
+      hold_rest = true;
+    }
+    if (wait || hold_rest) {
+      waiting_bytes += message->size();
+      if (waiting_bytes > max_response_) {
+        log_event(LogLevel::warn, "rewrite_answers_too_large", {field("session", session_id_)});
+        outcome.ok = false;
+        co_return outcome;
+      }
       waiting.push_back(Waiting{std::move(*message), wait ? uid : 0});
     } else {
       out += *message;
