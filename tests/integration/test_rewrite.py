@@ -36,6 +36,7 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.request
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -111,6 +112,12 @@ def fetch_literals(conn: env.Imap, command: bytes) -> dict[int, bytes]:
         if m:
             out[int(m.group(1))] = resp[m.end(): m.end() + int(m.group(2))]
     return out
+
+
+def graph_in_flight() -> int:
+    """Requests the Graph simulator is still answering."""
+    with urllib.request.urlopen(f"http://{env.HOST}:{GRAPH.port}/_stats", timeout=10) as r:
+        return json.loads(r.read())["in_flight"]
 
 
 def uid_of(response: bytes) -> int:
@@ -516,6 +523,9 @@ class RestartAndFailureTest(RewriteBase):
                         self.assertEqual(got[uid], originals[uid])
                         self.assertIn(f"uid={uid} outcome=original reason=\"{reason}\"", gw.log_text())
                 GRAPH.set_faults([])
+                # The delayed requests (the gateway retried) end in the simulator's log only
+                # now: let them, so that later tests that read that log do not see them.
+                env.wait_until(lambda: graph_in_flight() == 0, 15, what="the delayed Graph requests to end")
                 # Graph is back: uid 4 (never shown) is rewritten, 1-3 stay as first shown.
                 again = fetch_literals(c, b"UID FETCH 1:4 (UID BODY.PEEK[])")
             for uid in (1, 2, 3):
