@@ -7,13 +7,8 @@
 
 #include <array>
 #include <atomic>
-#include <cerrno>
 #include <cstring>
-#include <fcntl.h>
-#include <filesystem>
 #include <mutex>
-#include <system_error>
-#include <unistd.h>
 #include <utility>
 
 namespace icalgate::proxy {
@@ -31,7 +26,6 @@ constexpr Errc storage_failure = Errc::unsupported;
 constexpr Errc corrupt_row = Errc::syntax;
 
 constexpr int schema_version = 1;
-constexpr int busy_timeout_ms = 5'000;
 
 constexpr std::string_view password_alphabet = "23456789abcdefghjkmnpqrstuvwxyz";
 constexpr std::size_t password_groups = 5;
@@ -236,10 +230,8 @@ class SqliteAuthStore final : public AuthStore {
  private:
   SqliteAuthStore(std::string path, KdfCost cost) : path_(std::move(path)), cost_(cost) {}
 
-  Error failure(std::string_view what) const {
-    return make_error(storage_failure, "auth store '" + path_ + "': " + std::string(what) + ": " +
-                                           sqlite3_errmsg(db_.get()));
-  }
+  sqlite::Origin origin() const { return {storage_failure, "auth store '" + path_ + "'"}; }
+  Error failure(std::string_view what) const { return origin().failure(db_.get(), what); }
   // No UPN in the text: it goes to logs that need not say whose row it was.
   Error corrupt(std::string_view what) const {
     return make_error(corrupt_row, "auth store '" + path_ + "': a user's row " + std::string(what));
@@ -267,42 +259,15 @@ class SqliteAuthStore final : public AuthStore {
 };
 
 Result<AuthStore::Done> SqliteAuthStore::create_schema() {
-  sqlite3* db = db_.get();
-  // Immediate: two gateways starting together must not both create (or both read version 0).
-  if (sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) {
-    return failure("creating the schema");
+  auto found = sqlite::create_schema(db_.get(), schema_sql, schema_version, origin());
+  if (!found) {
+    return found.error();
   }
-  auto created = [&]() -> Result<Done> {
-    int version = 0;
-    {
-      sqlite3_stmt* stmt = nullptr;
-      if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, nullptr) != SQLITE_OK) {
-        return failure("reading the schema version");
-      }
-      Statement pragma(stmt);
-      if (sqlite3_step(stmt) != SQLITE_ROW) {
-        return failure("reading the schema version");
-      }
-      version = sqlite3_column_int(stmt, 0);
-    }
-    if (version > schema_version) {
-      return make_error(storage_failure, "auth store '" + path_ + "': schema version " +
-                                             std::to_string(version) +
-                                             " is newer than this gateway's");
-    }
-    if (version < schema_version &&
-        sqlite3_exec(db, schema_sql, nullptr, nullptr, nullptr) != SQLITE_OK) {
-      return failure("creating the schema");
-    }
-    if (sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
-      return failure("creating the schema");
-    }
-    return Done{};
-  }();
-  if (!created) {
-    sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+  if (*found > schema_version) {
+    return origin().error("schema version " + std::to_string(*found) +
+                          " is newer than this gateway's");
   }
-  return created;
+  return Done{};
 }
 
 Result<AuthStore::Done> SqliteAuthStore::prepare_all() {
@@ -329,13 +294,10 @@ Result<AuthStore::Done> SqliteAuthStore::prepare_all() {
                      "reenrol_reason, created, updated FROM auth_user ORDER BY upn"},
   };
   for (const auto& [slot, sql] : statements) {
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v3(db_.get(), sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) !=
-        SQLITE_OK) {
-      sqlite3_finalize(stmt);
+    *slot = sqlite::prepare_persistent(db_.get(), sql);
+    if (!*slot) {
       return failure("preparing statements");
     }
-    slot->reset(stmt);
   }
   return Done{};
 }
@@ -355,56 +317,18 @@ Result<std::unique_ptr<AuthStore>> SqliteAuthStore::open_file(const std::string&
       cost.mem_bytes < crypto_pwhash_MEMLIMIT_MIN || cost.mem_bytes > max_row_mem) {
     return fail("Argon2id limits out of range");
   }
-  const bool in_memory = path == ":memory:";
-  if (!in_memory) {
-    const std::filesystem::path parent = std::filesystem::path(path).parent_path();
-    std::error_code ec;
-    if (!parent.empty() && !std::filesystem::is_directory(parent, ec)) {
-      std::filesystem::create_directories(parent, ec);
-      if (ec) {
-        return fail("cannot create directory '" + parent.string() + "': " + ec.message());
-      }
-    }
-    // SQLite would create the file (and later its -wal and -shm, which copy the file's mode)
-    // readable by everyone; sealed or not, the rows are nobody else's business.
-    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) {
-      return fail(std::strerror(errno));
-    }
-    ::close(fd);
-  }
-
   std::unique_ptr<SqliteAuthStore> store(new SqliteAuthStore(path, cost));
-  sqlite3* raw = nullptr;
-  const int rc =
-      sqlite3_open_v2(path.c_str(), &raw,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-  store->db_.reset(raw);
-  if (rc != SQLITE_OK) {
-    return raw != nullptr ? store->failure("cannot open") : fail(sqlite3_errstr(rc));
+  auto db = sqlite::open_database(path, store->origin());
+  if (!db) {
+    return db.error();
   }
-  sqlite3_extended_result_codes(raw, 1);
-  sqlite3_busy_timeout(raw, busy_timeout_ms);
+  store->db_ = std::move(*db);
   // Revoked users' rows are overwritten, not just unlinked: "removes everything stored".
   // Writes are rare (an issue, a token rotation an hour), so FULL sync costs nothing that
   // matters and a rotated refresh token — the old one may be dead — survives a power cut.
-  if (sqlite3_exec(raw, "PRAGMA secure_delete = ON; PRAGMA synchronous = FULL", nullptr, nullptr,
-                   nullptr) != SQLITE_OK) {
+  if (sqlite3_exec(store->db_.get(), "PRAGMA secure_delete = ON; PRAGMA synchronous = FULL",
+                   nullptr, nullptr, nullptr) != SQLITE_OK) {
     return store->failure("setting pragmas");
-  }
-  {
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(raw, "PRAGMA journal_mode = WAL", -1, &stmt, nullptr) != SQLITE_OK) {
-      return store->failure("setting WAL mode");
-    }
-    Statement pragma(stmt);
-    if (sqlite3_step(stmt) != SQLITE_ROW) {
-      return store->failure("setting WAL mode");
-    }
-    const std::string_view mode = column_text(stmt, 0);
-    if (mode != "wal" && !(in_memory && mode == "memory")) {
-      return fail("cannot use WAL mode (journal mode is " + std::string(mode) + ")");
-    }
   }
   if (auto created = store->create_schema(); !created) {
     return created.error();

@@ -8,13 +8,8 @@
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <cstring>
-#include <fcntl.h>
-#include <filesystem>
 #include <mutex>
-#include <system_error>
-#include <unistd.h>
 #include <vector>
 
 namespace icalgate::proxy {
@@ -45,7 +40,6 @@ constexpr Errc storage_failure = Errc::unsupported;
 constexpr Errc corrupt_row = Errc::syntax;
 
 constexpr int schema_version = 2;
-constexpr int busy_timeout_ms = 5'000;
 // Rewritten messages are mostly text; speed matters more than the last few percent because
 // compression runs on the io thread.
 constexpr int compression_level = Z_BEST_SPEED;
@@ -219,10 +213,8 @@ class SqliteRewriteStore final : public RewriteStore {
 
   explicit SqliteRewriteStore(std::string path) : path_(std::move(path)) {}
 
-  Error failure(std::string_view what) const {
-    return make_error(storage_failure, "rewrite state '" + path_ + "': " + std::string(what) +
-                                           ": " + sqlite3_errmsg(db_.get()));
-  }
+  sqlite::Origin origin() const { return {storage_failure, "rewrite state '" + path_ + "'"}; }
+  Error failure(std::string_view what) const { return origin().failure(db_.get(), what); }
   Error corrupt(const MessageKey& key, std::string_view what) const {
     return make_error(corrupt_row, "rewrite state '" + path_ + "': UID " + std::to_string(key.uid) +
                                        " (UIDVALIDITY " + std::to_string(key.uidvalidity) +
@@ -246,43 +238,16 @@ class SqliteRewriteStore final : public RewriteStore {
 };
 
 Result<RewriteStore::Done> SqliteRewriteStore::create_schema() {
-  sqlite3* db = db_.get();
-  // Immediate: two gateways starting together must not both create (or both read version 0).
-  if (sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) {
-    return failure("creating the schema");
+  auto found = sqlite::create_schema(db_.get(), schema_sql, schema_version, origin());
+  if (!found) {
+    return found.error();
   }
-  auto created = [&]() -> Result<Done> {
-    int version = 0;
-    {
-      sqlite3_stmt* stmt = nullptr;
-      if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, nullptr) != SQLITE_OK) {
-        return failure("reading the schema version");
-      }
-      Statement pragma(stmt);
-      if (sqlite3_step(stmt) != SQLITE_ROW) {
-        return failure("reading the schema version");
-      }
-      version = sqlite3_column_int(stmt, 0);
-    }
-    if (version > schema_version) {
-      return make_error(storage_failure, "rewrite state '" + path_ + "': schema version " +
-                                             std::to_string(version) +
-                                             " is newer than this icalgate's (" +
-                                             std::to_string(schema_version) + ")");
-    }
-    if (version < schema_version &&
-        sqlite3_exec(db, schema_sql, nullptr, nullptr, nullptr) != SQLITE_OK) {
-      return failure("creating the schema");
-    }
-    if (sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
-      return failure("creating the schema");
-    }
-    return Done{};
-  }();
-  if (!created) {
-    sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+  if (*found > schema_version) {
+    return origin().error("schema version " + std::to_string(*found) +
+                          " is newer than this icalgate's (" + std::to_string(schema_version) +
+                          ")");
   }
-  return created;
+  return Done{};
 }
 
 Result<RewriteStore::Done> SqliteRewriteStore::prepare_all() {
@@ -326,13 +291,10 @@ Result<RewriteStore::Done> SqliteRewriteStore::prepare_all() {
       {&delete_user_progress_, "DELETE FROM mailbox_progress WHERE user = ?1"},
   };
   for (const auto& [slot, sql] : statements) {
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v3(db_.get(), sql.c_str(), static_cast<int>(sql.size() + 1),
-                           SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK) {
-      sqlite3_finalize(stmt);
+    *slot = sqlite::prepare_persistent(db_.get(), sql);
+    if (!*slot) {
       return failure("preparing statements");
     }
-    slot->reset(stmt);
   }
   return Done{};
 }
@@ -344,58 +306,18 @@ Result<std::unique_ptr<RewriteStore>> SqliteRewriteStore::open_file(const std::s
   if (path.empty()) {
     return fail("no path given");
   }
-  const bool in_memory = path == ":memory:";
-  if (!in_memory) {
-    const std::filesystem::path parent = std::filesystem::path(path).parent_path();
-    std::error_code ec;
-    if (!parent.empty() && !std::filesystem::is_directory(parent, ec)) {
-      std::filesystem::create_directories(parent, ec);
-      if (ec) {
-        return fail("cannot create directory '" + parent.string() + "': " + ec.message());
-      }
-    }
-    // SQLite would create the file (and later its -wal and -shm, which copy the file's mode)
-    // readable by everyone; the rewritten messages are mail.
-    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) {
-      return fail(std::strerror(errno));
-    }
-    ::close(fd);
-  }
-
   std::unique_ptr<SqliteRewriteStore> store(new SqliteRewriteStore(path));
-  sqlite3* raw = nullptr;
-  const int rc =
-      sqlite3_open_v2(path.c_str(), &raw,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-  store->db_.reset(raw);
-  if (rc != SQLITE_OK) {
-    return raw != nullptr ? store->failure("cannot open") : fail(sqlite3_errstr(rc));
+  auto db = sqlite::open_database(path, store->origin());
+  if (!db) {
+    return db.error();
   }
-  sqlite3_extended_result_codes(raw, 1);
-  sqlite3_busy_timeout(raw, busy_timeout_ms);
+  store->db_ = std::move(*db);
   // With WAL, NORMAL syncs at checkpoints instead of at every commit: a commit survives the
   // gateway crashing or restarting, and only the last ones can be lost to a power failure (the
   // messages are then decided again). FULL would put an fsync on the io thread per decision.
-  if (sqlite3_exec(raw, "PRAGMA synchronous = NORMAL", nullptr, nullptr, nullptr) != SQLITE_OK) {
+  if (sqlite3_exec(store->db_.get(), "PRAGMA synchronous = NORMAL", nullptr, nullptr, nullptr) !=
+      SQLITE_OK) {
     return store->failure("setting the sync mode");
-  }
-
-  // WAL lets readers in other processes go on while one writes, and a commit writes only the
-  // changed pages. In-memory databases stay in "memory" mode.
-  {
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(raw, "PRAGMA journal_mode = WAL", -1, &stmt, nullptr) != SQLITE_OK) {
-      return store->failure("setting WAL mode");
-    }
-    Statement pragma(stmt);
-    if (sqlite3_step(stmt) != SQLITE_ROW) {
-      return store->failure("setting WAL mode");
-    }
-    const std::string_view mode = column_text(stmt, 0);
-    if (mode != "wal" && !(in_memory && mode == "memory")) {
-      return fail("cannot use WAL mode (journal mode is " + std::string(mode) + ")");
-    }
   }
 
   // The tables first: statements naming them cannot be prepared before they exist.

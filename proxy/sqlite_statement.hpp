@@ -2,12 +2,15 @@
 // The small layer over SQLite's C API that the gateway's stores share: owning handles, one
 // use of a prepared statement at a time (reset on the way out, so that it holds no lock and
 // keeps no pointer to the caller's buffers, which are bound without copying), and columns
-// read as views.
+// read as views; and the opening of a store's file, which every store wants alike.
+
+#include "protocol/result.hpp"
 
 #include <sqlite3.h>
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 
 namespace icalgate::proxy::sqlite {
@@ -55,5 +58,30 @@ class Use {
 // A column's bytes (empty for NULL), valid until the next step or reset.
 std::string_view column_text(sqlite3_stmt* stmt, int column);
 std::string_view column_blob(sqlite3_stmt* stmt, int column);
+
+// A statement kept for the store's lifetime; null when `sql` does not compile (sqlite3_errmsg
+// says why).
+Statement prepare_persistent(sqlite3* db, std::string_view sql);
+
+// Whose errors these are: every message starts with the store and its file (`name`, as in
+// "auth store '/var/lib/icalgate/auth.db'"), so that a log line says which file to look at.
+struct Origin {
+  protocol::Errc code;
+  std::string name;
+
+  protocol::Error error(std::string_view what) const;
+  // With SQLite's own reason for the last failure on `db` appended.
+  protocol::Error failure(sqlite3* db, std::string_view what) const;
+};
+
+// Opens `path` (or ":memory:") in WAL mode for one thread at a time, creating the file and its
+// directory if need be; a new file is readable by its owner only.
+protocol::Result<Database> open_database(const std::string& path, const Origin& origin);
+
+// Runs `schema_sql` (which sets PRAGMA user_version) when the file's version is older than
+// `version`. Returns the version the file had: a newer one is left as it is, for the caller
+// to refuse.
+protocol::Result<int> create_schema(sqlite3* db, const char* schema_sql, int version,
+                                    const Origin& origin);
 
 } // namespace icalgate::proxy::sqlite
