@@ -1,16 +1,13 @@
 #include "calendar/graph_client.hpp"
 
+#include "calendar/identity_platform.hpp"
 #include "calendar/odata_text.hpp"
+#include "calendar/retried_exchange.hpp"
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 
 #include <algorithm>
 #include <cctype>
-#include <fstream>
-#include <sstream>
 
 namespace icalgate::calendar {
 
@@ -21,23 +18,7 @@ namespace {
 
 constexpr std::size_t max_upn = 320;
 constexpr std::size_t max_message_id = 998;
-constexpr std::size_t max_secret = 4096;
 constexpr std::string_view graph_version = "/v1.0";
-
-std::string trim(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())) != 0) {
-    text.remove_prefix(1);
-  }
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())) != 0) {
-    text.remove_suffix(1);
-  }
-  return std::string(text);
-}
-
-bool has_control(std::string_view text) {
-  return std::any_of(text.begin(), text.end(),
-                     [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; });
-}
 
 // "YYYY-MM-DDTHH:MM:SSZ": anything else could smuggle OData into the filter.
 bool is_utc_timestamp(std::string_view text) {
@@ -52,11 +33,6 @@ bool is_utc_timestamp(std::string_view text) {
     }
   }
   return true;
-}
-
-asio::awaitable<void> sleep_for(std::chrono::milliseconds delay) {
-  asio::steady_timer timer(co_await asio::this_coro::executor, delay);
-  co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
 }
 
 const json::object* parse_object(std::string_view body, json::value& holder) {
@@ -132,12 +108,9 @@ GraphError status_error(const HttpResponse& response, std::string_view what) {
 
 GraphResult<std::unique_ptr<GraphClient>> GraphClient::create(const asio::any_io_executor& ex,
                                                               GraphConfig config) {
-  if (config.tenant.empty() || has_control(config.tenant) ||
-      config.tenant.find_first_of("/?#%") != std::string::npos) {
-    return GraphError{GraphErrc::config, "graph.tenant is empty or not a tenant name"};
-  }
-  if (config.client_id.empty() || has_control(config.client_id)) {
-    return GraphError{GraphErrc::config, "graph.client_id is empty"};
+  if (auto invalid =
+          identity_platform::check_registration("graph", config.tenant, config.client_id)) {
+    return *invalid;
   }
   if (config.client_secret_file.empty()) {
     return GraphError{GraphErrc::config, config.certificate_file.empty()
@@ -157,31 +130,15 @@ GraphResult<std::unique_ptr<GraphClient>> GraphClient::create(const asio::any_io
       authority->target.find('?') != std::string::npos) {
     return GraphError{GraphErrc::config, "graph.endpoint and graph.authority take no query"};
   }
-  std::ifstream file(config.client_secret_file, std::ios::binary);
-  if (!file) {
-    return GraphError{GraphErrc::config,
-                      "cannot read graph.client_secret_file " + config.client_secret_file};
-  }
-  std::string raw(max_secret + 1, '\0');
-  file.read(raw.data(), static_cast<std::streamsize>(raw.size()));
-  raw.resize(static_cast<std::size_t>(file.gcount()));
-  if (raw.size() > max_secret) {
-    return GraphError{GraphErrc::config, "graph.client_secret_file is too large"};
-  }
-  std::string secret = trim(raw);
-  if (secret.empty()) {
-    return GraphError{GraphErrc::config, "graph.client_secret_file is empty"};
+  auto secret = identity_platform::read_client_secret("graph", config.client_secret_file);
+  if (!secret) {
+    return secret.error();
   }
   auto transport = HttpTransport::create(config.ca_file, config.max_response_bytes);
   if (!transport) {
     return transport.error();
   }
-  HttpUrl token_url = *authority;
-  std::string base = token_url.target == "/" ? "" : token_url.target;
-  while (!base.empty() && base.back() == '/') {
-    base.pop_back();
-  }
-  token_url.target = base + "/" + percent_encode(config.tenant) + "/oauth2/v2.0/token";
+  HttpUrl token_url = identity_platform::tenant_endpoint(*authority, config.tenant, "token");
   HttpUrl graph_url = *endpoint;
   while (!graph_url.target.empty() && graph_url.target.back() == '/') {
     graph_url.target.pop_back();
@@ -193,7 +150,7 @@ GraphResult<std::unique_ptr<GraphClient>> GraphClient::create(const asio::any_io
   config.per_user_concurrency = std::max<std::size_t>(config.per_user_concurrency, 1);
   return std::unique_ptr<GraphClient>(
       new GraphClient(ex, std::move(config), std::move(transport).value(), std::move(token_url),
-                      std::move(graph_url), std::move(secret)));
+                      std::move(graph_url), std::move(secret).value()));
 }
 
 GraphClient::GraphClient(const asio::any_io_executor& ex, GraphConfig config,
@@ -206,10 +163,6 @@ GraphClient::GraphClient(const asio::any_io_executor& ex, GraphConfig config,
       endpoint_(std::move(endpoint)), secret_(std::move(secret)),
       tokens_(ex, [this](Clock::time_point deadline) { return fetch_token(deadline); }),
       global_(ex, config_.global_concurrency), random_(std::random_device{}()) {}
-
-double GraphClient::jitter() {
-  return std::uniform_real_distribution<double>(0.0, 1.0)(random_);
-}
 
 asio::awaitable<GraphResult<AccessToken>> GraphClient::fetch_token(Clock::time_point deadline) {
   HttpRequest request;
@@ -225,60 +178,16 @@ asio::awaitable<GraphResult<AccessToken>> GraphClient::fetch_token(Clock::time_p
     co_return GraphError{response.error().code, "token request: " + response.error().message,
                          response.error().http_status};
   }
-  json::value holder;
-  const json::object* root = parse_object(response->body, holder);
-  if (response->status != 200) {
-    // The identity platform's error:
-    // {"error":"invalid_client","error_description": "AADSTS7000215: Invalid
-    // client secret provided. …", "error_codes":[7000215], …}
-    std::string text = "token request refused: HTTP " + std::to_string(response->status);
-    if (root != nullptr) {
-      const std::string error = string_member(*root, "error", 100);
-      const std::string description = string_member(*root, "error_description", 200);
-      if (!error.empty()) {
-        text += " " + error;
-      }
-      if (const std::size_t colon = description.find(':');
-          description.rfind("AADSTS", 0) == 0 && colon != std::string::npos) {
-        text += " (" + description.substr(0, colon) + ")";
-      }
-    }
-    const GraphErrc code = response->status >= 500   ? GraphErrc::unavailable
-                           : response->status == 429 ? GraphErrc::throttled
-                                                     : GraphErrc::auth;
-    co_return GraphError{code, text, response->status};
-  }
-  if (root == nullptr) {
-    co_return GraphError{GraphErrc::bad_response, "token response is not a JSON object", 200};
-  }
-  AccessToken token;
-  token.value = string_member(*root, "access_token", 64 * 1024);
-  long long lifetime = 0;
-  if (const json::value* v = root->if_contains("expires_in")) {
-    if (v->is_int64()) {
-      lifetime = v->as_int64();
-    } else if (v->is_uint64()) {
-      lifetime = static_cast<long long>(std::min<std::uint64_t>(v->as_uint64(), 86400));
-    } else if (v->is_string()) {
-      // Older endpoints sent it as a string.
-      lifetime = std::atoll(std::string(v->as_string()).c_str());
-    }
-  }
-  if (token.value.empty() || has_control(token.value) || lifetime <= 0) {
-    co_return GraphError{GraphErrc::bad_response,
-                         "token response without access_token or expires_in", 200};
-  }
-  token.lifetime = std::chrono::seconds(std::min<long long>(lifetime, 86400));
-  co_return token;
+  co_return identity_platform::read_app_token(*response, "token");
 }
 
 asio::awaitable<GraphResult<HttpResponse>>
 GraphClient::send_with_retries(HttpRequest request, bool bearer, Clock::time_point deadline) {
-  std::chrono::milliseconds waited{0};
+  RetriedExchange exchange(*transport_, retry_, config_.request_timeout, random_,
+                           {stats_.requests, stats_.retries, stats_.throttled}, &status_error,
+                           deadline);
   bool reauthorized = false;
-  int attempt = 0;
   while (true) {
-    ++attempt;
     std::string token;
     if (bearer) {
       auto got = co_await tokens_.get(std::min(deadline, Clock::now() + config_.request_timeout));
@@ -288,53 +197,22 @@ GraphClient::send_with_retries(HttpRequest request, bool bearer, Clock::time_poi
       token = std::move(got).value();
       request.bearer = token;
     }
-    if (attempt > 1) {
-      ++stats_.retries;
-    }
-    ++stats_.requests;
-    auto sent = co_await transport_->send(
-        request, std::min(deadline, Clock::now() + config_.request_timeout));
-    GraphError failure{GraphErrc::bad_response, ""};
-    std::optional<std::chrono::seconds> retry_after;
-    if (!sent) {
-      failure = sent.error();
-      const bool transient = failure.code == GraphErrc::timeout ||
-                             failure.code == GraphErrc::connect ||
-                             failure.code == GraphErrc::resolve;
-      if (!transient) {
-        co_return failure;
-      }
-    } else if (sent->status == 401 && bearer) {
-      if (reauthorized) {
-        co_return status_error(*sent, "Graph refused a fresh token");
-      }
-      // The token may have been revoked or the clocks disagree: one fresh
-      // token, at once.
-      reauthorized = true;
-      ++stats_.reauthorized;
-      tokens_.invalidate(token);
-      --attempt;
+    auto outcome = co_await exchange.attempt(request, true);
+    if (!outcome) {
       continue;
-    } else if (!is_retryable_status(sent->status)) {
-      co_return std::move(sent).value();
-    } else {
-      if (sent->status == 429) {
-        ++stats_.throttled;
-      }
-      failure = status_error(*sent, request.method + " " + request.url.origin());
-      retry_after = parse_retry_after(sent->retry_after);
     }
-    if (attempt >= retry_.max_attempts) {
-      failure.message += " (gave up after " + std::to_string(attempt) + " attempts)";
-      co_return failure;
+    if (!bearer || !*outcome || (*outcome)->status != 401) {
+      co_return std::move(*outcome);
     }
-    const auto delay = next_delay(retry_, attempt, retry_after, jitter());
-    if (waited + delay > retry_.max_total_wait || Clock::now() + delay >= deadline) {
-      failure.message += " (retry budget spent)";
-      co_return failure;
+    if (reauthorized) {
+      co_return status_error(**outcome, "Graph refused a fresh token");
     }
-    waited += delay;
-    co_await sleep_for(delay);
+    // The token may have been revoked or the clocks disagree: one fresh
+    // token, at once.
+    reauthorized = true;
+    ++stats_.reauthorized;
+    tokens_.invalidate(token);
+    exchange.repeat_attempt();
   }
 }
 

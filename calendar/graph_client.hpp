@@ -112,7 +112,6 @@ class GraphClient {
   boost::asio::awaitable<GraphResult<std::string>> graph_get(std::string_view upn, HttpUrl url,
                                                              Clock::time_point deadline);
   GraphResult<HttpUrl> user_url(std::string_view upn, std::string_view rest) const;
-  double jitter();
 
   boost::asio::any_io_executor executor_;
   GraphConfig config_;

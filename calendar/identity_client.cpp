@@ -1,150 +1,30 @@
 #include "calendar/identity_client.hpp"
 
+#include "calendar/identity_platform.hpp"
 #include "calendar/odata_text.hpp"
+#include "calendar/retried_exchange.hpp"
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 
 #include <algorithm>
 #include <cctype>
-#include <fstream>
 
 namespace icalgate::calendar {
 
 namespace asio = boost::asio;
 namespace json = boost::json;
 
+using identity_platform::parse_object;
+using identity_platform::refused;
+using identity_platform::seconds_member;
+using identity_platform::string_member;
+
 namespace {
 
-constexpr std::size_t max_secret = 4096;
 constexpr std::size_t max_token = 64 * 1024;
 constexpr std::size_t max_scope = 2048;
 constexpr std::string_view device_code_grant = "urn:ietf:params:oauth:grant-type:device_code";
 constexpr auto slow_down_step = std::chrono::seconds(5); // RFC 8628 section 3.5
-
-std::string trim(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())) != 0) {
-    text.remove_prefix(1);
-  }
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())) != 0) {
-    text.remove_suffix(1);
-  }
-  return std::string(text);
-}
-
-bool has_control(std::string_view text) {
-  return std::any_of(text.begin(), text.end(),
-                     [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; });
-}
-
-asio::awaitable<void> sleep_for(std::chrono::milliseconds delay) {
-  asio::steady_timer timer(co_await asio::this_coro::executor, delay);
-  co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-}
-
-const json::object* parse_object(std::string_view body, json::value& holder) {
-  json::error_code ec;
-  json::parse_options options;
-  options.max_depth = 32;
-  holder = json::parse(body, ec, {}, options);
-  if (ec || !holder.is_object()) {
-    return nullptr;
-  }
-  return &holder.as_object();
-}
-
-// A string member, or empty when absent, not a string, longer than `limit` or holding
-// control characters (none of the identity platform's values has any).
-std::string string_member(const json::object& object, std::string_view key,
-                          std::size_t limit = 512) {
-  const json::value* v = object.if_contains(key);
-  if (v == nullptr || !v->is_string() || v->as_string().size() > limit) {
-    return {};
-  }
-  std::string out(v->as_string());
-  return has_control(out) ? std::string() : out;
-}
-
-// Seconds as the identity platform writes them: a number, or (older endpoints) a string.
-long long seconds_member(const json::object& object, std::string_view key) {
-  const json::value* v = object.if_contains(key);
-  if (v == nullptr) {
-    return 0;
-  }
-  if (v->is_int64()) {
-    return v->as_int64();
-  }
-  if (v->is_uint64()) {
-    return static_cast<long long>(std::min<std::uint64_t>(v->as_uint64(), 1'000'000'000));
-  }
-  if (v->is_string() && v->as_string().size() < 12) {
-    return std::atoll(std::string(v->as_string()).c_str());
-  }
-  return 0;
-}
-
-// The identity platform's error, {"error":"invalid_grant","error_description":"AADSTS50173:
-// …","error_codes":[50173],…}, as its two stable parts. The description is left out: it
-// may quote what the request sent.
-struct IdentityErrorBody {
-  std::string error; // "" when the body is not such an error
-  std::string code;  // "AADSTS50173", or ""
-};
-
-IdentityErrorBody identity_error_of(const HttpResponse& response) {
-  IdentityErrorBody out;
-  json::value holder;
-  const json::object* root = parse_object(response.body, holder);
-  if (root == nullptr) {
-    return out;
-  }
-  const std::string error = string_member(*root, "error", 100);
-  if (std::all_of(error.begin(), error.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_';
-      })) {
-    out.error = error;
-  }
-  if (const json::value* codes = root->if_contains("error_codes");
-      codes != nullptr && codes->is_array() && !codes->as_array().empty() &&
-      codes->as_array()[0].is_number()) {
-    const json::value& first = codes->as_array()[0];
-    const long long n = first.is_int64()    ? first.as_int64()
-                        : first.is_uint64() ? static_cast<long long>(first.as_uint64())
-                                            : 0;
-    if (n > 0) {
-      out.code = "AADSTS" + std::to_string(n);
-    }
-  } else {
-    const std::string description = string_member(*root, "error_description", 100);
-    const std::size_t colon = description.find(':');
-    if (description.rfind("AADSTS", 0) == 0 && colon != std::string::npos && colon < 16) {
-      out.code = description.substr(0, colon);
-    }
-  }
-  return out;
-}
-
-std::string summarize(const HttpResponse& response) {
-  const IdentityErrorBody error = identity_error_of(response);
-  std::string text = "HTTP " + std::to_string(response.status);
-  if (!error.error.empty()) {
-    text += " " + error.error;
-  }
-  if (!error.code.empty()) {
-    text += " (" + error.code + ")";
-  }
-  return text;
-}
-
-GraphError refused(std::string_view what, const HttpResponse& response) {
-  const GraphErrc code = response.status >= 500   ? GraphErrc::unavailable
-                         : response.status == 429 ? GraphErrc::throttled
-                                                  : GraphErrc::auth;
-  return GraphError{code, std::string(what) + " refused: " + summarize(response), response.status};
-}
 
 std::optional<std::string> base64url_decode(std::string_view text) {
   std::string out;
@@ -245,12 +125,9 @@ std::string_view device_code_status_name(DeviceCodeStatus status) {
 
 GraphResult<std::unique_ptr<IdentityClient>> IdentityClient::create(const asio::any_io_executor& ex,
                                                                     IdentityConfig config) {
-  if (config.tenant.empty() || has_control(config.tenant) ||
-      config.tenant.find_first_of("/?#%") != std::string::npos) {
-    return GraphError{GraphErrc::config, "auth.tenant is empty or not a tenant name"};
-  }
-  if (config.client_id.empty() || has_control(config.client_id)) {
-    return GraphError{GraphErrc::config, "auth.client_id is empty"};
+  if (auto invalid =
+          identity_platform::check_registration("auth", config.tenant, config.client_id)) {
+    return *invalid;
   }
   auto authority = parse_endpoint_url(config.authority);
   if (!authority) {
@@ -261,34 +138,19 @@ GraphResult<std::unique_ptr<IdentityClient>> IdentityClient::create(const asio::
   }
   std::string secret;
   if (!config.client_secret_file.empty()) {
-    std::ifstream file(config.client_secret_file, std::ios::binary);
-    if (!file) {
-      return GraphError{GraphErrc::config,
-                        "cannot read auth.client_secret_file " + config.client_secret_file};
+    auto read = identity_platform::read_client_secret("auth", config.client_secret_file);
+    if (!read) {
+      return read.error();
     }
-    std::string raw(max_secret + 1, '\0');
-    file.read(raw.data(), static_cast<std::streamsize>(raw.size()));
-    raw.resize(static_cast<std::size_t>(file.gcount()));
-    if (raw.size() > max_secret) {
-      return GraphError{GraphErrc::config, "auth.client_secret_file is too large"};
-    }
-    secret = trim(raw);
-    if (secret.empty()) {
-      return GraphError{GraphErrc::config, "auth.client_secret_file is empty"};
-    }
+    secret = std::move(read).value();
   }
   auto transport = HttpTransport::create(config.ca_file, config.max_response_bytes);
   if (!transport) {
     return transport.error();
   }
-  std::string base = authority->target == "/" ? "" : authority->target;
-  while (!base.empty() && base.back() == '/') {
-    base.pop_back();
-  }
-  HttpUrl token_url = *authority;
-  token_url.target = base + "/" + percent_encode(config.tenant) + "/oauth2/v2.0/token";
-  HttpUrl device_code_url = *authority;
-  device_code_url.target = base + "/" + percent_encode(config.tenant) + "/oauth2/v2.0/devicecode";
+  HttpUrl token_url = identity_platform::tenant_endpoint(*authority, config.tenant, "token");
+  HttpUrl device_code_url =
+      identity_platform::tenant_endpoint(*authority, config.tenant, "devicecode");
   config.max_attempts = std::max(config.max_attempts, 1);
   return std::unique_ptr<IdentityClient>(
       new IdentityClient(ex, std::move(config), std::move(transport).value(), std::move(token_url),
@@ -305,15 +167,8 @@ IdentityClient::IdentityClient(const asio::any_io_executor& ex, IdentityConfig c
       device_code_url_(std::move(device_code_url)), secret_(std::move(secret)),
       random_(std::random_device{}()) {}
 
-double IdentityClient::jitter() {
-  return std::uniform_real_distribution<double>(0.0, 1.0)(random_);
-}
-
-std::string IdentityClient::form(std::initializer_list<Param> params, bool with_secret) const {
-  std::string body;
-  for (const Param& p : params) {
-    body += (body.empty() ? "" : "&") + std::string(p.name) + "=" + percent_encode(p.value);
-  }
+std::string IdentityClient::form(std::initializer_list<QueryParam> params, bool with_secret) const {
+  std::string body = build_query(params);
   if (with_secret && !secret_.empty()) {
     body += "&client_secret=" + percent_encode(secret_);
   }
@@ -329,49 +184,9 @@ asio::awaitable<GraphResult<HttpResponse>> IdentityClient::post_form(const HttpU
   request.url = url;
   request.content_type = "application/x-www-form-urlencoded";
   request.body = std::move(body);
-  std::chrono::milliseconds waited{0};
-  int attempt = 0;
-  while (true) {
-    ++attempt;
-    if (attempt > 1) {
-      ++stats_.retries;
-    }
-    ++stats_.requests;
-    auto sent = co_await transport_->send(
-        request, std::min(deadline, Clock::now() + config_.request_timeout));
-    GraphError failure{GraphErrc::bad_response, ""};
-    std::optional<std::chrono::seconds> retry_after;
-    if (!sent) {
-      failure = sent.error();
-      // A failed name resolution never reached the server; a timeout or a broken
-      // connection may have, after it acted on the request.
-      const bool again = failure.code == GraphErrc::resolve ||
-                         (repeatable && (failure.code == GraphErrc::timeout ||
-                                         failure.code == GraphErrc::connect));
-      if (!again) {
-        co_return failure;
-      }
-    } else if (!is_retryable_status(sent->status)) {
-      co_return std::move(sent).value();
-    } else {
-      if (sent->status == 429) {
-        ++stats_.throttled;
-      }
-      failure = refused("POST " + url.origin(), *sent);
-      retry_after = parse_retry_after(sent->retry_after);
-    }
-    if (attempt >= retry_.max_attempts) {
-      failure.message += " (gave up after " + std::to_string(attempt) + " attempts)";
-      co_return failure;
-    }
-    const auto delay = next_delay(retry_, attempt, retry_after, jitter());
-    if (waited + delay > retry_.max_total_wait || Clock::now() + delay >= deadline) {
-      failure.message += " (retry budget spent)";
-      co_return failure;
-    }
-    waited += delay;
-    co_await sleep_for(delay);
-  }
+  RetriedExchange exchange(*transport_, retry_, config_.request_timeout, random_,
+                           {stats_.requests, stats_.retries, stats_.throttled}, &refused, deadline);
+  co_return co_await exchange.send(request, repeatable);
 }
 
 asio::awaitable<GraphResult<DeviceCodeGrant>>
@@ -388,7 +203,7 @@ IdentityClient::start_device_code(std::string_view scope) {
                          response.error().http_status};
   }
   if (response->status != 200) {
-    co_return refused("device code request", *response);
+    co_return refused(*response, "device code request");
   }
   json::value holder;
   const json::object* root = parse_object(response->body, holder);
@@ -445,7 +260,7 @@ IdentityClient::poll_device_code(std::string_view device_code) {
     poll.tokens = std::move(tokens).value();
     co_return poll;
   }
-  const std::string error = identity_error_of(*response).error;
+  const std::string error = identity_platform::error_of(*response).error;
   if (response->status == 400 && error == "authorization_pending") {
     poll.status = DeviceCodeStatus::pending;
   } else if (response->status == 400 && error == "slow_down") {
@@ -456,7 +271,7 @@ IdentityClient::poll_device_code(std::string_view device_code) {
   } else if (response->status == 400 && (error == "expired_token" || error == "code_expired")) {
     poll.status = DeviceCodeStatus::expired;
   } else {
-    co_return refused("device code poll", *response);
+    co_return refused(*response, "device code poll");
   }
   co_return poll;
 }
@@ -523,7 +338,7 @@ asio::awaitable<GraphResult<RefreshOutcome>> IdentityClient::refresh(std::string
     outcome.tokens = std::move(tokens).value();
     co_return outcome;
   }
-  const IdentityErrorBody error = identity_error_of(*response);
+  const identity_platform::ErrorBody error = identity_platform::error_of(*response);
   // invalid_grant: expired, revoked, reused; interaction_required: MFA or conditional access
   // now demand a sign-in. Either way only a new enrolment helps.
   if (response->status == 400 &&
@@ -532,7 +347,7 @@ asio::awaitable<GraphResult<RefreshOutcome>> IdentityClient::refresh(std::string
     outcome.reason = error.error + (error.code.empty() ? "" : " (" + error.code + ")");
     co_return outcome;
   }
-  co_return refused("refresh", *response);
+  co_return refused(*response, "refresh");
 }
 
 asio::awaitable<GraphResult<AccessToken>>
@@ -546,22 +361,7 @@ IdentityClient::fetch_app_token(std::string scope, Clock::time_point deadline) {
     co_return GraphError{response.error().code, "app token: " + response.error().message,
                          response.error().http_status};
   }
-  if (response->status != 200) {
-    co_return refused("app token request", *response);
-  }
-  json::value holder;
-  const json::object* root = parse_object(response->body, holder);
-  AccessToken token;
-  if (root != nullptr) {
-    token.value = string_member(*root, "access_token", max_token);
-    token.lifetime =
-        std::chrono::seconds(std::min<long long>(seconds_member(*root, "expires_in"), 86400));
-  }
-  if (token.value.empty() || token.lifetime.count() <= 0) {
-    co_return GraphError{GraphErrc::bad_response,
-                         "app token response without access_token or expires_in", 200};
-  }
-  co_return token;
+  co_return identity_platform::read_app_token(*response, "app token");
 }
 
 asio::awaitable<GraphResult<std::string>>

@@ -22,6 +22,7 @@
 
 #include "calendar/graph_error.hpp"
 #include "calendar/http_transport.hpp"
+#include "calendar/odata_text.hpp"
 #include "calendar/retry_policy.hpp"
 #include "calendar/token_cache.hpp"
 
@@ -169,20 +170,15 @@ class IdentityClient {
                  std::unique_ptr<HttpTransport> transport, HttpUrl token_url,
                  HttpUrl device_code_url, std::string secret);
 
-  struct Param {
-    std::string_view name;
-    std::string_view value;
-  };
   // An x-www-form-urlencoded body, with the client secret when `with_secret` and one is
   // configured.
-  std::string form(std::initializer_list<Param> params, bool with_secret) const;
+  std::string form(std::initializer_list<QueryParam> params, bool with_secret) const;
   // POSTs the body; `repeatable`: may be sent again after a failure that may have reached
   // the server (timeouts, broken connections).
   boost::asio::awaitable<GraphResult<HttpResponse>>
   post_form(const HttpUrl& url, std::string body, bool repeatable, Clock::time_point deadline);
   boost::asio::awaitable<GraphResult<AccessToken>> fetch_app_token(std::string scope,
                                                                    Clock::time_point deadline);
-  double jitter();
 
   boost::asio::any_io_executor executor_;
   IdentityConfig config_;
