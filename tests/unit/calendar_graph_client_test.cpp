@@ -4,6 +4,7 @@
 #include "calendar/graph_client.hpp"
 #include "calendar/odata_text.hpp"
 #include "calendar/retry_policy.hpp"
+#include "graphsim_process.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -55,10 +56,9 @@ std::string read_text(const fs::path& path) {
   return text.str();
 }
 
-void write_text(const fs::path& path, const std::string& text) {
-  fs::create_directories(path.parent_path());
-  std::ofstream(path, std::ios::binary) << text;
-}
+using icalgate::testing::rethrow;
+using icalgate::testing::run;
+using icalgate::testing::write_text;
 
 fs::path fixture(const std::string& name) {
   return fs::path(ICALGATE_TEST_DATA_DIR) / "unit" / "data" / "graph" / (name + ".json");
@@ -82,51 +82,35 @@ std::string generated_message(int n, const std::string& message_id, bool meeting
   return json::serialize(json::object{{"@odata.context", "x"}, {"value", json::array{m}}});
 }
 
-// A temporary data directory and a running graphsim serving it.
+// A running graphsim serving its own data directory.
 class GraphSim {
  public:
-  explicit GraphSim(std::vector<std::string> extra = {}) {
-    char pattern[] = "/tmp/icalgate-graphsim-test-XXXXXX";
-    REQUIRE(mkdtemp(pattern) != nullptr);
-    dir_ = pattern;
+  explicit GraphSim(std::vector<std::string> extra = {}) : sim_("graphsim") {
     json::object client{{"tenant", tenant}, {"client_id", client_id}, {"client_secret", secret}};
-    write_text(dir_ / "data" / "clients.json",
+    write_text(data() / "clients.json",
                json::serialize(json::object{{"clients", json::array{client}}}));
-    fs::create_directories(dir_ / "data" / "users" / alice / "messages");
-    fs::create_directories(dir_ / "data" / "users" / "bob@contoso.com" / "messages");
-    write_text(dir_ / "secret", std::string(secret) + "\n");
-    write_text(control(), "{}");
-    start(std::move(extra));
+    fs::create_directories(data() / "users" / alice / "messages");
+    fs::create_directories(data() / "users" / "bob@contoso.com" / "messages");
+    write_text(sim_.dir() / "secret", std::string(secret) + "\n");
+    std::vector<std::string> args{"--data", data().string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    sim_.start(std::move(args));
   }
-  ~GraphSim() {
-    if (stdin_ >= 0) {
-      close(stdin_);
-    }
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      int status = 0;
-      waitpid(pid_, &status, 0);
-    }
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  GraphSim(const GraphSim&) = delete;
-  GraphSim& operator=(const GraphSim&) = delete;
 
-  fs::path data() const { return dir_ / "data"; }
-  fs::path control() const { return dir_ / "control.json"; }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  fs::path data() const { return sim_.dir() / "data"; }
+  fs::path control() const { return sim_.control(); }
+  std::string url() const { return sim_.url(); }
   void add_message(const std::string& user, const std::string& name, const std::string& text) {
     write_text(data() / "users" / user / "messages" / (name + ".json"), text);
   }
   void add_fixture(const std::string& name) { add_message(alice, name, read_text(fixture(name))); }
-  void set_control(const std::string& text) { write_text(control(), text); }
+  void set_control(const std::string& text) { sim_.set_control(text); }
 
   GraphConfig config() const {
     GraphConfig c;
     c.tenant = tenant;
     c.client_id = client_id;
-    c.client_secret_file = (dir_ / "secret").string();
+    c.client_secret_file = (sim_.dir() / "secret").string();
     c.authority = url();
     c.endpoint = url();
     c.request_timeout = std::chrono::milliseconds(5000);
@@ -137,71 +121,8 @@ class GraphSim {
   }
 
  private:
-  void start(std::vector<std::string> extra) {
-    const fs::path exe = fs::read_symlink("/proc/self/exe").parent_path() / "icalgate-graphsim";
-    INFO("graphsim expected at " << exe.string());
-    REQUIRE(fs::exists(exe));
-    std::vector<std::string> args{exe.string(),       "--listen",           "127.0.0.1:0",
-                                  "--data",           data().string(),      "--control",
-                                  control().string(), "--exit-on-stdin-eof"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    std::vector<char*> argv;
-    for (auto& a : args) {
-      argv.push_back(a.data());
-    }
-    argv.push_back(nullptr);
-    // stdout tells us the port; stdin is a pipe whose write end only this process holds, so
-    // graphsim (--exit-on-stdin-eof) stops whenever this process ends, even by a crash.
-    int out[2];
-    int in[2];
-    REQUIRE(pipe2(out, O_CLOEXEC) == 0);
-    REQUIRE(pipe2(in, O_CLOEXEC) == 0);
-    stdin_ = in[1];
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-    posix_spawn_file_actions_adddup2(&actions, in[0], 0);
-    const std::string log = (dir_ / "graphsim.log").string();
-    posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int rc = posix_spawn(&pid_, exe.c_str(), &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    close(out[1]);
-    close(in[0]);
-    REQUIRE(rc == 0);
-    std::string line;
-    char c = 0;
-    while (read(out[0], &c, 1) == 1 && c != '\n') {
-      line.push_back(c);
-    }
-    close(out[0]);
-    const auto colon = line.rfind(':');
-    REQUIRE(colon != std::string::npos);
-    port_ = std::stoi(line.substr(colon + 1));
-  }
-
-  fs::path dir_;
-  pid_t pid_ = -1;
-  int stdin_ = -1;
-  int port_ = 0;
+  icalgate::testing::GraphsimProcess sim_;
 };
-
-void rethrow(std::exception_ptr e) {
-  if (e) {
-    std::rethrow_exception(e);
-  }
-}
-
-// Runs one awaitable to completion on `io`.
-template <class T>
-T run(asio::io_context& io, asio::awaitable<T> task) {
-  std::optional<T> result;
-  asio::co_spawn(
-      io, [&]() -> asio::awaitable<void> { result.emplace(co_await std::move(task)); }, rethrow);
-  io.restart();
-  io.run();
-  REQUIRE(result.has_value());
-  return std::move(*result);
-}
 
 // Starts a lookup that counts its success in `ok`.
 void spawn_lookup(asio::io_context& io, GraphClient& client, std::string user, int& ok) {

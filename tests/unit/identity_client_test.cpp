@@ -4,6 +4,7 @@
 
 #include "calendar/identity_client.hpp"
 #include "calendar/odata_text.hpp"
+#include "graphsim_process.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -40,52 +41,36 @@ constexpr const char* client_id = "3f6c1a52-gateway";
 constexpr const char* secret = "id3ntity~s3cret";
 constexpr const char* alice = "alice@contoso.com";
 
-void write_text(const fs::path& path, const std::string& text) {
-  fs::create_directories(path.parent_path());
-  std::ofstream(path, std::ios::binary) << text;
-}
+using icalgate::testing::rethrow;
+using icalgate::testing::run;
+using icalgate::testing::write_text;
 
-// A temporary data directory and a running graphsim with the identity platform.
+// A running graphsim with the identity platform and its data.
 class IdentitySim {
  public:
-  explicit IdentitySim(std::vector<std::string> extra = {}) {
-    char pattern[] = "/tmp/icalgate-identity-test-XXXXXX";
-    REQUIRE(mkdtemp(pattern) != nullptr);
-    dir_ = pattern;
+  explicit IdentitySim(std::vector<std::string> extra = {}) : sim_("identity") {
     json::object client{{"tenant", tenant}, {"client_id", client_id}, {"client_secret", secret}};
-    write_text(dir_ / "data" / "clients.json",
+    write_text(dir() / "data" / "clients.json",
                json::serialize(json::object{{"clients", json::array{client}}}));
-    write_text(dir_ / "secret", std::string(secret) + "\n");
-    write_text(dir_ / "wrong-secret", "not-the-secret\n");
-    write_text(dir_ / "jwt-key", "0123456789abcdef0123456789abcdef");
-    write_text(control(), "{}");
-    start(std::move(extra));
+    write_text(dir() / "secret", std::string(secret) + "\n");
+    write_text(dir() / "wrong-secret", "not-the-secret\n");
+    write_text(dir() / "jwt-key", "0123456789abcdef0123456789abcdef");
+    std::vector<std::string> args{"--data", (dir() / "data").string(), "--jwt-key",
+                                  (dir() / "jwt-key").string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    sim_.start(std::move(args));
   }
-  ~IdentitySim() {
-    if (stdin_ >= 0) {
-      close(stdin_);
-    }
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      int status = 0;
-      waitpid(pid_, &status, 0);
-    }
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  IdentitySim(const IdentitySim&) = delete;
-  IdentitySim& operator=(const IdentitySim&) = delete;
 
-  fs::path control() const { return dir_ / "control.json"; }
-  fs::path log() const { return dir_ / "graphsim.log"; }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  void set_control(const std::string& text) { write_text(control(), text); }
+  fs::path control() const { return sim_.control(); }
+  fs::path log() const { return sim_.log(); }
+  std::string url() const { return sim_.url(); }
+  void set_control(const std::string& text) { sim_.set_control(text); }
 
   IdentityConfig config(bool with_secret = true) const {
     IdentityConfig c;
     c.tenant = tenant;
     c.client_id = client_id;
-    c.client_secret_file = with_secret ? (dir_ / "secret").string() : "";
+    c.client_secret_file = with_secret ? (dir() / "secret").string() : "";
     c.authority = url();
     c.request_timeout = std::chrono::milliseconds(5000);
     c.overall_timeout = std::chrono::milliseconds(15000);
@@ -93,82 +78,13 @@ class IdentitySim {
     c.backoff_max = std::chrono::milliseconds(200);
     return c;
   }
-  std::string wrong_secret_file() const { return (dir_ / "wrong-secret").string(); }
+  std::string wrong_secret_file() const { return (dir() / "wrong-secret").string(); }
 
  private:
-  void start(std::vector<std::string> extra) {
-    const fs::path exe = fs::read_symlink("/proc/self/exe").parent_path() / "icalgate-graphsim";
-    INFO("graphsim expected at " << exe.string());
-    REQUIRE(fs::exists(exe));
-    std::vector<std::string> args{exe.string(),
-                                  "--listen",
-                                  "127.0.0.1:0",
-                                  "--data",
-                                  (dir_ / "data").string(),
-                                  "--control",
-                                  control().string(),
-                                  "--jwt-key",
-                                  (dir_ / "jwt-key").string(),
-                                  "--exit-on-stdin-eof"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    std::vector<char*> argv;
-    for (auto& a : args) {
-      argv.push_back(a.data());
-    }
-    argv.push_back(nullptr);
-    // stdout tells us the port; stdin is a pipe whose write end only this process holds, so
-    // graphsim (--exit-on-stdin-eof) stops whenever this process ends, even by a crash.
-    int out[2];
-    int in[2];
-    REQUIRE(pipe2(out, O_CLOEXEC) == 0);
-    REQUIRE(pipe2(in, O_CLOEXEC) == 0);
-    stdin_ = in[1];
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-    posix_spawn_file_actions_adddup2(&actions, in[0], 0);
-    const std::string log_path = log().string();
-    posix_spawn_file_actions_addopen(&actions, 2, log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                     0644);
-    const int rc = posix_spawn(&pid_, exe.c_str(), &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    close(out[1]);
-    close(in[0]);
-    REQUIRE(rc == 0);
-    std::string line;
-    char c = 0;
-    while (read(out[0], &c, 1) == 1 && c != '\n') {
-      line.push_back(c);
-    }
-    close(out[0]);
-    const auto colon = line.rfind(':');
-    REQUIRE(colon != std::string::npos);
-    port_ = std::stoi(line.substr(colon + 1));
-  }
+  const fs::path& dir() const { return sim_.dir(); }
 
-  fs::path dir_;
-  pid_t pid_ = -1;
-  int stdin_ = -1;
-  int port_ = 0;
+  icalgate::testing::GraphsimProcess sim_;
 };
-
-void rethrow(std::exception_ptr e) {
-  if (e) {
-    std::rethrow_exception(e);
-  }
-}
-
-// Runs one awaitable to completion on `io`.
-template <class T>
-T run(asio::io_context& io, asio::awaitable<T> task) {
-  std::optional<T> result;
-  asio::co_spawn(
-      io, [&]() -> asio::awaitable<void> { result.emplace(co_await std::move(task)); }, rethrow);
-  io.restart();
-  io.run();
-  REQUIRE(result.has_value());
-  return std::move(*result);
-}
 
 std::unique_ptr<IdentityClient> make_client(asio::io_context& io, const IdentityConfig& config) {
   auto client = IdentityClient::create(io.get_executor(), config);
