@@ -476,4 +476,16 @@ std::string to_string(const FetchItem& item) {
   return out;
 }
 
+std::string to_string(const FetchItems& items) {
+  std::string out = "(";
+  for (const FetchItem& item : items.items) {
+    if (out.size() > 1) {
+      out.push_back(' ');
+    }
+    out += to_string(item);
+  }
+  out.push_back(')');
+  return out;
+}
+
 } // namespace icalgate::protocol

@@ -76,6 +76,8 @@ Result<FetchItems> parse_fetch_items(std::string_view text, std::size_t* consume
 
 // The canonical request form of one item, e.g. "BODY.PEEK[1.2.HEADER.FIELDS (From To)]<0.100>".
 std::string to_string(const FetchItem& item);
+// A parenthesised list of the items in canonical request form, e.g. "(UID FLAGS)".
+std::string to_string(const FetchItems& items);
 // The section-spec inside the brackets, e.g. "1.2.MIME"; empty for the whole message.
 // Servers echo HEADER.FIELDS names upper-cased in a FETCH response's label: `upper_fields`.
 std::string to_string(const SectionSpec& section, bool upper_fields = false);

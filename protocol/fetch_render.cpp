@@ -109,7 +109,7 @@ Result<std::string> render_fetch(const mime::Message& msg, const FetchItems& ite
     case FetchAttr::thread_id:
       continue; // not advertised by the reference server
     case FetchAttr::envelope:
-      out = "ENVELOPE " + mime::envelope_string(msg);
+      out = "ENVELOPE " + (ctx.envelope ? *ctx.envelope : mime::envelope_string(msg));
       break;
     case FetchAttr::body:
       out = "BODY " + mime::bodystructure(msg, false);

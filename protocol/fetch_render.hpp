@@ -9,6 +9,7 @@
 #include "protocol/result.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace icalgate::protocol {
@@ -20,6 +21,8 @@ struct FetchContext {
   std::string flags = "()";                                // the parenthesised flag list
   std::string internaldate = "01-Jan-1970 00:00:00 +0000"; // RFC 3501 date-time, unquoted
   std::uint64_t modseq = 1;
+  // The server's ENVELOPE, as it sent it; otherwise it is built from the message.
+  std::optional<std::string> envelope;
 };
 
 // Either the response, or (Errc::unsupported) the text of the tagged NO Dovecot would send

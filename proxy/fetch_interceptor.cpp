@@ -2,6 +2,7 @@
 
 #include "calendar/owa_link.hpp"
 #include "protocol/fetch_answer.hpp"
+#include "protocol/fetch_complete.hpp"
 #include "protocol/fetch_substitute.hpp"
 #include "protocol/lexer.hpp"
 #include "protocol/sequence_set.hpp"
@@ -582,6 +583,7 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
   const auto& args = std::get<protocol::FetchArgs>(command.args);
   served_.clear();
   served_uid_.clear();
+  complete_answers_ = false;
   answering_tag_ = command.tag;
   answering_items_ = args.items;
 
@@ -598,6 +600,13 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
       for (const auto& [uid, state] : known) {
         if (state == MessageState::rewritten) {
           serve_by_uid(mailbox, uid);
+        }
+      }
+      // Every message is served from the gateway's bytes (a client downloading a rewritten
+      // invitation): the upstream need not render and send the original again.
+      if (served_uid_.size() == uids->size() && !args.changed_since && !args.vanished) {
+        if (auto items = protocol::server_items(args.items)) {
+          co_return co_await ask_without_content(io, command, *items);
         }
       }
     } else {
@@ -661,6 +670,25 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
     }
   }
   if (auto [ec, n] = co_await io.upstream.write(command.raw); ec) {
+    outcome.ok = false;
+  }
+  co_return outcome;
+}
+
+asio::awaitable<InterceptOutcome>
+FetchInterceptor::ask_without_content(InterceptIo& io, const protocol::Command& command,
+                                      const protocol::FetchItems& items) {
+  InterceptOutcome outcome;
+  const auto& args = std::get<protocol::FetchArgs>(command.args);
+  const std::string line = command.tag + " UID FETCH " + protocol::to_string(args.set) + ' ' +
+                           protocol::to_string(items);
+  complete_answers_ = true;
+  ++stats_.from_store;
+  if (log_enabled(LogLevel::trace)) {
+    log_event(LogLevel::trace, "G",
+              {field("session", session_id_), field("line", sanitize_for_log(line, 16 * 1024))});
+  }
+  if (auto [ec, n] = co_await io.upstream.write(line + "\r\n"); ec) {
     outcome.ok = false;
   }
   co_return outcome;
@@ -898,7 +926,9 @@ std::string FetchInterceptor::substitute(std::string response) {
       }
     }
     if (message) {
-      auto rebuilt = protocol::substitute_fetch(*parsed, *message, answering_items_);
+      auto rebuilt = complete_answers_
+                         ? protocol::complete_fetch(*parsed, *message, answering_items_)
+                         : protocol::substitute_fetch(*parsed, *message, answering_items_);
       if (rebuilt) {
         ++stats_.substituted;
         return std::move(rebuilt).value();

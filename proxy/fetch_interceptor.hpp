@@ -14,6 +14,10 @@
 // listed meeting messages (and of mail newer than the listing) wait until those messages are
 // fetched whole and decided, before the command's completion.
 //
+// A FETCH by UID of messages that are all rewritten already (a client downloading or opening
+// an invitation) goes upstream asking only for what the rewritten bytes do not hold; the
+// answers are completed from those bytes (protocol/fetch_complete.hpp).
+//
 // The probes run on the upstream connection while no client command is in flight (the relay
 // pauses the client side), so their untagged answers cannot be confused with the client's;
 // unsolicited responses that arrive meanwhile are passed on to the client.
@@ -60,6 +64,7 @@ struct InterceptStats {
   std::uint64_t round_trips = 0;    // probe exchanges (each one write, answered together)
   std::uint64_t probe_bytes = 0;    // upstream bytes read in answer to probes
   std::uint64_t substituted = 0;    // FETCH responses served from rewritten bytes
+  std::uint64_t from_store = 0;     // commands whose content the upstream was not asked for
 };
 
 class FetchInterceptor {
@@ -133,6 +138,11 @@ class FetchInterceptor {
   asio::awaitable<InterceptOutcome> stream(InterceptIo& io, const protocol::Command& command,
                                            const MailboxKey& mailbox, const MeetingListing& listing,
                                            const Window& window);
+  // Forwards the held command as `items` (protocol::server_items): every message it names is
+  // served from rewritten bytes, whose answers substitute() completes.
+  asio::awaitable<InterceptOutcome> ask_without_content(InterceptIo& io,
+                                                        const protocol::Command& command,
+                                                        const protocol::FetchItems& items);
   // After the command's messages are decided: raises the mailbox's decided range.
   void note_decided(const MailboxKey& mailbox, const Window& window, std::uint32_t highest);
   void serve_by_uid(const MailboxKey& mailbox, std::uint32_t uid);
@@ -165,6 +175,9 @@ class FetchInterceptor {
   std::map<std::uint32_t, std::shared_ptr<const protocol::mime::Message>> served_;
   // ... or, when no probe ran, UID -> rewritten message.
   std::map<std::uint32_t, std::shared_ptr<const protocol::mime::Message>> served_uid_;
+  // The upstream was asked only for what the rewritten bytes do not hold
+  // (protocol/fetch_complete.hpp): its answers are completed rather than substituted.
+  bool complete_answers_ = false;
   InterceptStats stats_;
 };
 

@@ -239,7 +239,8 @@ asio::awaitable<void> Session::run() {
        field("probe_commands", intercept_stats_.probe_commands),
        field("probe_round_trips", intercept_stats_.round_trips),
        field("probe_bytes", intercept_stats_.probe_bytes),
-       field("rewritten_answers", intercept_stats_.substituted)});
+       field("rewritten_answers", intercept_stats_.substituted),
+       field("answered_from_store", intercept_stats_.from_store)});
   release();
 }
 

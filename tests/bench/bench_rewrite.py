@@ -26,6 +26,10 @@ wall time.
   gateway's trace log truncates long command lines, so it cannot give the UID sets of a large
   mailbox; its session_end counters are shown beside the tap's figures as a cross-check.) The
   wall times come from a second, untapped set of gateways logging at info level.
+Then, in a new session, every message downloaded whole with one UID FETCH (UID RFC822.SIZE
+BODY.PEEK[]) each, as Thunderbird keeps messages for offline use: upstream bytes, and how many
+of those commands the gateway answered from its decision store (the rewritten invitations,
+whose bytes the header sync already fetched), asking the upstream for their UID only.
 
 Relay throughput with rewriting enabled on a mailbox without invitations: UID FETCH 1:*
 BODY.PEEK[] of 150 ordinary messages of 100 KB - 1 MB, a fresh session per fetch, 31 rounds
@@ -495,7 +499,7 @@ class Bench:
         self.manifest: list[dict] = []
         self.invitation_uids: set[int] = set()
         self.bulk: tuple[int, int] = (0, 0)
-        self.results: dict = {"sync": {}, "throughput": {}}
+        self.results: dict = {"sync": {}, "download": {}, "throughput": {}}
         self.pgids: list[int] = []
         self.notes: list[str] = []
 
@@ -620,7 +624,47 @@ class Bench:
                 self.results["sync"].setdefault(config, {})[run] = self.analyse(
                     config, run, commands, snap, after, end, log_text, self.graph.log_text()[graph_before:]
                 )
+            self.results["download"][config] = self.download(gw, config)
             gw.stop(grace=10)
+
+    def download(self, gw: env.Gateway, config: str, window: int = 64) -> dict:
+        """Thunderbird keeping messages for offline use after the header sync: every message
+        fetched whole, one UID FETCH each (pipelined, `window` at a time), in a new session."""
+        count = len(self.manifest)
+        log_before = len(gw.log_text())
+        c = self.session(gw, b"INBOX")
+        snap = self.tap.snapshot()
+        client_bytes = 0
+        for start in range(1, count + 1, window):
+            tags = []
+            for uid in range(start, min(start + window, count + 1)):
+                tag = c.next_tag()
+                tags.append(tag)
+                c.send(tag + b" UID FETCH %d (UID RFC822.SIZE BODY.PEEK[])\r\n" % uid)
+            seen = 0  # Dovecot may answer pipelined FETCHes together: count per window
+            for tag in tags:
+                tagged, literals, literal_bytes = c.until_tagged(tag)
+                if tagged[len(tag) + 1 : len(tag) + 3] != b"OK":
+                    raise RuntimeError(f"{config} download: {tagged[:200]!r}")
+                seen += literals
+                client_bytes += literal_bytes
+            if seen != len(tags):
+                raise RuntimeError(f"{config} download: {seen} messages for {len(tags)} commands")
+        after = self.tap.snapshot()
+        commands = self.tap.commands_since(snap)
+        c.logout()
+        end = session_end(gw, log_before)
+        out = {
+            "upstream_bytes": after["down"] - snap["down"],
+            "client_literal_bytes": client_bytes,
+            "gateway_commands": sum(1 for x in commands if x["tag"].startswith("icalgate.")),
+            "commands_without_content": sum(1 for x in commands if x["line"].endswith(" (UID)")),
+            "log_answered_from_store": int(end.get("answered_from_store", 0)),
+            "log_rewritten_answers": int(end.get("rewritten_answers", 0)),
+        }
+        log(f"{config:9s} download: upstream {out['upstream_bytes'] / 1e6:.2f} MB, client "
+            f"{client_bytes / 1e6:.2f} MB, {out['commands_without_content']} asked without content")
+        return out
 
     def analyse(self, config, run, commands, snap, after, end, log_text, graph_log) -> dict:
         count = len(self.manifest)
@@ -852,6 +896,18 @@ def report(bench: Bench, elapsed: float, path: Path) -> None:
                            ("cached", "second header sync, new session (decisions cached)")):
             print(f"\n{title}:")
             print("\n".join(sync_table(res, run)))
+        print("\nthen every message downloaded whole, one UID FETCH (UID RFC822.SIZE BODY.PEEK[]) each "
+              "(Thunderbird's offline copy):")
+        d = res["download"]
+        head = f"{'':44s} {'off':>12s} {'listing':>12s} {'imap-only':>12s}"
+        print(head)
+        print("-" * len(head))
+        for label, key in (("upstream bytes (wire)", "upstream_bytes"),
+                           ("bytes of message literals at the client", "client_literal_bytes"),
+                           ("commands asked without content (wire)", "commands_without_content"),
+                           ("gateway-issued commands", "gateway_commands"),
+                           ("answered from the store (logged)", "log_answered_from_store")):
+            print(f"{label:44s} " + " ".join(f"{fmt(d[c][key], '{:,.0f}'):>12s}" for c in CONFIGS))
         print("\nratios to rewriting off (upstream bytes during the header-sync FETCH):")
         for run in ("first", "cached"):
             base = res["sync"]["off"][run]["fetch_upstream_bytes"]
@@ -873,6 +929,10 @@ def report(bench: Bench, elapsed: float, path: Path) -> None:
                     f"{r['round_trips']} (off: {res['sync']['off'][run]['round_trips']});  wall time "
                     f"{fmt(wall, '{:.2f}')}"
                 )
+        both = {c: res["sync"][c]["first"]["fetch_upstream_bytes"] + d[c]["upstream_bytes"] for c in CONFIGS}
+        for config in ("listing", "imap-only"):
+            summary[f"header sync + download {config}: upstream bytes"] = ratio(both[config], both["off"])
+            print(f"  header sync + download {config:9s}  total {fmt(ratio(both[config], both['off']), '{:.3f}')}")
         first = res["sync"]["listing"]["first"]
         base = res["sync"]["off"]["first"]["fetch_upstream_bytes"]
         goals += [
@@ -881,6 +941,8 @@ def report(bench: Bench, elapsed: float, path: Path) -> None:
              ratio(base + first["classification_bytes"], base), 1.10, False),
             ("upstream bytes, imap-only, first sync (probes only)",
              ratio(base + res["sync"]["imap-only"]["first"]["classification_bytes"], base), 1.10, False),
+            ("upstream bytes, listing, header sync + download",
+             ratio(both["listing"], both["off"]), 1.10, False),
             ("extra round trips per client FETCH, listing, first", first["round_trips"] - 1, 1, False),
             ("extra round trips per client FETCH, listing, cached",
              res["sync"]["listing"]["cached"]["round_trips"] - 1, 1, False),

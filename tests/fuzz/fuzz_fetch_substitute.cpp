@@ -3,9 +3,12 @@
 // substitution succeeds, the result must parse as a FETCH for the same sequence number with
 // the same attributes in the same order, and every attribute that shows no content must be
 // the server's bytes unchanged. The Message-ID the gateway reads from such answers (to decide
-// a header sync without probing) is checked along the way.
+// a header sync without probing) is checked along the way, and so is the completion of a
+// server's answer to the reduced items asked when the gateway serves every content item
+// itself: the result parses as a FETCH for the same message, with the server's UID and FLAGS.
 
 #include "protocol/fetch_answer.hpp"
+#include "protocol/fetch_complete.hpp"
 #include "protocol/fetch_substitute.hpp"
 
 #include <cstdint>
@@ -20,6 +23,43 @@ namespace {
 [[noreturn]] void fail(const char* what) {
   std::fprintf(stderr, "fetch substitution: %s\n", what);
   std::abort();
+}
+
+// The value of the first attribute of kind `attr` as written, or "" when there is none.
+std::string_view raw_value(const icalgate::protocol::Response& r,
+                           icalgate::protocol::FetchAttr attr) {
+  for (const auto& att : std::get<icalgate::protocol::FetchData>(r.body).atts) {
+    if (att.attr == attr) {
+      return std::string_view(r.raw).substr(att.value.offset, att.value.length);
+    }
+  }
+  return {};
+}
+
+void check_completion(const icalgate::protocol::Response& response,
+                      const icalgate::protocol::mime::Message& msg,
+                      const icalgate::protocol::FetchItems& items) {
+  using namespace icalgate::protocol;
+  if (!server_items(items)) {
+    return;
+  }
+  auto out = complete_fetch(response, msg, items);
+  if (!out) {
+    return;
+  }
+  auto again = parse_response(*out);
+  if (!again || again->kind != ResponseKind::fetch) {
+    fail("a completed answer does not parse as a FETCH response");
+  }
+  if (std::get<FetchData>(again->body).number != std::get<FetchData>(response.body).number) {
+    fail("a completed answer names another message");
+  }
+  for (FetchAttr attr : {FetchAttr::uid, FetchAttr::flags}) {
+    const auto before = raw_value(response, attr);
+    if (!before.empty() && raw_value(*again, attr) != before) {
+      fail("a completed answer changed the server's UID or FLAGS");
+    }
+  }
 }
 
 } // namespace
@@ -51,6 +91,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!msg || !items || !response || response->kind != ResponseKind::fetch) {
     return 0;
   }
+  check_completion(*response, *msg, *items);
   auto out = substitute_fetch(*response, *msg, *items);
   if (!out) {
     return 0;

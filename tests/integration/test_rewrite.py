@@ -402,6 +402,77 @@ SyncState *
         self.assertEqual(len(probes), 1, lines)
         self.assertRegex(probes[0], r"UID FETCH [0-9:,]+ \(UID BODY\.PEEK\[\]\)")
 
+    def test_downloads_of_rewritten_messages_come_from_the_store(self):
+        # Once an invitation is rewritten, its content is the gateway's: a client downloading
+        # it (whole, in chunks, its structure) has the upstream send only what the rewritten
+        # bytes do not hold, and sees exactly what the substituting path shows.
+        state = Path(tempfile.mkdtemp(prefix="state-", dir=self.w.root)) / "rewrite.db"
+        gw = self.w.start_gateway(name="from-store", extra_config=rewrite_config(state))
+        uid = self.entries("rewrite")[0][0]
+        plain = self.entries("plain")[0][0]
+        sync = (b"UID FETCH 1:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (Subject "
+                b"Message-ID Content-Type)])")
+
+        def gateway_lines() -> list[str]:
+            return [line for line in gw.log_text().splitlines() if " G session=" in line]
+
+        try:
+            with self.gateway_session(gw) as c:
+                c.check(sync)
+                before = len(gateway_lines())
+                whole = fetch_literals(c, b"UID FETCH %d (UID FLAGS BODY.PEEK[])" % uid)[uid]
+                chunk = fetch_literals(c, b"UID FETCH %d (UID BODY.PEEK[]<100.2000>)" % uid)[uid]
+                described = c.check(b"UID FETCH %d (BODYSTRUCTURE ENVELOPE RFC822.SIZE INTERNALDATE)" % uid)
+                c.logout()
+            asked = gateway_lines()[before:]
+            self.assertEqual(len(asked), 3, asked)
+            self.assertIn(f"UID FETCH {uid} (UID FLAGS)", asked[0])
+            self.assertIn(f"UID FETCH {uid} (UID)", asked[1])
+            self.assertIn(f"UID FETCH {uid} (UID ENVELOPE INTERNALDATE)", asked[2])
+            env.wait_until(lambda: re.search(r"session_end .*answered_from_store=3\b", gw.log_text()), 15,
+                           what="the session's end with answered_from_store=3")
+
+            with self.gateway_session(gw) as c:
+                substituted = fetch_literals(c, b"UID FETCH %d,%d (UID FLAGS BODY.PEEK[])" % (uid, plain))
+                substituted_described = c.check(
+                    b"UID FETCH %d,%d (BODYSTRUCTURE ENVELOPE RFC822.SIZE INTERNALDATE)" % (uid, plain))
+            self.assertEqual(whole, substituted[uid])
+            self.assertEqual(chunk, whole[100:2100])
+            self.assertEqual(len(calendar_parts(whole)), 1)
+            self.assertEqual(described, [r for r in substituted_described if uid_of(r) == uid])
+            self.assertEqual(len(gateway_lines()), before + 3)  # a set naming a plain message goes as it is
+
+            # Opening the message (Thunderbird's BODY[]) marks it read: the upstream still sets
+            # \\Seen, and the answers are what Dovecot gives for the rewritten bytes, first with
+            # the new FLAGS, then, already read, without.
+            with self.direct_session(BOB) as d:
+                d.command(b"DELETE Opened")
+                d.check(b"CREATE Opened")
+                self.assertEqual(env.status_of(d.append("Opened", whole)[1]), b"OK")
+                d.check(b"SELECT Opened")  # takes \\Recent, as earlier sessions did in INBOX
+            opened = b"UID FETCH %d (UID RFC822.SIZE BODY[])"
+            with self.direct_session(BOB, "Opened") as d:
+                want = [d.check(opened % 1), d.check(opened % 1)]
+            with self.direct_session() as d:
+                d.check(b"UID STORE %d -FLAGS.SILENT (\\Seen)" % uid)
+            with env.Imap(gw.imaps_port, tls=True, ca_file=self.w.certs["ca"]) as c:
+                c.login(ALICE, env.USERS[ALICE])
+                c.check(b"SELECT INBOX")
+                got = [c.check(opened % uid), c.check(opened % uid)]
+            with self.direct_session() as d:
+                flags = d.check(b"UID FETCH %d (FLAGS)" % uid)
+                d.check(b"UID STORE %d -FLAGS.SILENT (\\Seen)" % uid)
+            after_uid = lambda answers: [re.sub(rb"^\* \d+ FETCH \(UID \d+ ", b"", r) for r in answers]
+            self.assertEqual([after_uid(a) for a in got], [after_uid(a) for a in want])
+            self.assertIn(b"FLAGS (\\Seen)", got[0][0])
+            self.assertIn(b"\\Seen", flags[0])
+            asked = gateway_lines()[before + 3:]
+            self.assertEqual(len(asked), 2, asked)
+            for line in asked:
+                self.assertIn(f"UID FETCH {uid} (UID BODY[HEADER.FIELDS (Message-ID)])", line)
+        finally:
+            gw.stop()
+
     def test_chunked_header_sync_moves_the_decided_range(self):
         # Thunderbird fetches headers in chunks of explicit UID ranges: once they are decided,
         # a later sync of the whole mailbox asks the upstream nothing more.
