@@ -80,6 +80,7 @@ Result<std::string> complete_fetch(const Response& response, const mime::Message
   FetchContext ctx;
   ctx.seq = data.number;
   FetchItems items;
+  std::vector<FetchAttr> taken;       // the attributes read so far
   std::vector<FetchAttr> volunteered; // what the server sent beyond the request
   std::string unknown;                // attributes this parser does not know, as sent
   for (const MsgAtt& att : data.atts) {
@@ -88,6 +89,10 @@ Result<std::string> complete_fetch(const Response& response, const mime::Message
       unknown += range_of(response.raw, att.whole);
       continue;
     }
+    if (std::find(taken.begin(), taken.end(), *att.attr) != taken.end()) {
+      continue; // a server repeating an attribute: its first value counts
+    }
+    taken.push_back(*att.attr);
     switch (*att.attr) {
     case FetchAttr::uid:
       ctx.uid = static_cast<std::uint32_t>(att.number);

@@ -93,6 +93,23 @@ std::string uid_list(std::vector<std::uint32_t> uids) {
   return out;
 }
 
+// "TAG UID FETCH SET ITEMS..." with another SET; nullopt when the line is not laid out so.
+std::optional<std::string> with_uid_set(std::string_view line, const std::string& set) {
+  std::size_t at = 0;
+  for (int words = 0; words < 3; ++words) {
+    at = line.find(' ', at);
+    if (at == std::string_view::npos) {
+      return std::nullopt;
+    }
+    ++at;
+  }
+  const std::size_t set_end = line.find(' ', at);
+  if (set_end == std::string_view::npos) {
+    return std::nullopt;
+  }
+  return std::string(line.substr(0, at)) + set + std::string(line.substr(set_end));
+}
+
 // The UIDs of an explicit set (no "*", no "$"), or nullopt when it names too many.
 std::optional<std::vector<std::uint32_t>> explicit_uids(const protocol::SequenceSet& set) {
   if (set.search_result) {
@@ -602,13 +619,6 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
           serve_by_uid(mailbox, uid);
         }
       }
-      // Every message is served from the gateway's bytes (a client downloading a rewritten
-      // invitation): the upstream need not render and send the original again.
-      if (served_uid_.size() == uids->size() && !args.changed_since && !args.vanished) {
-        if (auto items = protocol::server_items(args.items)) {
-          co_return co_await ask_without_content(io, command, *items);
-        }
-      }
     } else {
       // A set reaching from the decided UIDs upwards (Thunderbird syncs in chunks: 1:200,
       // 201:400, ...) moves the decided range up once its messages are decided.
@@ -628,6 +638,35 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
         probe_set = split.above;
         if (window.covers_tail) {
           mailbox_grew_ = false; // an EXISTS from now on is mail this probe may not see
+        }
+      }
+    }
+    // Messages served from the gateway's bytes (a client downloading or opening rewritten
+    // invitations): the upstream need not render and send their originals again.
+    const bool decided = uids && !probe_set && !served_uid_.empty();
+    auto items = decided && !args.changed_since && !args.vanished
+                     ? protocol::server_items(args.items)
+                     : std::nullopt;
+    if (items && served_uid_.size() == uids->size()) {
+      co_return co_await ask_without_content(io, command, *items);
+    }
+    if (items) {
+      // Some are: those are answered first (one round trip), the others go as asked.
+      std::vector<std::uint32_t> rewritten;
+      std::vector<std::uint32_t> others;
+      for (std::uint32_t uid : *uids) {
+        (served_uid_.contains(uid) ? rewritten : others).push_back(uid);
+      }
+      if (auto rest = with_uid_set(command.raw, uid_list(others))) {
+        switch (co_await answer_from_store(io, uid_list(rewritten), *items)) {
+        case StoreAnswer::failed:
+          outcome.ok = false;
+          co_return outcome;
+        case StoreAnswer::answered:
+          served_uid_.clear();
+          co_return co_await forward(io, *rest);
+        case StoreAnswer::refused:
+          break; // the command goes as asked, its answers substituted
         }
       }
     }
@@ -678,20 +717,64 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
 asio::awaitable<InterceptOutcome>
 FetchInterceptor::ask_without_content(InterceptIo& io, const protocol::Command& command,
                                       const protocol::FetchItems& items) {
-  InterceptOutcome outcome;
   const auto& args = std::get<protocol::FetchArgs>(command.args);
-  const std::string line = command.tag + " UID FETCH " + protocol::to_string(args.set) + ' ' +
-                           protocol::to_string(items);
   complete_answers_ = true;
+  ++stats_.from_store;
+  co_return co_await forward(io, command.tag + " UID FETCH " + protocol::to_string(args.set) + ' ' +
+                                     protocol::to_string(items) + "\r\n");
+}
+
+asio::awaitable<InterceptOutcome> FetchInterceptor::forward(InterceptIo& io, std::string line) {
+  InterceptOutcome outcome;
+  if (log_enabled(LogLevel::trace)) {
+    const std::string_view shown = std::string_view(line).substr(0, line.size() - 2);
+    log_event(LogLevel::trace, "G",
+              {field("session", session_id_), field("line", sanitize_for_log(shown, 16 * 1024))});
+  }
+  if (auto [ec, n] = co_await io.upstream.write(line); ec) {
+    outcome.ok = false;
+  }
+  co_return outcome;
+}
+
+asio::awaitable<FetchInterceptor::StoreAnswer>
+FetchInterceptor::answer_from_store(InterceptIo& io, const std::string& set,
+                                    const protocol::FetchItems& items) {
+  const std::string tag = next_tag();
+  const std::string line = tag + " UID FETCH " + set + ' ' + protocol::to_string(items);
+  ++stats_.probe_commands;
+  ++stats_.round_trips;
   ++stats_.from_store;
   if (log_enabled(LogLevel::trace)) {
     log_event(LogLevel::trace, "G",
               {field("session", session_id_), field("line", sanitize_for_log(line, 16 * 1024))});
   }
   if (auto [ec, n] = co_await io.upstream.write(line + "\r\n"); ec) {
-    outcome.ok = false;
+    co_return StoreAnswer::failed;
   }
-  co_return outcome;
+  complete_answers_ = true;
+  while (true) {
+    auto message = co_await read_message(io);
+    if (!message) {
+      co_return StoreAnswer::failed;
+    }
+    const LineHead head = head_of(*message);
+    if (head.tag == tag) {
+      complete_answers_ = false;
+      if (says_session_lost(head.name, *message)) {
+        session_lost_ = true;
+        co_return StoreAnswer::failed;
+      }
+      co_return protocol::imap_iequals(head.name, "OK") ? StoreAnswer::answered
+                                                        : StoreAnswer::refused;
+    }
+    if (head.tag == "*" && head.number && protocol::imap_iequals(head.name, "FETCH")) {
+      *message = substitute(std::move(*message)); // unchanged unless about a served UID
+    }
+    if (!co_await pass_on(io, std::move(*message))) {
+      co_return StoreAnswer::failed;
+    }
+  }
 }
 
 void FetchInterceptor::note_decided(const MailboxKey& mailbox, const Window& window,

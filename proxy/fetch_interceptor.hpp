@@ -143,6 +143,13 @@ class FetchInterceptor {
   asio::awaitable<InterceptOutcome> ask_without_content(InterceptIo& io,
                                                         const protocol::Command& command,
                                                         const protocol::FetchItems& items);
+  // Writes a command line (CRLF included) upstream in the client's name.
+  asio::awaitable<InterceptOutcome> forward(InterceptIo& io, std::string line);
+  // Answers the rewritten messages of a command that also names others, under the gateway's
+  // own tag: `items` asked of the upstream, the answers completed and passed on.
+  enum class StoreAnswer { answered, refused, failed };
+  asio::awaitable<StoreAnswer> answer_from_store(InterceptIo& io, const std::string& set,
+                                                 const protocol::FetchItems& items);
   // After the command's messages are decided: raises the mailbox's decided range.
   void note_decided(const MailboxKey& mailbox, const Window& window, std::uint32_t highest);
   void serve_by_uid(const MailboxKey& mailbox, std::uint32_t uid);

@@ -25,15 +25,15 @@ namespace {
   std::abort();
 }
 
-// The value of the first attribute of kind `attr` as written, or "" when there is none.
-std::string_view raw_value(const icalgate::protocol::Response& r,
-                           icalgate::protocol::FetchAttr attr) {
+// The first attribute of kind `attr`, or null when there is none.
+const icalgate::protocol::MsgAtt* first_att(const icalgate::protocol::Response& r,
+                                            icalgate::protocol::FetchAttr attr) {
   for (const auto& att : std::get<icalgate::protocol::FetchData>(r.body).atts) {
     if (att.attr == attr) {
-      return std::string_view(r.raw).substr(att.value.offset, att.value.length);
+      return &att;
     }
   }
-  return {};
+  return nullptr;
 }
 
 void check_completion(const icalgate::protocol::Response& response,
@@ -54,11 +54,15 @@ void check_completion(const icalgate::protocol::Response& response,
   if (std::get<FetchData>(again->body).number != std::get<FetchData>(response.body).number) {
     fail("a completed answer names another message");
   }
-  for (FetchAttr attr : {FetchAttr::uid, FetchAttr::flags}) {
-    const auto before = raw_value(response, attr);
-    if (!before.empty() && raw_value(*again, attr) != before) {
-      fail("a completed answer changed the server's UID or FLAGS");
-    }
+  const MsgAtt* uid = first_att(response, FetchAttr::uid);
+  const MsgAtt* uid_after = first_att(*again, FetchAttr::uid);
+  if (uid != nullptr && (uid_after == nullptr || uid_after->number != uid->number)) {
+    fail("a completed answer changed the server's UID");
+  }
+  const MsgAtt* flags = first_att(response, FetchAttr::flags);
+  const MsgAtt* flags_after = first_att(*again, FetchAttr::flags);
+  if (flags != nullptr && (flags_after == nullptr || flags_after->flags != flags->flags)) {
+    fail("a completed answer changed the server's FLAGS");
   }
 }
 

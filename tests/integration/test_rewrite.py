@@ -432,15 +432,29 @@ SyncState *
             env.wait_until(lambda: re.search(r"session_end .*answered_from_store=3\b", gw.log_text()), 15,
                            what="the session's end with answered_from_store=3")
 
+            # A batch that also names an ordinary message (Thunderbird's offline sync): the
+            # invitation is answered first under the gateway's tag, the rest goes as asked.
             with self.gateway_session(gw) as c:
-                substituted = fetch_literals(c, b"UID FETCH %d,%d (UID FLAGS BODY.PEEK[])" % (uid, plain))
-                substituted_described = c.check(
-                    b"UID FETCH %d,%d (BODYSTRUCTURE ENVELOPE RFC822.SIZE INTERNALDATE)" % (uid, plain))
-            self.assertEqual(whole, substituted[uid])
+                batch = fetch_literals(c, b"UID FETCH %d,%d (UID FLAGS BODY.PEEK[])" % (plain, uid))
+            mixed = gateway_lines()[before + 3:]
+            self.assertEqual(len(mixed), 2, mixed)
+            self.assertRegex(mixed[0], rf"line=\"?icalgate\.\d+ UID FETCH {uid} \(UID FLAGS\)")
+            self.assertIn(f"UID FETCH {plain} (UID FLAGS BODY.PEEK[])", mixed[1])
+            with self.direct_session() as d:
+                self.assertEqual(batch[plain], fetch_literals(d, b"UID FETCH %d (UID BODY.PEEK[])" % plain)[plain])
+            # By sequence number (here the same as the UID) the answers are substituted instead.
+            with self.gateway_session(gw) as c:
+                substituted = c.check(b"FETCH %d (BODY.PEEK[])" % uid)
+                substituted_described = c.check(b"FETCH %d (BODYSTRUCTURE ENVELOPE RFC822.SIZE INTERNALDATE)" % uid)
+            by_seq = gateway_lines()[before + 5:]
+            self.assertEqual(len(by_seq), 2, by_seq)  # probes: a sequence number names no UID yet
+            for line in by_seq:
+                self.assertRegex(line, rf"icalgate\.\d+ FETCH {uid} \(UID ")
+            self.assertEqual(batch[uid], whole)
+            self.assertEqual(substituted[0].split(b"}\r\n", 1)[1][:-3], whole)
             self.assertEqual(chunk, whole[100:2100])
             self.assertEqual(len(calendar_parts(whole)), 1)
-            self.assertEqual(described, [r for r in substituted_described if uid_of(r) == uid])
-            self.assertEqual(len(gateway_lines()), before + 3)  # a set naming a plain message goes as it is
+            self.assertEqual([items_of(r) for r in described], [items_of(r) for r in substituted_described])
 
             # Opening the message (Thunderbird's BODY[]) marks it read: the upstream still sets
             # \\Seen, and the answers are what Dovecot gives for the rewritten bytes, first with
@@ -466,7 +480,7 @@ SyncState *
             self.assertEqual([after_uid(a) for a in got], [after_uid(a) for a in want])
             self.assertIn(b"FLAGS (\\Seen)", got[0][0])
             self.assertIn(b"\\Seen", flags[0])
-            asked = gateway_lines()[before + 3:]
+            asked = gateway_lines()[before + 7:]
             self.assertEqual(len(asked), 2, asked)
             for line in asked:
                 self.assertIn(f"UID FETCH {uid} (UID BODY[HEADER.FIELDS (Message-ID)])", line)

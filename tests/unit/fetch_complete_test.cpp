@@ -117,6 +117,16 @@ TEST_CASE("what the server volunteers is kept", "[fetch_complete]") {
                     " MODSEQ (77) X-GM-LABELS (\\Inbox))\r\n");
 }
 
+TEST_CASE("a repeated attribute counts with its first value", "[fetch_complete]") {
+  auto msg = mime::parse_message(read_mime_fixture("mixed.eml"));
+  REQUIRE(msg.ok());
+  auto out = complete_fetch(parsed("* 1 FETCH (UID 2 FLAGS (\\Seen) UID 3 FLAGS (\\Deleted))\r\n"),
+                            *msg, items_of("(FLAGS RFC822.SIZE)"));
+  REQUIRE(out.ok());
+  CHECK(*out == "* 1 FETCH (UID 2 FLAGS (\\Seen) RFC822.SIZE " +
+                    std::to_string(msg->virtual_size()) + ")\r\n");
+}
+
 TEST_CASE("answers that cannot be completed are refused", "[fetch_complete]") {
   auto msg = mime::parse_message(read_mime_fixture("mixed.eml"));
   REQUIRE(msg.ok());
