@@ -216,13 +216,29 @@ bool FetchInterceptor::hold(std::string_view first_line, bool whole_command) {
     mailbox_.reset();
     return false;
   }
-  if (!mailbox_ || !whole_command || !(uid || protocol::imap_iequals(name, "FETCH"))) {
+  // A FETCH sent right behind a SELECT waits for it: the mailbox is known only then.
+  if ((!mailbox_ && !select_) || !whole_command ||
+      !(uid || protocol::imap_iequals(name, "FETCH"))) {
     return false;
   }
   auto parsed = protocol::parse_command(first_line);
   if (!parsed || parsed->kind != protocol::CommandKind::fetch ||
       !protocol::shows_content(std::get<protocol::FetchArgs>(parsed->args).items)) {
     return false;
+  }
+  if (mailbox_ && parsed->uid && !select_) {
+    // Messages decided already, none of them rewritten: nothing to probe or substitute, so
+    // the command need not wait for those before it (mbsync pipelines its downloads).
+    const auto uids = explicit_uids(std::get<protocol::FetchArgs>(parsed->args).set);
+    if (uids) {
+      const auto known = service_.known(*mailbox_, *uids);
+      if (known.size() == uids->size() &&
+          std::none_of(known.begin(), known.end(),
+                       [](const auto& k) { return k.second == MessageState::rewritten; })) {
+        ++stats_.decided_at_once;
+        return false;
+      }
+    }
   }
   held_ = std::move(parsed).value();
   return true;
@@ -595,6 +611,13 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
   }
   const protocol::Command command = std::move(*held_);
   held_.reset();
+  if (!mailbox_) {
+    // It followed a SELECT that failed (or named a mailbox the gateway cannot follow).
+    if (auto [ec, n] = co_await io.upstream.write(command.raw); ec) {
+      outcome.ok = false;
+    }
+    co_return outcome;
+  }
   ++stats_.commands;
   const MailboxKey mailbox = *mailbox_;
   const auto& args = std::get<protocol::FetchArgs>(command.args);

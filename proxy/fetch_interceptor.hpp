@@ -58,13 +58,14 @@ struct InterceptOutcome {
 };
 
 struct InterceptStats {
-  std::uint64_t commands = 0;       // FETCH commands held back for a decision
-  std::uint64_t streamed = 0;       // ... of which answered while deciding, without a probe
-  std::uint64_t probe_commands = 0; // commands the gateway sent upstream itself
-  std::uint64_t round_trips = 0;    // probe exchanges (each one write, answered together)
-  std::uint64_t probe_bytes = 0;    // upstream bytes read in answer to probes
-  std::uint64_t substituted = 0;    // FETCH responses served from rewritten bytes
-  std::uint64_t from_store = 0;     // commands whose content the upstream was not asked for
+  std::uint64_t commands = 0;        // FETCH commands held back for a decision
+  std::uint64_t streamed = 0;        // ... of which answered while deciding, without a probe
+  std::uint64_t probe_commands = 0;  // commands the gateway sent upstream itself
+  std::uint64_t round_trips = 0;     // probe exchanges (each one write, answered together)
+  std::uint64_t probe_bytes = 0;     // upstream bytes read in answer to probes
+  std::uint64_t substituted = 0;     // FETCH responses served from rewritten bytes
+  std::uint64_t from_store = 0;      // commands whose content the upstream was not asked for
+  std::uint64_t decided_at_once = 0; // content FETCHes of decided, unrewritten mail: not held
 };
 
 class FetchInterceptor {

@@ -240,7 +240,8 @@ asio::awaitable<void> Session::run() {
        field("probe_round_trips", intercept_stats_.round_trips),
        field("probe_bytes", intercept_stats_.probe_bytes),
        field("rewritten_answers", intercept_stats_.substituted),
-       field("answered_from_store", intercept_stats_.from_store)});
+       field("answered_from_store", intercept_stats_.from_store),
+       field("fetches_decided_at_once", intercept_stats_.decided_at_once)});
   release();
 }
 

@@ -487,6 +487,50 @@ SyncState *
         finally:
             gw.stop()
 
+    def test_pipelined_fetches(self):
+        # A content FETCH pipelined right behind SELECT waits for it and is rewritten; FETCHes
+        # of decided mail that is not rewritten are not held back at all (mbsync pipelines).
+        state = Path(tempfile.mkdtemp(prefix="state-", dir=self.w.root)) / "rewrite.db"
+        gw = self.w.start_gateway(name="pipelined", extra_config=rewrite_config(state))
+        uid = self.entries("rewrite")[0][0]
+        plain = [u for u, _ in self.entries("plain")[:2]]
+
+        def pipelined(c: env.Imap, commands: list[bytes]) -> tuple[dict[int, bytes], list[bytes]]:
+            tags = [c.next_tag() for _ in commands]
+            c.send(b"".join(t + b" " + cmd + b"\r\n" for t, cmd in zip(tags, commands)))
+            bodies, statuses, waiting = {}, [], set(tags)
+            while waiting:
+                resp = c.read_response()
+                tag = resp.split(b" ", 1)[0]
+                if tag in waiting:
+                    waiting.discard(tag)
+                    statuses.append(env.status_of(resp))
+                    continue
+                m = re.match(rb"\* \d+ FETCH \(.*?UID (\d+).*?\{(\d+)\}\r\n", resp, re.S)
+                if m:
+                    bodies[int(m.group(1))] = resp[m.end(): m.end() + int(m.group(2))]
+            return bodies, statuses
+
+        try:
+            with self.direct_session() as d:
+                originals = fetch_literals(d, b"UID FETCH %d,%d,%d (UID BODY.PEEK[])" % (uid, *plain))
+            conn = env.Imap(gw.imaps_port, tls=True, ca_file=self.w.certs["ca"])
+            with conn as c:
+                c.login(ALICE, env.USERS[ALICE])
+                first, statuses = pipelined(c, [b"EXAMINE INBOX", b"UID FETCH %d (UID BODY.PEEK[])" % uid])
+                self.assertEqual(statuses, [b"OK", b"OK"])
+                self.assertEqual(len(calendar_parts(first[uid])), 1)
+                self.assertNotEqual(first[uid], originals[uid])
+                c.check(b"UID FETCH 1:* (UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (Message-ID)])")
+                later, statuses = pipelined(c, [b"UID FETCH %d (UID BODY.PEEK[])" % u for u in plain])
+                self.assertEqual(statuses, [b"OK", b"OK"])
+                self.assertEqual(later, {u: originals[u] for u in plain})
+                c.logout()
+            env.wait_until(lambda: re.search(r"session_end .*fetches_decided_at_once=2\b", gw.log_text()), 15,
+                           what="the session's end with fetches_decided_at_once=2")
+        finally:
+            gw.stop()
+
     def test_chunked_header_sync_moves_the_decided_range(self):
         # Thunderbird fetches headers in chunks of explicit UID ranges: once they are decided,
         # a later sync of the whole mailbox asks the upstream nothing more.
