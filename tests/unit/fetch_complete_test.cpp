@@ -21,12 +21,6 @@ std::optional<std::string> asked(const std::string& requested) {
   return to_string(*items);
 }
 
-Response parsed(const std::string& raw) {
-  auto r = parse_response(raw);
-  REQUIRE(r.ok());
-  return *r;
-}
-
 } // namespace
 
 TEST_CASE("the server is asked only for what the bytes do not hold", "[fetch_complete]") {
@@ -66,7 +60,7 @@ TEST_CASE("a completed answer is the rendering with the server's values", "[fetc
                              envelope + ")\r\n";
   const auto requested =
       items_of("(RFC822.SIZE BODY.PEEK[1]<2.40> ENVELOPE FLAGS BODYSTRUCTURE INTERNALDATE)");
-  auto out = complete_fetch(parsed(server), *msg, requested);
+  auto out = complete_fetch(parsed_response(server), *msg, requested);
   REQUIRE(out.ok());
 
   FetchContext ctx;
@@ -92,8 +86,8 @@ TEST_CASE("the server's answer to the item that sets \\Seen is not shown", "[fet
   REQUIRE(msg.ok());
   // The server set \Seen and says so; the content it sent for Message-ID is not the client's.
   auto out = complete_fetch(
-      parsed("* 2 FETCH (UID 5 BODY[HEADER.FIELDS (MESSAGE-ID)] {13}\r\nMessage-ID:\r\n "
-             "FLAGS (\\Seen))\r\n"),
+      parsed_response("* 2 FETCH (UID 5 BODY[HEADER.FIELDS (MESSAGE-ID)] {13}\r\nMessage-ID:\r\n "
+                      "FLAGS (\\Seen))\r\n"),
       *msg, items_of("(UID RFC822.SIZE BODY[])"));
   REQUIRE(out.ok());
   FetchContext ctx;
@@ -110,8 +104,9 @@ TEST_CASE("what the server volunteers is kept", "[fetch_complete]") {
   auto msg = mime::parse_message(read_mime_fixture("mixed.eml"));
   REQUIRE(msg.ok());
   // CONDSTORE on: MODSEQ in every answer; an extension attribute this parser does not know.
-  auto out = complete_fetch(parsed("* 3 FETCH (UID 9 MODSEQ (77) X-GM-LABELS (\\Inbox))\r\n"), *msg,
-                            items_of("(RFC822.SIZE)"));
+  auto out =
+      complete_fetch(parsed_response("* 3 FETCH (UID 9 MODSEQ (77) X-GM-LABELS (\\Inbox))\r\n"),
+                     *msg, items_of("(RFC822.SIZE)"));
   REQUIRE(out.ok());
   CHECK(*out == "* 3 FETCH (UID 9 RFC822.SIZE " + std::to_string(msg->virtual_size()) +
                     " MODSEQ (77) X-GM-LABELS (\\Inbox))\r\n");
@@ -120,8 +115,9 @@ TEST_CASE("what the server volunteers is kept", "[fetch_complete]") {
 TEST_CASE("a repeated attribute counts with its first value", "[fetch_complete]") {
   auto msg = mime::parse_message(read_mime_fixture("mixed.eml"));
   REQUIRE(msg.ok());
-  auto out = complete_fetch(parsed("* 1 FETCH (UID 2 FLAGS (\\Seen) UID 3 FLAGS (\\Deleted))\r\n"),
-                            *msg, items_of("(FLAGS RFC822.SIZE)"));
+  auto out = complete_fetch(
+      parsed_response("* 1 FETCH (UID 2 FLAGS (\\Seen) UID 3 FLAGS (\\Deleted))\r\n"), *msg,
+      items_of("(FLAGS RFC822.SIZE)"));
   REQUIRE(out.ok());
   CHECK(*out == "* 1 FETCH (UID 2 FLAGS (\\Seen) RFC822.SIZE " +
                     std::to_string(msg->virtual_size()) + ")\r\n");
@@ -130,9 +126,10 @@ TEST_CASE("a repeated attribute counts with its first value", "[fetch_complete]"
 TEST_CASE("answers that cannot be completed are refused", "[fetch_complete]") {
   auto msg = mime::parse_message(read_mime_fixture("mixed.eml"));
   REQUIRE(msg.ok());
-  CHECK_FALSE(complete_fetch(parsed("* 3 EXISTS\r\n"), *msg, items_of("(RFC822.SIZE)")).ok());
+  CHECK_FALSE(
+      complete_fetch(parsed_response("* 3 EXISTS\r\n"), *msg, items_of("(RFC822.SIZE)")).ok());
   // A date holding an escaped quote would break the quoted string it goes into.
-  auto odd = complete_fetch(parsed("* 1 FETCH (UID 2 INTERNALDATE \"a\\\"b\")\r\n"), *msg,
+  auto odd = complete_fetch(parsed_response("* 1 FETCH (UID 2 INTERNALDATE \"a\\\"b\")\r\n"), *msg,
                             items_of("(INTERNALDATE RFC822.SIZE)"));
   CHECK_FALSE(odd.ok());
 }

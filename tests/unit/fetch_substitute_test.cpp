@@ -23,12 +23,6 @@ std::string rendered_item(const mime::Message& msg, const std::string& text) {
   return r.substr(r.find('(') + 1, r.size() - r.find('(') - 4);
 }
 
-Response parsed(const std::string& raw) {
-  auto r = parse_response(raw);
-  REQUIRE(r.ok());
-  return *r;
-}
-
 } // namespace
 
 TEST_CASE("content items come from the served message, the rest stays", "[fetch_substitute]") {
@@ -41,7 +35,7 @@ TEST_CASE("content items come from the served message, the rest stays", "[fetch_
                                "NIL NIL) MODSEQ (12))\r\n";
   const auto requested = items_of("(UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK[1]<2.40> "
                                   "BODY.PEEK[HEADER.FIELDS (Subject)] BODYSTRUCTURE MODSEQ)");
-  auto out = substitute_fetch(parsed(upstream), *msg, requested);
+  auto out = substitute_fetch(parsed_response(upstream), *msg, requested);
   REQUIRE(out.ok());
   const std::string want =
       "* 7 FETCH (UID 42 FLAGS (\\Seen $Label1) " + rendered_item(*msg, "RFC822.SIZE") +
@@ -58,7 +52,7 @@ TEST_CASE("whole sections, RFC822 and BINARY items are rendered too", "[fetch_su
   const std::string upstream = "* 1 FETCH (UID 2 RFC822 {1}\r\nx BODY[] {1}\r\ny BINARY.SIZE[1] 9 "
                                "BODY[TEXT]<0> {1}\r\nz)\r\n";
   const auto requested = items_of("(RFC822 BODY[] BINARY.SIZE[1] BODY.PEEK[TEXT]<0.10>)");
-  auto out = substitute_fetch(parsed(upstream), *msg, requested);
+  auto out = substitute_fetch(parsed_response(upstream), *msg, requested);
   REQUIRE(out.ok());
   CHECK(*out == "* 1 FETCH (UID 2 " + rendered_item(*msg, "RFC822") + " " +
                     rendered_item(*msg, "BODY[]") + " " + rendered_item(*msg, "BINARY.SIZE[1]") +
@@ -69,10 +63,11 @@ TEST_CASE("a partial the client did not ask for is refused", "[fetch_substitute]
   auto msg = mime::parse_message(read_mime_fixture("mixed.eml"));
   REQUIRE(msg.ok());
   const std::string upstream = "* 1 FETCH (UID 2 BODY[1]<5> {1}\r\nx)\r\n";
-  auto out = substitute_fetch(parsed(upstream), *msg, items_of("(BODY.PEEK[1]<0.10>)"));
+  auto out = substitute_fetch(parsed_response(upstream), *msg, items_of("(BODY.PEEK[1]<0.10>)"));
   REQUIRE_FALSE(out.ok());
   CHECK(out.error().code == Errc::unsupported);
-  auto not_fetch = substitute_fetch(parsed("* 3 EXISTS\r\n"), *msg, items_of("(RFC822.SIZE)"));
+  auto not_fetch =
+      substitute_fetch(parsed_response("* 3 EXISTS\r\n"), *msg, items_of("(RFC822.SIZE)"));
   CHECK_FALSE(not_fetch.ok());
 }
 

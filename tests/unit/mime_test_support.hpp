@@ -5,6 +5,7 @@
 #include "protocol/fetch_item.hpp"
 #include "protocol/fetch_render.hpp"
 #include "protocol/mime/message.hpp"
+#include "protocol/response.hpp"
 
 #include <catch2/catch_test_macros.hpp>
 
@@ -24,6 +25,13 @@ inline icalgate::protocol::FetchItems items_of(const std::string& text) {
   auto items = icalgate::protocol::parse_fetch_items(text);
   REQUIRE(items.ok());
   return *items;
+}
+
+// A server response that must parse (e.g. an upstream FETCH answer in a fixture).
+inline icalgate::protocol::Response parsed_response(const std::string& raw) {
+  auto r = icalgate::protocol::parse_response(raw);
+  REQUIRE(r.ok());
+  return *r;
 }
 
 inline std::string read_mime_fixture(const std::string& name) {
