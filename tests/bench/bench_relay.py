@@ -16,7 +16,10 @@ users of the machine spreads over all three):
             Dovecot's own CPU per GB and the client's CPU share for reference; and a
             "CPU-bound" rate, bytes / CPU time of the busiest process (Dovecot, relay or
             client) per run, which is what the pipeline would move with a core per process
-            and which other load on a shared machine hardly disturbs
+            and which other load on a shared machine hardly disturbs; and the ceiling that
+            this machine's cores put on the rate, cores / CPU seconds per byte of all the
+            processes together (client, Dovecot's imap and imap-login, the relay): on a machine
+            with fewer cores than processes, a relay's own CPU lowers this ceiling
   headers   a Thunderbird-like header sync of 5,000 small messages: wall time (best of R) and
             relay CPU
   noop      sequential NOOP round trips after login: median and p99
@@ -337,6 +340,11 @@ class Bench:
             out["cpu_bound_MB_per_s"] = statistics.median(
                 x["bytes"] / max(x["dovecot_cpu_s"], x["client_cpu_s"], x["relay_cpu_s"] or 0.0) / 1e6 for x in r
             )
+            # Every process of the pipeline shares this machine's cores: with all of them busy,
+            # the rate cannot exceed cores / (CPU seconds per byte of all processes together).
+            all_cpu = sum(x["dovecot_cpu_s"] + x["client_cpu_s"] + (x["relay_cpu_s"] or 0.0) for x in r)
+            out["all_cpu_s_per_GB"] = all_cpu / total_bytes * 1e9
+            out["cores_ceiling_MB_per_s"] = (os.cpu_count() or 1) / out["all_cpu_s_per_GB"] * 1e3
             out["MB_per_s_runs"] = [x["bytes"] / x["wall_s"] / 1e6 for x in r]
             if r[0]["relay_cpu_s"] is not None:
                 cpu = sum(x["relay_cpu_s"] for x in r)
@@ -526,6 +534,8 @@ ROWS = [
     ("bulk relay CPU s/GB (median run)", "bulk", "relay_cpu_s_per_GB_median", 1, "{:.2f}", "lower"),
     ("bulk Dovecot CPU s/GB", "bulk", "dovecot_cpu_s_per_GB", 1, "{:.2f}", "lower"),
     ("bulk client CPU share", "bulk", "client_cpu_share", 1, "{:.2f}", ""),
+    ("bulk CPU s/GB, all processes", "bulk", "all_cpu_s_per_GB", 1, "{:.2f}", "lower"),
+    ("bulk MB/s ceiling, all cores busy", "bulk", "cores_ceiling_MB_per_s", 1, "{:.0f}", "higher"),
     ("headers FETCH wall ms (best)", "headers", "best_wall_s", 1000, "{:.0f}", "lower"),
     ("headers messages/s", "headers", "messages_per_s", 1, "{:.0f}", "higher"),
     ("headers relay CPU ms/run", "headers", "relay_cpu_s_per_run", 1000, "{:.0f}", "lower"),
@@ -590,6 +600,10 @@ def report(results: dict, args, elapsed: float, path: Path) -> None:
         "throughput icalgate/haproxy": r("bulk", "best_MB_per_s", "haproxy"),
         "throughput (median) icalgate/direct": r("bulk", "median_MB_per_s", "direct"),
         "CPU-bound throughput icalgate/direct": r("bulk", "cpu_bound_MB_per_s", "direct"),
+        f"throughput ceiling on {os.cpu_count()} cores icalgate/direct": r("bulk", "cores_ceiling_MB_per_s", "direct"),
+        f"throughput ceiling on {os.cpu_count()} cores haproxy/direct": ratio(
+            value(results, "haproxy", "bulk", "cores_ceiling_MB_per_s", 1),
+            value(results, "direct", "bulk", "cores_ceiling_MB_per_s", 1)),
         "relay CPU per GB icalgate/haproxy": r("bulk", "relay_cpu_s_per_GB", "haproxy"),
         "relay CPU per GB (median run) icalgate/haproxy": r("bulk", "relay_cpu_s_per_GB_median", "haproxy"),
         "relay CPU per new session icalgate/haproxy": r("connect", "relay_cpu_ms_per_session", "haproxy"),
