@@ -702,7 +702,8 @@ class Bench:
                 body_uids |= d["uids"]
             if d["kind"] == "whole":
                 whole_uids |= d["uids"]
-        g_lines = [ln for ln in log_text.splitlines() if " G session=" in ln]
+        # The gateway's own commands (a streamed client command is logged as "G ... streamed=").
+        g_lines = [ln for ln in log_text.splitlines() if " G session=" in ln and " streamed=" not in ln]
         rewritten = sum(1 for ln in log_text.splitlines() if " rewrite " in ln and "outcome=rewritten" in ln)
         originals = sum(1 for ln in log_text.splitlines() if " rewrite " in ln and "outcome=original" in ln)
         probe_bytes = sum(c["answer_bytes"] for c in ours)
