@@ -226,9 +226,10 @@ bool FetchInterceptor::hold(std::string_view first_line, bool whole_command) {
       !protocol::shows_content(std::get<protocol::FetchArgs>(parsed->args).items)) {
     return false;
   }
-  if (mailbox_ && parsed->uid && !select_) {
+  if (mailbox_ && parsed->uid && !select_ && served_.empty() && served_uid_.empty()) {
     // Messages decided already, none of them rewritten: nothing to probe or substitute, so
-    // the command need not wait for those before it (mbsync pipelines its downloads).
+    // the command need not wait for those before it (mbsync pipelines its downloads). Not
+    // while answers are being substituted: every FETCH answer is collected whole then.
     const auto uids = explicit_uids(std::get<protocol::FetchArgs>(parsed->args).set);
     if (uids) {
       const auto known = service_.known(*mailbox_, *uids);
