@@ -58,6 +58,24 @@ LineHead head_of(std::string_view line) {
   return head;
 }
 
+// The UID of "* N FETCH (UID u ..." when it is the first attribute, as servers put it for a
+// UID FETCH; otherwise it may follow a literal, and the answer must be read whole to know.
+std::optional<std::uint32_t> leading_uid(std::string_view line) {
+  const std::size_t open = line.find('(');
+  if (open == std::string_view::npos || line.size() < open + 6 ||
+      !protocol::imap_iequals(line.substr(open + 1, 4), "UID ")) {
+    return std::nullopt;
+  }
+  const char* begin = line.data() + open + 5;
+  const char* end = line.data() + line.size();
+  std::uint32_t uid = 0;
+  const auto [next, ec] = std::from_chars(begin, end, uid);
+  if (ec != std::errc() || (next != end && *next != ' ' && *next != ')')) {
+    return std::nullopt;
+  }
+  return uid;
+}
+
 // The number after a response code such as "[UIDVALIDITY " in a status line.
 std::optional<std::uint32_t> code_number_in(std::string_view line, std::string_view code) {
   for (std::size_t i = 0; i + code.size() < line.size(); ++i) {
@@ -990,10 +1008,20 @@ bool FetchInterceptor::wants_whole(std::string_view first_line) const {
     return false;
   }
   const LineHead head = head_of(first_line);
-  // Answers matched by UID are all collected (the UID may follow a literal); those about
-  // other messages come out of substitute() unchanged.
-  return head.tag == "*" && head.number && protocol::imap_iequals(head.name, "FETCH") &&
-         (!served_uid_.empty() || served_.contains(*head.number));
+  if (head.tag != "*" || !head.number || !protocol::imap_iequals(head.name, "FETCH")) {
+    return false;
+  }
+  if (served_.contains(*head.number)) {
+    return true;
+  }
+  if (served_uid_.empty()) {
+    return false;
+  }
+  // Matched by UID: an answer that names another message first streams on (it may be far
+  // larger than what can be held); the others are collected, and those about other messages
+  // come out of substitute() unchanged.
+  const auto uid = leading_uid(first_line);
+  return !uid || served_uid_.contains(*uid);
 }
 
 void FetchInterceptor::note_answer(std::string_view first_line) {

@@ -531,6 +531,28 @@ SyncState *
         finally:
             gw.stop()
 
+    def test_large_mail_beside_rewritten_streams_on(self):
+        # A download of the whole mailbox holds back only the rewritten invitations' answers:
+        # a message larger than an answer can be held (here: above max_literal_size) streams on.
+        state = Path(tempfile.mkdtemp(prefix="state-", dir=self.w.root)) / "rewrite.db"
+        gw = self.w.start_gateway(name="large", extra_config=rewrite_config(state),
+                                  limits={"max_literal_size": "256KiB"})
+        try:
+            with self.direct_session() as d:
+                originals = fetch_literals(d, b"UID FETCH 1:* (UID BODY.PEEK[])")
+            large = [u for u, body in originals.items() if len(body) > 2 * 256 * 1024]
+            self.assertTrue(large, "the fixture mailbox needs a message above twice the cap")
+            with self.gateway_session(gw) as c:
+                c.check(b"UID FETCH 1:* (UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (Message-ID)])")
+                bodies = fetch_literals(c, b"UID FETCH 1:* (UID BODY.PEEK[])")
+            self.assertEqual(sorted(bodies), sorted(originals))
+            for u in large:
+                self.assertEqual(bodies[u], originals[u])
+            for u, _ in self.entries("rewrite"):
+                self.assertEqual(len(calendar_parts(bodies[u])), 1)
+        finally:
+            gw.stop()
+
     def test_chunked_header_sync_moves_the_decided_range(self):
         # Thunderbird fetches headers in chunks of explicit UID ranges: once they are decided,
         # a later sync of the whole mailbox asks the upstream nothing more.
