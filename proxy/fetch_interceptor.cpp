@@ -58,6 +58,9 @@ LineHead head_of(std::string_view line) {
   return head;
 }
 
+// What read_message() gives for a response above the session's cap (read, not kept).
+constexpr std::string_view dropped_response = "* icalgate-dropped\r\n";
+
 // The UID of "* N FETCH (UID u ..." when it is the first attribute, as servers put it for a
 // UID FETCH; otherwise it may follow a literal, and the answer must be read whole to know.
 std::optional<std::uint32_t> leading_uid(std::string_view line) {
@@ -318,7 +321,11 @@ asio::awaitable<std::optional<std::string>> FetchInterceptor::read_message(Inter
       message.append(frame->bytes);
     }
     if (frame->message_end) {
-      co_return too_large ? std::string("* icalgate-dropped\r\n") : message;
+      if (too_large) {
+        log_event(LogLevel::warn, "rewrite_answer_too_large", {field("session", session_id_)});
+        co_return std::string(dropped_response);
+      }
+      co_return message;
     }
   }
 }
@@ -340,11 +347,7 @@ FetchInterceptor::exchange(InterceptIo& io, const std::vector<std::string>& comm
     const std::string tag = next_tag();
     waiting.insert(tag);
     out += tag + ' ' + command + "\r\n";
-    if (log_enabled(LogLevel::trace)) {
-      log_event(LogLevel::trace, "G",
-                {field("session", session_id_),
-                 field("line", sanitize_for_log(tag + ' ' + command, 16 * 1024))});
-    }
+    log_sent(tag + ' ' + command);
   }
   stats_.probe_commands += commands.size();
   ++stats_.round_trips; // the commands go in one write and are answered together
@@ -354,7 +357,7 @@ FetchInterceptor::exchange(InterceptIo& io, const std::vector<std::string>& comm
   }
   while (!waiting.empty()) {
     auto message = co_await read_message(io);
-    if (!message) {
+    if (!message || *message == dropped_response) {
       result.upstream_failed = true;
       co_return result;
     }
@@ -768,11 +771,7 @@ FetchInterceptor::ask_without_content(InterceptIo& io, const protocol::Command& 
 
 asio::awaitable<InterceptOutcome> FetchInterceptor::forward(InterceptIo& io, std::string line) {
   InterceptOutcome outcome;
-  if (log_enabled(LogLevel::trace)) {
-    const std::string_view shown = std::string_view(line).substr(0, line.size() - 2);
-    log_event(LogLevel::trace, "G",
-              {field("session", session_id_), field("line", sanitize_for_log(shown, 16 * 1024))});
-  }
+  log_sent(std::string_view(line).substr(0, line.size() - 2));
   if (auto [ec, n] = co_await io.upstream.write(line); ec) {
     outcome.ok = false;
   }
@@ -787,17 +786,14 @@ FetchInterceptor::answer_from_store(InterceptIo& io, const std::string& set,
   ++stats_.probe_commands;
   ++stats_.round_trips;
   ++stats_.from_store;
-  if (log_enabled(LogLevel::trace)) {
-    log_event(LogLevel::trace, "G",
-              {field("session", session_id_), field("line", sanitize_for_log(line, 16 * 1024))});
-  }
+  log_sent(line);
   if (auto [ec, n] = co_await io.upstream.write(line + "\r\n"); ec) {
     co_return StoreAnswer::failed;
   }
   complete_answers_ = true;
   while (true) {
     auto message = co_await read_message(io);
-    if (!message) {
+    if (!message || *message == dropped_response) {
       co_return StoreAnswer::failed;
     }
     const LineHead head = head_of(*message);
@@ -816,6 +812,13 @@ FetchInterceptor::answer_from_store(InterceptIo& io, const std::string& set,
     if (!co_await pass_on(io, std::move(*message))) {
       co_return StoreAnswer::failed;
     }
+  }
+}
+
+void FetchInterceptor::log_sent(std::string_view line) const {
+  if (log_enabled(LogLevel::trace)) {
+    log_event(LogLevel::trace, "G",
+              {field("session", session_id_), field("line", sanitize_for_log(line, 16 * 1024))});
   }
 }
 
@@ -873,9 +876,8 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io,
       outcome.ok = false;
       co_return outcome;
     }
-    if (*message == "* icalgate-dropped\r\n") {
+    if (*message == dropped_response) {
       // An answer larger than the cap cannot be held, nor passed on whole any more.
-      log_event(LogLevel::warn, "rewrite_answer_too_large", {field("session", session_id_)});
       outcome.ok = false;
       co_return outcome;
     }

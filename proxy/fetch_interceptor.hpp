@@ -114,10 +114,12 @@ class FetchInterceptor {
   // Sends `commands` under the gateway's own tags (in one write) and reads until they are
   // answered.
   asio::awaitable<Exchange> exchange(InterceptIo& io, const std::vector<std::string>& commands);
-  // One whole response; bytes in `flush` go to the client before the reader waits for more
-  // (the answers to the client's own command: not counted as probe bytes).
   // Passes a response that is not the gateway's on to the client (or to io.defer).
   asio::awaitable<bool> pass_on(InterceptIo& io, std::string message);
+  // One whole response; bytes in `flush` go to the client before the reader waits for more
+  // (the answers to the client's own command: not counted as probe bytes). A response above
+  // the session's cap is read to its end and logged, and comes back as a marker line that
+  // the callers treat as a failure.
   asio::awaitable<std::optional<std::string>> read_message(InterceptIo& io,
                                                            std::string* flush = nullptr);
   std::string next_tag();
@@ -144,6 +146,8 @@ class FetchInterceptor {
   asio::awaitable<InterceptOutcome> ask_without_content(InterceptIo& io,
                                                         const protocol::Command& command,
                                                         const protocol::FetchItems& items);
+  // A command the gateway sends upstream, in the trace log.
+  void log_sent(std::string_view line) const;
   // Writes a command line (CRLF included) upstream in the client's name.
   asio::awaitable<InterceptOutcome> forward(InterceptIo& io, std::string line);
   // Answers the rewritten messages of a command that also names others, under the gateway's
