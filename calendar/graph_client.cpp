@@ -1,6 +1,7 @@
 #include "calendar/graph_client.hpp"
 
 #include "calendar/identity_platform.hpp"
+#include "calendar/json_reader.hpp"
 #include "calendar/odata_text.hpp"
 #include "calendar/retried_exchange.hpp"
 
@@ -35,17 +36,6 @@ bool is_utc_timestamp(std::string_view text) {
   return true;
 }
 
-const json::object* parse_object(std::string_view body, json::value& holder) {
-  json::error_code ec;
-  json::parse_options options;
-  options.max_depth = 64;
-  holder = json::parse(body, ec, {}, options);
-  if (ec || !holder.is_object()) {
-    return nullptr;
-  }
-  return &holder.as_object();
-}
-
 std::string string_member(const json::object& object, std::string_view key,
                           std::size_t limit = 512) {
   const json::value* v = object.if_contains(key);
@@ -61,7 +51,7 @@ std::string string_member(const json::object& object, std::string_view key,
 std::string describe_graph_error(const HttpResponse& response) {
   std::string text = "HTTP " + std::to_string(response.status);
   json::value holder;
-  if (const json::object* root = parse_object(response.body, holder)) {
+  if (const json::object* root = json_read::parse_object(response.body, holder, 64)) {
     if (const json::value* error = root->if_contains("error"); error && error->is_object()) {
       const std::string code = string_member(error->as_object(), "code", 100);
       const std::string message = string_member(error->as_object(), "message", 300);
@@ -358,7 +348,7 @@ GraphClient::list_meeting_messages(std::string_view upn, std::string_view since_
     }
     ++listing.pages;
     json::value holder;
-    const json::object* root = parse_object(*body, holder);
+    const json::object* root = json_read::parse_object(*body, holder, 64);
     const json::value* value = root ? root->if_contains("value") : nullptr;
     if (value == nullptr || !value->is_array()) {
       co_return GraphError{GraphErrc::bad_response, "listing without a value array", 200};

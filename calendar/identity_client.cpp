@@ -1,6 +1,7 @@
 #include "calendar/identity_client.hpp"
 
 #include "calendar/identity_platform.hpp"
+#include "calendar/json_reader.hpp"
 #include "calendar/odata_text.hpp"
 #include "calendar/retried_exchange.hpp"
 
@@ -14,7 +15,6 @@ namespace icalgate::calendar {
 namespace asio = boost::asio;
 namespace json = boost::json;
 
-using identity_platform::parse_object;
 using identity_platform::refused;
 using identity_platform::seconds_member;
 using identity_platform::string_member;
@@ -69,14 +69,16 @@ std::string unverified_claim(std::string_view jwt, std::string_view name) {
     return {};
   }
   json::value holder;
-  const json::object* claims = parse_object(*payload, holder);
+  const json::object* claims =
+      json_read::parse_object(*payload, holder, identity_platform::max_json_depth);
   return claims == nullptr ? std::string() : string_member(*claims, name, 320);
 }
 
 GraphResult<UserTokens> parse_user_tokens(const HttpResponse& response,
                                           std::chrono::system_clock::time_point sent_at) {
   json::value holder;
-  const json::object* root = parse_object(response.body, holder);
+  const json::object* root =
+      json_read::parse_object(response.body, holder, identity_platform::max_json_depth);
   if (root == nullptr) {
     return GraphError{GraphErrc::bad_response, "token response is not a JSON object", 200};
   }
@@ -206,7 +208,8 @@ IdentityClient::start_device_code(std::string_view scope) {
     co_return refused(*response, "device code request");
   }
   json::value holder;
-  const json::object* root = parse_object(response->body, holder);
+  const json::object* root =
+      json_read::parse_object(response->body, holder, identity_platform::max_json_depth);
   if (root == nullptr) {
     co_return GraphError{GraphErrc::bad_response, "device code response is not a JSON object", 200};
   }

@@ -1,5 +1,6 @@
 #include "calendar/identity_platform.hpp"
 
+#include "calendar/json_reader.hpp"
 #include "calendar/odata_text.hpp"
 
 #include <algorithm>
@@ -77,17 +78,6 @@ HttpUrl tenant_endpoint(const HttpUrl& authority, std::string_view tenant, std::
   return url;
 }
 
-const json::object* parse_object(std::string_view body, json::value& holder) {
-  json::error_code ec;
-  json::parse_options options;
-  options.max_depth = 32;
-  holder = json::parse(body, ec, {}, options);
-  if (ec || !holder.is_object()) {
-    return nullptr;
-  }
-  return &holder.as_object();
-}
-
 std::string string_member(const json::object& object, std::string_view key, std::size_t limit) {
   const json::value* v = object.if_contains(key);
   if (v == nullptr || !v->is_string() || v->as_string().size() > limit) {
@@ -117,7 +107,7 @@ long long seconds_member(const json::object& object, std::string_view key) {
 ErrorBody error_of(const HttpResponse& response) {
   ErrorBody out;
   json::value holder;
-  const json::object* root = parse_object(response.body, holder);
+  const json::object* root = json_read::parse_object(response.body, holder, max_json_depth);
   if (root == nullptr) {
     return out;
   }
@@ -167,7 +157,7 @@ GraphResult<AccessToken> read_app_token(const HttpResponse& response, std::strin
     return refused(response, std::string(what) + " request");
   }
   json::value holder;
-  const json::object* root = parse_object(response.body, holder);
+  const json::object* root = json_read::parse_object(response.body, holder, max_json_depth);
   if (root == nullptr) {
     return GraphError{GraphErrc::bad_response, std::string(what) + " response is not a JSON object",
                       200};

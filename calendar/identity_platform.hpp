@@ -35,8 +35,8 @@ GraphResult<std::string> read_client_secret(std::string_view section, const std:
 // {authority}/{tenant}/oauth2/v2.0/{name}, e.g. name "token" or "devicecode".
 HttpUrl tenant_endpoint(const HttpUrl& authority, std::string_view tenant, std::string_view name);
 
-// The root object of `body`, held in `holder`; null when it is not an object.
-const boost::json::object* parse_object(std::string_view body, boost::json::value& holder);
+// The identity platform's answers are shallow; deeper documents are refused.
+inline constexpr std::size_t max_json_depth = 32;
 
 // A string member, or empty when absent, not a string, longer than `limit` or holding
 // control characters (none of the identity platform's values has any).

@@ -45,6 +45,18 @@ Result<json::value> parse_json(std::string_view text, std::size_t max_bytes,
   return root;
 }
 
+const json::object* parse_object(std::string_view body, json::value& holder,
+                                 std::size_t max_depth) {
+  json::parse_options options;
+  options.max_depth = max_depth;
+  boost::system::error_code ec;
+  holder = json::parse(body, ec, json::storage_ptr(), options);
+  if (ec || !holder.is_object()) {
+    return nullptr;
+  }
+  return &holder.as_object();
+}
+
 std::string join(const std::string& path, std::string_view key) {
   return path.empty() ? std::string(key) : path + "." + std::string(key);
 }

@@ -36,6 +36,10 @@ struct JsonContext {
 protocol::Result<boost::json::value> parse_json(std::string_view text, std::size_t max_bytes,
                                                 std::size_t max_depth);
 
+// The root object of `body`, held in `holder`; null when `body` is not JSON or not an object.
+const boost::json::object* parse_object(std::string_view body, boost::json::value& holder,
+                                        std::size_t max_depth);
+
 std::string join(const std::string& path, std::string_view key);
 std::string index_path(const std::string& path, std::size_t i);
 

@@ -21,6 +21,21 @@ const char* non_null(std::string_view value) {
   return value.data() != nullptr ? value.data() : "";
 }
 
+// Runs a PRAGMA that answers one row and hands that row to `read`; false on any failure.
+template <class Read>
+bool pragma_row(sqlite3* db, const char* sql, Read read) {
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr) != SQLITE_OK) {
+    return false;
+  }
+  const Statement guard(stmt);
+  if (sqlite3_step(stmt) != SQLITE_ROW) {
+    return false;
+  }
+  read(stmt);
+  return true;
+}
+
 } // namespace
 
 Use& Use::text(int index, std::string_view value) {
@@ -114,15 +129,11 @@ protocol::Result<Database> open_database(const std::string& path, const Origin& 
 
   // WAL lets readers in other processes go on while one writes, and a commit writes only the
   // changed pages. In-memory databases stay in "memory" mode.
-  sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v2(raw, "PRAGMA journal_mode = WAL", -1, &stmt, nullptr) != SQLITE_OK) {
+  std::string mode;
+  if (!pragma_row(raw, "PRAGMA journal_mode = WAL",
+                  [&](sqlite3_stmt* row) { mode = column_text(row, 0); })) {
     return origin.failure(raw, "setting WAL mode");
   }
-  const Statement pragma(stmt);
-  if (sqlite3_step(stmt) != SQLITE_ROW) {
-    return origin.failure(raw, "setting WAL mode");
-  }
-  const std::string_view mode = column_text(stmt, 0);
   if (mode != "wal" && !(in_memory && mode == "memory")) {
     return origin.error("cannot use WAL mode (journal mode is " + std::string(mode) + ")");
   }
@@ -137,16 +148,9 @@ protocol::Result<int> create_schema(sqlite3* db, const char* schema_sql, int ver
   }
   auto found = [&]() -> protocol::Result<int> {
     int had = 0;
-    {
-      sqlite3_stmt* stmt = nullptr;
-      if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, nullptr) != SQLITE_OK) {
-        return origin.failure(db, "reading the schema version");
-      }
-      const Statement pragma(stmt);
-      if (sqlite3_step(stmt) != SQLITE_ROW) {
-        return origin.failure(db, "reading the schema version");
-      }
-      had = sqlite3_column_int(stmt, 0);
+    if (!pragma_row(db, "PRAGMA user_version",
+                    [&](sqlite3_stmt* row) { had = sqlite3_column_int(row, 0); })) {
+      return origin.failure(db, "reading the schema version");
     }
     if (had < version && sqlite3_exec(db, schema_sql, nullptr, nullptr, nullptr) != SQLITE_OK) {
       return origin.failure(db, "creating the schema");
