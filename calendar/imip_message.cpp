@@ -48,19 +48,24 @@ std::string apply_edits(std::string_view raw, std::size_t a, std::size_t b,
 std::string encode_base64(std::string_view in, std::size_t line, bool final_break) {
   static constexpr std::string_view kAlphabet =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string flat;
-  flat.reserve((in.size() + 2) / 3 * 4);
-  for (std::size_t i = 0; i < in.size(); i += 3) {
+  std::string flat((in.size() + 2) / 3 * 4, '=');
+  char* w = flat.data();
+  for (std::size_t i = 0; i < in.size(); i += 3, w += 4) {
     const std::uint32_t b0 = static_cast<unsigned char>(in[i]);
     const std::uint32_t b1 = i + 1 < in.size() ? static_cast<unsigned char>(in[i + 1]) : 0;
     const std::uint32_t b2 = i + 2 < in.size() ? static_cast<unsigned char>(in[i + 2]) : 0;
     const std::uint32_t v = (b0 << 16) | (b1 << 8) | b2;
-    flat += kAlphabet[(v >> 18) & 63];
-    flat += kAlphabet[(v >> 12) & 63];
-    flat += i + 1 < in.size() ? kAlphabet[(v >> 6) & 63] : '=';
-    flat += i + 2 < in.size() ? kAlphabet[v & 63] : '=';
+    w[0] = kAlphabet[(v >> 18) & 63];
+    w[1] = kAlphabet[(v >> 12) & 63];
+    if (i + 1 < in.size()) {
+      w[2] = kAlphabet[(v >> 6) & 63];
+    }
+    if (i + 2 < in.size()) {
+      w[3] = kAlphabet[v & 63];
+    }
   }
   std::string out;
+  out.reserve(flat.size() + (flat.size() / line + 1) * 2);
   for (std::size_t i = 0; i < flat.size(); i += line) {
     if (i > 0) {
       out += "\r\n";

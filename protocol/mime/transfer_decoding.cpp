@@ -1,6 +1,7 @@
 #include "protocol/mime/transfer_decoding.hpp"
 
 #include <array>
+#include <cstdint>
 #include <strings.h>
 
 namespace icalgate::protocol::mime {
@@ -17,6 +18,10 @@ constexpr std::array<signed char, 256> kBase64 = [] {
   }
   return t;
 }();
+
+int sextet(char c) {
+  return kBase64[static_cast<unsigned char>(c)];
+}
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') {
@@ -57,12 +62,37 @@ TransferEncoding classify_transfer_encoding(const std::optional<std::string>& ct
 std::optional<std::string> decode_base64(std::string_view in) {
   // Dovecot's decoder: blanks and line breaks are skipped, a group must be complete, '='
   // may only close a group of 2 or 3 characters and nothing but blanks may follow it.
-  std::string out;
-  out.reserve(in.size() / 4 * 3);
+  // Every group yields at most 3 bytes, so the output is sized once and written in place.
+  std::string out(in.size() / 4 * 3 + 2, '\0');
+  char* w = out.data();
+  const char* p = in.data();
+  const char* const end = p + in.size();
   std::uint32_t acc = 0;
   int count = 0;
   int pad_left = -1; // >= 0 once padding started: '=' still expected
-  for (const char c : in) {
+  while (p != end) {
+    if (count == 0 && pad_left < 0) {
+      // Whole groups of four alphabet characters: the bulk of every line.
+      while (end - p >= 4) {
+        const int a = sextet(p[0]);
+        const int b = sextet(p[1]);
+        const int c = sextet(p[2]);
+        const int d = sextet(p[3]);
+        if ((a | b | c | d) < 0) {
+          break;
+        }
+        const auto v = static_cast<std::uint32_t>((a << 18) | (b << 12) | (c << 6) | d);
+        w[0] = static_cast<char>((v >> 16) & 0xff);
+        w[1] = static_cast<char>((v >> 8) & 0xff);
+        w[2] = static_cast<char>(v & 0xff);
+        w += 3;
+        p += 4;
+      }
+      if (p == end) {
+        break;
+      }
+    }
+    const char c = *p++;
     if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
       continue;
     }
@@ -75,11 +105,11 @@ std::optional<std::string> decode_base64(std::string_view in) {
     }
     if (c == '=') {
       if (count == 2) {
-        out += static_cast<char>((acc >> 4) & 0xff);
+        *w++ = static_cast<char>((acc >> 4) & 0xff);
         pad_left = 1;
       } else if (count == 3) {
-        out += static_cast<char>((acc >> 10) & 0xff);
-        out += static_cast<char>((acc >> 2) & 0xff);
+        *w++ = static_cast<char>((acc >> 10) & 0xff);
+        *w++ = static_cast<char>((acc >> 2) & 0xff);
         pad_left = 0;
       } else {
         return std::nullopt;
@@ -88,15 +118,15 @@ std::optional<std::string> decode_base64(std::string_view in) {
       acc = 0;
       continue;
     }
-    const int v = kBase64[static_cast<unsigned char>(c)];
+    const int v = sextet(c);
     if (v < 0) {
       return std::nullopt;
     }
     acc = (acc << 6) | static_cast<std::uint32_t>(v);
     if (++count == 4) {
-      out += static_cast<char>((acc >> 16) & 0xff);
-      out += static_cast<char>((acc >> 8) & 0xff);
-      out += static_cast<char>(acc & 0xff);
+      *w++ = static_cast<char>((acc >> 16) & 0xff);
+      *w++ = static_cast<char>((acc >> 8) & 0xff);
+      *w++ = static_cast<char>(acc & 0xff);
       acc = 0;
       count = 0;
     }
@@ -104,6 +134,7 @@ std::optional<std::string> decode_base64(std::string_view in) {
   if (count != 0 || pad_left > 0) {
     return std::nullopt; // the data ends inside a group
   }
+  out.resize(static_cast<std::size_t>(w - out.data()));
   return out;
 }
 
@@ -124,12 +155,17 @@ std::optional<std::string> decode_quoted_printable(std::string_view in) {
       --content_end;
     }
     bool soft_break = false;
-    for (std::size_t i = pos; i < content_end; ++i) {
-      const char c = in[i];
-      if (c != '=') {
-        out += c;
-        continue;
+    std::size_t i = pos;
+    while (i < content_end) {
+      // Text up to the next escape goes over in one piece.
+      const std::string_view rest = in.substr(i, content_end - i);
+      const std::size_t eq = rest.find('=');
+      if (eq == std::string_view::npos) {
+        out.append(rest);
+        break;
       }
+      out.append(rest.substr(0, eq));
+      i += eq;
       if (i + 1 == content_end) {
         if (!has_lf) {
           return std::nullopt; // a soft break with nothing after it
@@ -143,7 +179,7 @@ std::optional<std::string> decode_quoted_printable(std::string_view in) {
         return std::nullopt;
       }
       out += static_cast<char>(hi * 16 + lo);
-      i += 2;
+      i += 3;
     }
     if (has_lf && !soft_break) {
       out += "\r\n";
