@@ -70,37 +70,6 @@ std::optional<fs::path> user_dir(const std::string& data, const std::string& upn
   return std::nullopt;
 }
 
-struct StoredMessage {
-  std::string file;
-  json::object message;
-};
-
-std::vector<StoredMessage> load_messages(const fs::path& user) {
-  std::vector<fs::path> files;
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(user / "messages", ec)) {
-    if (entry.path().extension() == ".json") {
-      files.push_back(entry.path());
-    }
-  }
-  std::sort(files.begin(), files.end());
-  std::vector<StoredMessage> out;
-  for (const auto& path : files) {
-    auto text = read_file(path);
-    json::error_code jec;
-    json::value doc = text ? json::parse(*text, jec) : json::value();
-    const json::value* value = doc.is_object() ? doc.as_object().if_contains("value") : nullptr;
-    if (!text || jec || value == nullptr || !value->is_array() || value->as_array().empty() ||
-        !value->as_array()[0].is_object()) {
-      std::fprintf(stderr, "graphsim: skipping %s: not a collection with one message\n",
-                   path.c_str());
-      continue;
-    }
-    out.push_back({path.filename().string(), value->as_array()[0].as_object()});
-  }
-  return out;
-}
-
 // PR_MESSAGE_CLASS as Exchange stores it for each meetingMessageType.
 std::string message_class(const json::object& message) {
   std::string type = string_of(message, "meetingMessageType");
@@ -583,15 +552,14 @@ Response Simulator::messages(const Request& request, const std::string& upn,
   if (!dir) {
     return graph_error(404, "ResourceNotFound", "Resource could not be discovered.");
   }
-  std::vector<StoredMessage> all = load_messages(*dir);
-  std::vector<const StoredMessage*> hits;
-  for (const auto& m : all) {
-    if (matches(filter, m.message)) {
-      hits.push_back(&m);
+  std::vector<std::shared_ptr<const StoredMessage>> hits;
+  for (auto& m : message_files_.load(*dir)) {
+    if (matches(filter, m->message)) {
+      hits.push_back(std::move(m));
     }
   }
   // Graph's default order for messages: newest first.
-  std::stable_sort(hits.begin(), hits.end(), [](const auto* a, const auto* b) {
+  std::stable_sort(hits.begin(), hits.end(), [](const auto& a, const auto& b) {
     return string_of(a->message, "receivedDateTime") > string_of(b->message, "receivedDateTime");
   });
   json::array value;
@@ -662,8 +630,8 @@ Response Simulator::event(const std::string& upn, const std::string& id) {
     }
     return json_response(200, json::serialize(body));
   };
-  for (const auto& m : load_messages(*dir)) {
-    const json::value* e = m.message.if_contains("event");
+  for (const auto& m : message_files_.load(*dir)) {
+    const json::value* e = m->message.if_contains("event");
     if (e != nullptr && e->is_object() && string_of(e->as_object(), "id") == id) {
       return answer(e->as_object());
     }

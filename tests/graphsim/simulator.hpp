@@ -16,6 +16,7 @@
 
 #include "tests/graphsim/sim_faults.hpp"
 #include "tests/graphsim/sim_identity.hpp"
+#include "tests/graphsim/sim_message_files.hpp"
 #include "tests/graphsim/sim_responses.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -85,6 +86,7 @@ class Simulator {
   SimStats stats_;
   IdentityPlatform identity_;
   std::map<std::string, std::chrono::steady_clock::time_point> tokens_;
+  MessageFiles message_files_;
 };
 
 } // namespace icalgate::graphsim

@@ -151,6 +151,29 @@ def run_checks(port, data, control):
         **{"$filter": "internetMessageId eq '<none@x>'",
            "$expand": "microsoft.graph.eventMessage/event"}), headers=auth)
     check(status == 200 and json.loads(raw)["value"] == [], "lookup miss is an empty collection")
+
+    # Files edited, removed and added while the simulator runs are seen at the next request.
+    lookup = messages_query(**{"$filter": f"internetMessageId eq '{wanted}'",
+                               "$expand": "microsoft.graph.eventMessage/event"})
+    folder = os.path.join(data, "users", "alice@contoso.com", "messages")
+    holder = next(os.path.join(folder, n) for n in sorted(os.listdir(folder))
+                  if wanted in open(os.path.join(folder, n)).read())
+    original = open(holder).read()
+    edited = json.loads(original)
+    edited["value"][0]["subject"] = "Edited while running"
+    with open(holder, "w") as f:
+        json.dump(edited, f)
+    body = json.loads(request(port, "GET", lookup, headers=auth)[2])
+    check([m["subject"] for m in body["value"]] == ["Edited while running"], "edited file seen")
+    os.rename(holder, holder + ".off")
+    body = json.loads(request(port, "GET", lookup, headers=auth)[2])
+    check(body["value"] == [], "removed file gone")
+    os.rename(holder + ".off", holder)
+    with open(holder, "w") as f:
+        f.write(original)
+    body = json.loads(request(port, "GET", lookup, headers=auth)[2])
+    check([m["subject"] for m in body["value"]] == [json.loads(original)["value"][0]["subject"]],
+          "restored file seen")
     status, _, raw = request(port, "GET", messages_query(
         **{"$filter": f"internetMessageId eq '{wanted}'", "$expand": "event"}), headers=auth)
     check(status == 400 and graph_error_shape(json.loads(raw), "RequestBroker--ParseUri"),
