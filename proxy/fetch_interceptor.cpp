@@ -18,6 +18,7 @@
 #include <charconv>
 #include <limits>
 #include <set>
+#include <unordered_map>
 
 namespace icalgate::proxy {
 
@@ -29,6 +30,21 @@ using protocol::FetchAttr;
 constexpr std::size_t max_explicit_uids = 1000;
 // Prefix probes per command before an undecidable message counts as not an invitation.
 constexpr int max_prefix_rounds = 4;
+
+// The answers to one of the gateway's probes by UID (the first answer about each message
+// counts, and only those carrying a body section when `with_body`): a probe of a whole
+// mailbox matches thousands of messages to their answers.
+template <class Row>
+std::unordered_map<std::uint32_t, Row*> rows_by_uid(std::vector<Row>& rows, bool with_body) {
+  std::unordered_map<std::uint32_t, Row*> index;
+  index.reserve(rows.size());
+  for (Row& r : rows) {
+    if (!with_body || r.body) {
+      index.emplace(r.uid, &r);
+    }
+  }
+  return index;
+}
 
 struct LineHead {
   std::string_view tag;
@@ -499,11 +515,10 @@ asio::awaitable<bool> FetchInterceptor::decide(InterceptIo& io, bool by_uid, std
     if (more.upstream_failed) {
       co_return false;
     }
+    const auto described = rows_by_uid(more.rows, false);
     for (Row* r : structure) {
-      auto it = std::find_if(more.rows.begin(), more.rows.end(),
-                             [r](const Row& m) { return m.uid == r->uid; });
-      if (it != more.rows.end()) {
-        r->bodystructure = std::move(it->bodystructure);
+      if (auto it = described.find(r->uid); it != described.end()) {
+        r->bodystructure = std::move(it->second->bodystructure);
       }
     }
   }
@@ -541,14 +556,15 @@ asio::awaitable<bool> FetchInterceptor::decide(InterceptIo& io, bool by_uid, std
       co_return false;
     }
     std::vector<std::pair<Row*, calendar::Probe>> again;
+    const auto answered = rows_by_uid(answers.rows, true);
     for (auto& [r, p] : prefix) {
-      auto it = std::find_if(answers.rows.begin(), answers.rows.end(),
-                             [&](const Row& m) { return m.uid == r->uid && m.body; });
-      if (it == answers.rows.end()) {
+      auto it = answered.find(r->uid);
+      if (it == answered.end()) {
         plain.push_back(r->uid);
         continue;
       }
-      const auto verdict = calendar::classify_prefix(p, *it->body, it->body->size() < p.octets);
+      const std::string& start = *it->second->body;
+      const auto verdict = calendar::classify_prefix(p, start, start.size() < p.octets);
       if (verdict.verdict == calendar::Verdict::yes) {
         whole.push_back(r);
       } else if (verdict.verdict == calendar::Verdict::need_more &&
@@ -601,15 +617,15 @@ asio::awaitable<bool> FetchInterceptor::decide_whole(
     const auto ex = co_await asio::this_coro::executor;
     auto pending = std::make_shared<Pending>(ex);
     pending->done.expires_at(asio::steady_timer::time_point::max());
+    const auto fetched = rows_by_uid(bodies.rows, true);
     for (std::uint32_t uid : fetch_whole) {
-      auto it = std::find_if(bodies.rows.begin(), bodies.rows.end(),
-                             [uid](const Row& m) { return m.uid == uid && m.body; });
-      if (it == bodies.rows.end()) {
+      auto it = fetched.find(uid);
+      if (it == fetched.end()) {
         service_.record_original(mailbox.message(uid), "upstream fetch failed");
         continue;
       }
       ++pending->left;
-      asio::co_spawn(ex, service_.decide(mailbox.message(uid), std::move(*it->body)),
+      asio::co_spawn(ex, service_.decide(mailbox.message(uid), std::move(*it->second->body)),
                      [pending](std::exception_ptr, MessageState) {
                        if (--pending->left == 0) {
                          pending->done.cancel();
