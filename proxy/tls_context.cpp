@@ -18,6 +18,10 @@ namespace {
 constexpr const char* tls12_ciphers = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
                                       "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
                                       "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+// The same order for TLS 1.3 (OpenSSL's own puts AES-256 first): a relay decrypts and
+// encrypts every byte once per leg, and AES-128-GCM does that with less CPU.
+constexpr const char* tls13_ciphersuites =
+    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
 
 std::string openssl_error_text(const boost::system::error_code& ec) {
   std::string text = ec.message();
@@ -46,6 +50,7 @@ void common_settings(SSL_CTX* ctx, long min_version) {
   // one 16 KB record's worth. Only while data flows, like every buffer above.
   SSL_CTX_set_default_read_buffer_len(ctx, 64 * 1024);
   SSL_CTX_set_cipher_list(ctx, tls12_ciphers);
+  SSL_CTX_set_ciphersuites(ctx, tls13_ciphersuites);
 }
 
 } // namespace

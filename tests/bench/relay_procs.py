@@ -102,6 +102,10 @@ def kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
+# icalgate's TLS 1.3 order (proxy/tls_context.cpp), given to Dovecot and haproxy as well.
+TLS13_CIPHERSUITES = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
+
+
 class Haproxy:
     """haproxy as a TLS→TLS relay (mode tcp) in front of the upstream, in the foreground."""
 
@@ -121,6 +125,8 @@ global
     maxconn {maxconn}
     nbthread 1
     ssl-server-verify required
+    ssl-default-bind-ciphersuites {TLS13_CIPHERSUITES}
+    ssl-default-server-ciphersuites {TLS13_CIPHERSUITES}
 
 defaults
     mode tcp

@@ -55,11 +55,13 @@ struct ClientResult {
   int chain_length = 0;
   bool reused = false;
   std::string received;
+  std::string cipher;
 };
 
 // One server connection on a thread (handshake, send "hello", wait for the client to close)
-// and one client connection on the caller's thread.
-ClientResult handshake_once(const SslContextPtr& server_ctx, UpstreamTlsContext& client_ctx) {
+// and one client connection, made by `client(port)` on the caller's thread.
+template <class Client>
+ClientResult with_server(const SslContextPtr& server_ctx, Client client) {
   asio::io_context server_io;
   tcp::acceptor acceptor(server_io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
   const auto port = acceptor.local_endpoint().port();
@@ -73,29 +75,62 @@ ClientResult handshake_once(const SslContextPtr& server_ctx, UpstreamTlsContext&
       asio::read(stream, asio::buffer(&byte, 1), ec); // until the client goes
     }
   });
-  ClientResult result;
-  asio::io_context client_io;
-  {
-    asio::ssl::stream<tcp::socket> stream(client_io, client_ctx.context());
-    stream.next_layer().connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
-    REQUIRE(client_ctx.prepare(stream.native_handle()).empty());
-    stream.handshake(asio::ssl::stream_base::client, result.handshake);
-    result.verify = SSL_get_verify_result(stream.native_handle());
-    if (!result.handshake) {
-      result.reused = client_ctx.last_session_reused(stream.native_handle());
-      if (STACK_OF(X509)* chain = SSL_get_peer_cert_chain(stream.native_handle())) {
-        result.chain_length = sk_X509_num(chain);
-      }
-      std::string data(5, '\0');
-      boost::system::error_code ec;
-      asio::read(stream, asio::buffer(data), ec);
-      result.received = data;
-    }
-    boost::system::error_code ignored;
-    stream.next_layer().close(ignored);
-  }
+  ClientResult result = client(port);
   server.join();
   return result;
+}
+
+// A client handshake on `stream`, connected to the server on `port`.
+template <class Prepare>
+ClientResult client_handshake(asio::ssl::stream<tcp::socket>& stream, unsigned short port,
+                              Prepare prepare) {
+  ClientResult result;
+  stream.next_layer().connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  prepare(stream.native_handle());
+  stream.handshake(asio::ssl::stream_base::client, result.handshake);
+  result.verify = SSL_get_verify_result(stream.native_handle());
+  if (!result.handshake) {
+    if (STACK_OF(X509)* chain = SSL_get_peer_cert_chain(stream.native_handle())) {
+      result.chain_length = sk_X509_num(chain);
+    }
+    result.cipher = SSL_get_cipher_name(stream.native_handle());
+    std::string data(5, '\0');
+    boost::system::error_code ec;
+    asio::read(stream, asio::buffer(data), ec);
+    result.received = data;
+  }
+  return result;
+}
+
+ClientResult handshake_once(const SslContextPtr& server_ctx, UpstreamTlsContext& client_ctx) {
+  return with_server(server_ctx, [&](unsigned short port) {
+    asio::io_context client_io;
+    asio::ssl::stream<tcp::socket> stream(client_io, client_ctx.context());
+    auto result =
+        client_handshake(stream, port, [&](SSL* ssl) { REQUIRE(client_ctx.prepare(ssl).empty()); });
+    if (!result.handshake) {
+      result.reused = client_ctx.last_session_reused(stream.native_handle());
+    }
+    return result;
+  });
+}
+
+// OpenSSL's defaults on the other side: its TLS 1.3 list prefers AES-256-GCM.
+ClientResult handshake_with_default_client(const SslContextPtr& server_ctx) {
+  return with_server(server_ctx, [&](unsigned short port) {
+    asio::io_context client_io;
+    asio::ssl::context ctx(asio::ssl::context::tls_client);
+    ctx.set_verify_mode(asio::ssl::verify_none);
+    asio::ssl::stream<tcp::socket> stream(client_io, ctx);
+    return client_handshake(stream, port, [](SSL*) {});
+  });
+}
+
+SslContextPtr default_server(const std::filesystem::path& dir) {
+  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+  ctx->use_certificate_chain_file((dir / "fullchain.pem").string());
+  ctx->use_private_key_file((dir / "privkey.pem").string(), asio::ssl::context::pem);
+  return ctx;
 }
 
 UpstreamConfig upstream_for(const std::filesystem::path& dir, const std::string& name) {
@@ -139,6 +174,30 @@ TEST_CASE("tls: handshake verifies the chain and the name, sends the chain, resu
   const auto second = handshake_once(server->current(), *client);
   REQUIRE_FALSE(second.handshake);
   CHECK(second.reused);
+}
+
+// Both legs of a relayed session prefer AES-128-GCM (as the TLS 1.2 list does): it costs
+// less CPU per byte than AES-256-GCM, and every byte is decrypted and encrypted again.
+TEST_CASE("tls: AES-128-GCM is preferred on both sides, whatever the peer's order", "[tls]") {
+  TempDir dir;
+  make_cert(dir.path, "localhost");
+  auto server = server_context(dir.path);
+  auto client = client_context(upstream_for(dir.path, "localhost"));
+
+  const auto ours = handshake_once(server->current(), *client);
+  REQUIRE_FALSE(ours.handshake);
+  CHECK(ours.cipher == "TLS_AES_128_GCM_SHA256");
+
+  // The listener chooses by its own order...
+  const auto from_default_client = handshake_with_default_client(server->current());
+  REQUIRE_FALSE(from_default_client.handshake);
+  CHECK(from_default_client.cipher == "TLS_AES_128_GCM_SHA256");
+
+  // ...and the upstream connection offers AES-128-GCM first to a server that follows the
+  // client's order (OpenSSL's default, and Dovecot's).
+  const auto to_default_server = handshake_once(default_server(dir.path), *client);
+  REQUIRE_FALSE(to_default_server.handshake);
+  CHECK(to_default_server.cipher == "TLS_AES_128_GCM_SHA256");
 }
 
 TEST_CASE("tls: a certificate for another name fails verification", "[tls]") {
