@@ -64,7 +64,11 @@ RetriedExchange::attempt(const HttpRequest& request, bool repeatable) {
   }
   const double jitter = std::uniform_real_distribution<double>(0.0, 1.0)(random_);
   const auto delay = next_delay(policy_, attempts_, retry_after, jitter);
-  if (waited_ + delay > policy_.max_total_wait || Clock::now() + delay >= deadline_) {
+  // The next attempt needs time of its own: one started with a sliver of the deadline left
+  // would end as a timeout and hide what this one was told (a 503, a 429).
+  const auto attempt_time = request_timeout_ / 4;
+  if (waited_ + delay > policy_.max_total_wait ||
+      Clock::now() + delay + attempt_time >= deadline_) {
     failure.message += " (retry budget spent)";
     co_return Outcome(std::move(failure));
   }

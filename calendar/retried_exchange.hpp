@@ -1,8 +1,9 @@
 #pragma once
 // One HTTP request tried again under a RetryPolicy: 429/502/503/504 and transport failures
 // are retried after the backoff (Retry-After honoured) while attempts, the wait budget and
-// the operation's deadline last. A failure that may have reached the server (a timeout, a
-// broken connection) is retried only when the request is repeatable.
+// the operation's deadline last (with a quarter of the request timeout left for the attempt). A
+// failure that may have reached the server (a timeout, a broken connection) is retried only when
+// the request is repeatable.
 
 #include "calendar/graph_error.hpp"
 #include "calendar/http_transport.hpp"

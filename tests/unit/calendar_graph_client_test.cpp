@@ -411,6 +411,27 @@ TEST_CASE("graph: retries exhausted give the last error", "[graph]") {
   CHECK(throttled.error().code == GraphErrc::throttled);
 }
 
+// A retry that would start with only a sliver of the deadline left ends as a timeout and hides
+// what Graph said (503 here): it is not started.
+TEST_CASE("graph: no retry is squeezed in just before the deadline", "[graph]") {
+  GraphSim sim;
+  sim.add_fixture("reply-accepted");
+  sim.set_control(R"({"fail":[{"path_prefix":"/v1.0/users/","status":503,"delay_ms":200}]})");
+  auto config = sim.config();
+  config.request_timeout = std::chrono::milliseconds(1000);
+  config.overall_timeout = std::chrono::milliseconds(320);
+  config.backoff_base = std::chrono::milliseconds(10);
+  asio::io_context io;
+  auto client = make_client(io, config);
+  // The 503 comes after 200 ms, the next attempt could start about 10 ms later with some
+  // 100 ms left: too little for the 200 ms an answer takes.
+  auto result = run(io, client->lookup_event_message(alice, lookup_id));
+  REQUIRE_FALSE(result.ok());
+  CHECK(result.error().code == GraphErrc::unavailable);
+  CHECK(result.error().http_status == 503);
+  CHECK(count_of(sim_stats(io, sim).at("status").as_object(), "503") == 1);
+}
+
 TEST_CASE("graph: a response slower than the timeout is a timeout error", "[graph]") {
   GraphSim sim;
   sim.add_fixture("reply-accepted");
