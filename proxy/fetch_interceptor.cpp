@@ -802,8 +802,7 @@ FetchInterceptor::answer_from_store(InterceptIo& io, const std::string& set,
   ++stats_.probe_commands;
   ++stats_.round_trips;
   ++stats_.from_store;
-  log_sent(line);
-  if (auto [ec, n] = co_await io.upstream.write(line + "\r\n"); ec) {
+  if (!(co_await forward(io, line + "\r\n")).ok) {
     co_return StoreAnswer::failed;
   }
   complete_answers_ = true;
