@@ -477,6 +477,7 @@ asio::awaitable<bool> FetchInterceptor::decide(InterceptIo& io, bool by_uid, std
     }
     rows = std::move(probe.rows);
   }
+  const auto probed_at = std::chrono::steady_clock::now();
   std::vector<std::uint32_t> uids;
   for (const Row& r : rows) {
     uids.push_back(r.uid);
@@ -502,6 +503,18 @@ asio::awaitable<bool> FetchInterceptor::decide(InterceptIo& io, bool by_uid, std
       }
     } else {
       structure.push_back(&r);
+    }
+  }
+  if (listing && !structure.empty()) {
+    if (auto fresh = co_await listing_after(probed_at)) {
+      for (Row* r : structure) {
+        if (r->body && fresh->message_ids.contains(protocol::message_id_in_header(*r->body))) {
+          whole.push_back(r);
+        } else {
+          plain.push_back(r->uid);
+        }
+      }
+      structure.clear();
     }
   }
   if (listing && !structure.empty()) {
@@ -879,7 +892,12 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io,
   };
   std::vector<Waiting> waiting;
   std::vector<std::pair<std::uint32_t, std::uint64_t>> candidates;
-  std::vector<std::uint32_t> newer; // above what the listing covers: decided from IMAP
+  struct Newer {
+    std::uint32_t uid = 0;
+    std::string message_id;
+    std::uint64_t size = 0;
+  };
+  std::vector<Newer> newer; // above what the listing covers
   std::vector<std::uint32_t> plain;
   std::uint32_t highest = 0;
   std::string out;
@@ -933,19 +951,19 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io,
       // An answer without the requested header is an unsolicited flag update: no content.
       if (const auto id = protocol::answer_message_id(data)) {
         highest = std::max(highest, uid);
-        if (listing.message_ids.contains(*id)) {
-          std::uint64_t size = 0;
-          for (const auto& att : data.atts) {
-            if (att.attr == FetchAttr::rfc822_size) {
-              size = att.number;
-            }
+        std::uint64_t size = 0;
+        for (const auto& att : data.atts) {
+          if (att.attr == FetchAttr::rfc822_size) {
+            size = att.number;
           }
+        }
+        if (listing.message_ids.contains(*id)) {
           candidates.emplace_back(uid, size);
           wait = true;
         } else if (uid < listed_below) {
           plain.push_back(uid);
         } else {
-          newer.push_back(uid);
+          newer.push_back(Newer{uid, std::string(*id), size});
           wait = true;
         }
       }
@@ -967,6 +985,18 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io,
       out += *message;
     }
   }
+  if (!newer.empty()) {
+    if (auto fresh = co_await listing_after(std::chrono::steady_clock::now())) {
+      for (const Newer& n : newer) {
+        if (fresh->message_ids.contains(n.message_id)) {
+          candidates.emplace_back(n.uid, n.size);
+        } else {
+          plain.push_back(n.uid);
+        }
+      }
+      newer.clear();
+    }
+  }
   std::sort(plain.begin(), plain.end());
   service_.record_plain(mailbox, plain);
 
@@ -982,14 +1012,19 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io,
   }
   const auto before = service_.known(mailbox, undecided);
   std::erase_if(candidates, [&before](const auto& c) { return before.contains(c.first); });
-  std::erase_if(newer, [&before](std::uint32_t uid) { return before.contains(uid); });
+  std::vector<std::uint32_t> probe;
+  for (const Newer& n : newer) {
+    if (!before.contains(n.uid)) {
+      probe.push_back(n.uid);
+    }
+  }
   if (!candidates.empty() && !co_await decide_whole(io, mailbox, candidates)) {
     outcome.ok = false;
     co_return outcome;
   }
-  if (!newer.empty()) {
+  if (!probe.empty()) {
     std::vector<Row> rows;
-    if (!co_await decide(io, true, uid_list(newer), rows, mailbox)) {
+    if (!co_await decide(io, true, uid_list(std::move(probe)), rows, mailbox)) {
       outcome.ok = false;
       co_return outcome;
     }
@@ -1012,6 +1047,15 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io,
     outcome.ok = false;
   }
   co_return outcome;
+}
+
+asio::awaitable<std::shared_ptr<const MeetingListing>>
+FetchInterceptor::listing_after(std::chrono::steady_clock::time_point seen) {
+  auto fresh = co_await service_.listing(upn_, seen, true);
+  if (!fresh || fresh->asked < seen) {
+    fresh.reset();
+  }
+  co_return fresh;
 }
 
 void FetchInterceptor::serve_by_uid(const MailboxKey& mailbox, std::uint32_t uid) {

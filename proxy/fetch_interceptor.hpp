@@ -12,7 +12,9 @@
 // Graph listing taken after the mailbox was selected, the command goes upstream at once, the
 // answers of messages the listing does not name pass on as they come, and only those of
 // listed meeting messages (and of mail newer than the listing) wait until those messages are
-// fetched whole and decided, before the command's completion.
+// fetched whole and decided, before the command's completion. Mail newer than the listing
+// (it arrived after SELECT) is decided by a listing asked once its answers are in: Graph
+// names it if it is a meeting message. Only when Graph cannot list is it probed from IMAP.
 //
 // A FETCH by UID of messages that are all rewritten already (a client downloading or opening
 // an invitation) goes upstream asking only for what the rewritten bytes do not hold; the
@@ -158,6 +160,12 @@ class FetchInterceptor {
   // After the command's messages are decided: raises the mailbox's decided range.
   void note_decided(const MailboxKey& mailbox, const Window& window, std::uint32_t highest);
   void serve_by_uid(const MailboxKey& mailbox, std::uint32_t uid);
+  // A listing asked after `seen`, or null when Graph cannot give one now. Mail the session
+  // saw before then and newer than the listing it had is decided by it: a meeting message
+  // is in it, and anything else is not, which spares the upstream the BODYSTRUCTURE and
+  // prefix probes for new mail.
+  asio::awaitable<std::shared_ptr<const MeetingListing>>
+  listing_after(std::chrono::steady_clock::time_point seen);
 
   RewriteService& service_;
   std::string upn_;

@@ -372,6 +372,10 @@ RewriteService::listing(const std::string& upn, std::chrono::steady_clock::time_
                            entry.listing->asked >= asked_after)) {
     co_return entry.listing;
   }
+  if (entry.failed && now - *entry.failed < std::min<std::chrono::steady_clock::duration>(
+                                                graph_section_.listing_interval, listing_retry)) {
+    co_return entry.listing;
+  }
   entry.refreshing = true;
   // Mail delivered while the listing runs may be missing from it.
   const auto started = std::chrono::system_clock::now() - std::chrono::minutes(1);
@@ -383,6 +387,7 @@ RewriteService::listing(const std::string& upn, std::chrono::steady_clock::time_
   UserListing& after = listings_[upn]; // the map may have grown meanwhile
   after.refreshing = false;
   if (!listed || listed->truncated) {
+    after.failed = std::chrono::steady_clock::now();
     ++counters_.listing_failures;
     log_event(LogLevel::warn, "graph_listing_failed",
               {field("user", sanitize_for_log(upn, 256)),
@@ -391,6 +396,7 @@ RewriteService::listing(const std::string& upn, std::chrono::steady_clock::time_
     co_return after.listing; // possibly stale; null when there never was one
   }
   ++counters_.listings;
+  after.failed.reset();
   auto next = std::make_shared<MeetingListing>();
   if (after.listing && !since.empty()) {
     next->message_ids = after.listing->message_ids;

@@ -90,8 +90,10 @@ class RewriteService {
 
   // The user's meeting-message listing, refreshed from Graph when older than the configured
   // interval or asked before `asked_after`; null when Graph cannot list (the caller
-  // classifies from IMAP instead). `with_events`: a refresh brings the events along, for a
-  // first sync that is about to decide many of them (decide() then needs no lookup).
+  // classifies from IMAP instead). After a failed refresh the next one waits listing_retry
+  // (or the interval, if shorter); meanwhile the listing it has (possibly null) is returned.
+  // `with_events`: a refresh brings the events along, for a sync that is about to decide
+  // them (decide() then needs no lookup).
   boost::asio::awaitable<std::shared_ptr<const MeetingListing>>
   listing(const std::string& upn, std::chrono::steady_clock::time_point asked_after = {},
           bool with_events = false);
@@ -107,8 +109,12 @@ class RewriteService {
   struct UserListing {
     std::shared_ptr<const MeetingListing> listing;
     std::chrono::steady_clock::time_point fetched{};
+    // The last refresh that failed, if the one after it has not succeeded: while Graph
+    // fails, sessions are not made to wait for it on every FETCH.
+    std::optional<std::chrono::steady_clock::time_point> failed;
     bool refreshing = false;
   };
+  static constexpr std::chrono::seconds listing_retry{30};
 
   RewriteConfig config_;
   GraphSection graph_section_;

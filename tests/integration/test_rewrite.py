@@ -576,34 +576,82 @@ SyncState *
                                        for a in answers)
         self.assertEqual(sizes(whole), sizes(chunks))
 
-    def test_mail_arriving_after_select_is_still_decided(self):
-        # Mail that arrives after SELECT is newer than what the listing can vouch for: the
-        # listed invitation is fetched whole, the ordinary message is probed from IMAP.
+    def new_invitation(self, tag: str) -> tuple[bytes, Path]:
+        """An invitation that has just arrived: a fixture's message and Graph entry under a
+        new Message-ID, received now. The Graph file is written; the caller removes it."""
+        entry = next(m for m in MANIFEST if m["expect"] == "rewrite" and "longhead" not in m["shape"])
+        new_id = f"<{tag}-{time.time_ns()}@AM0PR04MB6771.eurprd04.prod.outlook.com>"
+        data = (FIXTURES / entry["file"]).read_bytes().replace(entry["message_id"].encode(), new_id.encode())
+        graph = json.loads((FIXTURES / entry["graph_file"]).read_text())
+        for value in graph["value"]:
+            value["internetMessageId"] = new_id
+            value["receivedDateTime"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        path = FIXTURES / "graph" / "users" / ALICE / "messages" / f"zz-{tag}.json"
+        path.write_text(json.dumps(graph))
+        return data, path
+
+    def test_mail_arriving_after_select_is_decided_by_a_new_listing(self):
+        # Mail that arrives after SELECT is newer than the session's listing: a listing asked
+        # once the header answers are in names the new invitation and not the ordinary
+        # message, so only the invitation is fetched (whole), and nothing is probed.
         state = Path(tempfile.mkdtemp(prefix="state-", dir=self.w.root)) / "rewrite.db"
-        gw = self.w.start_gateway(name="after-select", extra_config=rewrite_config(state))
-        invitation = next(m for m in MANIFEST if m["expect"] == "rewrite")
+        gw = self.w.start_gateway(
+            name="after-select",
+            extra_config=rewrite_config(state, request_timeout="1s", overall_timeout="2s"))
         listed = set()
         for f in (FIXTURES / "graph" / "users" / ALICE / "messages").glob("*.json"):
             listed.update(v["internetMessageId"] for v in json.loads(f.read_text())["value"])
         ordinary = next(m for m in MANIFEST if m["expect"] == "plain" and m["message_id"] not in listed)
+        graph_file = None
+        graph_before = len(GRAPH.log_text())
         try:
             with self.gateway_session(gw) as c:
                 with self.direct_session() as d:
                     status = d.check(b"STATUS INBOX (UIDNEXT)")
                     last = int(re.search(rb"UIDNEXT (\d+)", status[0]).group(1)) - 1
-                    seed_with_dates(d, "INBOX", [(FIXTURES / invitation["file"]).read_bytes(),
-                                                 (FIXTURES / ordinary["file"]).read_bytes()])
+                # The session's listing is taken, then the mail arrives (as while IDLE).
+                c.check(b"UID FETCH %d (UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (Message-ID)])"
+                        % (MANIFEST.index(ordinary) + 1))
+                invitation, graph_file = self.new_invitation("after-select")
+                with self.direct_session() as d:
+                    for data in (invitation, (FIXTURES / ordinary["file"]).read_bytes()):
+                        d.check(b"APPEND INBOX {%d+}\r\n" % len(data) + data)  # received now
                 c.check(b"NOOP")
                 got = c.check(b"UID FETCH %d:* (UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (Message-ID)])" % (last + 1))
-                body = fetch_literals(c, b"UID FETCH %d (UID BODY.PEEK[])" % (last + 1))
+                lines = [line for line in gw.log_text().splitlines() if " G session=" in line]
+                body = fetch_literals(c, b"UID FETCH %d:%d (UID BODY.PEEK[])" % (last + 1, last + 2))
             self.assertEqual(len(got), 2, got)
             self.assertEqual(len(calendar_parts(body[last + 1])), 1)
-            probes = [line for line in gw.log_text().splitlines() if " G session=" in line]
-            self.assertIn("streamed=", probes[0])
-            self.assertTrue(any(f"UID FETCH {last + 2} (UID RFC822.SIZE INTERNALDATE" in p for p in probes), probes)
-            self.assertTrue(any(f"UID FETCH {last + 1} (UID BODY.PEEK[])" in p for p in probes), probes)
+            self.assertEqual(body[last + 2], (FIXTURES / ordinary["file"]).read_bytes())
+            self.assertEqual([("streamed=" in p, "BODY.PEEK[]" in p) for p in lines],
+                             [(True, False), (True, False), (False, True)], lines)
+            self.assertIn(f"UID FETCH {last + 1} (UID BODY.PEEK[])", lines[2])
+            self.assertFalse([p for p in lines if "BODYSTRUCTURE" in p or "INTERNALDATE" in p], lines)
+            # The listing asked for what arrived since the session's listing, events included.
+            graph_log = GRAPH.log_text()[graph_before:].replace("%24", "$").replace("%20", " ")
+            self.assertRegex(graph_log, r"receivedDateTime ge \d{4}-\d\d-\d\dT")
+            self.assertNotIn("internetMessageId eq", graph_log)
+
+            # Graph cannot list: new mail is classified from IMAP, as without a listing.
+            with self.direct_session() as d:
+                data = (FIXTURES / ordinary["file"]).read_bytes()
+                d.check(b"APPEND INBOX {%d+}\r\n" % len(data) + data)
+            GRAPH.set_faults([{"path_prefix": "/v1.0/users/", "method": "GET", "status": 503}])
+            before = sum(1 for line in gw.log_text().splitlines() if " G session=" in line)
+            with self.gateway_session(gw) as c:
+                got = fetch_literals(c, b"UID FETCH %d:* (UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (Message-ID)])"
+                                     % (last + 3))
+            self.assertEqual(list(got), [last + 3])
+            lines = [line for line in gw.log_text().splitlines() if " G session=" in line]
+            self.assertTrue([p for p in lines[before:] if f"UID FETCH {last + 3} (UID BODYSTRUCTURE)" in p],
+                            lines[before:])
+            # ... and, Graph having failed, it is not asked again within the session's FETCH.
+            self.assertEqual(gw.log_text().count("graph_listing_failed"), 1)
         finally:
+            GRAPH.set_faults([])
             gw.stop()
+            if graph_file:
+                graph_file.unlink()
             with self.direct_session() as d:
                 d.check(b"UID STORE %d:* +FLAGS.SILENT (\\Deleted)" % (len(MANIFEST) + 1))
                 d.check(b"UID EXPUNGE %d:*" % (len(MANIFEST) + 1))
