@@ -30,6 +30,9 @@ Then, in a new session, every message downloaded whole, UID FETCH a:b (UID RFC82
 BODY.PEEK[]) of ten at a time, as Thunderbird keeps messages for offline use: upstream bytes,
 and how often the gateway answered invitations from its decision store (the rewritten bytes,
 which the header sync already fetched), asking the upstream for their UIDs only.
+Then NEW_MAIL messages arrive in a synced, selected session (as while IDLE), one of them an
+invitation Graph learns of as it arrives: the upstream bytes, round trips and Graph requests of
+the client's header FETCH of the new UIDs.
 
 Relay throughput with rewriting enabled on a mailbox without invitations: UID FETCH 1:*
 BODY.PEEK[] of 150 ordinary messages of 100 KB - 1 MB, a fresh session per fetch, 31 rounds
@@ -86,6 +89,7 @@ HEADER_SYNC = (
     b"Message-ID Priority X-Priority References Newsgroups In-Reply-To Content-Type Reply-To)])"
 )
 BULK_FETCH = b"UID FETCH 1:* BODY.PEEK[]"
+NEW_MAIL = 20  # messages arriving in a synced mailbox, one of them an invitation
 
 
 def log(msg: str) -> None:
@@ -502,7 +506,8 @@ class Bench:
         self.manifest: list[dict] = []
         self.invitation_uids: set[int] = set()
         self.bulk: tuple[int, int] = (0, 0)
-        self.results: dict = {"sync": {}, "download": {}, "throughput": {}}
+        self.results: dict = {"sync": {}, "download": {}, "new_mail": {}, "throughput": {}}
+        self.next_uid = 0  # INBOX's UIDNEXT
         self.pgids: list[int] = []
         self.notes: list[str] = []
 
@@ -531,6 +536,7 @@ class Bench:
         n, total = append_dated(
             c, "INBOX", ((m["internaldate"], (fixtures / m["file"]).read_bytes()) for m in self.manifest)
         )
+        self.next_uid = n + 1
         c.command(b"CREATE Bulk")
         self.bulk = append_dated(c, "Bulk", bulk_messages(a.bulk_count, a.bulk_min_size, a.bulk_max_size))
         c.logout()
@@ -628,7 +634,65 @@ class Bench:
                     config, run, commands, snap, after, end, log_text, self.graph.log_text()[graph_before:]
                 )
             self.results["download"][config] = self.download(gw, config)
+            self.results["new_mail"][config] = self.new_mail(gw, config)
             gw.stop(grace=10)
+
+    def new_mail(self, gw: env.Gateway, config: str) -> dict:
+        """Mail arriving in a synced, selected mailbox, as while IDLE: NEW_MAIL messages received
+        now, one of them an invitation that Graph learns of as it arrives (copies of fixtures
+        under new Message-IDs); after NOOP, the client's header FETCH of the new UIDs. They are
+        expunged again afterwards, so that every configuration sees the same mailbox."""
+        fixtures = self.root / "fixtures"
+        invitation = next(m for m in self.manifest if m["expect"] == "rewrite" and "longhead" not in m["shape"])
+        chosen = [invitation] + [m for m in self.manifest if m["expect"] == "plain"][: NEW_MAIL - 1]
+        messages = []
+        graph = json.loads((fixtures / invitation["graph_file"]).read_text())
+        for i, m in enumerate(chosen):
+            new_id = f"<new-{config}-{time.time_ns()}-{i}@bench.invalid>"
+            messages.append((fixtures / m["file"]).read_bytes().replace(m["message_id"].encode(), new_id.encode()))
+            if m is invitation:
+                for value in graph["value"]:
+                    value["internetMessageId"] = new_id
+                    value["receivedDateTime"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        graph_file = fixtures / "graph" / "users" / USER / "messages" / "zz-new-mail.json"
+        first = self.next_uid
+        c = self.session(gw, b"INBOX")
+        c.command(HEADER_SYNC)  # up to date before the mail arrives
+        graph_before = len(self.graph.log_text())
+        graph_file.write_text(json.dumps(graph))
+        d = FastImap(self.upstream.imaps_port, self.ctx)
+        d.login(USER, PASSWORD)
+        append_dated(d, "INBOX", ((imap_date_of(email.utils.formatdate()), data) for data in messages))
+        self.next_uid += len(messages)
+        c.command(b"NOOP")
+        snap = self.tap.snapshot()
+        t0 = time.perf_counter()
+        _, literals, _ = c.command(HEADER_SYNC.replace(b"1:*", b"%d:*" % first))
+        wall = time.perf_counter() - t0
+        after = self.tap.snapshot()
+        commands = self.tap.commands_since(snap)
+        c.logout()
+        graph_file.unlink()
+        d.command(b"SELECT INBOX")
+        d.command(b"UID STORE %d:* +FLAGS.SILENT (\\Deleted)" % first)
+        d.command(b"UID EXPUNGE %d:*" % first)
+        d.logout()
+        if literals != len(messages):
+            raise RuntimeError(f"{config} new mail: {literals} header blocks, expected {len(messages)}")
+        ours = [x for x in commands if x["tag"].startswith("icalgate.")]
+        kinds = [describe(x["line"], self.next_uid)["kind"] for x in ours]
+        out = {
+            "upstream_bytes": after["down"] - snap["down"],
+            "round_trips": after["turns"] - snap["turns"],
+            "gateway_commands": len(ours),
+            "bodystructure_commands": sum(1 for x in ours if describe(x["line"], self.next_uid)["bodystructure"]),
+            "whole_commands": kinds.count("whole"),
+            "graph": graph_requests(self.graph.log_text()[graph_before:]),
+            "wall_ms_tapped": wall * 1000,
+        }
+        log(f"{config:9s} new mail: upstream {out['upstream_bytes']:,} bytes, {out['round_trips']} round trips, "
+            f"gateway commands {[x['line'][:60] for x in ours]}")
+        return out
 
     def download(self, gw: env.Gateway, config: str, batch: int = 10, window: int = 16) -> dict:
         """Thunderbird keeping messages for offline use after the header sync: every message
@@ -941,6 +1005,23 @@ def report(bench: Bench, elapsed: float, path: Path) -> None:
                     f"{r['round_trips']} (off: {res['sync']['off'][run]['round_trips']});  wall time "
                     f"{fmt(wall, '{:.2f}')}"
                 )
+        n = res["new_mail"]
+        print(f"\nthen {NEW_MAIL} new messages, one an invitation, arrive in a synced session (as while IDLE); "
+              "its header FETCH of the new UIDs:")
+        print(head)
+        print("-" * len(head))
+        for label, key in (("upstream bytes (wire)", lambda r: r["upstream_bytes"]),
+                           ("round trips (wire)", lambda r: r["round_trips"]),
+                           ("gateway-issued commands", lambda r: r["gateway_commands"]),
+                           ("  asking BODYSTRUCTURE", lambda r: r["bodystructure_commands"]),
+                           ("  fetching whole", lambda r: r["whole_commands"]),
+                           ("Graph listing requests", lambda r: r["graph"]["listing"]),
+                           ("Graph lookups", lambda r: r["graph"]["lookup"]),
+                           ("wall time ms (through the tap, trace log)", lambda r: r["wall_ms_tapped"])):
+            print(f"{label:44s} " + " ".join(f"{fmt(key(n[c]), '{:,.0f}'):>12s}" for c in CONFIGS))
+        for config in ("listing", "imap-only"):
+            summary[f"new mail {config}: upstream bytes"] = ratio(n[config]["upstream_bytes"], n["off"]["upstream_bytes"])
+            summary[f"new mail {config}: round trips"] = n[config]["round_trips"]
         both = {c: res["sync"][c]["first"]["fetch_upstream_bytes"] + d[c]["upstream_bytes"] for c in CONFIGS}
         for config in ("listing", "imap-only"):
             summary[f"header sync + download {config}: upstream bytes"] = ratio(both[config], both["off"])
