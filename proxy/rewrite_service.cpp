@@ -5,7 +5,9 @@
 #include "proxy/logging.hpp"
 #include "proxy/redact.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <array>
 #include <ctime>
@@ -368,15 +370,30 @@ RewriteService::listing(const std::string& upn, std::chrono::steady_clock::time_
                         bool with_events) {
   UserListing& entry = listings_[upn];
   const auto now = std::chrono::steady_clock::now();
-  if (entry.refreshing || (entry.listing && now - entry.fetched < graph_section_.listing_interval &&
-                           entry.listing->asked >= asked_after)) {
+  if (entry.listing && now - entry.fetched < graph_section_.listing_interval &&
+      entry.listing->asked >= asked_after) {
     co_return entry.listing;
+  }
+  if (entry.refreshing) {
+    if (entry.refresh_asked < asked_after) {
+      co_return entry.listing;
+    }
+    // Another session's refresh, asked late enough, will do (sessions that start together,
+    // one per folder, share it instead of classifying their folders from IMAP). The wait is
+    // bounded in case that refresh never ends.
+    auto woken = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor);
+    woken->expires_after(graph_section_.client.overall_timeout +
+                         graph_section_.client.request_timeout);
+    entry.waiting.push_back(woken);
+    co_await woken->async_wait(asio::as_tuple(asio::use_awaitable));
+    co_return listings_[upn].listing;
   }
   if (entry.failed && now - *entry.failed < std::min<std::chrono::steady_clock::duration>(
                                                 graph_section_.listing_interval, listing_retry)) {
     co_return entry.listing;
   }
   entry.refreshing = true;
+  entry.refresh_asked = now;
   // Mail delivered while the listing runs may be missing from it.
   const auto started = std::chrono::system_clock::now() - std::chrono::minutes(1);
   std::string since;
@@ -386,6 +403,11 @@ RewriteService::listing(const std::string& upn, std::chrono::steady_clock::time_
   auto listed = co_await graph_->list_meeting_messages(upn, since, with_events);
   UserListing& after = listings_[upn]; // the map may have grown meanwhile
   after.refreshing = false;
+  // The waiting sessions resume once this one has stored the outcome and returned.
+  for (auto& waiter : after.waiting) {
+    waiter->cancel();
+  }
+  after.waiting.clear();
   if (!listed || listed->truncated) {
     after.failed = std::chrono::steady_clock::now();
     ++counters_.listing_failures;

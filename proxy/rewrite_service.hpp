@@ -15,6 +15,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -27,6 +28,7 @@
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 namespace icalgate::proxy {
 
@@ -92,6 +94,7 @@ class RewriteService {
   // interval or asked before `asked_after`; null when Graph cannot list (the caller
   // classifies from IMAP instead). After a failed refresh the next one waits listing_retry
   // (or the interval, if shorter); meanwhile the listing it has (possibly null) is returned.
+  // While another caller's refresh is in flight, a caller that it covers waits for it.
   // `with_events`: a refresh brings the events along, for a sync that is about to decide
   // them (decide() then needs no lookup).
   boost::asio::awaitable<std::shared_ptr<const MeetingListing>>
@@ -113,6 +116,8 @@ class RewriteService {
     // fails, sessions are not made to wait for it on every FETCH.
     std::optional<std::chrono::steady_clock::time_point> failed;
     bool refreshing = false;
+    std::chrono::steady_clock::time_point refresh_asked{};           // of the refresh in flight
+    std::vector<std::shared_ptr<boost::asio::steady_timer>> waiting; // woken when it ends
   };
   static constexpr std::chrono::seconds listing_retry{30};
 

@@ -656,6 +656,47 @@ SyncState *
                 d.check(b"UID STORE %d:* +FLAGS.SILENT (\\Deleted)" % (len(MANIFEST) + 1))
                 d.check(b"UID EXPUNGE %d:*" % (len(MANIFEST) + 1))
 
+    def test_sessions_starting_together_share_one_listing(self):
+        # Thunderbird syncs several folders at once when it starts: a session that needs the
+        # listing while another session's request for it is in flight waits for that answer,
+        # instead of classifying its folder from IMAP (BODYSTRUCTURE of every message).
+        # (The folder holds copies of INBOX's first messages: their events, which come with the
+        # listing, serve one decision each, so the copies are looked up one by one.)
+        with self.direct_session() as d:
+            d.command(b"DELETE Together")
+            d.check(b"CREATE Together")
+            seed_with_dates(d, "Together", [(FIXTURES / m["file"]).read_bytes() for m in MANIFEST[:12]])
+        state = Path(tempfile.mkdtemp(prefix="state-", dir=self.w.root)) / "rewrite.db"
+        gw = self.w.start_gateway(name="together", extra_config=rewrite_config(state))
+        sync = b"UID FETCH 1:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (Subject Message-ID)])"
+        graph_before = len(GRAPH.log_text())
+        try:
+            with self.gateway_session(gw) as a, self.gateway_session(gw, "Together") as b:
+                # Graph answers slowly: the second session asks while the first one's listing runs.
+                GRAPH.set_faults([{"path_prefix": "/v1.0/users/", "method": "GET", "delay_ms": 1500}])
+                tag_a = a.next_tag()
+                a.send(tag_a + b" " + sync + b"\r\n")
+                time.sleep(0.3)
+                tag_b = b.next_tag()
+                b.send(tag_b + b" " + sync + b"\r\n")
+                answers_a, done_a = a.collect(tag_a)
+                answers_b, done_b = b.collect(tag_b)
+            self.assertEqual((env.status_of(done_a), env.status_of(done_b)), (b"OK", b"OK"))
+            self.assertEqual((len(answers_a), len(answers_b)), (len(MANIFEST), 12))
+            listings = [line for line in GRAPH.log_text()[graph_before:].splitlines()
+                        if "/messages?" in line and "internetMessageId%20eq" not in line]
+            self.assertEqual(len(listings), 1, listings)
+            probes = [line for line in gw.log_text().splitlines() if " G session=" in line]
+            self.assertFalse([p for p in probes if "BODYSTRUCTURE" in p], probes)
+            rewritten = [m for m in MANIFEST[:12] if m["expect"] == "rewrite"]
+            self.assertTrue(rewritten)
+            self.assertEqual(len(re.findall(r"outcome=rewritten", gw.log_text())),
+                             sum(1 for m in MANIFEST if m["expect"] == "rewrite") + len(rewritten))
+        finally:
+            GRAPH.set_faults([])
+            env.wait_until(lambda: graph_in_flight() == 0, 15, what="the delayed Graph requests to end")
+            gw.stop()
+
     def test_imap_only_classification_agrees(self):
         # listing = false: BODYSTRUCTURE and the start of the first text body decide.
         state = Path(tempfile.mkdtemp(prefix="state-", dir=self.w.root)) / "rewrite.db"
