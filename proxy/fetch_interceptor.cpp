@@ -852,9 +852,13 @@ void FetchInterceptor::log_sent(std::string_view line) const {
 
 void FetchInterceptor::note_decided(const MailboxKey& mailbox, const Window& window,
                                     std::uint32_t highest) {
-  // Every UID that exists up to here has now been decided.
-  const std::uint32_t decided_to =
-      window.covers_tail ? std::max(highest, window.covered_to) : window.covered_to;
+  // Every UID that exists up to here has now been decided. A set that reaches the newest
+  // message saw every message the mailbox had at SELECT: a UID below that UIDNEXT which it
+  // did not see is gone, and UIDs are never given again.
+  std::uint32_t decided_to = window.covered_to;
+  if (window.covers_tail) {
+    decided_to = std::max({decided_to, highest, uidnext_.value_or(1) - 1});
+  }
   if (decided_to > window.through) {
     service_.raise_decided_through(mailbox, decided_to);
   }

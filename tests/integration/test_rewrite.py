@@ -352,7 +352,8 @@ SyncState *
             self.assertEqual(len(probes), before, probes[before:])
             # New mail: only what lies above the decided UIDs is probed.
             with self.direct_session() as d:
-                last = len(MANIFEST)
+                status = d.check(b"STATUS INBOX (UIDNEXT)")
+                new_uid = int(re.search(rb"UIDNEXT (\d+)", status[0]).group(1))
                 ordinary = next(m for m in MANIFEST if m["expect"] == "plain" and m["message_id"] not in listed)
                 seed_with_dates(d, "INBOX", [(FIXTURES / ordinary["file"]).read_bytes()])
             try:
@@ -361,12 +362,38 @@ SyncState *
                     got = c.check(sync.replace(b" Message-ID", b""))
                 probes = [line for line in gw.log_text().splitlines() if " G session=" in line]
                 self.assertEqual(len(probes), before + 1, probes[before:])
-                self.assertIn(f"UID FETCH {last + 1}:* (UID", probes[-1])
-                self.assertEqual(len(got), last + 1)
+                self.assertIn(f"UID FETCH {new_uid}:* (UID", probes[-1])
+                self.assertEqual(len(got), len(MANIFEST) + 1)
             finally:
                 with self.direct_session() as d:
-                    d.check(b"UID STORE %d +FLAGS.SILENT (\\Deleted)" % (last + 1))
-                    d.check(b"UID EXPUNGE %d" % (last + 1))
+                    d.check(b"UID STORE %d +FLAGS.SILENT (\\Deleted)" % new_uid)
+                    d.check(b"UID EXPUNGE %d" % new_uid)
+        finally:
+            gw.stop()
+
+    def test_newest_mail_gone_unseen_is_asked_about_once(self):
+        # The newest message arrived and went while no session looked: the next header sync
+        # asks the upstream about the mailbox's tail, and sees that nothing is there; the
+        # sessions after it ask nothing.
+        state = Path(tempfile.mkdtemp(prefix="state-", dir=self.w.root)) / "rewrite.db"
+        gw = self.w.start_gateway(name="gone-unseen", extra_config=rewrite_config(state))
+        sync = b"UID FETCH 1:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (Subject Message-ID)])"
+        try:
+            with self.gateway_session(gw) as c:
+                c.check(sync)
+            with self.direct_session() as d:
+                status = d.check(b"STATUS INBOX (UIDNEXT)")
+                gone = int(re.search(rb"UIDNEXT (\d+)", status[0]).group(1))
+                data = (FIXTURES / MANIFEST[0]["file"]).read_bytes()
+                d.check(b"APPEND INBOX {%d+}\r\n" % len(data) + data)
+                d.check(b"UID STORE %d +FLAGS.SILENT (\\Deleted)" % gone)
+                d.check(b"UID EXPUNGE %d" % gone)
+            before = sum(1 for line in gw.log_text().splitlines() if " G session=" in line)
+            for _ in range(3):
+                with self.gateway_session(gw) as c:
+                    self.assertEqual(len(c.check(sync)), len(MANIFEST))
+            asked = [line for line in gw.log_text().splitlines() if " G session=" in line][before:]
+            self.assertEqual(len(asked), 1, asked)
         finally:
             gw.stop()
 
