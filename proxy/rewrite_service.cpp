@@ -370,8 +370,11 @@ RewriteService::listing(const std::string& upn, std::chrono::steady_clock::time_
                         bool with_events) {
   UserListing& entry = listings_[upn];
   const auto now = std::chrono::steady_clock::now();
-  if (entry.listing && now - entry.fetched < graph_section_.listing_interval &&
-      entry.listing->asked >= asked_after) {
+  // A caller that names the time its listing must be asked after needs nothing fresher: mail
+  // that arrives later is decided by a listing asked after it is seen.
+  const bool fresh = asked_after != std::chrono::steady_clock::time_point{} ||
+                     now - entry.fetched < graph_section_.listing_interval;
+  if (entry.listing && fresh && entry.listing->asked >= asked_after) {
     co_return entry.listing;
   }
   if (entry.refreshing) {

@@ -90,13 +90,13 @@ class RewriteService {
   // Graph, rewrites it and records the outcome. Never throws; failures give `original`.
   boost::asio::awaitable<MessageState> decide(MessageKey key, std::string original);
 
-  // The user's meeting-message listing, refreshed from Graph when older than the configured
-  // interval or asked before `asked_after`; null when Graph cannot list (the caller
-  // classifies from IMAP instead). After a failed refresh the next one waits listing_retry
-  // (or the interval, if shorter); meanwhile the listing it has (possibly null) is returned.
-  // While another caller's refresh is in flight, a caller that it covers waits for it.
-  // `with_events`: a refresh brings the events along, for a sync that is about to decide
-  // them (decide() then needs no lookup).
+  // The user's meeting-message listing, refreshed from Graph when it was asked before
+  // `asked_after` or, without that, when older than the configured interval; null when Graph
+  // cannot list (the caller classifies from IMAP instead). After a failed refresh the next
+  // one waits listing_retry (or the interval, if shorter); meanwhile the listing it has
+  // (possibly null) is returned. While another caller's refresh is in flight, a caller that
+  // it covers waits for it. `with_events`: a refresh brings the events along, for a sync
+  // that is about to decide them (decide() then needs no lookup).
   boost::asio::awaitable<std::shared_ptr<const MeetingListing>>
   listing(const std::string& upn, std::chrono::steady_clock::time_point asked_after = {},
           bool with_events = false);
