@@ -749,11 +749,23 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
       protocol::answers_name_message_id(args.items) &&
       protocol::answers_are_header_sized(args.items)) {
     const auto selected_at = selected_at_;
-    // Nothing decided in this mailbox yet: a first sync, which will want many events.
-    const bool first_sync = window.through == 0;
-    auto listing = co_await service_.listing(upn_, selected_at, first_sync);
-    if (listing && listing->asked >= selected_at) {
-      co_return co_await stream(io, command, mailbox, *listing, window);
+    if (window.through == 0) {
+      // Nothing decided in this mailbox yet: a first sync, which wants a listing that names
+      // every meeting message the session saw at SELECT, and many events.
+      auto listing = co_await service_.listing(upn_, selected_at, true);
+      if (listing && listing->asked >= selected_at) {
+        co_return co_await stream(io, command, mailbox, *listing, window, *uidnext_);
+      }
+    } else {
+      // Mail above the decided range, mostly new: the listing at hand names what it can,
+      // and a listing asked once the answers are in decides the rest (one Graph request).
+      auto listing = service_.current_listing(upn_);
+      if (!listing) {
+        listing = std::make_shared<const MeetingListing>();
+      }
+      const std::uint32_t listed_below =
+          listing->asked >= selected_at ? *uidnext_ : window.through + 1;
+      co_return co_await stream(io, command, mailbox, *listing, window, listed_below);
     }
   }
   if (probe_set) {
@@ -864,20 +876,16 @@ void FetchInterceptor::note_decided(const MailboxKey& mailbox, const Window& win
   }
 }
 
-asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io,
-                                                           const protocol::Command& command,
-                                                           const MailboxKey& mailbox,
-                                                           const MeetingListing& listing,
-                                                           const Window& window) {
+asio::awaitable<InterceptOutcome>
+FetchInterceptor::stream(InterceptIo& io, const protocol::Command& command,
+                         const MailboxKey& mailbox, const MeetingListing& listing,
+                         const Window& window, std::uint32_t listed_below) {
   InterceptOutcome outcome;
   ++stats_.streamed;
   // Messages above the decided range that are rewritten already (another session's).
   const auto rewritten = service_.rewritten_between(mailbox, window.through + 1,
                                                     std::numeric_limits<std::uint32_t>::max());
   const std::set<std::uint32_t> rewritten_above(rewritten.begin(), rewritten.end());
-  // Mail the session saw at SELECT is older than the listing: what the listing does not
-  // name is not a meeting message.
-  const std::uint32_t listed_below = *uidnext_;
   if (auto [ec, n] = co_await io.upstream.write(command.raw); ec) {
     outcome.ok = false;
     co_return outcome;

@@ -140,9 +140,11 @@ class FetchInterceptor {
     std::uint32_t covered_to = 0; // a numeric range reaches from through + 1 up to here
   };
   // Forwards the held command and decides its messages from its own answers (see above).
+  // The listing vouches for UIDs below `listed_below`: what it does not name there is not a
+  // meeting message.
   asio::awaitable<InterceptOutcome> stream(InterceptIo& io, const protocol::Command& command,
                                            const MailboxKey& mailbox, const MeetingListing& listing,
-                                           const Window& window);
+                                           const Window& window, std::uint32_t listed_below);
   // Forwards the held command as `items` (protocol::server_items): every message it names is
   // served from rewritten bytes, whose answers substitute() completes.
   asio::awaitable<InterceptOutcome> ask_without_content(InterceptIo& io,

@@ -365,6 +365,12 @@ asio::awaitable<MessageState> RewriteService::decide(MessageKey key, std::string
   co_return store_rewritten(key, std::move(rewritten_bytes).value());
 }
 
+std::shared_ptr<const MeetingListing>
+RewriteService::current_listing(const std::string& upn) const {
+  const auto it = listings_.find(upn);
+  return it == listings_.end() ? nullptr : it->second.listing;
+}
+
 asio::awaitable<std::shared_ptr<const MeetingListing>>
 RewriteService::listing(const std::string& upn, std::chrono::steady_clock::time_point asked_after,
                         bool with_events) {

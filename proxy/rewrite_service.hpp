@@ -100,6 +100,8 @@ class RewriteService {
   boost::asio::awaitable<std::shared_ptr<const MeetingListing>>
   listing(const std::string& upn, std::chrono::steady_clock::time_point asked_after = {},
           bool with_events = false);
+  // The user's listing as it is, without asking Graph; null when there is none.
+  std::shared_ptr<const MeetingListing> current_listing(const std::string& upn) const;
 
   const RewriteCounters& counters() const { return counters_; }
 

@@ -689,6 +689,45 @@ SyncState *
                 d.check(b"UID STORE %d:* +FLAGS.SILENT (\\Deleted)" % (len(MANIFEST) + 1))
                 d.check(b"UID EXPUNGE %d:*" % (len(MANIFEST) + 1))
 
+    def test_new_mail_in_a_synced_session_asks_graph_once(self):
+        # A session that finds its mailbox decided asks Graph nothing; when mail arrives, one
+        # listing, asked once the header answers are in, decides it.
+        state = Path(tempfile.mkdtemp(prefix="state-", dir=self.w.root)) / "rewrite.db"
+        gw = self.w.start_gateway(name="synced", extra_config=rewrite_config(state))
+        sync = b"UID FETCH %s (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (Subject Message-ID)])"
+        graph_file = None
+        try:
+            with self.gateway_session(gw) as c:
+                c.check(sync % b"1:*")
+            graph_before = len(GRAPH.log_text())
+            with self.gateway_session(gw) as c:
+                self.assertEqual(len(c.check(sync % b"1:*")), len(MANIFEST))
+                self.assertEqual(GRAPH.log_text()[graph_before:], "")
+                with self.direct_session() as d:
+                    status = d.check(b"STATUS INBOX (UIDNEXT)")
+                    new_uid = int(re.search(rb"UIDNEXT (\d+)", status[0]).group(1))
+                    invitation, graph_file = self.new_invitation("synced")
+                    d.check(b"APPEND INBOX {%d+}\r\n" % len(invitation) + invitation)
+                c.check(b"NOOP")
+                g_before = sum(1 for line in gw.log_text().splitlines() if " G session=" in line)
+                self.assertEqual(len(c.check(sync % b"%d:*" % new_uid)), 1)
+                body = fetch_literals(c, b"UID FETCH %d (UID BODY.PEEK[])" % new_uid)
+            self.assertEqual(len(calendar_parts(body[new_uid])), 1)
+            graph_log = GRAPH.log_text()[graph_before:].replace("%24", "$").replace("%20", " ")
+            listings = [line for line in graph_log.splitlines() if "/messages?" in line]
+            self.assertEqual(len(listings), 1, listings)
+            self.assertIn("receivedDateTime ge", listings[0])
+            g_lines = [line for line in gw.log_text().splitlines() if " G session=" in line][g_before:]
+            self.assertIn("streamed=", g_lines[0])
+            self.assertIn(f"UID FETCH {new_uid} (UID BODY.PEEK[])", g_lines[1])
+        finally:
+            gw.stop()
+            if graph_file:
+                graph_file.unlink()
+            with self.direct_session() as d:
+                d.check(b"UID STORE %d:* +FLAGS.SILENT (\\Deleted)" % (len(MANIFEST) + 1))
+                d.check(b"UID EXPUNGE %d:*" % (len(MANIFEST) + 1))
+
     def test_sessions_starting_together_share_one_listing(self):
         # Thunderbird syncs several folders at once when it starts: a session that needs the
         # listing while another session's request for it is in flight waits for that answer,
