@@ -171,6 +171,36 @@ class RewriteBase(unittest.TestCase):
         conn.check(b"SELECT " + env.quote(mailbox))
         return conn
 
+    def fresh_gateway(self, name: str, rewrite: str = "", *, limits: dict | None = None,
+                      **graph_options) -> env.Gateway:
+        """A gateway with a decision store of its own: nothing is decided yet."""
+        state = Path(tempfile.mkdtemp(prefix="state-", dir=self.w.root)) / "rewrite.db"
+        options = {"limits": limits} if limits else {}
+        return self.w.start_gateway(name=name, extra_config=rewrite_config(state, rewrite, **graph_options),
+                                    **options)
+
+    @staticmethod
+    def gateway_lines(gw: env.Gateway) -> list[str]:
+        """The trace lines of the commands the gateway sent upstream itself or streamed."""
+        return [line for line in gw.log_text().splitlines() if " G session=" in line]
+
+    @staticmethod
+    def uidnext(direct: env.Imap, mailbox: bytes = b"INBOX") -> int:
+        status = direct.check(b"STATUS " + mailbox + b" (UIDNEXT)")
+        return int(re.search(rb"UIDNEXT (\d+)", status[0]).group(1))
+
+    def remove_new_mail(self, graph_file: Path | None) -> None:
+        """Removes what a test added: its Graph file and the INBOX messages after the fixtures."""
+        if graph_file:
+            graph_file.unlink()
+        with self.direct_session() as d:
+            found = d.check(b"UID SEARCH UID %d:*" % (len(MANIFEST) + 1))
+            listed = b" ".join(line[len(b"* SEARCH"):] for line in found if line.startswith(b"* SEARCH"))
+            added = [u for u in listed.split() if int(u) > len(MANIFEST)]
+            if added:
+                d.check(b"UID STORE " + b",".join(added) + b" +FLAGS.SILENT (\\Deleted)")
+                d.check(b"UID EXPUNGE " + b",".join(added))
+
     def entries(self, expect: str) -> list[tuple[int, dict]]:
         return [(i + 1, m) for i, m in enumerate(MANIFEST) if m["expect"] == expect]
 
@@ -317,13 +347,12 @@ SyncState *
     def test_listing_spares_the_upstream(self):
         # With Graph's listing, a header sync of mail older than the listing asks the upstream
         # for Message-IDs only, and for whole bodies of listed invitations only.
-        state = Path(tempfile.mkdtemp(prefix="state-", dir=self.w.root)) / "rewrite.db"
-        gw = self.w.start_gateway(name="listing", extra_config=rewrite_config(state))
+        gw = self.fresh_gateway("listing")
         try:
             with self.gateway_session(gw) as c:
                 c.check(b"UID FETCH 1:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (Subject Content-Type)])")
                 c.logout()
-            probes = [line for line in gw.log_text().splitlines() if " G session=" in line]
+            probes = self.gateway_lines(gw)
             self.assertTrue(probes, "no probe logged")
             self.assertFalse([p for p in probes if "BODYSTRUCTURE" in p], probes)
             whole = [p for p in probes if "BODY.PEEK[]" in p]
@@ -348,19 +377,18 @@ SyncState *
             before = len(probes)
             with self.gateway_session(gw) as c:
                 self.assertEqual(c.check(sync), first_sync)
-            probes = [line for line in gw.log_text().splitlines() if " G session=" in line]
+            probes = self.gateway_lines(gw)
             self.assertEqual(len(probes), before, probes[before:])
             # New mail: only what lies above the decided UIDs is probed.
             with self.direct_session() as d:
-                status = d.check(b"STATUS INBOX (UIDNEXT)")
-                new_uid = int(re.search(rb"UIDNEXT (\d+)", status[0]).group(1))
+                new_uid = self.uidnext(d)
                 ordinary = next(m for m in MANIFEST if m["expect"] == "plain" and m["message_id"] not in listed)
                 seed_with_dates(d, "INBOX", [(FIXTURES / ordinary["file"]).read_bytes()])
             try:
                 # Only what lies above the decided UIDs is probed.
                 with self.gateway_session(gw) as c:
                     got = c.check(sync.replace(b" Message-ID", b""))
-                probes = [line for line in gw.log_text().splitlines() if " G session=" in line]
+                probes = self.gateway_lines(gw)
                 self.assertEqual(len(probes), before + 1, probes[before:])
                 self.assertIn(f"UID FETCH {new_uid}:* (UID", probes[-1])
                 self.assertEqual(len(got), len(MANIFEST) + 1)
@@ -375,24 +403,22 @@ SyncState *
         # The newest message arrived and went while no session looked: the next header sync
         # asks the upstream about the mailbox's tail, and sees that nothing is there; the
         # sessions after it ask nothing.
-        state = Path(tempfile.mkdtemp(prefix="state-", dir=self.w.root)) / "rewrite.db"
-        gw = self.w.start_gateway(name="gone-unseen", extra_config=rewrite_config(state))
+        gw = self.fresh_gateway("gone-unseen")
         sync = b"UID FETCH 1:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (Subject Message-ID)])"
         try:
             with self.gateway_session(gw) as c:
                 c.check(sync)
             with self.direct_session() as d:
-                status = d.check(b"STATUS INBOX (UIDNEXT)")
-                gone = int(re.search(rb"UIDNEXT (\d+)", status[0]).group(1))
+                gone = self.uidnext(d)
                 data = (FIXTURES / MANIFEST[0]["file"]).read_bytes()
                 d.check(b"APPEND INBOX {%d+}\r\n" % len(data) + data)
                 d.check(b"UID STORE %d +FLAGS.SILENT (\\Deleted)" % gone)
                 d.check(b"UID EXPUNGE %d" % gone)
-            before = sum(1 for line in gw.log_text().splitlines() if " G session=" in line)
+            before = len(self.gateway_lines(gw))
             for _ in range(3):
                 with self.gateway_session(gw) as c:
                     self.assertEqual(len(c.check(sync)), len(MANIFEST))
-            asked = [line for line in gw.log_text().splitlines() if " G session=" in line][before:]
+            asked = self.gateway_lines(gw)[before:]
             self.assertEqual(len(asked), 1, asked)
         finally:
             gw.stop()
@@ -405,13 +431,12 @@ SyncState *
                 b"Subject Date Message-ID Content-Type)])")
         answers = {}
         for name, options in (("probed", {"listing": False}), ("streamed", {})):
-            state = Path(tempfile.mkdtemp(prefix="state-", dir=self.w.root)) / "rewrite.db"
-            gw = self.w.start_gateway(name=f"sync-{name}", extra_config=rewrite_config(state, **options))
+            gw = self.fresh_gateway(f"sync-{name}", **options)
             graph_before = len(GRAPH.log_text())
             try:
                 with self.gateway_session(gw) as c:
                     answers[name] = c.check(sync)
-                lines = [line for line in gw.log_text().splitlines() if " G session=" in line]
+                lines = self.gateway_lines(gw)
             finally:
                 gw.stop()
             graph_log = GRAPH.log_text()[graph_before:]
@@ -433,25 +458,21 @@ SyncState *
         # Once an invitation is rewritten, its content is the gateway's: a client downloading
         # it (whole, in chunks, its structure) has the upstream send only what the rewritten
         # bytes do not hold, and sees exactly what the substituting path shows.
-        state = Path(tempfile.mkdtemp(prefix="state-", dir=self.w.root)) / "rewrite.db"
-        gw = self.w.start_gateway(name="from-store", extra_config=rewrite_config(state))
+        gw = self.fresh_gateway("from-store")
         uid = self.entries("rewrite")[0][0]
         plain = self.entries("plain")[0][0]
         sync = (b"UID FETCH 1:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (Subject "
                 b"Message-ID Content-Type)])")
 
-        def gateway_lines() -> list[str]:
-            return [line for line in gw.log_text().splitlines() if " G session=" in line]
-
         try:
             with self.gateway_session(gw) as c:
                 c.check(sync)
-                before = len(gateway_lines())
+                before = len(self.gateway_lines(gw))
                 whole = fetch_literals(c, b"UID FETCH %d (UID FLAGS BODY.PEEK[])" % uid)[uid]
                 chunk = fetch_literals(c, b"UID FETCH %d (UID BODY.PEEK[]<100.2000>)" % uid)[uid]
                 described = c.check(b"UID FETCH %d (BODYSTRUCTURE ENVELOPE RFC822.SIZE INTERNALDATE)" % uid)
                 c.logout()
-            asked = gateway_lines()[before:]
+            asked = self.gateway_lines(gw)[before:]
             self.assertEqual(len(asked), 3, asked)
             self.assertIn(f"UID FETCH {uid} (UID FLAGS)", asked[0])
             self.assertIn(f"UID FETCH {uid} (UID)", asked[1])
@@ -463,7 +484,7 @@ SyncState *
             # invitation is answered first under the gateway's tag, the rest goes as asked.
             with self.gateway_session(gw) as c:
                 batch = fetch_literals(c, b"UID FETCH %d,%d (UID FLAGS BODY.PEEK[])" % (plain, uid))
-            mixed = gateway_lines()[before + 3:]
+            mixed = self.gateway_lines(gw)[before + 3:]
             self.assertEqual(len(mixed), 2, mixed)
             self.assertRegex(mixed[0], rf"line=\"?icalgate\.\d+ UID FETCH {uid} \(UID FLAGS\)")
             self.assertIn(f"UID FETCH {plain} (UID FLAGS BODY.PEEK[])", mixed[1])
@@ -473,7 +494,7 @@ SyncState *
             with self.gateway_session(gw) as c:
                 substituted = c.check(b"FETCH %d (BODY.PEEK[])" % uid)
                 substituted_described = c.check(b"FETCH %d (BODYSTRUCTURE ENVELOPE RFC822.SIZE INTERNALDATE)" % uid)
-            by_seq = gateway_lines()[before + 5:]
+            by_seq = self.gateway_lines(gw)[before + 5:]
             self.assertEqual(len(by_seq), 2, by_seq)  # probes: a sequence number names no UID yet
             for line in by_seq:
                 self.assertRegex(line, rf"icalgate\.\d+ FETCH {uid} \(UID ")
@@ -507,7 +528,7 @@ SyncState *
             self.assertEqual([after_uid(a) for a in got], [after_uid(a) for a in want])
             self.assertIn(b"FLAGS (\\Seen)", got[0][0])
             self.assertIn(b"\\Seen", flags[0])
-            asked = gateway_lines()[before + 7:]
+            asked = self.gateway_lines(gw)[before + 7:]
             self.assertEqual(len(asked), 2, asked)
             for line in asked:
                 self.assertIn(f"UID FETCH {uid} (UID BODY[HEADER.FIELDS (Message-ID)])", line)
@@ -517,8 +538,7 @@ SyncState *
     def test_pipelined_fetches(self):
         # A content FETCH pipelined right behind SELECT waits for it and is rewritten; FETCHes
         # of decided mail that is not rewritten are not held back at all (mbsync pipelines).
-        state = Path(tempfile.mkdtemp(prefix="state-", dir=self.w.root)) / "rewrite.db"
-        gw = self.w.start_gateway(name="pipelined", extra_config=rewrite_config(state))
+        gw = self.fresh_gateway("pipelined")
         uid = self.entries("rewrite")[0][0]
         plain = [u for u, _ in self.entries("plain")[:2]]
 
@@ -561,9 +581,7 @@ SyncState *
     def test_large_mail_beside_rewritten_streams_on(self):
         # A download of the whole mailbox holds back only the rewritten invitations' answers:
         # a message larger than an answer can be held (here: above max_literal_size) streams on.
-        state = Path(tempfile.mkdtemp(prefix="state-", dir=self.w.root)) / "rewrite.db"
-        gw = self.w.start_gateway(name="large", extra_config=rewrite_config(state),
-                                  limits={"max_literal_size": "256KiB"})
+        gw = self.fresh_gateway("large", limits={"max_literal_size": "256KiB"})
         try:
             with self.direct_session() as d:
                 originals = fetch_literals(d, b"UID FETCH 1:* (UID BODY.PEEK[])")
@@ -583,18 +601,17 @@ SyncState *
     def test_chunked_header_sync_moves_the_decided_range(self):
         # Thunderbird fetches headers in chunks of explicit UID ranges: once they are decided,
         # a later sync of the whole mailbox asks the upstream nothing more.
-        state = Path(tempfile.mkdtemp(prefix="state-", dir=self.w.root)) / "rewrite.db"
-        gw = self.w.start_gateway(name="chunked", extra_config=rewrite_config(state))
+        gw = self.fresh_gateway("chunked")
         items = b"(UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (Subject Message-ID)])"
         half = len(MANIFEST) // 2
         try:
             with self.gateway_session(gw) as c:
                 chunks = (c.check(b"UID FETCH 1:%d %s" % (half, items))
                           + c.check(b"UID FETCH %d:%d %s" % (half + 1, len(MANIFEST), items)))
-            before = [line for line in gw.log_text().splitlines() if " G session=" in line]
+            before = self.gateway_lines(gw)
             with self.gateway_session(gw) as c:
                 whole = c.check(b"UID FETCH 1:* (UID RFC822.SIZE FLAGS)")
-            after = [line for line in gw.log_text().splitlines() if " G session=" in line]
+            after = self.gateway_lines(gw)
         finally:
             gw.stop()
         self.assertEqual(len(chunks), len(MANIFEST))
@@ -621,11 +638,7 @@ SyncState *
         # Mail that arrives after SELECT is newer than the session's listing: a listing asked
         # once the header answers are in names the new invitation and not the ordinary
         # message, so only the invitation is fetched (whole), and nothing is probed.
-        state = Path(tempfile.mkdtemp(prefix="state-", dir=self.w.root)) / "rewrite.db"
-        gw = self.w.start_gateway(
-            name="after-select",
-            extra_config=rewrite_config(state, request_timeout="1s", overall_timeout="2s",
-                                        listing_interval="1s"))
+        gw = self.fresh_gateway("after-select", request_timeout="1s", overall_timeout="2s", listing_interval="1s")
         listed = set()
         for f in (FIXTURES / "graph" / "users" / ALICE / "messages").glob("*.json"):
             listed.update(v["internetMessageId"] for v in json.loads(f.read_text())["value"])
@@ -635,8 +648,7 @@ SyncState *
         try:
             with self.gateway_session(gw) as c:
                 with self.direct_session() as d:
-                    status = d.check(b"STATUS INBOX (UIDNEXT)")
-                    last = int(re.search(rb"UIDNEXT (\d+)", status[0]).group(1)) - 1
+                    last = self.uidnext(d) - 1
                 # The session's listing is taken, then the mail arrives (as while IDLE).
                 c.check(b"UID FETCH %d (UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (Message-ID)])"
                         % (MANIFEST.index(ordinary) + 1))
@@ -647,7 +659,7 @@ SyncState *
                         d.check(b"APPEND INBOX {%d+}\r\n" % len(data) + data)  # received now
                 c.check(b"NOOP")
                 got = c.check(b"UID FETCH %d:* (UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (Message-ID)])" % (last + 1))
-                lines = [line for line in gw.log_text().splitlines() if " G session=" in line]
+                lines = self.gateway_lines(gw)
                 body = fetch_literals(c, b"UID FETCH %d:%d (UID BODY.PEEK[])" % (last + 1, last + 2))
             self.assertEqual(len(got), 2, got)
             self.assertEqual(len(calendar_parts(body[last + 1])), 1)
@@ -670,12 +682,12 @@ SyncState *
                 data = (FIXTURES / ordinary["file"]).read_bytes()
                 d.check(b"APPEND INBOX {%d+}\r\n" % len(data) + data)
             GRAPH.set_faults([{"path_prefix": "/v1.0/users/", "method": "GET", "status": 503}])
-            before = sum(1 for line in gw.log_text().splitlines() if " G session=" in line)
+            before = len(self.gateway_lines(gw))
             with self.gateway_session(gw) as c:
                 got = fetch_literals(c, b"UID FETCH %d:* (UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (Message-ID)])"
                                      % (last + 3))
             self.assertEqual(list(got), [last + 3])
-            lines = [line for line in gw.log_text().splitlines() if " G session=" in line]
+            lines = self.gateway_lines(gw)
             self.assertTrue([p for p in lines[before:] if f"UID FETCH {last + 3} (UID BODYSTRUCTURE)" in p],
                             lines[before:])
             # ... and, Graph having failed, it is not asked again within the session's FETCH.
@@ -683,17 +695,12 @@ SyncState *
         finally:
             GRAPH.set_faults([])
             gw.stop()
-            if graph_file:
-                graph_file.unlink()
-            with self.direct_session() as d:
-                d.check(b"UID STORE %d:* +FLAGS.SILENT (\\Deleted)" % (len(MANIFEST) + 1))
-                d.check(b"UID EXPUNGE %d:*" % (len(MANIFEST) + 1))
+            self.remove_new_mail(graph_file)
 
     def test_new_mail_in_a_synced_session_asks_graph_once(self):
         # A session that finds its mailbox decided asks Graph nothing; when mail arrives, one
         # listing, asked once the header answers are in, decides it.
-        state = Path(tempfile.mkdtemp(prefix="state-", dir=self.w.root)) / "rewrite.db"
-        gw = self.w.start_gateway(name="synced", extra_config=rewrite_config(state))
+        gw = self.fresh_gateway("synced")
         sync = b"UID FETCH %s (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (Subject Message-ID)])"
         graph_file = None
         try:
@@ -704,12 +711,11 @@ SyncState *
                 self.assertEqual(len(c.check(sync % b"1:*")), len(MANIFEST))
                 self.assertEqual(GRAPH.log_text()[graph_before:], "")
                 with self.direct_session() as d:
-                    status = d.check(b"STATUS INBOX (UIDNEXT)")
-                    new_uid = int(re.search(rb"UIDNEXT (\d+)", status[0]).group(1))
+                    new_uid = self.uidnext(d)
                     invitation, graph_file = self.new_invitation("synced")
                     d.check(b"APPEND INBOX {%d+}\r\n" % len(invitation) + invitation)
                 c.check(b"NOOP")
-                g_before = sum(1 for line in gw.log_text().splitlines() if " G session=" in line)
+                g_before = len(self.gateway_lines(gw))
                 self.assertEqual(len(c.check(sync % b"%d:*" % new_uid)), 1)
                 body = fetch_literals(c, b"UID FETCH %d (UID BODY.PEEK[])" % new_uid)
             self.assertEqual(len(calendar_parts(body[new_uid])), 1)
@@ -717,16 +723,12 @@ SyncState *
             listings = [line for line in graph_log.splitlines() if "/messages?" in line]
             self.assertEqual(len(listings), 1, listings)
             self.assertIn("receivedDateTime ge", listings[0])
-            g_lines = [line for line in gw.log_text().splitlines() if " G session=" in line][g_before:]
+            g_lines = self.gateway_lines(gw)[g_before:]
             self.assertIn("streamed=", g_lines[0])
             self.assertIn(f"UID FETCH {new_uid} (UID BODY.PEEK[])", g_lines[1])
         finally:
             gw.stop()
-            if graph_file:
-                graph_file.unlink()
-            with self.direct_session() as d:
-                d.check(b"UID STORE %d:* +FLAGS.SILENT (\\Deleted)" % (len(MANIFEST) + 1))
-                d.check(b"UID EXPUNGE %d:*" % (len(MANIFEST) + 1))
+            self.remove_new_mail(graph_file)
 
     def test_sessions_starting_together_share_one_listing(self):
         # Thunderbird syncs several folders at once when it starts: a session that needs the
@@ -738,8 +740,7 @@ SyncState *
             d.command(b"DELETE Together")
             d.check(b"CREATE Together")
             seed_with_dates(d, "Together", [(FIXTURES / m["file"]).read_bytes() for m in MANIFEST[:12]])
-        state = Path(tempfile.mkdtemp(prefix="state-", dir=self.w.root)) / "rewrite.db"
-        gw = self.w.start_gateway(name="together", extra_config=rewrite_config(state))
+        gw = self.fresh_gateway("together")
         sync = b"UID FETCH 1:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (Subject Message-ID)])"
         graph_before = len(GRAPH.log_text())
         try:
@@ -758,7 +759,7 @@ SyncState *
             listings = [line for line in GRAPH.log_text()[graph_before:].splitlines()
                         if "/messages?" in line and "internetMessageId%20eq" not in line]
             self.assertEqual(len(listings), 1, listings)
-            probes = [line for line in gw.log_text().splitlines() if " G session=" in line]
+            probes = self.gateway_lines(gw)
             self.assertFalse([p for p in probes if "BODYSTRUCTURE" in p], probes)
             rewritten = [m for m in MANIFEST[:12] if m["expect"] == "rewrite"]
             self.assertTrue(rewritten)
@@ -771,8 +772,7 @@ SyncState *
 
     def test_imap_only_classification_agrees(self):
         # listing = false: BODYSTRUCTURE and the start of the first text body decide.
-        state = Path(tempfile.mkdtemp(prefix="state-", dir=self.w.root)) / "rewrite.db"
-        gw = self.w.start_gateway(name="imaponly", extra_config=rewrite_config(state, listing=False))
+        gw = self.fresh_gateway("imaponly", listing=False)
         try:
             with self.gateway_session(gw) as c:
                 via_imap = fetch_literals(c, b"UID FETCH 1:* (UID BODY.PEEK[])")
@@ -814,10 +814,7 @@ class RestartAndFailureTest(RewriteBase):
             d.command(b"DELETE Failures")
             d.check(b"CREATE Failures")
             seed_with_dates(d, "Failures", invitations)
-        state = Path(tempfile.mkdtemp(prefix="state-", dir=self.w.root)) / "rewrite.db"
-        gw = self.w.start_gateway(
-            name="failures",
-            extra_config=rewrite_config(state, request_timeout="1s", overall_timeout="3s"))
+        gw = self.fresh_gateway("failures", request_timeout="1s", overall_timeout="3s")
         users = "/v1.0/users/"
         try:
             with self.direct_session(mailbox="Failures") as d:
@@ -854,8 +851,7 @@ class SettingsTest(RewriteBase):
             return fetch_literals(d, b"UID FETCH 1:* (UID BODY.PEEK[])")
 
     def test_dry_run_classifies_and_delivers_originals(self):
-        state = Path(tempfile.mkdtemp(prefix="state-", dir=self.w.root)) / "rewrite.db"
-        gw = self.w.start_gateway(name="dryrun", extra_config=rewrite_config(state, "dry_run = true"))
+        gw = self.fresh_gateway("dryrun", "dry_run = true")
         try:
             with self.gateway_session(gw) as c:
                 got = fetch_literals(c, b"UID FETCH 1:* (UID BODY.PEEK[])")
@@ -868,9 +864,7 @@ class SettingsTest(RewriteBase):
             gw.stop()
 
     def test_accounts_limit_who_is_rewritten(self):
-        state = Path(tempfile.mkdtemp(prefix="state-", dir=self.w.root)) / "rewrite.db"
-        gw = self.w.start_gateway(name="accounts",
-                                  extra_config=rewrite_config(state, 'accounts = ["@fabrikam.com"]'))
+        gw = self.fresh_gateway("accounts", 'accounts = ["@fabrikam.com"]')
         try:
             with self.gateway_session(gw) as c:
                 got = fetch_literals(c, b"UID FETCH 1:* (UID BODY.PEEK[])")
