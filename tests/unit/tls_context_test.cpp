@@ -156,13 +156,23 @@ std::unique_ptr<ServerTlsContext> server_context(const std::filesystem::path& di
   return std::get<std::unique_ptr<ServerTlsContext>>(std::move(made));
 }
 
+// A listener with a certificate for `names` and an upstream context that verifies `host`.
+struct Pair {
+  Pair(const std::string& names, const std::string& host) {
+    make_cert(dir.path, names);
+    server = server_context(dir.path);
+    client = client_context(upstream_for(dir.path, host));
+  }
+  TempDir dir;
+  std::unique_ptr<ServerTlsContext> server;
+  std::unique_ptr<UpstreamTlsContext> client;
+};
+
 } // namespace
 
 TEST_CASE("tls: handshake verifies the chain and the name, sends the chain, resumes", "[tls]") {
-  TempDir dir;
-  make_cert(dir.path, "localhost");
-  auto server = server_context(dir.path);
-  auto client = client_context(upstream_for(dir.path, "localhost"));
+  Pair pair("localhost", "localhost");
+  auto& [dir, server, client] = pair;
 
   const auto first = handshake_once(server->current(), *client);
   REQUIRE_FALSE(first.handshake);
@@ -179,10 +189,8 @@ TEST_CASE("tls: handshake verifies the chain and the name, sends the chain, resu
 // Both legs of a relayed session prefer AES-128-GCM (as the TLS 1.2 list does): it costs
 // less CPU per byte than AES-256-GCM, and every byte is decrypted and encrypted again.
 TEST_CASE("tls: AES-128-GCM is preferred on both sides, whatever the peer's order", "[tls]") {
-  TempDir dir;
-  make_cert(dir.path, "localhost");
-  auto server = server_context(dir.path);
-  auto client = client_context(upstream_for(dir.path, "localhost"));
+  Pair pair("localhost", "localhost");
+  auto& [dir, server, client] = pair;
 
   const auto ours = handshake_once(server->current(), *client);
   REQUIRE_FALSE(ours.handshake);
@@ -201,10 +209,8 @@ TEST_CASE("tls: AES-128-GCM is preferred on both sides, whatever the peer's orde
 }
 
 TEST_CASE("tls: a certificate for another name fails verification", "[tls]") {
-  TempDir dir;
-  make_cert(dir.path, "localhost");
-  auto server = server_context(dir.path);
-  auto client = client_context(upstream_for(dir.path, "imap.example.test"));
+  Pair pair("localhost", "imap.example.test");
+  auto& [dir, server, client] = pair;
   const auto result = handshake_once(server->current(), *client);
   CHECK(result.handshake);
   CHECK(result.verify == X509_V_ERR_HOSTNAME_MISMATCH);
