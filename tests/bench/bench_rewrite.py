@@ -680,13 +680,13 @@ class Bench:
         if literals != len(messages):
             raise RuntimeError(f"{config} new mail: {literals} header blocks, expected {len(messages)}")
         ours = [x for x in commands if x["tag"].startswith("icalgate.")]
-        kinds = [describe(x["line"], self.next_uid)["kind"] for x in ours]
+        described = [describe(x["line"], self.next_uid) for x in ours]
         out = {
             "upstream_bytes": after["down"] - snap["down"],
             "round_trips": after["turns"] - snap["turns"],
             "gateway_commands": len(ours),
-            "bodystructure_commands": sum(1 for x in ours if describe(x["line"], self.next_uid)["bodystructure"]),
-            "whole_commands": kinds.count("whole"),
+            "bodystructure_commands": sum(1 for d in described if d["bodystructure"]),
+            "whole_commands": sum(1 for d in described if d["kind"] == "whole"),
             "graph": graph_requests(self.graph.log_text()[graph_before:]),
             "wall_ms_tapped": wall * 1000,
         }
