@@ -25,7 +25,14 @@ constexpr std::array known_commands{
     Known{"IDLE", CommandKind::idle},
     Known{"APPEND", CommandKind::append},
     Known{"COMPRESS", CommandKind::compress},
+    Known{"COPY", CommandKind::copy},
+    Known{"MOVE", CommandKind::copy},
 };
+
+// The commands that also exist as UID subcommands.
+bool has_uid_form(CommandKind kind) {
+  return kind == CommandKind::fetch || kind == CommandKind::copy;
+}
 
 bool is_base64_char(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
@@ -107,11 +114,9 @@ class CommandParser {
       cmd.name = imap_upper(*sub);
     }
     cmd.kind = CommandKind::other;
-    if (!cmd.uid || cmd.name == "FETCH") {
-      for (const auto& known : known_commands) {
-        if (cmd.name == known.name) {
-          cmd.kind = known.kind;
-        }
+    for (const auto& known : known_commands) {
+      if (cmd.name == known.name && (!cmd.uid || has_uid_form(known.kind))) {
+        cmd.kind = known.kind;
       }
     }
     bool ok = false;
@@ -148,6 +153,9 @@ class CommandParser {
       break;
     case CommandKind::compress:
       ok = compress(cmd);
+      break;
+    case CommandKind::copy:
+      ok = copy(cmd);
       break;
     case CommandKind::other:
       return opaque(std::move(cmd));
@@ -291,6 +299,19 @@ class CommandParser {
         }
       }
     }
+    cmd.args = std::move(args);
+    return lx_.end_of_message();
+  }
+
+  bool copy(Command& cmd) {
+    CopyArgs args;
+    auto set = lx_.sp() ? read_sequence_set(lx_) : std::nullopt;
+    auto mailbox = set && lx_.sp() ? lx_.astring() : std::nullopt;
+    if (!mailbox) {
+      return false;
+    }
+    args.set = std::move(*set);
+    args.mailbox = std::move(*mailbox);
     cmd.args = std::move(args);
     return lx_.end_of_message();
   }
@@ -551,6 +572,12 @@ struct ArgWriter {
       out.push_back(')');
     }
   }
+  void operator()(const CopyArgs& a) const {
+    out.push_back(' ');
+    write_sequence_set(out, a.set);
+    out.push_back(' ');
+    write_astring(out, a.mailbox);
+  }
   void operator()(const AppendArgs& a) const {
     out.push_back(' ');
     write_astring(out, a.mailbox);
@@ -627,6 +654,10 @@ std::string serialize(const Command& command) {
 
 bool is_inbox(const IString& mailbox) {
   return imap_iequals(mailbox.value, "INBOX");
+}
+
+std::string canonical_mailbox(const IString& mailbox) {
+  return is_inbox(mailbox) ? std::string("INBOX") : mailbox.value;
 }
 
 bool is_idle_done(std::string_view line) {

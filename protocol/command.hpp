@@ -37,7 +37,8 @@ enum class CommandKind {
   idle,
   append,
   compress,
-  other, // opaque, including UID subcommands other than FETCH
+  copy,  // COPY and MOVE (RFC 6851), with or without UID; `name` tells which
+  other, // opaque, including UID subcommands other than FETCH, COPY and MOVE
 };
 
 // CAPABILITY, NOOP, LOGOUT, STARTTLS, IDLE.
@@ -98,6 +99,13 @@ struct FetchArgs {
   friend bool operator==(const FetchArgs&, const FetchArgs&) = default;
 };
 
+struct CopyArgs {
+  SequenceSet set;
+  IString mailbox; // the destination; see is_inbox()
+
+  friend bool operator==(const CopyArgs&, const CopyArgs&) = default;
+};
+
 struct AppendArgs {
   IString mailbox;
   std::optional<std::vector<std::string>> flags;
@@ -132,8 +140,9 @@ struct OpaqueArgs {
   friend bool operator==(const OpaqueArgs&, const OpaqueArgs&) = default;
 };
 
-using CommandArgs = std::variant<NoArgs, LoginArgs, AuthenticateArgs, IdArgs, EnableArgs,
-                                 SelectArgs, FetchArgs, AppendArgs, CompressArgs, OpaqueArgs>;
+using CommandArgs =
+    std::variant<NoArgs, LoginArgs, AuthenticateArgs, IdArgs, EnableArgs, SelectArgs, FetchArgs,
+                 CopyArgs, AppendArgs, CompressArgs, OpaqueArgs>;
 
 struct Command {
   std::string tag;
@@ -156,6 +165,8 @@ std::string serialize_canonical(const Command& command);
 
 // INBOX is case-insensitive (RFC 9051 §5.1).
 bool is_inbox(const IString& mailbox);
+// The mailbox's name with INBOX in upper case: one spelling per mailbox.
+std::string canonical_mailbox(const IString& mailbox);
 
 // The client's "DONE\r\n" that ends IDLE (case-insensitive).
 bool is_idle_done(std::string_view line);

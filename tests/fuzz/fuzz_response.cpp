@@ -2,6 +2,7 @@
 // (the canonical form parses back to an equal response and is a fixed point), and every FETCH
 // attribute's byte ranges must lie inside the message and nest.
 
+#include "protocol/copy_uid.hpp"
 #include "protocol/response.hpp"
 
 #include <cstdint>
@@ -47,6 +48,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (att.string && att.string->form != IString::Form::quoted &&
           input.substr(att.content.offset, att.content.length) != att.string->value) {
         fail("content range does not hold the value");
+      }
+    }
+  }
+  if (const auto* status = std::get_if<StatusResponse>(&parsed->body);
+      status != nullptr && status->code && status->code->name == "COPYUID") {
+    constexpr std::size_t max_uids = 1000;
+    if (auto copied = parse_copy_uid(status->code->args, max_uids)) {
+      if (copied->uidvalidity == 0 || copied->uids.size() > max_uids) {
+        fail("COPYUID beyond its bounds");
+      }
+      for (const auto& [from, to] : copied->uids) {
+        if (from == 0 || to == 0) {
+          fail("COPYUID names UID 0");
+        }
       }
     }
   }

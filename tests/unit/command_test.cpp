@@ -310,6 +310,29 @@ TEST_CASE("command: other UID commands and unknown commands stay opaque", "[comm
   CHECK(parse_error("a SEARCH x\ry\r\n") == Errc::syntax);
 }
 
+TEST_CASE("command: COPY and MOVE, with and without UID", "[command]") {
+  const auto copy = parse_ok("c1 UID COPY 4:2,9 \"Deleted Items\"\r\n");
+  CHECK(copy.kind == CommandKind::copy);
+  CHECK(copy.uid);
+  CHECK(copy.name == "COPY");
+  const auto& args = std::get<CopyArgs>(copy.args);
+  CHECK(to_string(args.set) == "4:2,9");
+  CHECK(args.mailbox.value == "Deleted Items");
+
+  const auto move = parse_ok("c2 move 1:* {5+}\r\nTrash\r\n");
+  CHECK(move.kind == CommandKind::copy);
+  CHECK_FALSE(move.uid);
+  CHECK(move.name == "MOVE");
+  CHECK(std::get<CopyArgs>(move.args).mailbox.value == "Trash");
+  CHECK(canonical_mailbox(std::get<CopyArgs>(parse_ok("c3 UID MOVE $ inbox\r\n").args).mailbox) ==
+        "INBOX");
+  CHECK(canonical_mailbox(args.mailbox) == "Deleted Items");
+
+  CHECK(parse_error("c4 COPY 1\r\n") == Errc::syntax);
+  CHECK(parse_error("c5 UID COPY 0 Trash\r\n") == Errc::syntax);
+  CHECK(parse_error("c6 COPY 1 Trash Junk\r\n") == Errc::syntax);
+}
+
 TEST_CASE("command: APPEND cut after the literal announcement", "[command]") {
   const auto cmd = parse_ok("a2 APPEND INBOX (\\Seen) {1048576}\r\n");
   CHECK(cmd.kind == CommandKind::append);
