@@ -79,7 +79,7 @@ int run_serve(const std::string& config_path) {
               {field("plain", c.plain), field("rewritten", c.rewritten),
                field("originals", c.originals), field("listings", c.listings),
                field("listing_failures", c.listing_failures),
-               field("listed_events", c.listed_events)});
+               field("listed_events", c.listed_events), field("carried", c.carried)});
   }
   return 0;
 }

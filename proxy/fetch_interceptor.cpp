@@ -243,9 +243,8 @@ bool FetchInterceptor::hold(std::string_view first_line, bool whole_command) {
     if (parsed && (parsed->kind == protocol::CommandKind::select ||
                    parsed->kind == protocol::CommandKind::examine)) {
       const auto& args = std::get<protocol::SelectArgs>(parsed->args);
-      select_ = PendingSelect{
-          parsed->tag, protocol::is_inbox(args.mailbox) ? std::string("INBOX") : args.mailbox.value,
-          std::nullopt, std::nullopt};
+      select_ = PendingSelect{parsed->tag, protocol::canonical_mailbox(args.mailbox), std::nullopt,
+                              std::nullopt};
     }
     return false;
   }
@@ -253,12 +252,19 @@ bool FetchInterceptor::hold(std::string_view first_line, bool whole_command) {
     mailbox_.reset();
     return false;
   }
+  const bool copy = protocol::imap_iequals(name, "COPY") || protocol::imap_iequals(name, "MOVE");
   // A FETCH sent right behind a SELECT waits for it: the mailbox is known only then.
   if ((!mailbox_ && !select_) || !whole_command ||
-      !(uid || protocol::imap_iequals(name, "FETCH"))) {
+      !(uid || copy || protocol::imap_iequals(name, "FETCH"))) {
     return false;
   }
   auto parsed = protocol::parse_command(first_line);
+  if (parsed && parsed->kind == protocol::CommandKind::copy) {
+    if (mailbox_ && !select_) {
+      copies_.sent(*parsed, *mailbox_);
+    }
+    return false;
+  }
   if (!parsed || parsed->kind != protocol::CommandKind::fetch ||
       !protocol::shows_content(std::get<protocol::FetchArgs>(parsed->args).items)) {
     return false;
@@ -283,6 +289,16 @@ bool FetchInterceptor::hold(std::string_view first_line, bool whole_command) {
 }
 
 void FetchInterceptor::note_response(std::string_view first_line) {
+  if (!copies_.idle()) {
+    if (auto copied = copies_.answered(first_line)) {
+      const std::size_t carried = service_.carry_decisions(copied->from, copied->to, copied->uids);
+      log_event(LogLevel::debug, "rewrite_decisions_carried",
+                {field("session", session_id_),
+                 field("mailbox", sanitize_for_log(copied->to.mailbox, 256)),
+                 field("copies", std::uint64_t{copied->uids.size()}),
+                 field("carried", std::uint64_t{carried})});
+    }
+  }
   const LineHead head = head_of(first_line);
   if (!select_) {
     if (mailbox_ && head.tag == "*" && head.number && protocol::imap_iequals(head.name, "EXISTS")) {

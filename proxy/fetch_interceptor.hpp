@@ -20,10 +20,14 @@
 // an invitation) goes upstream asking only for what the rewritten bytes do not hold; the
 // answers are completed from those bytes (protocol/fetch_complete.hpp).
 //
+// A message copied or moved keeps its decision at its new UID, which the COPYUID answer
+// names (CopyTracker): a client may hold the copy without ever fetching it.
+//
 // The probes run on the upstream connection while no client command is in flight (the relay
 // pauses the client side), so their untagged answers cannot be confused with the client's;
 // unsolicited responses that arrive meanwhile are passed on to the client.
 
+#include "proxy/copy_tracker.hpp"
 #include "proxy/rewrite_service.hpp"
 #include "proxy/stream.hpp"
 
@@ -189,6 +193,7 @@ class FetchInterceptor {
   std::chrono::steady_clock::time_point selected_at_{};
   bool mailbox_grew_ = true;
   std::optional<PendingSelect> select_;
+  CopyTracker copies_;
 
   std::optional<protocol::Command> held_;
   // Answers to the forwarded command: sequence number -> rewritten message.

@@ -28,6 +28,7 @@
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 namespace icalgate::proxy {
@@ -57,6 +58,7 @@ struct RewriteCounters {
   std::uint64_t listings = 0; // Graph listings fetched
   std::uint64_t listing_failures = 0;
   std::uint64_t listed_events = 0; // Graph lookups spared: the event came with the listing
+  std::uint64_t carried = 0;       // decisions given to copies (COPY, MOVE)
 };
 
 class RewriteService {
@@ -81,6 +83,13 @@ class RewriteService {
   // A session selected the mailbox: decisions under another UIDVALIDITY are dropped (once per
   // mailbox and process).
   void selected(const MailboxKey& mailbox);
+  // A COPY or MOVE gave mailbox `to` copies of messages of `from` (COPYUID pairs: source
+  // UID, new UID). Each copy gets its source's decision, so that it is served as the client
+  // may already hold it: a client that knows the new UID can copy its cached message there
+  // without fetching it (Thunderbird does), and Graph's event may have changed since.
+  // Returns how many decisions were carried.
+  std::size_t carry_decisions(const MailboxKey& from, const MailboxKey& to,
+                              std::span<const std::pair<std::uint32_t, std::uint32_t>> uids);
   // Records an OWA-link message that is delivered unchanged, with the reason, and counts it.
   MessageState record_original(const MessageKey& key, std::string_view reason);
   // The parsed rewritten message of a `rewritten` decision (cached); null if unavailable.

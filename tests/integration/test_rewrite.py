@@ -17,6 +17,7 @@ INTERNALDATEs from their Date headers; graphsim serves their events. Through the
   - a restarted gateway, with Graph gone, serves the same bytes (the decision store);
   - Graph failures (503, 429 with Retry-After, timeouts, no event) deliver the original,
     counted in the log, and a message once shown as the original stays the original;
+  - a message copied or moved keeps at its new UID (COPYUID) what its source was shown as;
   - with Graph's listing, the gateway asks the upstream for no BODYSTRUCTURE and no body of
     a message that is not an invitation; without it (IMAP-only classification) the result
     is the same.
@@ -130,6 +131,11 @@ def items_of(response: bytes) -> bytes:
     body = re.sub(rb"^\* \d+ FETCH \(", b"(", response)
     body = re.sub(rb"UID \d+ ?", b"", body)
     return re.sub(rb"FLAGS \([^)]*\) ?", b"", body)
+
+
+def sizes_of(responses: list[bytes]) -> list[int]:
+    """The RFC822.SIZEs that untagged FETCH responses give, in ascending order."""
+    return sorted(int(re.search(rb"RFC822.SIZE (\d+)", r).group(1)) for r in responses)
 
 
 def part_numbers(msg: email.message.Message, prefix: str = "") -> list[str]:
@@ -843,6 +849,69 @@ class RestartAndFailureTest(RewriteBase):
         finally:
             GRAPH.set_faults([])
             gw.stop()
+
+
+    def test_copies_keep_what_the_client_was_shown(self):
+        # A COPY or MOVE tells the client its messages' new UIDs (COPYUID), and Thunderbird
+        # copies its cached message to the new UID without fetching it. Each copy keeps its
+        # source's decision, whatever Graph answers by the time someone fetches the copy.
+        invitations = [(FIXTURES / m["file"]).read_bytes() for _, m in self.entries("rewrite")][:2]
+        ordinary = (FIXTURES / self.entries("plain")[0][1]["file"]).read_bytes()
+        destinations = ("Copy Dest", "MoveDest")
+        with self.direct_session() as d:
+            for name in ("CopySource",) + destinations:
+                d.command(b"DELETE " + env.quote(name))
+                d.check(b"CREATE " + env.quote(name))
+            seed_with_dates(d, "CopySource", invitations + [ordinary])
+        with self.direct_session(mailbox="CopySource") as d:
+            originals = fetch_literals(d, b"UID FETCH 1:* (UID BODY.PEEK[])")
+        gw = self.fresh_gateway("copies", request_timeout="1s", overall_timeout="2s")
+        graph_down = [{"path_prefix": "/v1.0/users/", "method": "GET", "status": 503}]
+        try:
+            with self.gateway_session(gw, "CopySource") as c:
+                c.check(b"SELECT CopySource")
+                GRAPH.set_faults(graph_down)
+                shown = fetch_literals(c, b"UID FETCH 2 (UID BODY.PEEK[])")  # the original
+                GRAPH.set_faults([])
+                shown.update(fetch_literals(c, b"UID FETCH 1,3 (UID BODY.PEEK[])"))
+                self.assertEqual(len(calendar_parts(shown[1])), 1)
+                self.assertEqual(shown[2], originals[2])
+                self.assertEqual(shown[3], originals[3])
+                _, tagged = c.command(b'UID COPY 1:3 "Copy Dest"')
+                copy_uids = re.search(rb"\[COPYUID \d+ 1:3 (\d+):\d+\]", tagged)
+                self.assertIsNotNone(copy_uids, tagged)
+                untagged = c.check(b"UID MOVE 1:3 MoveDest")
+                move_uids = re.search(rb"\[COPYUID \d+ 1:3 (\d+):\d+\]", b"".join(untagged))
+                self.assertIsNotNone(move_uids, untagged)
+            graph_before = len(GRAPH.log_text())
+            for name, first in zip(destinations, (copy_uids, move_uids)):
+                new = {old: int(first.group(1)) + old - 1 for old in (1, 2, 3)}
+                with self.subTest(mailbox=name), self.gateway_session(gw, name) as c:
+                    # Graph is up: the original shown of uid 2 stays the original.
+                    got = fetch_literals(c, b"UID FETCH %d (UID BODY.PEEK[])" % new[2])
+                    self.assertEqual(got[new[2]], shown[2])
+                    # Graph is down: the rewritten uid 1 stays rewritten, byte for byte.
+                    GRAPH.set_faults(graph_down)
+                    got = fetch_literals(c, b"UID FETCH %d:%d (UID BODY.PEEK[])" % (new[1], new[3]))
+                    self.assertEqual(got, {new[old]: shown[old] for old in (1, 2, 3)})
+                    sizes = c.check(b"UID FETCH %d:%d (UID RFC822.SIZE)" % (new[1], new[3]))
+                    self.assertEqual(sizes_of(sizes), sorted(len(b) for b in shown.values()))
+                    GRAPH.set_faults([])
+            # Nothing about the copies was asked of Graph or decided anew.
+            self.assertEqual(GRAPH.log_text()[graph_before:], "")
+            decided = [line for line in gw.log_text().splitlines() if "outcome=" in line]
+            self.assertFalse([line for line in decided if "Dest" in line], decided)
+            # A header sync of the destination (Graph's listing names both invitations) agrees.
+            for name in destinations:
+                with self.gateway_session(gw, name) as c:
+                    sync = c.check(b"UID FETCH 1:* (UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (Message-ID)])")
+                self.assertEqual(sizes_of(sync), sorted(len(b) for b in shown.values()))
+        finally:
+            GRAPH.set_faults([])
+            gw.stop()
+            with self.direct_session() as d:
+                for name in ("CopySource",) + destinations:
+                    d.command(b"DELETE " + env.quote(name))
 
 
 class SettingsTest(RewriteBase):
