@@ -239,49 +239,14 @@ void RewriteService::selected(const MailboxKey& mailbox) {
 std::size_t
 RewriteService::carry_decisions(const MailboxKey& from, const MailboxKey& to,
                                 std::span<const std::pair<std::uint32_t, std::uint32_t>> uids) {
-  std::vector<std::uint32_t> sources;
-  sources.reserve(uids.size());
-  for (const auto& pair : uids) {
-    sources.push_back(pair.first);
+  auto copied = store_->copy_decisions(from.user, from.mailbox, from.uidvalidity, to.mailbox,
+                                       to.uidvalidity, uids);
+  if (!copied) {
+    log_store_error(copied.error());
+    return 0; // the copies are decided like any new mail
   }
-  auto states = store_->states(from.user, from.mailbox, from.uidvalidity, sources);
-  if (!states) {
-    log_store_error(states.error());
-    return 0;
-  }
-  std::vector<std::uint32_t> plain;
-  std::size_t carried = 0;
-  for (const auto& [source, copy] : uids) {
-    const auto state = states->find(source);
-    if (state == states->end()) {
-      continue; // undecided: the copy is decided like any new mail
-    }
-    if (state->second == MessageState::plain) {
-      plain.push_back(copy);
-      continue;
-    }
-    auto stored = store_->get(from.message(source));
-    if (!stored || !*stored) {
-      if (!stored) {
-        log_store_error(stored.error());
-      }
-      continue;
-    }
-    if (auto put = store_->put_if_absent(to.message(copy), **stored); !put) {
-      log_store_error(put.error());
-      continue;
-    }
-    ++carried;
-  }
-  if (!plain.empty()) {
-    if (auto done = store_->put_plain(to.user, to.mailbox, to.uidvalidity, plain); !done) {
-      log_store_error(done.error());
-    } else {
-      carried += plain.size();
-    }
-  }
-  counters_.carried += carried;
-  return carried;
+  counters_.carried += *copied;
+  return *copied;
 }
 
 MessageState RewriteService::record_original(const MessageKey& key, std::string_view reason) {

@@ -168,6 +168,11 @@ class SqliteRewriteStore final : public RewriteStore {
   Result<StoredMessage> put_if_absent(const MessageKey& key, const StoredMessage& message) override;
   Result<Done> put_plain(std::string_view user, std::string_view mailbox, std::uint32_t uidvalidity,
                          std::span<const std::uint32_t> uids) override;
+  Result<std::size_t>
+  copy_decisions(std::string_view user, std::string_view from_mailbox,
+                 std::uint32_t from_uidvalidity, std::string_view to_mailbox,
+                 std::uint32_t to_uidvalidity,
+                 std::span<const std::pair<std::uint32_t, std::uint32_t>> uids) override;
   Result<Done> forget_other_uidvalidity(std::string_view user, std::string_view mailbox,
                                         std::uint32_t uidvalidity) override;
   Result<std::size_t> forget_user(std::string_view user) override;
@@ -230,7 +235,7 @@ class SqliteRewriteStore final : public RewriteStore {
   Database db_; // declared before the statements: destroyed after them
   Statement begin_read_, begin_write_, commit_, rollback_;
   Statement select_range_, select_state_, select_message_;
-  Statement insert_decision_, insert_message_;
+  Statement insert_decision_, insert_message_, copy_decision_, copy_message_;
   Statement delete_other_messages_, delete_other_decisions_;
   Statement delete_user_messages_, delete_user_decisions_;
   Statement select_progress_, raise_progress_, select_rewritten_;
@@ -273,6 +278,18 @@ Result<RewriteStore::Done> SqliteRewriteStore::prepare_all() {
        "INSERT INTO rewritten_message (user, mailbox, uidvalidity, uid, size, sha256, body) "
        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO UPDATE SET size = excluded.size, "
        "sha256 = excluded.sha256, body = excluded.body"},
+      // The source ?1-?4, the copy ?5-?6 (mailbox, UIDVALIDITY) and ?7 (UID). The WHERE
+      // clause keeps SQLite from reading ON CONFLICT as a join constraint.
+      {&copy_decision_,
+       "INSERT INTO message_decision (user, mailbox, uidvalidity, uid, state, reason) "
+       "SELECT user, ?5, ?6, ?7, state, reason FROM message_decision WHERE " +
+           key + " AND uid = ?4 ON CONFLICT DO NOTHING"},
+      {&copy_message_,
+       "INSERT INTO rewritten_message (user, mailbox, uidvalidity, uid, size, sha256, body) "
+       "SELECT user, ?5, ?6, ?7, size, sha256, body FROM rewritten_message WHERE " +
+           key +
+           " AND uid = ?4 ON CONFLICT DO UPDATE SET size = excluded.size, "
+           "sha256 = excluded.sha256, body = excluded.body"},
       {&delete_other_messages_,
        "DELETE FROM rewritten_message WHERE user = ?1 AND mailbox = ?2 AND uidvalidity <> ?3"},
       {&delete_other_decisions_,
@@ -547,6 +564,52 @@ Result<RewriteStore::Done> SqliteRewriteStore::put_plain(std::string_view user,
     return failure("storing plain decisions");
   }
   return Done{};
+}
+
+Result<std::size_t>
+SqliteRewriteStore::copy_decisions(std::string_view user, std::string_view from_mailbox,
+                                   std::uint32_t from_uidvalidity, std::string_view to_mailbox,
+                                   std::uint32_t to_uidvalidity,
+                                   std::span<const std::pair<std::uint32_t, std::uint32_t>> uids) {
+  const std::string u = normalize_user(user);
+  const std::string from = normalize_mailbox(from_mailbox);
+  const std::string to = normalize_mailbox(to_mailbox);
+  const bool zero_uid = std::any_of(uids.begin(), uids.end(), [](const auto& pair) {
+    return pair.first == 0 || pair.second == 0;
+  });
+  if (u.empty() || from_uidvalidity == 0 || to_uidvalidity == 0 || zero_uid) {
+    return make_error(Errc::syntax, "rewrite state: a message needs a user, UIDVALIDITY and UID");
+  }
+  if (uids.empty()) {
+    return std::size_t{0};
+  }
+  std::lock_guard lock(mutex_);
+  Transaction tx(*this, begin_write_);
+  if (!tx.begun()) {
+    return failure("copying decisions");
+  }
+  std::size_t copied = 0;
+  for (const auto& [source, copy] : uids) {
+    for (Statement* statement : {&copy_decision_, &copy_message_}) {
+      Use q(*statement);
+      bind_mailbox(q, u, from, from_uidvalidity)
+          .integer(4, source)
+          .text(5, to)
+          .integer(6, to_uidvalidity)
+          .integer(7, copy);
+      if (q.step() != SQLITE_DONE) {
+        return failure("copying decisions");
+      }
+      if (sqlite3_changes(db_.get()) != 1) {
+        break; // no decision to copy, or the copy has one: its bytes stay as they are
+      }
+      copied += statement == &copy_decision_ ? 1 : 0;
+    }
+  }
+  if (!tx.commit()) {
+    return failure("copying decisions");
+  }
+  return copied;
 }
 
 Result<RewriteStore::Done> SqliteRewriteStore::forget_other_uidvalidity(std::string_view user,

@@ -28,6 +28,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -92,6 +93,16 @@ class RewriteStore {
   virtual protocol::Result<Done> put_plain(std::string_view user, std::string_view mailbox,
                                            std::uint32_t uidvalidity,
                                            std::span<const std::uint32_t> uids) = 0;
+
+  // Gives each destination UID of `uids` (source UID, destination UID) in `to_mailbox` under
+  // `to_uidvalidity` the decision of its source in `from_mailbox` under `from_uidvalidity`,
+  // rewritten bytes included, unless it has one; in one transaction, the bytes never leaving
+  // the store. Sources without a decision are skipped. Returns how many were given.
+  virtual protocol::Result<std::size_t>
+  copy_decisions(std::string_view user, std::string_view from_mailbox,
+                 std::uint32_t from_uidvalidity, std::string_view to_mailbox,
+                 std::uint32_t to_uidvalidity,
+                 std::span<const std::pair<std::uint32_t, std::uint32_t>> uids) = 0;
 
   // How far a mailbox is decided: every UID up to this one that existed when it was recorded
   // has a decision (0: nothing known). UIDs only grow, so new mail lies above it.

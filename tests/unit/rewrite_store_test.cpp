@@ -193,6 +193,43 @@ TEST_CASE("rewrite_store: the first decision wins", "[rewrite_store]") {
   CHECK(after_plain->state == MessageState::plain);
 }
 
+TEST_CASE("rewrite_store: copies take their sources' decisions", "[rewrite_store]") {
+  TempDir dir;
+  auto store = open_store(dir.path / "rewrite.db");
+  const std::uint32_t plain[] = {1};
+  REQUIRE(store->put_plain("alice@contoso.com", "INBOX", 7, plain).ok());
+  REQUIRE(store->put_if_absent(key(2), original("graph: unavailable")).ok());
+  REQUIRE(store->put_if_absent(key(3), rewritten('a')).ok());
+  const auto trash = [](std::uint32_t uid) {
+    return MessageKey{"alice@contoso.com", "Deleted Items", 40, uid};
+  };
+  // The copy of 5 has a decision of its own already; 4 has none to give.
+  REQUIRE(store->put_if_absent(trash(15), rewritten('z')).ok());
+
+  const std::vector<std::pair<std::uint32_t, std::uint32_t>> uids{
+      {1, 11}, {2, 12}, {3, 13}, {4, 14}, {3, 15}};
+  auto copied = store->copy_decisions("ALICE@contoso.com", "inbox", 7, "Deleted Items", 40, uids);
+  REQUIRE(copied.ok());
+  CHECK(*copied == 3);
+  CHECK(stored(*store, trash(11)).state == MessageState::plain);
+  CHECK(stored(*store, trash(12)) == original("graph: unavailable"));
+  CHECK(stored(*store, trash(13)) == rewritten('a'));
+  CHECK_FALSE(store->get(trash(14)).value().has_value());
+  CHECK(stored(*store, trash(15)) == rewritten('z'));
+  // The sources keep theirs.
+  CHECK(stored(*store, key(3)) == rewritten('a'));
+
+  // Copied again (a client repeating the command): nothing changes.
+  auto again = store->copy_decisions("alice@contoso.com", "INBOX", 7, "Deleted Items", 40, uids);
+  REQUIRE(again.ok());
+  CHECK(*again == 0);
+  CHECK(stored(*store, trash(13)) == rewritten('a'));
+
+  const std::vector<std::pair<std::uint32_t, std::uint32_t>> zero{{3, 0}};
+  CHECK_FALSE(store->copy_decisions("alice@contoso.com", "INBOX", 7, "Trash", 40, zero).ok());
+  CHECK_FALSE(store->copy_decisions("alice@contoso.com", "INBOX", 7, "Trash", 0, uids).ok());
+}
+
 TEST_CASE("rewrite_store: the key is user, mailbox, UIDVALIDITY and UID", "[rewrite_store]") {
   TempDir dir;
   auto store = open_store(dir.path / "rewrite.db");
