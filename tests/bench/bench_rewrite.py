@@ -33,6 +33,9 @@ which the header sync already fetched), asking the upstream for their UIDs only.
 Then NEW_MAIL messages arrive in a synced, selected session (as while IDLE), one of them an
 invitation Graph learns of as it arrives: the upstream bytes, round trips and Graph requests of
 the client's header FETCH of the new UIDs.
+Then every invitation is deleted as Thunderbird deletes on Exchange (UID COPY to Deleted
+Items) and Deleted Items is synced like INBOX: upstream bytes, Graph requests, and how many
+copies were decided again rather than keeping their source's decision.
 
 Relay throughput with rewriting enabled on a mailbox without invitations: UID FETCH 1:*
 BODY.PEEK[] of 150 ordinary messages of 100 KB - 1 MB, a fresh session per fetch, 31 rounds
@@ -506,7 +509,7 @@ class Bench:
         self.manifest: list[dict] = []
         self.invitation_uids: set[int] = set()
         self.bulk: tuple[int, int] = (0, 0)
-        self.results: dict = {"sync": {}, "download": {}, "new_mail": {}, "throughput": {}}
+        self.results: dict = {"sync": {}, "download": {}, "new_mail": {}, "deleted": {}, "throughput": {}}
         self.next_uid = 0  # INBOX's UIDNEXT
         self.pgids: list[int] = []
         self.notes: list[str] = []
@@ -635,6 +638,7 @@ class Bench:
                 )
             self.results["download"][config] = self.download(gw, config)
             self.results["new_mail"][config] = self.new_mail(gw, config)
+            self.results["deleted"][config] = self.deleted(gw, config)
             gw.stop(grace=10)
 
     def new_mail(self, gw: env.Gateway, config: str) -> dict:
@@ -694,13 +698,57 @@ class Bench:
             f"gateway commands {[x['line'][:60] for x in ours]}")
         return out
 
-    def download(self, gw: env.Gateway, config: str, batch: int = 10, window: int = 16) -> dict:
-        """Thunderbird keeping messages for offline use after the header sync: every message
-        fetched whole, `batch` UIDs per UID FETCH (pipelined, `window` commands at a time), in
-        a new session."""
-        count = len(self.manifest)
-        log_before = len(gw.log_text())
+    def deleted(self, gw: env.Gateway, config: str) -> dict:
+        """Every invitation deleted as Thunderbird deletes on Exchange, which has no MOVE: UID
+        COPY to Deleted Items (then \\Deleted, left out here: the INBOX stays as it is for the
+        next configuration); then Deleted Items synced like INBOX, header sync and download.
+        Deleted Items is removed again afterwards."""
+        trash = b'"Deleted Items"'
+        d = FastImap(self.upstream.imaps_port, self.ctx)
+        d.login(USER, PASSWORD)
+        d.command(b"CREATE " + trash)
+        uids = sorted(self.invitation_uids)
         c = self.session(gw, b"INBOX")
+        tagged, _, _ = c.command(b"UID COPY " + ",".join(map(str, uids)).encode() + b" " + trash)
+        c.logout()
+        if b"[COPYUID " not in tagged:
+            raise RuntimeError(f"{config} deleted: {tagged[:200]!r}")
+        graph_before = len(self.graph.log_text())
+        log_before = len(gw.log_text())
+        snap = self.tap.snapshot()
+        c = self.session(gw, trash)
+        _, literals, _ = c.command(HEADER_SYNC)
+        c.logout()
+        if literals != len(uids):
+            raise RuntimeError(f"{config} deleted: {literals} header blocks, expected {len(uids)}")
+        download = self.download(gw, config, mailbox=trash, count=len(uids))
+        after = self.tap.snapshot()
+        commands = self.tap.commands_since(snap)
+        d.command(b"DELETE " + trash)
+        d.logout()
+        decided = [line for line in gw.log_text()[log_before:].splitlines()
+                   if "outcome=" in line and "Deleted Items" in line]
+        out = {
+            "messages": len(uids),
+            "upstream_bytes": after["down"] - snap["down"],
+            "gateway_commands": sum(1 for x in commands if x["tag"].startswith("icalgate.")),
+            "round_trips": after["turns"] - snap["turns"],
+            "decided_again": len(decided),
+            "graph": graph_requests(self.graph.log_text()[graph_before:]),
+            "answered_from_store": download["log_answered_from_store"],
+        }
+        log(f"{config:9s} deleted items: upstream {out['upstream_bytes'] / 1e6:.2f} MB, "
+            f"{out['decided_again']} decided again, Graph {out['graph']}")
+        return out
+
+    def download(self, gw: env.Gateway, config: str, batch: int = 10, window: int = 16,
+                 mailbox: bytes = b"INBOX", count: int | None = None) -> dict:
+        """Thunderbird keeping messages for offline use after the header sync: every message
+        (UIDs 1 to `count`, by default the fixtures) fetched whole, `batch` UIDs per UID FETCH
+        (pipelined, `window` commands at a time), in a new session."""
+        count = count or len(self.manifest)
+        log_before = len(gw.log_text())
+        c = self.session(gw, mailbox)
         snap = self.tap.snapshot()
         t0 = time.perf_counter()
         client_bytes = 0
@@ -1022,6 +1070,23 @@ def report(bench: Bench, elapsed: float, path: Path) -> None:
         for config in ("listing", "imap-only"):
             summary[f"new mail {config}: upstream bytes"] = ratio(n[config]["upstream_bytes"], n["off"]["upstream_bytes"])
             summary[f"new mail {config}: round trips"] = n[config]["round_trips"]
+        deleted = res["deleted"]
+        print(f"\nthen every invitation deleted (UID COPY of {deleted['off']['messages']} to Deleted Items), "
+              "and Deleted Items synced: header sync, then every message downloaded:")
+        print(head)
+        print("-" * len(head))
+        for label, key in (("upstream bytes (wire)", lambda r: r["upstream_bytes"]),
+                           ("round trips (wire)", lambda r: r["round_trips"]),
+                           ("gateway-issued commands", lambda r: r["gateway_commands"]),
+                           ("copies decided again (log)", lambda r: r["decided_again"]),
+                           ("answered from the store (logged)", lambda r: r["answered_from_store"]),
+                           ("Graph listing requests", lambda r: r["graph"]["listing"]),
+                           ("Graph lookups", lambda r: r["graph"]["lookup"])):
+            print(f"{label:44s} " + " ".join(f"{fmt(key(deleted[c]), '{:,.0f}'):>12s}" for c in CONFIGS))
+        for config in ("listing", "imap-only"):
+            summary[f"deleted items {config}: upstream bytes"] = ratio(deleted[config]["upstream_bytes"],
+                                                                       deleted["off"]["upstream_bytes"])
+            summary[f"deleted items {config}: Graph lookups"] = deleted[config]["graph"]["lookup"]
         both = {c: res["sync"][c]["first"]["fetch_upstream_bytes"] + d[c]["upstream_bytes"] for c in CONFIGS}
         for config in ("listing", "imap-only"):
             summary[f"header sync + download {config}: upstream bytes"] = ratio(both[config], both["off"])
