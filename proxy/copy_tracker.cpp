@@ -24,7 +24,9 @@ std::optional<Copied> CopyTracker::answered(std::string_view line) {
   const std::string_view tag = line.substr(0, line.find(' '));
   if (tag == "*") {
     Pending& oldest = pending_.front();
-    if (!oldest.move || oldest.reported) {
+    // Only an OK can carry it; other untagged data (a FETCH pipelined before) is not parsed.
+    const std::string_view rest = line.substr(std::min(line.size(), tag.size() + 1));
+    if (!oldest.move || oldest.reported || !protocol::imap_iequals(rest.substr(0, 3), "OK ")) {
       return std::nullopt;
     }
     auto copies = copies_in(line, oldest);

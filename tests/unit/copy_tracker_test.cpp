@@ -39,6 +39,8 @@ TEST_CASE("copy_tracker: a MOVE's untagged COPYUID counts once", "[copy_tracker]
   CopyTracker tracker;
   send(tracker, "m1 MOVE 1 inbox\r\n", MailboxKey{"alice@contoso.com", "Archive", 3});
   CHECK_FALSE(tracker.answered("* OK [ALERT] something else\r\n"));
+  CHECK_FALSE(tracker.answered("* 1 FETCH (FLAGS (\\Seen))\r\n"));
+  CHECK_FALSE(tracker.answered("*"));
   const auto copied = tracker.answered("* OK [COPYUID 7 12 40] Moved\r\n");
   REQUIRE(copied);
   CHECK(copied->to.mailbox == "INBOX");
