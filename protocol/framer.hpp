@@ -111,6 +111,8 @@ class Framer {
   bool at_message_boundary() const noexcept;
   // Bytes held in the line buffer (at most max_line).
   std::size_t buffered() const noexcept { return line_.size(); }
+  // Bytes of the fed chunk not framed yet.
+  std::size_t unconsumed() const noexcept { return in_.size(); }
 
  private:
   enum class State : std::uint8_t { line, literal, skip_line, skip_literal };

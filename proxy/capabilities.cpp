@@ -79,13 +79,17 @@ bool relayable_capability(std::string_view capability) {
          !protocol::imap_iequals(capability, "LOGINDISABLED");
 }
 
-std::vector<std::string> filter_capabilities(const std::vector<std::string>& upstream) {
+std::vector<std::string> filter_capabilities(const std::vector<std::string>& upstream,
+                                             bool offer_compress) {
   std::vector<std::string> kept;
-  kept.reserve(upstream.size());
+  kept.reserve(upstream.size() + 1);
   for (const auto& cap : upstream) {
     if (relayable_capability(cap)) {
       kept.push_back(cap);
     }
+  }
+  if (offer_compress) {
+    kept.emplace_back("COMPRESS=DEFLATE");
   }
   return kept;
 }
@@ -105,7 +109,7 @@ bool mentions_capability(std::string_view line) {
   return find_ci(line, "CAPABILITY") != std::string_view::npos;
 }
 
-std::optional<std::string> filter_capability_response(std::string_view line) {
+std::optional<std::string> filter_capability_response(std::string_view line, bool offer_compress) {
   if (!mentions_capability(line)) {
     return std::nullopt;
   }
@@ -116,7 +120,8 @@ std::optional<std::string> filter_capability_response(std::string_view line) {
   const std::string_view eol = line_terminator(line);
   if (parsed->kind == protocol::ResponseKind::capability) {
     const auto& data = std::get<protocol::CapabilityData>(parsed->body);
-    return "* CAPABILITY " + join_capabilities(filter_capabilities(data.capabilities)) +
+    return "* CAPABILITY " +
+           join_capabilities(filter_capabilities(data.capabilities, offer_compress)) +
            std::string(eol);
   }
   if (parsed->kind != protocol::ResponseKind::status) {
@@ -133,7 +138,7 @@ std::optional<std::string> filter_capability_response(std::string_view line) {
     return std::nullopt;
   }
   return std::string(line.substr(0, open)) + "[CAPABILITY " +
-         join_capabilities(filter_capabilities(status.code->list)) +
+         join_capabilities(filter_capabilities(status.code->list, offer_compress)) +
          std::string(line.substr(close));
 }
 

@@ -27,10 +27,13 @@ AuthCapabilities auth_capabilities_from(const std::vector<std::string>& upstream
 // AUTH= mechanism (nothing may be sent in clear).
 std::vector<std::string> preauth_capabilities(bool tls_active, const AuthCapabilities& auth);
 
-// Whether an upstream capability survives the relay after login: COMPRESS=* (the relay
-// does not compress), STARTTLS and LOGINDISABLED (TLS is the gateway's) are dropped.
+// Whether an upstream capability survives the relay after login: COMPRESS=* (compression
+// is the gateway's, towards the client), STARTTLS and LOGINDISABLED (TLS is the gateway's)
+// are dropped.
 bool relayable_capability(std::string_view capability);
-std::vector<std::string> filter_capabilities(const std::vector<std::string>& upstream);
+// The relayable ones, plus COMPRESS=DEFLATE when the gateway offers it.
+std::vector<std::string> filter_capabilities(const std::vector<std::string>& upstream,
+                                             bool offer_compress = false);
 
 // "A B C"
 std::string join_capabilities(const std::vector<std::string>& capabilities);
@@ -40,6 +43,7 @@ bool mentions_capability(std::string_view line);
 
 // An upstream response line (terminator included) rewritten with its CAPABILITY data or
 // [CAPABILITY ...] code filtered; nullopt when the line carries neither (relay it as is).
-std::optional<std::string> filter_capability_response(std::string_view line);
+std::optional<std::string> filter_capability_response(std::string_view line,
+                                                      bool offer_compress = false);
 
 } // namespace icalgate::proxy

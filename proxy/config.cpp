@@ -439,10 +439,11 @@ class Loader {
   }
 
   void load_listen(const toml::table& t, ListenConfig& out) {
-    check_keys(t, "listen", {"imaps", "imap", "proxy_protocol"});
+    check_keys(t, "listen", {"imaps", "imap", "proxy_protocol", "compress"});
     read_listener(t, "listen", "imaps", out.imaps);
     read_listener(t, "listen", "imap", out.imap);
     read_bool(t, "listen", "proxy_protocol", out.proxy_protocol);
+    read_bool(t, "listen", "compress", out.compress);
 
     const toml::node* imap = t.get("imap");
     const toml::node* imaps = t.get("imaps");

@@ -30,6 +30,7 @@ struct ListenConfig {
   std::optional<Endpoint> imaps = Endpoint{"0.0.0.0", 993}; // nullopt: disabled ("")
   std::optional<Endpoint> imap = Endpoint{"0.0.0.0", 143};  // nullopt: disabled ("")
   bool proxy_protocol = false;
+  bool compress = true; // offer COMPRESS=DEFLATE (RFC 4978) after login
 
   friend bool operator==(const ListenConfig&, const ListenConfig&) = default;
 };

@@ -113,7 +113,7 @@ bool Relay::handle_client_frame(const protocol::Frame& frame) {
         idle_ = true;
         refresh_deadline();
       } else if (protocol::imap_iequals(name, "COMPRESS") && frame.message_end) {
-        local_answers_ += std::string(tag) + " NO Compression is not supported\r\n";
+        local_answers_ += compress_answer(frame.bytes, tag);
         return true;
       } else if (protocol::imap_iequals(name, "STARTTLS") && frame.message_end) {
         local_answers_ += std::string(tag) + " BAD TLS is already active\r\n";
@@ -150,6 +150,33 @@ bool Relay::handle_client_frame(const protocol::Frame& frame) {
   return true;
 }
 
+std::string Relay::compress_answer(std::string_view command, std::string_view tag) {
+  const std::string t(tag);
+  if (!io_.offer_compress) {
+    return t + " NO Compression is not offered\r\n";
+  }
+  auto parsed = protocol::parse_command(command);
+  if (!parsed || parsed->kind != protocol::CommandKind::compress) {
+    return t + " BAD Expected COMPRESS DEFLATE\r\n";
+  }
+  if (!protocol::imap_iequals(std::get<protocol::CompressArgs>(parsed->args).mechanism,
+                              "DEFLATE")) {
+    return t + " NO Unknown compression mechanism\r\n";
+  }
+  if (io_.client.compressing()) {
+    return t + " NO [COMPRESSIONACTIVE] DEFLATE is active already\r\n";
+  }
+  // RFC 4978: compression starts right after the OK, so nothing may be under way around it.
+  if (in_flight_ != 0 || holding_ || !to_upstream_.empty()) {
+    return t + " NO Earlier commands are not answered yet\r\n";
+  }
+  if (io_.client_reader.framer().unconsumed() != 0) {
+    return t + " BAD Nothing may follow COMPRESS before its answer\r\n";
+  }
+  compress_next_ = true;
+  return t + " OK DEFLATE active\r\n";
+}
+
 void Relay::note_id_command(const protocol::Frame& frame) {
   // Thunderbird sends ID only after login; its name belongs in the session's log line. The
   // command is still relayed untouched; this copy is bounded and parsed once complete.
@@ -182,7 +209,7 @@ asio::awaitable<void> Relay::client_to_upstream() {
   while (true) {
     to_upstream_.clear();
     bool go_on = true;
-    while (go_on && !holding_) {
+    while (go_on && !holding_ && !compress_next_) {
       auto frame = io_.client_reader.poll();
       if (!frame) {
         break;
@@ -202,6 +229,10 @@ asio::awaitable<void> Relay::client_to_upstream() {
       if (co_await write_client(answers)) {
         finish(RelayEnd::client_closed);
         co_return;
+      }
+      if (compress_next_) {
+        io_.client.start_compression();
+        compress_next_ = false;
       }
     }
     if (!go_on) {
@@ -349,7 +380,7 @@ bool Relay::handle_upstream_frame(const protocol::Frame& frame) {
       }
     }
     if (!frame.literal && mentions_capability(line)) {
-      if (auto filtered = filter_capability_response(line)) {
+      if (auto filtered = filter_capability_response(line, io_.offer_compress)) {
         to_client_ += *filtered;
         upstream_message_start_ = frame.message_end;
         return true;

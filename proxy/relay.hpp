@@ -36,6 +36,7 @@ struct RelayEnds {
   std::uint64_t& bytes_to_client;
   std::string& client_name;                // updated from an ID command sent after login
   FetchInterceptor* interceptor = nullptr; // set when this session's mail is rewritten
+  bool offer_compress = false;             // [listen] compress: COMPRESS=DEFLATE is offered
 };
 
 class Relay {
@@ -56,6 +57,8 @@ class Relay {
  private:
   bool handle_client_frame(const protocol::Frame& frame); // false: stop the relay
   bool handle_upstream_frame(const protocol::Frame& frame);
+  // The answer to a COMPRESS command; on OK, compression starts once it is written.
+  std::string compress_answer(std::string_view command, std::string_view tag);
   void note_id_command(const protocol::Frame& frame);
   void refresh_deadline();
   void finish(RelayEnd end);
@@ -81,6 +84,7 @@ class Relay {
   bool skipping_client_ = false;
   bool idle_ = false;
   std::string current_tag_;
+  bool compress_next_ = false; // COMPRESS accepted: everything after its OK is deflated
   bool collecting_id_ = false; // an ID command is being assembled (for the client name)
   std::string id_command_;
   // a synchronizing literal announced and not yet answered by the upstream

@@ -168,7 +168,7 @@ asio::awaitable<void> Session::run() {
     }
     Relay relay(RelayEnds{client_, *client_reader_, *upstream_->stream, *upstream_reader_,
                           deadline_, gw_.config.limits, redactor_, id_, bytes_to_client_,
-                          client_name_, interceptor.get()});
+                          client_name_, interceptor.get(), gw_.config.listen.compress});
     // The deadline is a plain timer handler that cancels both sockets' waits (the relay
     // then ends), not a third coroutine in the `||`: an idle session holds two suspended
     // coroutines, one per direction.
@@ -232,6 +232,7 @@ asio::awaitable<void> Session::run() {
        field("client_name", sanitize_for_log(client_name_, 64)),
        field("bytes_in", bytes_before_tls_ + (client_reader_ ? client_reader_->bytes_read() : 0)),
        field("bytes_out", bytes_to_client_),
+       field("bytes_out_wire", client_.wire_bytes_out()), // less than bytes_out when compressed
        field("duration_ms", static_cast<std::uint64_t>(duration.count())),
        field("reason", end_reason_), field("upstream_bytes_in", upstream_bytes_in_),
        field("held_fetches", intercept_stats_.commands),
@@ -524,7 +525,9 @@ Session::await_login_answer(const std::string& tag, const std::string& mechanism
     if (parsed->tag != tag) {
       continue;
     }
-    const auto filtered = filter_capability_response(*answer);
+    // Logged in, the client may COMPRESS: a [CAPABILITY] code in the OK says so.
+    const auto filtered = filter_capability_response(
+        *answer, status.status == protocol::Status::ok && gw_.config.listen.compress);
     const std::string& line = filtered ? *filtered : *answer;
     if (status.status == protocol::Status::ok) {
       gw_.login_penalty.record_success(client_address_);
@@ -671,7 +674,7 @@ asio::awaitable<Session::LoginOutcome> Session::brokered_login(const std::string
     }
     if (answer->compare(tag.size() + 1, 3, "OK ") == 0) {
       gw_.login_penalty.record_success(client_address_);
-      const auto filtered = filter_capability_response(*answer);
+      const auto filtered = filter_capability_response(*answer, gw_.config.listen.compress);
       outcome =
           co_await send(filtered ? *filtered : *answer) ? LoginOutcome::ok : LoginOutcome::closed;
     } else {

@@ -6,6 +6,7 @@
 #include <openssl/ssl.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <new>
 
@@ -88,7 +89,34 @@ asio::awaitable<IoResult> Stream::read_some(asio::mutable_buffer buffer) {
   }
 }
 
+void Stream::start_compression() {
+  compression_ = std::make_unique<Compression>();
+}
+
+void Stream::release_idle() {
+  if (compression_ && compressed_in_.empty() && !compression_->pending_output()) {
+    compression_->release();
+    std::string().swap(compressed_in_);
+  }
+}
+
 asio::awaitable<IoResult> Stream::write(asio::const_buffer buffer) {
+  if (!compression_) {
+    auto [ec, n] = co_await write_raw(buffer);
+    wire_bytes_out_ += n;
+    co_return IoResult{ec, n};
+  }
+  std::string packed;
+  if (!compression_->compress(
+          std::string_view(static_cast<const char*>(buffer.data()), buffer.size()), packed)) {
+    co_return IoResult{make_error_code(boost::system::errc::not_enough_memory), 0};
+  }
+  auto [ec, n] = co_await write_raw(asio::const_buffer(packed.data(), packed.size()));
+  wire_bytes_out_ += n;
+  co_return IoResult{ec, ec ? 0 : buffer.size()};
+}
+
+asio::awaitable<IoResult> Stream::write_raw(asio::const_buffer buffer) {
   if (!tls_active_) {
     co_return co_await asio::async_write(socket_, buffer, use_tuple);
   }
@@ -147,6 +175,46 @@ asio::awaitable<error_code> Stream::handshake(asio::ssl::stream_base::handshake_
 }
 
 IoResult Stream::read_available(asio::mutable_buffer buffer) {
+  return compression_ ? read_decompressed(buffer) : read_available_raw(buffer);
+}
+
+IoResult Stream::read_decompressed(asio::mutable_buffer buffer) {
+  while (true) {
+    const std::string_view in = std::string_view(compressed_in_).substr(compressed_used_);
+    if (!in.empty() || compression_->pending_output()) {
+      std::size_t consumed = 0;
+      std::size_t produced = 0;
+      if (!compression_->decompress(in, consumed, static_cast<char*>(buffer.data()), buffer.size(),
+                                    produced)) {
+        return {make_error_code(boost::system::errc::protocol_error), 0};
+      }
+      compressed_used_ += consumed;
+      if (compressed_used_ == compressed_in_.size()) {
+        compressed_in_.clear();
+        compressed_used_ = 0;
+      }
+      if (produced > 0) {
+        return {error_code(), produced};
+      }
+      if (consumed > 0 && compressed_used_ != 0) {
+        continue; // a flush marker decoded to nothing; the rest may decode
+      }
+    }
+    // zlib holds what it could not decode yet: more input is needed.
+    std::array<char, 16 * 1024> raw; // filled by the read: not zeroed first
+    auto [ec, n] = read_available_raw(asio::buffer(raw));
+    if (ec) {
+      return {ec, 0};
+    }
+    if (compressed_used_ != 0) {
+      compressed_in_.erase(0, compressed_used_);
+      compressed_used_ = 0;
+    }
+    compressed_in_.append(raw.data(), n);
+  }
+}
+
+IoResult Stream::read_available_raw(asio::mutable_buffer buffer) {
   if (!tls_active_) {
     error_code ec;
     if (!socket_.non_blocking()) {
@@ -266,6 +334,7 @@ FrameReader::Fill FrameReader::fill_now(std::string* release_while_waiting) {
       }
       buffer_.reset();
       capacity_ = 0;
+      stream_.release_idle();
       if (release_while_waiting != nullptr) {
         std::string().swap(*release_while_waiting);
       }

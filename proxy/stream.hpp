@@ -5,6 +5,7 @@
 // coroutine enforces. Errors are values: every await yields an error_code.
 
 #include "protocol/framer.hpp"
+#include "proxy/compression.hpp"
 #include "proxy/tls_context.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -51,6 +52,7 @@ class Stream {
   tcp::socket& socket() { return socket_; }
   bool tls_active() const { return tls_active_; }
 
+  // Not on a compressed stream (only the upstream side uses it).
   asio::awaitable<IoResult> read_some(asio::mutable_buffer buffer);
   // Reads what is available without waiting: n > 0, or asio::error::would_block (then
   // wait_input() before trying again), or the stream's end or failure. With TLS this reads
@@ -68,6 +70,15 @@ class Stream {
   asio::awaitable<IoResult> write(std::string_view text) {
     return write(asio::const_buffer(text.data(), text.size()));
   }
+  // From now on everything read and written is deflated (COMPRESS=DEFLATE, RFC 4978). Only
+  // at a point where nothing read from the stream is left unparsed.
+  void start_compression();
+  bool compressing() const { return compression_ != nullptr; }
+  // Bytes written to the connection (after compression, before TLS).
+  std::uint64_t wire_bytes_out() const { return wire_bytes_out_; }
+  // Called while the stream waits for input: frees what compression holds between bursts.
+  void release_idle();
+
   // On success the stream is TLS from then on.
   asio::awaitable<error_code> handshake(asio::ssl::stream_base::handshake_type type);
   // Sends close_notify if possible (without waiting for the peer's), then closes.
@@ -77,6 +88,10 @@ class Stream {
  private:
   // Waits until the socket is ready for what OpenSSL asked for (SSL_ERROR_WANT_*).
   asio::awaitable<error_code> wait_for(int ssl_error);
+  // read_available() and write() below compression.
+  IoResult read_available_raw(asio::mutable_buffer buffer);
+  asio::awaitable<IoResult> write_raw(asio::const_buffer buffer);
+  IoResult read_decompressed(asio::mutable_buffer buffer);
   error_code ssl_failure(int ssl_error);
 
   SslContextPtr context_; // keeps this session's server context alive across reloads
@@ -84,6 +99,10 @@ class Stream {
   SSL* ssl_ = nullptr;
   bool tls_active_ = false;
   bool read_wants_write_ = false; // TLS asked to write during a read (renegotiation)
+  std::unique_ptr<Compression> compression_;
+  std::string compressed_in_;       // read, not yet decompressed
+  std::size_t compressed_used_ = 0; // ... of which this much is
+  std::uint64_t wire_bytes_out_ = 0;
 };
 
 // What a client is told (after BAD) when the framer rejects its command.

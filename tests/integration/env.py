@@ -37,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -203,6 +204,9 @@ class Imap:
             raise
         self.sock = raw
         self._buf = b""
+        self.wire_in = 0  # bytes received, before decompression
+        self._deflate = None
+        self._inflate = None
         self._tagno = 0
         self.greeting = b""
         if read_greeting:
@@ -213,7 +217,20 @@ class Imap:
         data = self.sock.recv(1 << 16)
         if not data:
             raise ConnectionError("connection closed by server")
+        self.wire_in += len(data)
+        if self._inflate is not None:
+            data = self._inflate.decompress(data)
         self._buf += data
+
+    def compress(self) -> bytes:
+        """COMPRESS DEFLATE (RFC 4978); from its OK on, both directions are raw deflate, the
+        client's flushed after every send. Returns the tagged answer."""
+        _, tagged = self.command(b"COMPRESS DEFLATE")
+        if status_of(tagged) == b"OK":
+            self._deflate = zlib.compressobj(6, zlib.DEFLATED, -15)
+            self._inflate = zlib.decompressobj(-15)
+            self._buf = self._inflate.decompress(self._buf)  # what came right behind the OK
+        return tagged
 
     def read_line(self) -> bytes:
         while True:
@@ -263,6 +280,8 @@ class Imap:
         return bytes(out)
 
     def send(self, data: bytes) -> None:
+        if self._deflate is not None:
+            data = self._deflate.compress(data) + self._deflate.flush(zlib.Z_SYNC_FLUSH)
         self.sock.sendall(data)
 
     def next_tag(self) -> bytes:
@@ -637,6 +656,7 @@ class Gateway:
         imaps_port: int | None = None,
         imap_port: int | None = None,
         proxy_protocol: bool = False,
+        compress: bool = True,
         limits: dict[str, object] | None = None,
         log_level: str = "trace",
         name: str = "gateway",
@@ -655,6 +675,7 @@ class Gateway:
         self.imaps_port = imaps_port or free_port()
         self.imap_port = imap_port or free_port()
         self.proxy_protocol = proxy_protocol
+        self.compress = compress
         self.limits = {"login_failure_delay": "0", "shutdown_grace": "3s"}
         self.limits.update(limits or {})
         self.log_level = log_level
@@ -684,6 +705,7 @@ class Gateway:
 imaps = "{HOST}:{self.imaps_port}"
 imap = "{HOST}:{self.imap_port}"
 proxy_protocol = {toml(self.proxy_protocol)}
+compress = {toml(self.compress)}
 
 [tls]
 cert = {toml(self.certs['fullchain'])}

@@ -63,6 +63,19 @@ TEST_CASE("capabilities: CAPABILITY data lines are rewritten", "[capabilities]")
   CHECK(*out == "* CAPABILITY IMAP4rev1 IDLE\r\n");
 }
 
+TEST_CASE("capabilities: the gateway's own COMPRESS=DEFLATE replaces the upstream's",
+          "[capabilities]") {
+  const auto data = filter_capability_response(
+      "* CAPABILITY IMAP4rev1 COMPRESS=DEFLATE IDLE COMPRESS=X-LZ4\r\n", true);
+  REQUIRE(data);
+  CHECK(*data == "* CAPABILITY IMAP4rev1 IDLE COMPRESS=DEFLATE\r\n");
+  // Exchange Online offers none: the gateway's is added.
+  const auto code =
+      filter_capability_response("a1 OK [CAPABILITY IMAP4rev1 IDLE UIDPLUS] Logged in\r\n", true);
+  REQUIRE(code);
+  CHECK(*code == "a1 OK [CAPABILITY IMAP4rev1 IDLE UIDPLUS COMPRESS=DEFLATE] Logged in\r\n");
+}
+
 TEST_CASE("capabilities: [CAPABILITY] codes are rewritten in place", "[capabilities]") {
   const auto out = filter_capability_response(
       "a1 OK [CAPABILITY IMAP4rev1 COMPRESS=DEFLATE MOVE] Logged in\r\n");

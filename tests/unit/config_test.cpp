@@ -123,6 +123,7 @@ TEST_CASE("config: an empty file gives the documented defaults", "[config]") {
   REQUIRE(c.listen.imap.has_value());
   CHECK(c.listen.imap->to_string() == "0.0.0.0:143");
   CHECK_FALSE(c.listen.proxy_protocol);
+  CHECK(c.listen.compress);
   CHECK(c.tls.cert == "/etc/icalgate/tls/fullchain.pem");
   CHECK(c.tls.key == "/etc/icalgate/tls/privkey.pem");
   CHECK(c.tls.min_version == TlsVersion::tls1_2);
@@ -154,6 +155,7 @@ TEST_CASE("config: every key is read", "[config]") {
 imaps = "127.0.0.1:9993"
 imap = "[::1]:9143"
 proxy_protocol = true
+compress = false
 [tls]
 cert = "/srv/tls/chain.pem"
 key = "/srv/tls/key.pem"
@@ -185,6 +187,7 @@ format = "json"
   REQUIRE(c.listen.imap.has_value());
   CHECK(*c.listen.imap == Endpoint{"::1", 9143});
   CHECK(c.listen.proxy_protocol);
+  CHECK_FALSE(c.listen.compress);
   CHECK(c.tls.cert == "/srv/tls/chain.pem");
   CHECK(c.tls.key == "/srv/tls/key.pem");
   CHECK(c.tls.min_version == TlsVersion::tls1_3);
@@ -304,6 +307,8 @@ TEST_CASE("config: wrong types are errors naming key and line", "[config]") {
         "test.toml:2: listen.imaps: expected a string, got an integer");
   CHECK(error_of("[listen]\nproxy_protocol = \"yes\"\n") ==
         "test.toml:2: listen.proxy_protocol: expected true or false, got a string");
+  CHECK(error_of("[listen]\ncompress = 1\n") ==
+        "test.toml:2: listen.compress: expected true or false, got an integer");
   CHECK(error_of("[upstream]\nport = \"993\"\n") ==
         "test.toml:2: upstream.port: expected an integer, got a string");
   CHECK(error_of("[upstream]\nsession_cache = 1\n") ==
