@@ -12,6 +12,7 @@ import contextlib
 import socket
 import ssl
 import time
+import zlib
 
 HOST = "127.0.0.1"
 
@@ -57,14 +58,44 @@ class FastImap:
         self.mv = memoryview(self.buf)
         self.start = 0
         self.end = 0
-        self.received = 0  # bytes of IMAP data received (after TLS)
+        self.received = 0  # bytes of IMAP data received (after TLS and decompression)
+        self.wire_received = 0  # ... as they came (after TLS, before decompression)
+        self._deflate = None
+        self._inflate = None
         self.tagno = 0
         self.greeting = self.read_line()
         if not self.greeting.startswith(b"* OK"):
             raise CommandFailed(f"unexpected greeting {self.greeting[:100]!r}")
 
     # -- bytes ------------------------------------------------------------------
+    def compress(self) -> None:
+        """COMPRESS DEFLATE (RFC 4978): from its OK on, both directions are raw deflate."""
+        self.command(b"COMPRESS DEFLATE")
+        self._deflate = zlib.compressobj(1, zlib.DEFLATED, -15)
+        self._inflate = zlib.decompressobj(-15)
+
+    def _recv_inflated(self) -> None:
+        data = self.sock.recv(1 << 18)
+        if not data:
+            raise ServerClosed("connection closed by server")
+        self.wire_received += len(data)
+        out = self._inflate.decompress(data)
+        n = self.end - self.start
+        if self.end + len(out) > len(self.buf):  # move the partial line to the front
+            self.buf[:n] = self.mv[self.start : self.end]
+            self.start, self.end = 0, n
+            if n + len(out) > len(self.buf):
+                self.mv.release()  # a bytearray with a live view cannot grow
+                self.buf.extend(bytes(n + len(out) - len(self.buf)))
+                self.mv = memoryview(self.buf)
+        self.buf[self.end : self.end + len(out)] = out
+        self.end += len(out)
+        self.received += len(out)
+
     def _recv(self) -> None:
+        if self._inflate is not None:
+            self._recv_inflated()
+            return
         if self.start == self.end:
             self.start = self.end = 0
         elif self.end > len(self.buf) - 65536:  # keep room: move the partial line to the front
@@ -76,6 +107,7 @@ class FastImap:
             raise ServerClosed("connection closed by server")
         self.end += n
         self.received += n
+        self.wire_received += n
 
     def read_line(self) -> bytes:
         while True:
@@ -97,6 +129,8 @@ class FastImap:
             self._recv()
 
     def send(self, data: bytes) -> None:
+        if self._deflate is not None:
+            data = self._deflate.compress(data) + self._deflate.flush(zlib.Z_SYNC_FLUSH)
         self.sock.sendall(data)
 
     def next_tag(self) -> bytes:
