@@ -1001,6 +1001,16 @@ def sync_table(results: dict, run: str) -> list[str]:
     return lines
 
 
+def config_table(title: str, by_config: dict, rows) -> None:
+    """One figure per configuration and row: rows of (label, function of a configuration's result)."""
+    head = f"{'':44s} {'off':>12s} {'listing':>12s} {'imap-only':>12s}"
+    print(title)
+    print(head)
+    print("-" * len(head))
+    for label, key in rows:
+        print(f"{label:44s} " + " ".join(f"{fmt(key(by_config[c]), '{:,.0f}'):>12s}" for c in CONFIGS))
+
+
 def report(bench: Bench, elapsed: float, path: Path) -> None:
     a = bench.args
     res = bench.results
@@ -1054,35 +1064,29 @@ def report(bench: Bench, elapsed: float, path: Path) -> None:
                     f"{fmt(wall, '{:.2f}')}"
                 )
         n = res["new_mail"]
-        print(f"\nthen {NEW_MAIL} new messages, one an invitation, arrive in a synced session (as while IDLE); "
-              "its header FETCH of the new UIDs:")
-        print(head)
-        print("-" * len(head))
-        for label, key in (("upstream bytes (wire)", lambda r: r["upstream_bytes"]),
-                           ("round trips (wire)", lambda r: r["round_trips"]),
-                           ("gateway-issued commands", lambda r: r["gateway_commands"]),
-                           ("  asking BODYSTRUCTURE", lambda r: r["bodystructure_commands"]),
-                           ("  fetching whole", lambda r: r["whole_commands"]),
-                           ("Graph listing requests", lambda r: r["graph"]["listing"]),
-                           ("Graph lookups", lambda r: r["graph"]["lookup"]),
-                           ("wall time ms (through the tap, trace log)", lambda r: r["wall_ms_tapped"])):
-            print(f"{label:44s} " + " ".join(f"{fmt(key(n[c]), '{:,.0f}'):>12s}" for c in CONFIGS))
+        config_table(f"\nthen {NEW_MAIL} new messages, one an invitation, arrive in a synced session (as while "
+                     "IDLE); its header FETCH of the new UIDs:", n,
+                     (("upstream bytes (wire)", lambda r: r["upstream_bytes"]),
+                      ("round trips (wire)", lambda r: r["round_trips"]),
+                      ("gateway-issued commands", lambda r: r["gateway_commands"]),
+                      ("  asking BODYSTRUCTURE", lambda r: r["bodystructure_commands"]),
+                      ("  fetching whole", lambda r: r["whole_commands"]),
+                      ("Graph listing requests", lambda r: r["graph"]["listing"]),
+                      ("Graph lookups", lambda r: r["graph"]["lookup"]),
+                      ("wall time ms (through the tap, trace log)", lambda r: r["wall_ms_tapped"])))
         for config in ("listing", "imap-only"):
             summary[f"new mail {config}: upstream bytes"] = ratio(n[config]["upstream_bytes"], n["off"]["upstream_bytes"])
             summary[f"new mail {config}: round trips"] = n[config]["round_trips"]
         deleted = res["deleted"]
-        print(f"\nthen every invitation deleted (UID COPY of {deleted['off']['messages']} to Deleted Items), "
-              "and Deleted Items synced: header sync, then every message downloaded:")
-        print(head)
-        print("-" * len(head))
-        for label, key in (("upstream bytes (wire)", lambda r: r["upstream_bytes"]),
-                           ("round trips (wire)", lambda r: r["round_trips"]),
-                           ("gateway-issued commands", lambda r: r["gateway_commands"]),
-                           ("copies decided again (log)", lambda r: r["decided_again"]),
-                           ("answered from the store (logged)", lambda r: r["answered_from_store"]),
-                           ("Graph listing requests", lambda r: r["graph"]["listing"]),
-                           ("Graph lookups", lambda r: r["graph"]["lookup"])):
-            print(f"{label:44s} " + " ".join(f"{fmt(key(deleted[c]), '{:,.0f}'):>12s}" for c in CONFIGS))
+        config_table(f"\nthen every invitation deleted (UID COPY of {deleted['off']['messages']} to Deleted "
+                     "Items), and Deleted Items synced: header sync, then every message downloaded:", deleted,
+                     (("upstream bytes (wire)", lambda r: r["upstream_bytes"]),
+                      ("round trips (wire)", lambda r: r["round_trips"]),
+                      ("gateway-issued commands", lambda r: r["gateway_commands"]),
+                      ("copies decided again (log)", lambda r: r["decided_again"]),
+                      ("answered from the store (logged)", lambda r: r["answered_from_store"]),
+                      ("Graph listing requests", lambda r: r["graph"]["listing"]),
+                      ("Graph lookups", lambda r: r["graph"]["lookup"])))
         for config in ("listing", "imap-only"):
             summary[f"deleted items {config}: upstream bytes"] = ratio(deleted[config]["upstream_bytes"],
                                                                        deleted["off"]["upstream_bytes"])
