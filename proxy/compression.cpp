@@ -3,7 +3,6 @@
 #include <zlib.h>
 
 #include <algorithm>
-#include <array>
 
 namespace icalgate::proxy {
 
@@ -30,31 +29,72 @@ struct Compression::Inflater {
 Compression::Compression() = default;
 Compression::~Compression() = default;
 
+namespace {
+
+// One deflater per thread, reset for each write: a write is compressed at once, before it is
+// sent, so no two writes share it. Allocating its 256 KiB per write instead costs page faults
+// and upsets the heap that every other session uses.
+struct Deflater {
+  z_stream z{};
+  bool ok = false;
+  int strategy = Z_DEFAULT_STRATEGY;
+  Deflater() {
+    ok = deflateInit2(&z, level, Z_DEFLATED, -window_bits, mem_level, strategy) == Z_OK;
+  }
+  ~Deflater() {
+    if (ok) {
+      deflateEnd(&z);
+    }
+  }
+  Deflater(const Deflater&) = delete;
+  Deflater& operator=(const Deflater&) = delete;
+};
+
+z_stream* fresh_deflater(int strategy) {
+  thread_local Deflater d;
+  if (!d.ok || deflateReset(&d.z) != Z_OK) {
+    return nullptr;
+  }
+  if (strategy != d.strategy) {
+    if (deflateParams(&d.z, level, strategy) != Z_OK) {
+      return nullptr;
+    }
+    d.strategy = strategy;
+  }
+  return &d.z;
+}
+
+} // namespace
+
 bool Compression::compress(std::string_view in, std::string& out) {
   // Message bodies are mostly base64 (attachments), where finding repeats costs several times
   // the CPU of Huffman coding alone for the same 0.75. So after a write that LZ77 barely
   // shrank, writes are Huffman-coded only, with a full attempt now and then to notice text.
   const bool full = !huffman_only_ || ++writes_since_full_ >= full_every;
-  z_stream z{};
-  if (deflateInit2(&z, level, Z_DEFLATED, -window_bits, mem_level,
-                   full ? Z_DEFAULT_STRATEGY : Z_HUFFMAN_ONLY) != Z_OK) {
+  // Each write starts afresh (no history from the last one, a little ratio lost): a sync
+  // flush ends every write on a byte boundary, where the next one's blocks can follow.
+  z_stream* z = fresh_deflater(full ? Z_DEFAULT_STRATEGY : Z_HUFFMAN_ONLY);
+  if (z == nullptr) {
     return false;
   }
   const std::size_t out_before = out.size();
-  // One writer's history: a deflater of its own per write costs a little ratio and keeps
-  // idle sessions free of its 256 KiB. A sync flush ends each write on a byte boundary, where
-  // the next write's deflater can go on.
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  z.avail_in = static_cast<uInt>(in.size());
-  std::array<char, 16 * 1024> chunk{};
+  z->next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z->avail_in = static_cast<uInt>(in.size());
+  // Room for all of it, the flush marker included, so that one call normally does.
+  std::size_t room = deflateBound(z, in.size()) + 16;
   int rc = Z_OK;
-  do {
-    z.next_out = reinterpret_cast<Bytef*>(chunk.data());
-    z.avail_out = static_cast<uInt>(chunk.size());
-    rc = deflate(&z, Z_SYNC_FLUSH);
-    out.append(chunk.data(), chunk.size() - z.avail_out);
-  } while (rc == Z_OK && (z.avail_in != 0 || z.avail_out == 0));
-  deflateEnd(&z);
+  while (true) {
+    const std::size_t used = out.size();
+    out.resize(used + room);
+    z->next_out = reinterpret_cast<Bytef*>(out.data() + used);
+    z->avail_out = static_cast<uInt>(room);
+    rc = deflate(z, Z_SYNC_FLUSH);
+    out.resize(out.size() - z->avail_out);
+    if ((rc != Z_OK && rc != Z_BUF_ERROR) || (z->avail_in == 0 && z->avail_out != 0)) {
+      break;
+    }
+    room = 16 * 1024;
+  }
   if (full && in.size() >= min_sample) {
     huffman_only_ = (out.size() - out_before) * 2 > in.size();
     writes_since_full_ = 0;

@@ -4,7 +4,8 @@
 // a header sync shrinks several times on the way to the client.
 //
 // Memory per session matters more here than the last per cent of ratio. What the gateway
-// sends ends each write with a full flush, so the compressor exists only during a write.
+// sends is compressed write by write, each ending with a sync flush, by one compressor per
+// thread that starts afresh for every write: sessions hold none.
 // What the client sends may refer back up to 32 KiB (its window is its choice); between
 // bursts the decompressor is put away as just that history (usually a few commands' worth)
 // and rebuilt from it when the client speaks again.
