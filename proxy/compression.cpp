@@ -18,22 +18,9 @@ constexpr int mem_level = 8;
 constexpr unsigned full_every = 16;
 constexpr std::size_t min_sample = 4096;
 
-} // namespace
-
-struct Compression::Inflater {
-  z_stream z{};
-  bool ended = false; // the client finished its stream: nothing may follow
-  ~Inflater() { inflateEnd(&z); }
-};
-
-Compression::Compression() = default;
-Compression::~Compression() = default;
-
-namespace {
-
 // One deflater per thread, reset for each write: a write is compressed at once, before it is
-// sent, so no two writes share it. Allocating its 256 KiB per write instead costs page faults
-// and upsets the heap that every other session uses.
+// sent, so no two writes share it. One per write would allocate, zero and free 256 KiB each
+// time.
 struct Deflater {
   z_stream z{};
   bool ok = false;
@@ -65,6 +52,15 @@ z_stream* fresh_deflater(int strategy) {
 }
 
 } // namespace
+
+struct Compression::Inflater {
+  z_stream z{};
+  bool ended = false; // the client finished its stream: nothing may follow
+  ~Inflater() { inflateEnd(&z); }
+};
+
+Compression::Compression() = default;
+Compression::~Compression() = default;
 
 bool Compression::compress(std::string_view in, std::string& out) {
   // Message bodies are mostly base64 (attachments), where finding repeats costs several times
