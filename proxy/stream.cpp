@@ -101,24 +101,25 @@ void Stream::release_idle() {
 }
 
 asio::awaitable<IoResult> Stream::write(asio::const_buffer buffer) {
-  if (!compression_) {
-    auto [ec, n] = co_await write_raw(buffer);
-    wire_bytes_out_ += n;
-    co_return IoResult{ec, n};
-  }
+  // Not a coroutine itself: an uncompressed write costs no second coroutine frame.
+  return compression_ ? write_compressed(buffer) : write_raw(buffer);
+}
+
+asio::awaitable<IoResult> Stream::write_compressed(asio::const_buffer buffer) {
   std::string packed;
   if (!compression_->compress(
           std::string_view(static_cast<const char*>(buffer.data()), buffer.size()), packed)) {
     co_return IoResult{make_error_code(boost::system::errc::not_enough_memory), 0};
   }
   auto [ec, n] = co_await write_raw(asio::const_buffer(packed.data(), packed.size()));
-  wire_bytes_out_ += n;
   co_return IoResult{ec, ec ? 0 : buffer.size()};
 }
 
 asio::awaitable<IoResult> Stream::write_raw(asio::const_buffer buffer) {
   if (!tls_active_) {
-    co_return co_await asio::async_write(socket_, buffer, use_tuple);
+    auto [ec, n] = co_await asio::async_write(socket_, buffer, use_tuple);
+    wire_bytes_out_ += n;
+    co_return IoResult{ec, n};
   }
   const auto* data = static_cast<const char*>(buffer.data());
   std::size_t written = 0;
@@ -129,6 +130,7 @@ asio::awaitable<IoResult> Stream::write_raw(asio::const_buffer buffer) {
     const int n = SSL_write(ssl_, data + written, chunk);
     if (n > 0) {
       written += static_cast<std::size_t>(n);
+      wire_bytes_out_ += static_cast<std::size_t>(n);
       continue;
     }
     const int err = SSL_get_error(ssl_, n);

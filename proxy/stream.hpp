@@ -91,6 +91,7 @@ class Stream {
   // read_available() and write() below compression.
   IoResult read_available_raw(asio::mutable_buffer buffer);
   asio::awaitable<IoResult> write_raw(asio::const_buffer buffer);
+  asio::awaitable<IoResult> write_compressed(asio::const_buffer buffer);
   IoResult read_decompressed(asio::mutable_buffer buffer);
   error_code ssl_failure(int ssl_error);
 
