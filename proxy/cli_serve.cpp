@@ -11,6 +11,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include <cstdio>
+#include <string>
 
 namespace icalgate::proxy {
 
@@ -75,10 +76,15 @@ int run_serve(const std::string& config_path) {
   io.run();
   if (*rewrite) {
     const auto& c = (*rewrite)->counters();
+    // "reason=count; …": every reason an original was delivered for, counted.
+    std::string reasons;
+    for (const auto& [reason, count] : c.original_reasons) {
+      reasons += (reasons.empty() ? "" : "; ") + reason + '=' + std::to_string(count);
+    }
     log_event(LogLevel::info, "rewrite_totals",
               {field("plain", c.plain), field("rewritten", c.rewritten),
-               field("originals", c.originals), field("listings", c.listings),
-               field("listing_failures", c.listing_failures),
+               field("originals", c.originals), field("original_reasons", std::move(reasons)),
+               field("listings", c.listings), field("listing_failures", c.listing_failures),
                field("listed_events", c.listed_events), field("carried", c.carried)});
   }
   return 0;

@@ -310,7 +310,13 @@ std::shared_ptr<const protocol::mime::Message> RewriteService::rewritten(const M
 }
 
 MessageState RewriteService::store_rewritten(const MessageKey& key, std::string bytes) {
-  auto stored = store_->put_if_absent(key, StoredMessage{MessageState::rewritten, {}, bytes});
+  // Only bytes the MIME model can serve are stored: the store's word is final.
+  auto parsed = protocol::mime::parse_message(bytes);
+  if (!parsed) {
+    return record_original(key, "rewrite unparsable");
+  }
+  auto stored =
+      store_->put_if_absent(key, StoredMessage{MessageState::rewritten, {}, std::move(bytes)});
   if (!stored) {
     // Without a stored copy a restarted gateway could not serve the same bytes.
     log_event(LogLevel::warn, "rewrite_store_error",
@@ -322,9 +328,15 @@ MessageState RewriteService::store_rewritten(const MessageKey& key, std::string 
   if (stored->state != MessageState::rewritten) {
     return stored->state;
   }
-  auto parsed = protocol::mime::parse_message(std::move(stored->bytes));
-  if (!parsed) {
-    return MessageState::original;
+  if (stored->bytes != parsed->raw()) {
+    // Another session decided first: serve its bytes.
+    parsed = protocol::mime::parse_message(std::move(stored->bytes));
+    if (!parsed) {
+      // Bytes this gateway cannot serve: the store was altered.
+      log_event(LogLevel::error, "rewrite_store_unservable",
+                {field("user", sanitize_for_log(key.user, 256)), field("uid", key.uid)});
+      return MessageState::original;
+    }
   }
   ++counters_.rewritten;
   log_decision(key, "rewritten", "");
@@ -333,6 +345,22 @@ MessageState RewriteService::store_rewritten(const MessageKey& key, std::string 
 }
 
 asio::awaitable<MessageState> RewriteService::decide(MessageKey key, std::string original) {
+  // Whatever throws below (an allocation, a library's exception), the message is recorded as
+  // the original it is about to be shown as, so that it stays the original.
+  std::string what;
+  try {
+    co_return co_await decide_unguarded(key, std::move(original));
+  } catch (const std::exception& e) {
+    what = e.what();
+  } catch (...) {
+    what = "unknown";
+  }
+  log_event(LogLevel::error, "rewrite_exception", {field("error", sanitize_for_log(what, 200))});
+  co_return record_original(key, "exception");
+}
+
+asio::awaitable<MessageState> RewriteService::decide_unguarded(MessageKey key,
+                                                               std::string original) {
   if (original.size() > config_.max_message_size) {
     co_return record_original(key, "over max_message_size");
   }

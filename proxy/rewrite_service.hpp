@@ -117,6 +117,7 @@ class RewriteService {
  private:
   RewriteService(const Config& config, std::unique_ptr<calendar::GraphClient> graph,
                  std::unique_ptr<RewriteStore> store);
+  boost::asio::awaitable<MessageState> decide_unguarded(MessageKey key, std::string original);
   void remember(const MessageKey& key, std::shared_ptr<const protocol::mime::Message> message);
   MessageState store_rewritten(const MessageKey& key, std::string bytes);
 
