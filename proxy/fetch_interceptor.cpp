@@ -692,6 +692,7 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
   served_uid_.clear();
   complete_answers_ = false;
   answering_tag_ = command.tag;
+  failed_answer_.clear();
   answering_items_ = args.items;
 
   // What must be probed: by sequence number, the whole set; by UID, only what lies above
@@ -1160,9 +1161,28 @@ std::string FetchInterceptor::substitute(std::string response) {
       log_event(LogLevel::warn, "rewrite_substitution_failed",
                 {field("session", session_id_),
                  field("error", sanitize_for_log(rebuilt.error().message))});
+      if (failed_answer_.empty()) {
+        failed_answer_ = rebuilt.error().message;
+      }
+      return {};
     }
   }
   return response;
+}
+
+std::optional<std::string> FetchInterceptor::replace_completion(std::string_view line) {
+  if (failed_answer_.empty() || head_of(line).tag != answering_tag_) {
+    return std::nullopt;
+  }
+  std::string why = std::move(failed_answer_);
+  failed_answer_.clear();
+  ++stats_.unanswerable;
+  // Rendering errors already carry the response code a server gives (RFC 3516's
+  // UNKNOWN-CTE, PARSE); anything else is the gateway's own failure.
+  if (!why.starts_with("NO [")) {
+    why = "NO [SERVERBUG] Some messages could not be rendered";
+  }
+  return answering_tag_ + ' ' + why + "\r\n";
 }
 
 } // namespace icalgate::proxy

@@ -70,6 +70,7 @@ struct InterceptStats {
   std::uint64_t round_trips = 0;     // probe exchanges (each one write, answered together)
   std::uint64_t probe_bytes = 0;     // upstream bytes read in answer to probes
   std::uint64_t substituted = 0;     // FETCH responses served from rewritten bytes
+  std::uint64_t unanswerable = 0;    // commands completed NO: an answer could not be rebuilt
   std::uint64_t from_store = 0;      // commands whose content the upstream was not asked for
   std::uint64_t decided_at_once = 0; // content FETCHes of decided, unrewritten mail: not held
 };
@@ -95,7 +96,12 @@ class FetchInterceptor {
   // Whether the response starting with this line must be collected whole and passed through
   // substitute() (an answer about a rewritten message).
   bool wants_whole(std::string_view first_line) const;
+  // The rebuilt answer; empty when it could not be rebuilt (the client must not see the
+  // original's bytes instead), and the command's completion then says so.
   std::string substitute(std::string response);
+  // The tagged completion of the forwarded command to send instead of `line`, if an answer
+  // could not be rebuilt: a NO naming why.
+  std::optional<std::string> replace_completion(std::string_view line);
 
   const InterceptStats& stats() const { return stats_; }
   // Whether a probe was answered as the upstream answers when it lost the mailbox session.
@@ -205,6 +211,8 @@ class FetchInterceptor {
   // The upstream was asked only for what the rewritten bytes do not hold
   // (protocol/fetch_complete.hpp): its answers are completed rather than substituted.
   bool complete_answers_ = false;
+  // Why an answer of the forwarded command could not be rebuilt; empty if none failed.
+  std::string failed_answer_;
   InterceptStats stats_;
 };
 

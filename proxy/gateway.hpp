@@ -21,8 +21,9 @@ enum class ListenerKind { imaps, imap };
 class SessionHost {
  public:
   virtual ~SessionHost() = default;
-  // Counts the session against the total and per-address caps; false when over one.
-  virtual bool admit(Session& session, const std::string& address) = 0;
+  // Counts the session against the total and per-address caps; else says why not.
+  enum class Admission { admitted, draining, total_cap, address_cap };
+  virtual Admission admit(Session& session, const std::string& address) = 0;
   // The session has ended (admitted or not).
   virtual void release(Session& session) = 0;
 };

@@ -85,17 +85,17 @@ bool Relay::handle_client_frame(const protocol::Frame& frame) {
   if (frame.error) {
     if (!client_message_start_) {
       // Part of this command already went upstream; it cannot be completed.
+      protocol_error_ = framing_rejection(*frame.error);
       log_event(LogLevel::info, "client_protocol_error",
-                {field("session", io_.session_id),
-                 field("reason", std::string(framing_rejection(*frame.error)))});
-      finish(RelayEnd::client_closed);
+                {field("session", io_.session_id), field("reason", std::string(protocol_error_))});
+      finish(RelayEnd::client_protocol_error);
       return false;
     }
     const auto [tag, name] = tag_and_name(frame.bytes);
     local_answers_ += std::string(tag.substr(0, 64)) + " BAD " +
                       std::string(framing_rejection(*frame.error)) + "\r\n";
     skipping_client_ = !frame.message_end;
-    return true;
+    return count_bad();
   }
   if (frame.kind == protocol::FrameKind::line) {
     if (log_enabled(LogLevel::trace)) {
@@ -111,13 +111,14 @@ bool Relay::handle_client_frame(const protocol::Frame& frame) {
         refresh_deadline();
       } else if (protocol::imap_iequals(name, "IDLE")) {
         idle_ = true;
+        idle_tag_ = tag;
         refresh_deadline();
       } else if (protocol::imap_iequals(name, "COMPRESS") && frame.message_end) {
         local_answers_ += compress_answer(frame.bytes, tag);
         return true;
       } else if (protocol::imap_iequals(name, "STARTTLS") && frame.message_end) {
         local_answers_ += std::string(tag) + " BAD TLS is already active\r\n";
-        return true;
+        return count_bad();
       } else if (protocol::imap_iequals(name, "ID")) {
         collecting_id_ = true;
         id_command_.clear();
@@ -148,6 +149,15 @@ bool Relay::handle_client_frame(const protocol::Frame& frame) {
   to_upstream_.append(frame.bytes);
   client_message_start_ = frame.message_end;
   return true;
+}
+
+bool Relay::count_bad() {
+  // As before login: a client that keeps drawing BADs from the gateway is cut off.
+  if (++bad_commands_ < io_.limits.max_bad_commands) {
+    return true;
+  }
+  finish(RelayEnd::bad_commands);
+  return false;
 }
 
 std::string Relay::compress_answer(std::string_view command, std::string_view tag) {
@@ -367,6 +377,11 @@ bool Relay::handle_upstream_frame(const protocol::Frame& frame) {
       }
     } else {
       in_flight_ -= in_flight_ > 0 ? 1 : 0;
+      if (idle_ && tag == idle_tag_) {
+        // Refused, or answered after DONE: either way the session is no longer idling.
+        idle_ = false;
+        refresh_deadline();
+      }
       if (sync_pending_ && tag == sync_tag_) {
         // The upstream refused the command instead of asking for its literal, so the
         // client will not send it.
@@ -377,6 +392,13 @@ bool Relay::handle_upstream_frame(const protocol::Frame& frame) {
         finish(RelayEnd::upstream_lost);
         upstream_message_start_ = frame.message_end;
         return false;
+      }
+      if (io_.interceptor != nullptr && !frame.literal) {
+        if (auto replaced = io_.interceptor->replace_completion(line)) {
+          to_client_ += *replaced;
+          upstream_message_start_ = frame.message_end;
+          return true;
+        }
       }
     }
     if (!frame.literal && mentions_capability(line)) {

@@ -22,6 +22,8 @@ enum class RelayEnd {
   logout,          // the client logged out (the upstream's BYE, or the client's close, followed)
   upstream_bye,    // the upstream said BYE of its own accord; already relayed
   upstream_lost,   // "BAD User is authenticated but not connected": the session is gone
+  client_protocol_error, // framing failed mid-command (protocol_error() says how)
+  bad_commands,          // the client drew max_bad_commands BADs from the gateway
 };
 
 struct RelayEnds {
@@ -48,6 +50,8 @@ class Relay {
   asio::awaitable<void> upstream_to_client();
 
   RelayEnd end() const { return end_; }
+  // Why framing failed, for client_protocol_error.
+  std::string_view protocol_error() const { return protocol_error_; }
   // Whether a line can still be written to the client: no write was cut short and no
   // response is half sent.
   bool client_writable() const;
@@ -59,6 +63,8 @@ class Relay {
   bool handle_upstream_frame(const protocol::Frame& frame);
   // The answer to a COMPRESS command; on OK, compression starts once it is written.
   std::string compress_answer(std::string_view command, std::string_view tag);
+  // Counts a BAD the gateway answered; false (the relay ends) once there were too many.
+  bool count_bad();
   void note_id_command(const protocol::Frame& frame);
   void refresh_deadline();
   void finish(RelayEnd end);
@@ -83,9 +89,12 @@ class Relay {
   bool client_message_start_ = true;
   bool skipping_client_ = false;
   bool idle_ = false;
+  std::string idle_tag_; // of the IDLE in progress: its completion ends it, whatever it says
   std::string current_tag_;
-  bool compress_next_ = false; // COMPRESS accepted: everything after its OK is deflated
-  bool collecting_id_ = false; // an ID command is being assembled (for the client name)
+  std::string_view protocol_error_;
+  std::uint32_t bad_commands_ = 0; // BADs the gateway itself answered
+  bool compress_next_ = false;     // COMPRESS accepted: everything after its OK is deflated
+  bool collecting_id_ = false;     // an ID command is being assembled (for the client name)
   std::string id_command_;
   // a synchronizing literal announced and not yet answered by the upstream
   bool sync_pending_ = false;

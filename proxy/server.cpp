@@ -131,20 +131,23 @@ asio::awaitable<void> Server::accept_loop(Listener& listener) {
   }
 }
 
-bool Server::admit(Session& session, const std::string& address) {
-  if (draining_ || admitted_.size() >= config_.limits.max_connections) {
-    return false;
+SessionHost::Admission Server::admit(Session& session, const std::string& address) {
+  if (draining_) {
+    return Admission::draining;
+  }
+  if (admitted_.size() >= config_.limits.max_connections) {
+    return Admission::total_cap;
   }
   auto& count = per_address_[address];
   if (count >= config_.limits.max_connections_per_ip) {
     if (count == 0) {
       per_address_.erase(address);
     }
-    return false;
+    return Admission::address_cap;
   }
   ++count;
   admitted_.emplace(&session, address);
-  return true;
+  return Admission::admitted;
 }
 
 void Server::release(Session& session) {

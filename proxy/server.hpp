@@ -31,7 +31,7 @@ class Server final : public SessionHost {
 
   std::size_t session_count() const { return sessions_.size(); }
 
-  bool admit(Session& session, const std::string& address) override;
+  Admission admit(Session& session, const std::string& address) override;
   void release(Session& session) override;
 
  private:

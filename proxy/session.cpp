@@ -56,17 +56,22 @@ std::string with_literal_plus(const std::string& whole, const std::vector<std::s
   return out;
 }
 
+// One spelling per client address, so that it is counted and penalized under one key
+// however it arrived: an IPv4 client on a dual-stack socket or in a PROXY v2 IPv6 block.
+std::string canonical_address(asio::ip::address address) {
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+  }
+  return address.to_string();
+}
+
 std::string address_of(const tcp::socket& socket) {
   error_code ec;
   const auto endpoint = socket.remote_endpoint(ec);
   if (ec) {
     return "unknown";
   }
-  auto address = endpoint.address();
-  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
-    address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
-  }
-  return address.to_string();
+  return canonical_address(endpoint.address());
 }
 
 asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
@@ -204,6 +209,14 @@ asio::awaitable<void> Session::run() {
         end_reason_ = "upstream_lost";
         bye = "[UNAVAILABLE] The mail server lost this session; please reconnect";
         break;
+      case RelayEnd::client_protocol_error:
+        end_reason_ = "client_protocol_error";
+        bye = relay.protocol_error();
+        break;
+      case RelayEnd::bad_commands:
+        end_reason_ = "bad_commands";
+        bye = "Too many bad commands";
+        break;
       case RelayEnd::running:
         break;
       }
@@ -241,6 +254,7 @@ asio::awaitable<void> Session::run() {
        field("probe_round_trips", intercept_stats_.round_trips),
        field("probe_bytes", intercept_stats_.probe_bytes),
        field("rewritten_answers", intercept_stats_.substituted),
+       field("unanswerable_fetches", intercept_stats_.unanswerable),
        field("answered_from_store", intercept_stats_.from_store),
        field("fetches_decided_at_once", intercept_stats_.decided_at_once)});
   release();
@@ -252,7 +266,9 @@ asio::awaitable<bool> Session::read_proxy_header() {
     auto parsed = protocol::parse_proxy_header(bytes);
     if (auto* complete = std::get_if<protocol::ProxyComplete>(&parsed)) {
       if (complete->header.has_client_address()) {
-        client_address_ = complete->header.source_address;
+        error_code ec;
+        const auto address = asio::ip::make_address(complete->header.source_address, ec);
+        client_address_ = ec ? complete->header.source_address : canonical_address(address);
       }
       co_return true;
     }
@@ -717,7 +733,8 @@ asio::awaitable<Session::PreauthEnd> Session::preauth() {
     end_reason_ = "bad_proxy_header";
     co_return PreauthEnd::closed;
   }
-  admitted_ = gw_.host.admit(*this, client_address_);
+  const auto admission = gw_.host.admit(*this, client_address_);
+  admitted_ = admission == SessionHost::Admission::admitted;
   log_event(LogLevel::info, "session_start",
             {field("session", id_), field("client", client_address_),
              field("listener", std::string(kind_ == ListenerKind::imaps ? "imaps" : "imap"))});
@@ -729,9 +746,20 @@ asio::awaitable<Session::PreauthEnd> Session::preauth() {
       co_return PreauthEnd::closed;
     }
   }
-  if (!admitted_) {
+  switch (admission) {
+  case SessionHost::Admission::admitted:
+    break;
+  case SessionHost::Admission::draining:
+    end_reason_ = "draining";
+    co_await send("* BYE [UNAVAILABLE] Server shutting down\r\n");
+    co_return PreauthEnd::closed;
+  case SessionHost::Admission::total_cap:
     end_reason_ = "too_many_connections";
-    co_await send("* BYE Too many connections\r\n");
+    co_await send("* BYE [UNAVAILABLE] Too many connections\r\n");
+    co_return PreauthEnd::closed;
+  case SessionHost::Admission::address_cap:
+    end_reason_ = "too_many_connections_from_address";
+    co_await send("* BYE [UNAVAILABLE] Too many connections from your address\r\n");
     co_return PreauthEnd::closed;
   }
   const auto& limits = gw_.config.limits;
