@@ -125,7 +125,11 @@ Result<icalrecurrencetype> make_rrule(const PatternedRecurrence& recurrence, boo
     break;
   case PatternType::absolute_monthly:
     rule.freq = ICAL_MONTHLY_RECURRENCE;
-    rule.by_month_day[0] = static_cast<short>(pattern.day_of_month);
+    // Outlook's "day 31 of every month" falls on the last day of shorter months; BYMONTHDAY=31
+    // would skip them. Exchange's iCalendar template for it is BYMONTHDAY=-1 (MS-OXCICAL
+    // 2.1.3.2.2.3).
+    rule.by_month_day[0] =
+        static_cast<short>(pattern.day_of_month == 31 ? -1 : pattern.day_of_month);
     rule.by_month_day[1] = ICAL_RECURRENCE_ARRAY_MAX;
     break;
   case PatternType::relative_monthly:

@@ -75,6 +75,7 @@ const std::vector<ExpectedLines>& expected_lines() {
         "X-MICROSOFT-CDO-BUSYSTATUS:WORKINGELSEWHERE"}},
       {"request-minimal",
        {"DTSTART:20270202T130000Z", "DTEND:20270202T131500Z", "CLASS:CONFIDENTIAL", "PRIORITY:9",
+        "TRANSP:OPAQUE", "X-MICROSOFT-CDO-BUSYSTATUS:BUSY",
         "DESCRIPTION:Line one\\nLine two\\; with\\, punctuation"}},
       {"request-prefer-tokyo-sequence",
        {"DTSTART;TZID=Asia/Tokyo:20270405T090000", "DTEND;TZID=Asia/Tokyo:20270405T170000",
@@ -308,4 +309,16 @@ TEST_CASE("calendar: messages that cannot become an iCalendar", "[calendar]") {
   CHECK(ical_method(MeetingMessageType::cancelled) == "CANCEL");
   CHECK(ical_method(MeetingMessageType::tentatively_accepted) == "REPLY");
   CHECK(ical_method(MeetingMessageType::none).empty());
+}
+
+TEST_CASE("calendar: day 31 of every month is the last day of each month", "[calendar]") {
+  const auto monthly = [](int day) {
+    return message_with(R"(, "recurrence": {
+        "pattern": {"type": "absoluteMonthly", "interval": 1, "dayOfMonth": )" +
+                        std::to_string(day) + R"(, "firstDayOfWeek": "sunday"},
+        "range": {"type": "numbered", "startDate": "2027-01-31", "numberOfOccurrences": 3}})");
+  };
+  // Outlook puts it on 2027-02-28; BYMONTHDAY=31 would skip February.
+  CHECK(has_line(build_ok(monthly(31)), "RRULE:FREQ=MONTHLY;COUNT=3;BYMONTHDAY=-1"));
+  CHECK(has_line(build_ok(monthly(30)), "RRULE:FREQ=MONTHLY;COUNT=3;BYMONTHDAY=30"));
 }
