@@ -476,11 +476,14 @@ FetchInterceptor::exchange(InterceptIo& io, const std::vector<std::string>& comm
 }
 
 asio::awaitable<bool> FetchInterceptor::decide(InterceptIo& io, bool by_uid, std::string set,
-                                               std::vector<Row>& rows, const MailboxKey& mailbox) {
+                                               std::vector<Row>& rows, const MailboxKey& mailbox,
+                                               bool first_sync) {
   const std::string fetch = by_uid ? "UID FETCH " : "FETCH ";
   std::shared_ptr<const MeetingListing> listing;
   if (service_.uses_listing()) {
-    listing = co_await service_.listing(upn_);
+    // A first sync that does not name Message-ID (mbsync's) decides as many invitations as
+    // Thunderbird's: their events come with the listing rather than one lookup each.
+    listing = co_await service_.listing(upn_, {}, first_sync);
   }
   {
     const std::vector<std::string> commands{
@@ -787,7 +790,8 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
   }
   if (probe_set) {
     std::vector<Row> rows;
-    if (!co_await decide(io, command.uid, *probe_set, rows, mailbox)) {
+    const bool first_sync = command.uid && window.through == 0;
+    if (!co_await decide(io, command.uid, *probe_set, rows, mailbox, first_sync)) {
       outcome.ok = false;
       co_return outcome;
     }

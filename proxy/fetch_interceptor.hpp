@@ -136,9 +136,11 @@ class FetchInterceptor {
                                                            std::string* flush = nullptr);
   std::string next_tag();
   // Probes and decides the command's undecided messages; `rows` receives what the first
-  // probe saw (sequence numbers and UIDs). False when the upstream failed.
+  // probe saw (sequence numbers and UIDs). False when the upstream failed. `first_sync`: the
+  // mailbox has nothing decided yet, so a listing refreshed for it brings the events along.
   asio::awaitable<bool> decide(InterceptIo& io, bool by_uid, std::string set,
-                               std::vector<Row>& rows, const MailboxKey& mailbox);
+                               std::vector<Row>& rows, const MailboxKey& mailbox,
+                               bool first_sync = false);
   // Fetches the candidates (UID, size) whole and decides them. False when the upstream failed.
   asio::awaitable<bool>
   decide_whole(InterceptIo& io, const MailboxKey& mailbox,
