@@ -19,6 +19,7 @@ Only the Python 3.11 standard library is used.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import email
 import email.policy
@@ -55,6 +56,13 @@ USERS = {
     "alice@contoso.com": 'Wh1te Rabbit-7731',
     "bob@contoso.com": 'B0b "the" Builder-5520',
 }
+
+
+# Every gateway started in this process (however it was made) and every World's secrets: a
+# gateway's log is scanned for all of them when it stops (see Gateway.stop, World.stop_and_check
+# and _report_unscanned_leaks).
+_STARTED_GATEWAYS: list["Gateway"] = []
+_WORLDS: list["World"] = []
 
 
 class EnvError(RuntimeError):
@@ -535,6 +543,8 @@ ssl_cert = <{certs['fullchain']}
 ssl_key = <{certs['privkey']}
 ssl_min_protocol = TLSv1.2
 auth_failure_delay = 0
+# Dovecot logs every ID it is sent ("ID sent: name=..."): the gateway forwards the client's.
+imap_id_log = *
 # XOAUTH2 and OAUTHBEARER checked for real: an oauth2 passdb validating locally signed JWTs.
 auth_mechanisms = plain login xoauth2 oauthbearer
 {app_passdb}
@@ -620,11 +630,34 @@ default_client_limit = 2000
 _SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:", "UndefinedBehaviorSanitizer")
 
 
+def base64_forms(secret: str) -> set[str]:
+    """The base64 text that carries `secret` wherever it sits in an encoded payload (a SASL
+    PLAIN, XOAUTH2 or OAUTHBEARER initial response, whatever precedes or follows it): one run
+    of whole 4-character groups for each of the three alignments the secret can start at,
+    in the standard and the URL-safe alphabet, so with or without padding."""
+    raw = secret.encode()
+    out = set()
+    for shift in range(3):
+        encoded = base64.b64encode(b"\0" * shift + raw).decode()
+        # The first group mixes the preceding bytes in (unless aligned); the last partial
+        # group the following ones.
+        core = encoded[4 if shift else 0 : 4 * ((shift + len(raw)) // 3)]
+        if len(core) >= 12:
+            out |= {core, core.replace("+", "-").replace("/", "_")}
+    return out
+
+
+ENCODED = "(base64)"  # a secret's name ends so when the secret is itself an encoded form
+
+
 def secret_leaks(text: str, secrets: dict[str, str], where: str) -> list[str]:
-    """One line per secret (or a password's half) that occurs in text."""
+    """One line per secret (or a password's half, or the secret base64-encoded inside a SASL
+    payload) that occurs in text."""
     found = []
     for what, secret in secrets.items():
         variants = {secret} | ({p for p in secret.split(" ") if len(p) >= 6} if " " in secret else set())
+        if not what.endswith(ENCODED):  # base64 of a base64 payload is nobody's habit
+            variants |= base64_forms(secret)
         for v in sorted(variants):
             if v in text:
                 line = next(l for l in text.splitlines() if v in l)
@@ -634,12 +667,53 @@ def secret_leaks(text: str, secrets: dict[str, str], where: str) -> list[str]:
 
 
 def user_secrets(users: dict[str, str]) -> dict[str, str]:
-    """Every password, and its SASL PLAIN payload, for the log scans."""
+    """Every password, and its SASL PLAIN payload (base64, without its padding: the scan
+    finds it padded or not; also with the user as authorization identity), for the log scans."""
     out = {}
     for user, pw in users.items():
         out[f"{user}'s password"] = pw
-        out[f"{user}'s SASL PLAIN payload"] = sasl_plain(user, pw).decode()
+        out[f"{user}'s SASL PLAIN payload {ENCODED}"] = sasl_plain(user, pw).decode().rstrip("=")
+        with_authzid = base64.b64encode(user.encode() + b"\0" + user.encode() + b"\0" + pw.encode())
+        out[f"{user}'s SASL PLAIN payload with authzid {ENCODED}"] = with_authzid.decode().rstrip("=")
     return out
+
+
+def token_secrets(issuer: "OAuth2Issuer", users) -> dict[str, str]:
+    """Every token the issuer minted, its signature, and the XOAUTH2 initial response
+    (base64) that carries it for each user. An OAUTHBEARER initial response names host and
+    port before the token, so its base64 varies with them: the scan finds the token's own
+    stretch of it (base64_forms), as it finds the token in any other encoded payload."""
+    out = {}
+    for i, tok in enumerate(issuer.minted):
+        out[f"OAuth2 token #{i + 1}"] = tok
+        # The signature alone identifies a token; it must not leak either.
+        out[f"OAuth2 token #{i + 1} signature"] = tok.rsplit(".", 1)[1]
+        for user in users:
+            out[f"{user}'s XOAUTH2 initial response with token #{i + 1} {ENCODED}"] = \
+                xoauth2_payload(user, tok).decode().rstrip("=")
+    return out
+
+
+def known_secrets() -> dict[str, str]:
+    """The default accounts' and every World's secrets (for gateways made outside a World)."""
+    out = user_secrets(USERS)
+    for world in _WORLDS:
+        out.update(world.secrets())
+    return out
+
+
+def _report_unscanned_leaks() -> None:
+    """At exit: a secret in the log of a gateway no World reported (one a suite made itself,
+    or a World left by an exception) still fails the run."""
+    problems = [p for gw in _STARTED_GATEWAYS if not gw.leaks_reported for p in gw.leaks]
+    if problems:
+        sys.stdout.flush()
+        sys.stderr.write("SECRETS IN GATEWAY LOGS:\n" + "\n".join(problems) + "\n")
+        sys.stderr.flush()
+        os._exit(1)
+
+
+atexit.register(_report_unscanned_leaks)
 
 
 class Gateway:
@@ -664,8 +738,12 @@ class Gateway:
         upstream: dict[str, object] | None = None,
         extra_config: str = "",
         admin_port: int | None = None,
+        log_format: str = "text",
     ):
         self.binary = str(binary)
+        self.log_format = log_format
+        self.leaks: list[str] = []  # secrets found in the log when it stopped
+        self.leaks_reported = False  # by a World's stop_and_check
         self.extra_config = extra_config
         self.admin_port = admin_port or free_port()
         self.workdir = workdir
@@ -725,13 +803,15 @@ server_name = {toml(self.server_name)}
 
 [log]
 level = "{self.log_level}"
-format = "text"
+format = "{self.log_format}"
 {admin}{self.extra_config}"""
 
     def start(self, timeout: float = 30.0) -> "Gateway":
         if not os.access(self.binary, os.X_OK):
             raise EnvError(f"icalgate binary not found or not executable: {self.binary}")
         self.config_path.write_text(self.config_text())
+        if self not in _STARTED_GATEWAYS:
+            _STARTED_GATEWAYS.append(self)
         log = open(self.log_path, "ab")
         try:
             self.proc = subprocess.Popen(
@@ -792,7 +872,13 @@ format = "text"
                 proc.wait(timeout=10)
         _kill_group(proc.pid)  # anything it left behind in its group
         self.returncode = proc.returncode
+        # Every stop scans the log, while it still exists (a World removes its directory).
+        self.leaks = self.scan_leaks()
         return self.returncode
+
+    def scan_leaks(self, secrets: dict[str, str] | None = None) -> list[str]:
+        """Every known secret (and `secrets`) that occurs in this gateway's log."""
+        return secret_leaks(self.log_text(), known_secrets() | dict(secrets or {}), str(self.log_path))
 
     def exit_problems(self) -> list[str]:
         """What was wrong with how this gateway ended (call after stop())."""
@@ -941,6 +1027,7 @@ class World:
         self.upstream: Upstream | None = None
         self.gateway: Gateway | None = None
         self.extra_gateways: list[Gateway] = []
+        _WORLDS.append(self)
 
     @property
     def direct(self) -> bool:
@@ -979,15 +1066,25 @@ class World:
         self.extra_gateways.append(gw)
         return gw.start()
 
+    def gateways_here(self) -> list[Gateway]:
+        """Every gateway started in this world's directory: its own, and those a suite built
+        with env.Gateway(world.icalgate, world.root, ...) in front of a shim."""
+        root = self.root.resolve() if self.root != Path() else None
+        made_here = [gw for gw in _STARTED_GATEWAYS if root is not None and gw not in self.extra_gateways
+                     and (gw.workdir.resolve() == root or root in gw.workdir.resolve().parents)]
+        return self.extra_gateways + made_here
+
     def stop_and_check(self, secrets: dict[str, str] | None = None) -> list[str]:
-        """Stop everything; return every gateway's exit problems and secrets in its log."""
+        """Stop everything; return every gateway's exit problems and every secret (this
+        world's, `secrets`, and any other World's) found in any gateway log under its root."""
         problems = []
         try:
-            for gw in self.extra_gateways:
+            for gw in self.gateways_here():
                 gw.stop()
-                problems += gw.exit_problems()
-                if secrets:
-                    problems += secret_leaks(gw.log_text(), secrets, str(gw.log_path))
+                if gw in self.extra_gateways:
+                    problems += gw.exit_problems()
+                problems += gw.scan_leaks(self.secrets() | dict(secrets or {}))
+                gw.leaks_reported = True
             if problems and self._root_given is None:
                 self.keep = True
                 problems.append(f"(logs and configs kept in {self.root})")
@@ -997,7 +1094,7 @@ class World:
 
     def stop(self) -> None:
         errors = []
-        for gw in reversed(self.extra_gateways):
+        for gw in reversed(self.gateways_here()):
             try:
                 gw.stop()
             except Exception as e:  # keep tearing down
@@ -1015,8 +1112,13 @@ class World:
     def __enter__(self) -> "World":
         return self.start()
 
-    def __exit__(self, *exc) -> None:
-        self.stop()
+    def __exit__(self, exc_type, *exc) -> None:
+        if exc_type is not None:
+            self.stop()  # the gateways' logs were scanned on stop: leaks are reported at exit
+            return
+        problems = self.stop_and_check()
+        if problems:
+            raise AssertionError("after the World:\n" + "\n".join(problems))
 
     # -- where clients go: the gateway, or Dovecot when there is none -----------
     @property
@@ -1043,10 +1145,7 @@ class World:
         """Every password, SASL payload and OAuth2 token used in this world, for log scans."""
         out = user_secrets(self.users)
         if self.upstream is not None:
-            for i, tok in enumerate(self.upstream.oauth2.minted):
-                out[f"OAuth2 token #{i + 1}"] = tok
-                # The signature alone identifies a token; it must not leak either.
-                out[f"OAuth2 token #{i + 1} signature"] = tok.rsplit(".", 1)[1]
+            out.update(token_secrets(self.upstream.oauth2, self.users))
         return out
 
 

@@ -121,6 +121,11 @@ class ClientBase(unittest.TestCase):
     def ports(self) -> list[tuple[str, int]]:
         return [("imaps", self.w.imaps_port), ("starttls", self.w.imap_port)]
 
+    def urls(self, path: str) -> list[str]:
+        """The URL for path on each listener: imaps://, and imap:// that curl's --ssl-reqd
+        takes through STARTTLS."""
+        return [f"imaps://127.0.0.1:{self.w.imaps_port}/{path}", f"imap://127.0.0.1:{self.w.imap_port}/{path}"]
+
 
 # =============================================================================== curl
 
@@ -144,20 +149,21 @@ class CurlTest(ClientBase):
     def test_sasl_plain_and_login(self):
         expected = self.upstream_messages(ALICE)
         # curl prefers SASL (PLAIN, with SASL-IR) when offered; AUTH=PLAIN insists on it.
-        for options in ([], ["--login-options", "AUTH=PLAIN"], ["--sasl-ir", "--login-options", "AUTH=PLAIN"]):
-            got = self.curl(f"imaps://127.0.0.1:{self.w.imaps_port}/INBOX;UID=2", ALICE, *options)
-            self.assertEqual(got, expected[2], options)
+        for url in self.urls("INBOX;UID=2"):
+            for options in ([], ["--login-options", "AUTH=PLAIN"], ["--sasl-ir", "--login-options", "AUTH=PLAIN"]):
+                got = self.curl(url, ALICE, *options)
+                self.assertEqual(got, expected[2], (url, options))
 
     def test_oauth2_bearer(self):
         # curl picks OAUTHBEARER or XOAUTH2 from what is advertised; Dovecot checks the JWT.
         expected = self.upstream_messages(ALICE)
         token = self.w.upstream.oauth2.token(ALICE)
-        for options in ([], ["--login-options", "AUTH=XOAUTH2"]):
-            r = run([tool("curl"), "--silent", "--show-error", "--ssl-reqd", "--cacert", str(self.w.certs["ca"]),
-                     "--max-time", "60", "--user", ALICE, "--oauth2-bearer", token, *options,
-                     f"imaps://127.0.0.1:{self.w.imaps_port}/INBOX;UID=3"])
-            self.assertEqual(r.returncode, 0, f"curl {options}: {r.stderr.decode(errors='replace')}")
-            self.assertEqual(r.stdout, expected[3], options)
+        for url in self.urls("INBOX;UID=3"):
+            for options in ([], ["--login-options", "AUTH=XOAUTH2"]):
+                r = run([tool("curl"), "--silent", "--show-error", "--ssl-reqd", "--cacert", str(self.w.certs["ca"]),
+                         "--max-time", "60", "--user", ALICE, "--oauth2-bearer", token, *options, url])
+                self.assertEqual(r.returncode, 0, f"curl {url} {options}: {r.stderr.decode(errors='replace')}")
+                self.assertEqual(r.stdout, expected[3], (url, options))
 
     def test_list_and_examine(self):
         out = self.curl(f"imaps://127.0.0.1:{self.w.imaps_port}/", ALICE)
@@ -243,27 +249,150 @@ class ImaplibTest(ClientBase):
             self.assertNotIn(uid, self.upstream_messages(BOB))
             m.logout()
 
-    def test_idle_through_imaplib_socket(self):
-        # imaplib has no IDLE helper in 3.11; drive it over imaplib's own TLS socket.
-        m = self.session("imaps")
-        m.login(BOB, env.USERS[BOB])
-        typ, data = m.select("INBOX")
-        count = int(data[0])
-        tag = m._new_tag()
-        m.send(tag + b" IDLE\r\n")
-        self.assertTrue(m.readline().startswith(b"+"))
-        with self.w.connect_imaps() as other:
-            other.login(BOB, env.USERS[BOB])
-            _, tagged = other.append("INBOX", b"Subject: pushed\r\n\r\nbody\r\n")
-            self.assertEqual(env.status_of(tagged), b"OK")
-        m.sock.settimeout(10)
-        self.assertEqual(m.readline(), b"* %d EXISTS\r\n" % (count + 1))
-        m.send(b"DONE\r\n")
-        line = m.readline()
-        while line.startswith(b"*"):
+    def on_each_listener(self, body) -> None:
+        """body(mode, a fresh imaplib session) on the IMAPS listener, then on the plain one
+        after STARTTLS; each in a subTest."""
+        for mode in ("imaps", "starttls"):
+            with self.subTest(listener=mode):
+                body(mode, self.session(mode))
+
+    def raw_tagged(self, m: imaplib.IMAP4, *tags: bytes) -> tuple[list[bytes], dict[bytes, bytes]]:
+        """Responses read off imaplib's socket until every tag's tagged line came (in any
+        order: a server may run pipelined commands at once); literals read whole."""
+        untagged, done = [], {}
+        while len(done) < len(tags):
             line = m.readline()
-        self.assertTrue(line.startswith(tag + b" OK"), line)
+            while lit := re.search(rb"\{(\d+)\}\r\n$", line):
+                line += m.read(int(lit.group(1)))
+                line += m.readline()
+            tag = line.split(b" ", 1)[0]
+            if tag in tags:
+                done[tag] = line
+            else:
+                untagged.append(line)
+        return untagged, done
+
+    def test_idle_through_imaplib_socket(self):
+        # imaplib has no IDLE helper in 3.11; drive it over imaplib's own TLS socket. The EXISTS
+        # is caused by another session's APPEND through the gateway.
+        def body(mode: str, m: imaplib.IMAP4):
+            m.login(BOB, env.USERS[BOB])
+            typ, data = m.select("INBOX")
+            count = int(data[0])
+            tag = m._new_tag()
+            m.send(tag + b" IDLE\r\n")
+            self.assertTrue(m.readline().startswith(b"+"))
+            with self.w.connect_imaps() as other:
+                other.login(BOB, env.USERS[BOB])
+                _, tagged = other.append("INBOX", b"Subject: pushed %s\r\n\r\nbody\r\n" % mode.encode())
+                self.assertEqual(env.status_of(tagged), b"OK")
+            m.sock.settimeout(10)
+            self.assertEqual(m.readline(), b"* %d EXISTS\r\n" % (count + 1))
+            m.send(b"DONE\r\n")
+            _, done = self.raw_tagged(m, tag)
+            self.assertEqual(env.status_of(done[tag]), b"OK", done)
+            m.logout()
+        self.on_each_listener(body)
+
+    def assert_authenticated(self, m: imaplib.IMAP4, user: str) -> None:
+        """The session is logged in as user: its INBOX is the user's, read directly."""
+        typ, data = m.select("INBOX", readonly=True)
+        self.assertEqual((typ, int(data[0])), ("OK", len(self.upstream_messages(user))))
         m.logout()
+
+    def authenticate_ir(self, m: imaplib.IMAP4, mechanism: str, payload: bytes) -> str:
+        """AUTHENTICATE with the initial response on the command line (SASL-IR)."""
+        self.assertIn("SASL-IR", m.capabilities)
+        typ, data = m._simple_command("AUTHENTICATE", mechanism, payload.decode())
+        if typ == "OK":
+            m.state = "AUTH"
+        return typ
+
+    def test_authenticate_plain_with_and_without_sasl_ir(self):
+        raw = b"\0" + ALICE.encode() + b"\0" + env.USERS[ALICE].encode()
+
+        def body(mode: str, m: imaplib.IMAP4):
+            self.assertIn("AUTH=PLAIN", m.capabilities)
+            typ, _ = m.authenticate("PLAIN", lambda _: raw)  # a continuation round
+            self.assertEqual(typ, "OK")
+            self.assert_authenticated(m, ALICE)
+            m = self.session(mode)
+            self.assertEqual(self.authenticate_ir(m, "PLAIN", env.sasl_plain(ALICE, env.USERS[ALICE])), "OK")
+            self.assert_authenticated(m, ALICE)
+            m = self.session(mode)  # and a wrong password is refused
+            with self.assertRaises(imaplib.IMAP4.error):
+                m.authenticate("PLAIN", lambda _: b"\0" + ALICE.encode() + b"\0wrong")
+        self.on_each_listener(body)
+
+    def test_authenticate_xoauth2(self):
+        token = self.w.upstream.oauth2.token(ALICE)
+        raw = b"user=" + ALICE.encode() + b"\x01auth=Bearer " + token.encode() + b"\x01\x01"
+        def body(mode: str, m: imaplib.IMAP4):
+            self.assertIn("AUTH=XOAUTH2", m.capabilities)
+            typ, _ = m.authenticate("XOAUTH2", lambda _: raw)
+            self.assertEqual(typ, "OK")
+            self.assert_authenticated(m, ALICE)
+            m = self.session(mode)
+            self.assertEqual(self.authenticate_ir(m, "XOAUTH2", env.xoauth2_payload(ALICE, token)), "OK")
+            self.assert_authenticated(m, ALICE)
+        self.on_each_listener(body)
+
+    def test_pipelined_commands(self):
+        # Five commands in one write; every answer comes back complete (Dovecot itself may
+        # complete them out of order).
+        expected = self.upstream_messages(ALICE)
+
+        def body(mode: str, m: imaplib.IMAP4):
+            m.login(ALICE, env.USERS[ALICE])
+            m.select("INBOX", readonly=True)
+            tags = [b"P%d" % i for i in range(1, 6)]
+            m.send(b"".join(t + b" " + c + b"\r\n" for t, c in zip(tags, (
+                b"NOOP", b"UID FETCH 2 (UID BODY.PEEK[])", b"STATUS INBOX (MESSAGES)",
+                b"UID SEARCH ALL", b"CHECK"))))
+            untagged, done = self.raw_tagged(m, *tags)
+            self.assertEqual({t: env.status_of(done[t]) for t in tags}, {t: b"OK" for t in tags}, done)
+            self.assertEqual(list(env.fetch_literals(untagged).values()), [expected[2]])
+            self.assertIn(b"* STATUS INBOX (MESSAGES %d)\r\n" % len(expected), untagged)
+            self.assertIn(b"* SEARCH " + b" ".join(b"%d" % u for u in sorted(expected)) + b"\r\n", untagged)
+            m.logout()
+        self.on_each_listener(body)
+
+    def test_literal_both_ways(self):
+        # A synchronizing literal from the client (a SEARCH argument, sent after the
+        # continuation) and literals from the server (the bodies it fetches).
+        expected = self.upstream_messages(ALICE)
+        want = [u for u, b in expected.items() if re.search(rb"(?mi)^subject:[^\r\n]*atelier", b.split(b"\r\n\r\n", 1)[0])]
+        self.assertTrue(want, "the corpus has no 'Atelier' invitation")
+        def body(mode: str, m: imaplib.IMAP4):
+            m.login(ALICE, env.USERS[ALICE])
+            m.select("INBOX", readonly=True)
+            m.literal = b"Atelier"
+            typ, data = m.uid("SEARCH", "CHARSET", "UTF-8", "SUBJECT")
+            self.assertEqual((typ, [int(x) for x in data[0].split()]), ("OK", want))
+            typ, data = m.uid("FETCH", ",".join(map(str, want)), "(BODY.PEEK[])")
+            got = {int(re.search(rb"UID (\d+)", i[0]).group(1)): i[1] for i in data if isinstance(i, tuple)}
+            self.assertEqual(got, {u: expected[u] for u in want})
+            m.logout()
+        self.on_each_listener(body)
+
+    def test_multi_megabyte_append_and_fetch(self):
+        # 6 MiB up in one literal and back down in one: streamed both ways, byte for byte.
+        def session(mode: str, m: imaplib.IMAP4):
+            m.login(BOB, env.USERS[BOB])
+            body = b"".join(b"%07d %s %s\r\n" % (i, mode.encode(), b"y" * 80) for i in range(70000))
+            msg = f"From: big@contoso.com\r\nSubject: big via {mode}\r\n\r\n".encode() + body
+            self.assertGreater(len(msg), 6 << 20)
+            typ, data = m.append("INBOX", None, None, msg)
+            self.assertEqual(typ, "OK", data)
+            uid = int(re.search(rb"APPENDUID \d+ (\d+)", data[0]).group(1))
+            self.assertEqual(self.upstream_messages(BOB)[uid], msg)
+            m.select("INBOX")
+            typ, data = m.uid("FETCH", str(uid), "(BODY.PEEK[])")
+            self.assertEqual(data[0][1], msg)
+            m.uid("STORE", str(uid), "+FLAGS", r"(\Deleted)")
+            m.expunge()
+            m.logout()
+        self.on_each_listener(session)
 
 
 # =============================================================================== mbsync
@@ -339,13 +468,26 @@ SyncState *
             self.assertEqual(sorted(got), sorted(want), f"{mode}: the Maildir differs from a direct sync")
             self.assertEqual(sorted(v[1] for v in got.values()), sorted(v[1] for v in want.values()))
 
-    def test_two_way_sync(self):
+    def test_two_way_sync_imaps(self):
+        self.two_way_sync("IMAPS", self.w.imaps_port)
+
+    def test_two_way_sync_starttls(self):
+        self.two_way_sync("STARTTLS", self.w.imap_port)
+
+    def two_way_sync(self, ssl_type: str, port: int):
         root = self.tmpdir()
-        conf = self.config(root, self.w.imaps_port, "IMAPS", BOB)
+        conf = self.config(root, port, ssl_type, BOB)
+        ident = ssl_type.lower().encode()
+        with self.w.connect_upstream_imaps() as c:  # no flag left by another run
+            c.login(BOB, env.USERS[BOB])
+            c.select("INBOX")
+            c.check(b"UID STORE 1:* -FLAGS.SILENT (\\Flagged)")
+            c.logout()
         self.sync(conf)
         before = self.upstream_messages(BOB)
         # A new local message goes up, a local flag goes up.
-        new_msg = b"From: mbsync@contoso.com\r\nSubject: written locally\r\nMessage-ID: <mbsync-local@contoso.com>\r\n\r\nfrom the Maildir\r\n"
+        new_msg = (b"From: mbsync@contoso.com\r\nSubject: written locally\r\nMessage-ID: <mbsync-local-%s@contoso.com>"
+                   b"\r\n\r\nfrom the Maildir\r\n" % ident)
         (root / "mail" / "INBOX" / "new" / "1700000000.local.host").write_bytes(new_msg)
         inbox = root / "mail" / "INBOX"
         marker = b"Message-ID: <AAA1@DB9PR02MB7001.eurprd02.prod.outlook.com>"  # 18-exchange-owa-html
@@ -362,9 +504,10 @@ SyncState *
         # And a change made upstream comes down.
         with self.w.connect_upstream_imaps() as c:
             c.login(BOB, env.USERS[BOB])
-            c.append("INBOX", b"Subject: written upstream\r\nMessage-ID: <mbsync-up@contoso.com>\r\n\r\nx\r\n")
+            c.append("INBOX", b"Subject: written upstream\r\nMessage-ID: <mbsync-up-%s@contoso.com>\r\n\r\nx\r\n" % ident)
+        self.assertFalse(any(b"<mbsync-up-%s@contoso.com>" % ident in v[0] for v in self.maildir(root).values()))
         self.sync(conf)
-        self.assertTrue(any(b"<mbsync-up@contoso.com>" in v[0] for v in self.maildir(root).values()))
+        self.assertTrue(any(b"<mbsync-up-%s@contoso.com>" % ident in v[0] for v in self.maildir(root).values()))
 
 
 # =============================================================================== fetchmail
