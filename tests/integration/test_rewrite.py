@@ -10,13 +10,16 @@ INTERNALDATEs from their Date headers; graphsim serves their events. Through the
   - each invitation arrives as an iMIP message (text/calendar with the METHOD and UID that
     Graph's event asks for), every other message byte for byte as Dovecot holds it;
   - every FETCH item of a rewritten message (sizes, BODYSTRUCTURE, BODY, ENVELOPE, each
-    section and its MIME header, partial ranges, RFC822*) equals what Dovecot answers for the
-    rewritten bytes APPENDed to it directly: the differential proof of a consistent message;
+    section and its MIME header, partial ranges, BINARY, RFC822*) equals what Dovecot answers
+    for the rewritten bytes APPENDed to it directly: the differential proof of a consistent
+    message; the items that mark it read set \\Seen as Dovecot does;
   - header sync first, then the body in chunks (Thunderbird), FETCH by sequence number
     (imaplib), and an mbsync sync see the same message;
   - a restarted gateway, with Graph gone, serves the same bytes (the decision store);
-  - Graph failures (503, 429 with Retry-After, timeouts, no event) deliver the original,
-    counted in the log, and a message once shown as the original stays the original;
+  - Graph failures (503, 429 with Retry-After, timeouts, 404, no event) deliver the original,
+    logged and counted by reason in the exit totals, and a message once shown as the original
+    stays the original;
+  - [graph.upn] maps an IMAP login to the UPN Graph knows;
   - a message copied or moved keeps at its new UID (COPYUID) what its source was shown as;
   - with Graph's listing, the gateway asks the upstream for no BODYSTRUCTURE and no body of
     a message that is not an invitation; without it (IMAP-only classification) the result
@@ -151,6 +154,13 @@ def part_numbers(msg: email.message.Message, prefix: str = "") -> list[str]:
     return out
 
 
+def original_reasons(log: str) -> dict[str, int]:
+    """{reason: count} of the rewrite_totals line a gateway logs when it exits."""
+    m = re.search(r'rewrite_totals .*original_reasons="([^"]*)"', log)
+    assert m, "no rewrite_totals line with original_reasons"
+    return {r.rpartition("=")[0]: int(r.rpartition("=")[2]) for r in m.group(1).split("; ") if r}
+
+
 def calendar_parts(data: bytes) -> list[email.message.Message]:
     msg = email.message_from_bytes(data, policy=email.policy.compat32)
     return [p for p in msg.walk() if p.get_content_type() == "text/calendar"]
@@ -237,6 +247,31 @@ class RewriteTest(RewriteBase):
                 for name in ("Subject", "From", "To", "Date", "Message-ID"):
                     self.assertEqual(orig_headers[name], new_headers[name], name)
 
+    def test_show_as_sets_busystatus_and_transp(self):
+        # Graph's showAs becomes Exchange's X-MICROSOFT-CDO-BUSYSTATUS and TRANSP in requests:
+        # busy is OPAQUE/BUSY (the most common case), free TRANSPARENT/FREE, tentative
+        # OPAQUE/TENTATIVE.
+        expected = {"busy": ("BUSY", "OPAQUE"), "free": ("FREE", "TRANSPARENT"),
+                    "tentative": ("TENTATIVE", "OPAQUE")}
+        with self.gateway_session() as c:
+            bodies = fetch_literals(c, b"UID FETCH 1:* (UID BODY.PEEK[])")
+        seen = set()
+        for uid, entry in self.entries("rewrite"):
+            if entry["method"] != "REQUEST":
+                continue
+            event = next(v["event"] for v in json.loads((FIXTURES / entry["graph_file"]).read_text())["value"]
+                         if "event" in v)
+            if event.get("showAs") not in expected:
+                continue
+            busy, transp = expected[event["showAs"]]
+            ics = calendar_parts(bodies[uid])[0].get_payload(decode=True).decode().replace("\r\n ", "")
+            lines = ics.split("\r\n")
+            with self.subTest(fixture=entry["file"], show_as=event["showAs"]):
+                self.assertIn(f"X-MICROSOFT-CDO-BUSYSTATUS:{busy}", lines)
+                self.assertIn(f"TRANSP:{transp}", lines)
+            seen.add(event["showAs"])
+        self.assertIn("busy", seen)
+
     def test_items_match_dovecot_serving_the_rewritten_bytes(self):
         # The oracle: the rewritten bytes APPENDed to Dovecot directly (bob's Oracle mailbox).
         rewrites = self.entries("rewrite")
@@ -260,8 +295,27 @@ class RewriteTest(RewriteBase):
                          b"BODY.PEEK[HEADER.FIELDS (Content-Type Subject)] BODY.PEEK[HEADER.FIELDS.NOT (Received)]",
                          b"RFC822.HEADER BODY.PEEK[]<0.4096> BODY.PEEK[]<4096.4096>",
                          b"BODY.PEEK[TEXT]"]
+                # BINARY (RFC 3516): the whole message, each part decoded, partial ranges and
+                # sizes; Dovecot's own BINARY answers are the reference.
+                items += [b"BINARY.PEEK[]", b"BINARY.PEEK[]<0.100> BINARY.PEEK[]<200.300>"]
+                sections = [b""]
                 for part in part_numbers(msg):
                     items.append(b"BODY.PEEK[%s] BODY.PEEK[%s.MIME] BODY.PEEK[%s]<10.50>" % ((part.encode(),) * 3))
+                    items.append(b"BINARY.PEEK[%s]" % part.encode())
+                    items.append(b"BINARY.PEEK[%s]<0.100> BINARY.PEEK[%s]<50.2000>" % ((part.encode(),) * 2))
+                    sections.append(part.encode())
+                # BINARY.SIZE is the length of the decoded section: of what Dovecot's BINARY
+                # gives. (Dovecot's own BINARY.SIZE of a quoted-printable part is not the length
+                # of its BINARY answer, so it cannot be the reference.)
+                for section in sections:
+                    with self.subTest(fixture=entry["file"], items=b"BINARY.SIZE[%s]" % section):
+                        got, gt = c.command(b"UID FETCH %d (BINARY.SIZE[%s])" % (uid, section))
+                        want = fetch_literals(d, b"UID FETCH %d (UID BINARY.PEEK[%s])" % (oracle_uid[uid], section))
+                        self.assertEqual(env.status_of(gt), b"OK", gt)
+                        size = re.search(rb"BINARY\.SIZE\[[0-9.]*\] (\d+)", b"".join(got))
+                        self.assertIsNotNone(size, got)
+                        self.assertEqual(int(size.group(1)), len(want[oracle_uid[uid]]))
+                        checked += 1
                 for item in items:
                     with self.subTest(fixture=entry["file"], items=item):
                         got, gt = c.command(b"UID FETCH %d (%s)" % (uid, item))
@@ -270,6 +324,57 @@ class RewriteTest(RewriteBase):
                         self.assertEqual([items_of(r) for r in got], [items_of(r) for r in want])
                         checked += 1
         self.assertGreater(checked, 7 * len(rewrites))
+
+    def test_reading_items_match_dovecot_and_set_seen(self):
+        # The items that mark a message read (BODY[], RFC822, RFC822.TEXT, BINARY[...]) answer
+        # what Dovecot answers for the rewritten bytes, with the same FLAGS: \Seen set on the
+        # first read, no FLAGS once it is set. Both sessions SELECT; \Seen is cleared silently
+        # in each session before every item.
+        rewrites = self.entries("rewrite")
+        with self.gateway_session() as c:
+            bodies = fetch_literals(c, b"UID FETCH 1:* (UID BODY.PEEK[])")
+        with self.direct_session(BOB) as d:
+            d.command(b"DELETE Reading")
+            d.check(b"CREATE Reading")
+            oracle_uid = {}
+            for n, (uid, _) in enumerate(rewrites, 1):
+                self.assertEqual(env.status_of(d.append("Reading", bodies[uid])[1]), b"OK")
+                oracle_uid[uid] = n
+            d.check(b"SELECT Reading")  # takes \Recent, as earlier sessions did in INBOX
+        with self.direct_session():
+            pass  # takes INBOX's \Recent, whichever tests ran before
+        unseen = b"UID STORE %d -FLAGS.SILENT (\\Seen)"
+        after_uid = lambda answers: [re.sub(rb"^\* \d+ FETCH \(UID \d+ ?", b"(", r) for r in answers]
+        checked = 0
+        try:
+            with env.Imap(GATEWAY.imaps_port, tls=True, ca_file=self.w.certs["ca"]) as c, \
+                    self.direct_session(BOB, "Reading") as d:
+                c.login(ALICE, env.USERS[ALICE])
+                c.check(b"SELECT INBOX")
+                for uid, entry in rewrites:
+                    msg = email.message_from_bytes(bodies[uid], policy=email.policy.compat32)
+                    items = [b"BODY[]", b"RFC822", b"RFC822.TEXT", b"RFC822.HEADER RFC822.SIZE",
+                             b"BODY[TEXT]<0.100>", b"BINARY[]"]
+                    items += [b"BINARY[%s]<0.100>" % p.encode() for p in part_numbers(msg)]
+                    for item in items:
+                        with self.subTest(fixture=entry["file"], items=item):
+                            c.check(unseen % uid)
+                            d.check(unseen % oracle_uid[uid])
+                            for again in (False, True):
+                                got, gt = c.command(b"UID FETCH %d (UID %s)" % (uid, item))
+                                want, wt = d.command(b"UID FETCH %d (UID %s)" % (oracle_uid[uid], item))
+                                self.assertEqual(env.status_of(gt), env.status_of(wt), (gt, wt, again))
+                                self.assertEqual(after_uid(got), after_uid(want), again)
+                                sets_seen = not again and not item.startswith(b"RFC822.HEADER")  # a peek
+                                self.assertEqual(b"\\Seen" in got[0].split(b"{", 1)[0], sets_seen, got[0][:80])
+                            checked += 1
+                    # The upstream holds \Seen for the gateway's message, as Dovecot does.
+                    flags = c.check(b"UID FETCH %d (FLAGS)" % uid)
+                    self.assertIn(b"\\Seen", flags[0])
+        finally:
+            with self.direct_session() as d:
+                d.check(b"UID STORE 1:* -FLAGS.SILENT (\\Seen)")
+        self.assertGreater(checked, 6 * len(rewrites))
 
     def test_header_sync_then_chunked_body(self):
         # Thunderbird: header sync first (sizes and Content-Type come from the rewrite), then
@@ -815,7 +920,7 @@ class RestartAndFailureTest(RewriteBase):
             GRAPH.set_faults([])
 
     def test_graph_failures_deliver_originals_that_stay(self):
-        invitations = [(FIXTURES / m["file"]).read_bytes() for _, m in self.entries("rewrite")][:4]
+        invitations = [(FIXTURES / m["file"]).read_bytes() for _, m in self.entries("rewrite")][:5]
         with self.direct_session() as d:
             d.command(b"DELETE Failures")
             d.check(b"CREATE Failures")
@@ -829,6 +934,7 @@ class RestartAndFailureTest(RewriteBase):
                 (1, [{"path_prefix": users, "method": "GET", "status": 503}], "graph unavailable"),
                 (2, [{"path_prefix": users, "method": "GET", "status": 429, "retry_after": 1}], "graph throttled"),
                 (3, [{"path_prefix": users, "method": "GET", "delay_ms": 5000}], "graph timeout"),
+                (4, [{"path_prefix": users, "method": "GET", "status": 404}], "graph not_found"),
             ]
             with self.gateway_session(gw, "Failures") as c:
                 for uid, rules, reason in cases:
@@ -841,14 +947,65 @@ class RestartAndFailureTest(RewriteBase):
                 # The delayed requests (the gateway retried) end in the simulator's log only
                 # now: let them, so that later tests that read that log do not see them.
                 env.wait_until(lambda: graph_in_flight() == 0, 15, what="the delayed Graph requests to end")
-                # Graph is back: uid 4 (never shown) is rewritten, 1-3 stay as first shown.
-                again = fetch_literals(c, b"UID FETCH 1:4 (UID BODY.PEEK[])")
-            for uid in (1, 2, 3):
+                # Graph is back: uid 5 (never shown) is rewritten, 1-4 stay as first shown.
+                again = fetch_literals(c, b"UID FETCH 1:5 (UID BODY.PEEK[])")
+            for uid in (1, 2, 3, 4):
                 self.assertEqual(again[uid], originals[uid])
-            self.assertEqual(len(calendar_parts(again[4])), 1)
+            self.assertEqual(len(calendar_parts(again[5])), 1)
+            # ... and in a later session too.
+            with self.gateway_session(gw, "Failures") as c:
+                later = fetch_literals(c, b"UID FETCH 1:5 (UID BODY.PEEK[])")
+            self.assertEqual(later, again)
         finally:
             GRAPH.set_faults([])
             gw.stop()
+        # The exit totals count each reason once: the originals shown again were not decided anew.
+        self.assertEqual(original_reasons(gw.log_text()),
+                         {"graph unavailable": 1, "graph throttled": 1, "graph timeout": 1,
+                          "graph not_found": 1})
+
+    def test_no_event_and_not_found_deliver_originals_that_stay(self):
+        # Without the listing every invitation is looked up by Message-ID: Graph answering 404,
+        # or an empty collection (no message with that Message-ID), delivers the original, and
+        # it stays the original once Graph can answer. The invitation shown last is the control.
+        invitations = [(FIXTURES / m["file"]).read_bytes() for _, m in self.entries("rewrite")][:2]
+        entry = self.entries("rewrite")[2][1]
+        new_id = f"<noevent-{time.time_ns()}@AM0PR04MB6771.eurprd04.prod.outlook.com>"
+        unknown = (FIXTURES / entry["file"]).read_bytes().replace(entry["message_id"].encode(), new_id.encode())
+        graph_doc = (FIXTURES / entry["graph_file"]).read_text().replace(entry["message_id"], new_id)
+        self.assertIn(new_id, graph_doc)
+        graph_file = FIXTURES / "graph" / "users" / ALICE / "messages" / "zz-noevent.json"  # written later
+        with self.direct_session() as d:
+            d.command(b"DELETE NoEvent")
+            d.check(b"CREATE NoEvent")
+            seed_with_dates(d, "NoEvent", [invitations[0], unknown, invitations[1]])
+        with self.direct_session(mailbox="NoEvent") as d:
+            originals = fetch_literals(d, b"UID FETCH 1:* (UID BODY.PEEK[])")
+        gw = self.fresh_gateway("noevent", listing=False, request_timeout="1s", overall_timeout="3s")
+        try:
+            with self.gateway_session(gw, "NoEvent") as c:
+                GRAPH.set_faults([{"path_prefix": "/v1.0/users/", "method": "GET", "status": 404}])
+                first = fetch_literals(c, b"UID FETCH 1 (UID BODY.PEEK[])")
+                GRAPH.set_faults([])
+                first.update(fetch_literals(c, b"UID FETCH 2:3 (UID BODY.PEEK[])"))
+            self.assertEqual(first[1], originals[1])
+            self.assertEqual(first[2], originals[2])
+            self.assertEqual(len(calendar_parts(first[3])), 1)
+            log = gw.log_text()
+            self.assertIn('uid=1 outcome=original reason="graph not_found"', log)
+            self.assertIn('uid=2 outcome=original reason="no event in Graph"', log)
+            # Graph now has the event of uid 2: both stay the originals, in a new session.
+            graph_file.write_text(graph_doc)
+            with self.gateway_session(gw, "NoEvent") as c:
+                again = fetch_literals(c, b"UID FETCH 1:3 (UID BODY.PEEK[])")
+            self.assertEqual(again, first)
+        finally:
+            GRAPH.set_faults([])
+            gw.stop()
+            graph_file.unlink(missing_ok=True)
+            with self.direct_session() as d:
+                d.command(b"DELETE NoEvent")
+        self.assertEqual(original_reasons(gw.log_text()), {"graph not_found": 1, "no event in Graph": 1})
 
 
     def test_copies_keep_what_the_client_was_shown(self):
@@ -931,6 +1088,43 @@ class SettingsTest(RewriteBase):
             self.assertNotIn("outcome=rewritten", log)
         finally:
             gw.stop()
+
+    def test_upn_mapping_names_the_graph_user(self):
+        # bob's IMAP login is not a UPN Graph knows: [graph.upn] maps it to alice's mailbox in
+        # Graph, whose events rewrite bob's copies of her invitations. Without the mapping
+        # Graph is asked about bob, and the originals go through with a logged reason.
+        invitations = [(FIXTURES / m["file"]).read_bytes() for _, m in self.entries("rewrite")][:2]
+        with self.direct_session(BOB) as d:
+            d.command(b"DELETE Mapped")
+            d.check(b"CREATE Mapped")
+            seed_with_dates(d, "Mapped", invitations)
+        with self.direct_session(BOB, "Mapped") as d:
+            originals = fetch_literals(d, b"UID FETCH 1:* (UID BODY.PEEK[])")
+        got, logs = {}, {}
+        try:
+            for name, mapping in (("mapped", f'\n[graph.upn]\n"{BOB}" = "{ALICE}"\n'), ("unmapped", "")):
+                gw = self.fresh_gateway(f"upn-{name}", mapping)
+                graph_before = len(GRAPH.log_text())
+                try:
+                    with env.Imap(gw.imaps_port, tls=True, ca_file=self.w.certs["ca"]) as c:
+                        c.login(BOB, env.USERS[BOB])
+                        c.check(b"EXAMINE Mapped")
+                        got[name] = fetch_literals(c, b"UID FETCH 1:* (UID BODY.PEEK[])")
+                finally:
+                    gw.stop()
+                logs[name] = (gw.log_text(), GRAPH.log_text()[graph_before:])
+        finally:
+            with self.direct_session(BOB) as d:
+                d.command(b"DELETE Mapped")
+        self.assertEqual(sorted(got["mapped"]), [1, 2])
+        for uid in (1, 2):
+            self.assertEqual(len(calendar_parts(got["mapped"][uid])), 1, uid)
+            self.assertEqual(got["unmapped"][uid], originals[uid])
+            self.assertIn(f'uid={uid} outcome=original reason="graph not_found"', logs["unmapped"][0])
+        self.assertIn(f"/v1.0/users/{ALICE}/", logs["mapped"][1])
+        self.assertNotIn(f"/v1.0/users/{BOB}/", logs["mapped"][1])
+        self.assertIn(f"/v1.0/users/{BOB}/", logs["unmapped"][1])
+        self.assertNotIn("outcome=original", logs["mapped"][0])
 
     def test_accounts_limit_who_is_rewritten(self):
         gw = self.fresh_gateway("accounts", 'accounts = ["@fabrikam.com"]')
