@@ -405,7 +405,8 @@ class RewriteTest(RewriteBase):
                       for m in [re.match(rb"\* (\d+) FETCH \(RFC822\.SIZE (\d+)\)", r)] if m}
             self.assertEqual(by_seq, sizes)  # UIDs are 1..n here
 
-    def test_mbsync_files_carry_the_calendar(self):
+    def mbsync_inbox(self, gw: env.Gateway) -> dict[str, bytes]:
+        """An mbsync pull of INBOX through the gateway: Message-ID -> the file's bytes."""
         root = Path(tempfile.mkdtemp(prefix="mbsync-", dir=self.w.root))
         pw = root / "password"
         pw.write_text(env.USERS[ALICE])
@@ -413,7 +414,7 @@ class RewriteTest(RewriteBase):
         conf = root / "mbsyncrc"
         conf.write_text(f"""IMAPAccount acct
 Host localhost
-Port {GATEWAY.imaps_port}
+Port {gw.imaps_port}
 User {ALICE}
 PassCmd "cat {pw}"
 SSLType IMAPS
@@ -444,6 +445,10 @@ SyncState *
         for data in files:
             m = email.message_from_bytes(data, policy=email.policy.compat32)
             by_id[m["Message-ID"].strip()] = data
+        return by_id
+
+    def test_mbsync_files_carry_the_calendar(self):
+        by_id = self.mbsync_inbox(GATEWAY)
         for _, entry in self.entries("rewrite"):
             with self.subTest(fixture=entry["file"]):
                 cals = calendar_parts(by_id[entry["message_id"]])
@@ -454,6 +459,24 @@ SyncState *
                     original = (FIXTURES / entry["file"]).read_bytes()
                     self.assertEqual(len(calendar_parts(by_id[entry["message_id"]])),
                                      len(calendar_parts(original)))
+
+    def test_mbsync_first_sync_lists_the_events(self):
+        # mbsync's first FETCH does not name Message-ID, so the gateway probes for it; the
+        # listing it asks Graph for then brings the events along, as for Thunderbird's sync.
+        gw = self.fresh_gateway("mbsync-first")
+        graph_before = len(GRAPH.log_text())
+        try:
+            by_id = self.mbsync_inbox(gw)
+        finally:
+            gw.stop()
+        graph_log = GRAPH.log_text()[graph_before:]
+        for _, entry in self.entries("rewrite"):
+            with self.subTest(fixture=entry["file"]):
+                self.assertEqual(len(calendar_parts(by_id[entry["message_id"]])), 1)
+        self.assertNotIn("internetMessageId%20eq", graph_log)
+        self.assertNotIn("internetMessageId eq", graph_log)
+        rewritten = len(self.entries("rewrite"))
+        self.assertRegex(gw.log_text(), rf"rewrite_totals .*listed_events={rewritten}\b")
 
     def test_listing_spares_the_upstream(self):
         # With Graph's listing, a header sync of mail older than the listing asks the upstream
