@@ -76,10 +76,20 @@ class ImapProtocolError(RuntimeError):
 # --------------------------------------------------------------------------- helpers
 
 
+_PORTS_GIVEN: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
+    """A port free now and not handed out before in this process: the kernel may offer the
+    same ephemeral port twice in a row, and a gateway given one port for both of its
+    listeners refuses to start."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind((HOST, 0))
+            port = s.getsockname()[1]
+        if port not in _PORTS_GIVEN:
+            _PORTS_GIVEN.add(port)
+            return port
 
 
 def wait_until(predicate, timeout: float, interval: float = 0.05, what: str = "condition"):
