@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import contextlib
 import functools
 import os
 import re
@@ -156,6 +157,272 @@ def password(user: str) -> str:
     return env.USERS[user]
 
 
+PROXY_V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
+
+
+def proxy_v2(source: str, destination: str, source_port: int = 40001, destination_port: int = 993) -> bytes:
+    """A PROXY protocol v2 header (PROXY command, TCP) for an IPv4 or IPv6 address pair."""
+    if ":" in source:
+        family, addresses = 0x21, socket.inet_pton(socket.AF_INET6, source) + socket.inet_pton(socket.AF_INET6, destination)
+    else:
+        family, addresses = 0x11, socket.inet_pton(socket.AF_INET, source) + socket.inet_pton(socket.AF_INET, destination)
+    block = addresses + struct.pack("!HH", source_port, destination_port)
+    return PROXY_V2_SIGNATURE + bytes([0x21, family]) + struct.pack("!H", len(block)) + block
+
+
+def legacy_tls_answer(port: int, version: tuple[int, int]) -> str:
+    """Sends a ClientHello offering only TLS `version` ((3, 2) is TLS 1.1, (3, 1) TLS 1.0),
+    written by hand so that the local OpenSSL's own floor cannot stop it from being offered,
+    with CBC suites such a server could pick. Returns "server_hello" (the server accepted to
+    negotiate it), "alert" or "closed"."""
+    suites = [0xC009, 0xC00A, 0xC013, 0xC014, 0x002F, 0x0035, 0x000A]
+    name = b"localhost"
+    sni = struct.pack("!HBH", len(name) + 3, 0, len(name)) + name
+    extensions = (struct.pack("!HH", 0, len(sni)) + sni
+                  + struct.pack("!HHH", 10, 6, 4) + struct.pack("!HH", 0x0017, 0x0018)  # groups
+                  + struct.pack("!HHB", 11, 2, 1) + b"\x00")  # ec_point_formats
+    body = (bytes(version) + os.urandom(32) + b"\x00"
+            + struct.pack("!H", 2 * len(suites)) + b"".join(struct.pack("!H", x) for x in suites)
+            + b"\x01\x00" + struct.pack("!H", len(extensions)) + extensions)
+    handshake = b"\x01" + struct.pack("!I", len(body))[1:] + body
+    record = b"\x16\x03\x01" + struct.pack("!H", len(handshake)) + handshake
+    with socket.create_connection((env.HOST, port), timeout=10) as s:
+        s.sendall(record)
+        head = b""
+        try:
+            while len(head) < 6:
+                chunk = s.recv(6 - len(head))
+                if not chunk:
+                    break
+                head += chunk
+        except (ConnectionError, OSError):
+            pass
+    if len(head) >= 6 and head[0] == 0x16 and head[5] == 0x02:
+        return "server_hello"
+    if head[:1] == b"\x15":
+        return "alert"
+    return "closed"
+
+
+def tls_version_of(port: int, ca, *, minimum=None, maximum=None) -> tuple[str, str]:
+    """(negotiated version, cipher) of a TLS client limited to [minimum, maximum]; raises
+    ssl.SSLError when the server refuses."""
+    ctx = env.client_tls_context(ca)
+    if minimum is not None:
+        ctx.minimum_version = minimum
+    if maximum is not None:
+        ctx.maximum_version = maximum
+    with socket.create_connection((env.HOST, port), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+            return s.version(), s.cipher()[0]
+
+
+def copy_ca(directory: Path) -> Path:
+    """A directory holding the suite's development CA (certs/dev-ca.sh reuses a CA it finds)."""
+    directory.mkdir(parents=True)
+    assert WORLD is not None
+    for name in ("ca.pem", "ca-key.pem"):
+        (directory / name).write_bytes((WORLD.root / "certs" / name).read_bytes())
+        os.chmod(directory / name, 0o600)
+    return directory
+
+
+def dev_certs(directory: Path, *args: str) -> dict[str, Path]:
+    """certs/dev-ca.sh [args] DIR localhost 127.0.0.1 (e.g. "--rsa"), with the CA in DIR."""
+    r = subprocess.run(["sh", str(env.DEV_CA), *args, str(directory), "localhost", "127.0.0.1"],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+    if r.returncode != 0:
+        raise AssertionError(f"dev-ca.sh {args} failed: {r.stdout.decode(errors='replace')}")
+    return {k: directory / f"{k}.pem" for k in ("ca", "fullchain", "privkey", "cert")}
+
+
+def intermediate_chain(directory: Path) -> dict[str, Path]:
+    """A leaf for localhost issued by an intermediate CA that the suite's CA issued; fullchain
+    is leaf + intermediate: a client trusting only the root verifies it only if the
+    intermediate is sent."""
+    directory.mkdir(parents=True)
+
+    def openssl(*args: str, stdin: str | None = None) -> None:
+        r = subprocess.run(["openssl", *args], cwd=directory, input=stdin, text=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+        if r.returncode != 0:
+            raise AssertionError(f"openssl {args[0]} failed: {r.stdout}")
+
+    (directory / "ext.cnf").write_text(
+        "[ica]\nbasicConstraints = critical, CA:TRUE, pathlen:0\nkeyUsage = critical, keyCertSign, cRLSign\n"
+        "subjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid\n"
+        "[leaf]\nbasicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature\n"
+        "extendedKeyUsage = serverAuth\nsubjectAltName = DNS:localhost, IP:127.0.0.1\n"
+        "subjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid\n")
+    # The suite's CA says pathlen:0, which forbids an intermediate below it: a root of our own.
+    openssl("req", "-new", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", "root-key.pem", "-out", "root.pem", "-days", "30", "-subj", "/CN=itest chain root",
+            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", "ica-key.pem", "-out", "ica.csr", "-subj", "/CN=itest intermediate")
+    openssl("x509", "-req", "-in", "ica.csr", "-CA", "root.pem", "-CAkey", "root-key.pem", "-set_serial", "2",
+            "-days", "30", "-extfile", "ext.cnf", "-extensions", "ica", "-out", "ica.pem")
+    openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", "privkey.pem", "-out", "leaf.csr", "-subj", "/CN=localhost")
+    openssl("x509", "-req", "-in", "leaf.csr", "-CA", "ica.pem", "-CAkey", "ica-key.pem", "-set_serial", "3",
+            "-days", "30", "-extfile", "ext.cnf", "-extensions", "leaf", "-out", "cert.pem")
+    (directory / "fullchain.pem").write_bytes((directory / "cert.pem").read_bytes() + (directory / "ica.pem").read_bytes())
+    return {"ca": directory / "root.pem", "fullchain": directory / "fullchain.pem",
+            "privkey": directory / "privkey.pem", "cert": directory / "cert.pem"}
+
+
+class MinVersionGateway(env.Gateway):
+    """env.Gateway with another [tls] min_version (env.Gateway writes "1.2")."""
+
+    def __init__(self, *args, min_version: str = "1.2", **kw):
+        super().__init__(*args, **kw)
+        self.min_version = min_version
+
+    def config_text(self) -> str:
+        text = super().config_text()
+        assert 'min_version = "1.2"' in text, text
+        return text.replace('min_version = "1.2"', f'min_version = "{self.min_version}"', 1)
+
+
+class GreetingByeServer:
+    """An "upstream" that answers every connection with `* BYE ...` and closes: with TLS from
+    the first byte (implicit), or the BYE in clear as its greeting (starttls)."""
+
+    BYE = b"* BYE [UNAVAILABLE] Server overloaded, try later\r\n"
+
+    def __init__(self, certs: dict[str, Path], mode: str):
+        self.mode = mode
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(str(certs["fullchain"]), str(certs["privkey"]))
+        self.listener = socket.create_server((env.HOST, 0))
+        self.listener.settimeout(0.2)
+        self.port = self.listener.getsockname()[1]
+        self.connections = 0
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._serve, name="bye-upstream", daemon=True)
+
+    def start(self) -> "GreetingByeServer":
+        self.thread.start()
+        return self
+
+    def _serve(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                sock, _ = self.listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.connections += 1
+            try:
+                sock.settimeout(10)
+                if self.mode == "implicit":
+                    sock = self.context.wrap_socket(sock, server_side=True)
+                sock.sendall(self.BYE)
+            except (OSError, ssl.SSLError):
+                pass
+            finally:
+                with contextlib.suppress(OSError):
+                    sock.close()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        with contextlib.suppress(OSError):
+            self.listener.close()
+        self.thread.join(timeout=5)
+
+
+def read_clear_line(sock: socket.socket) -> bytes:
+    """One line from a socket still in clear, read byte by byte: nothing of the TLS handshake
+    that may follow it is consumed."""
+    line = b""
+    while not line.endswith(b"\n"):
+        b = sock.recv(1)
+        if not b:
+            raise ConnectionError("closed before the end of the line")
+        line += b
+    return line
+
+
+class StarttlsShimLink(exchange_shim.Link):
+    """exchange_shim's link for a gateway that reaches it with STARTTLS: Dovecot's greeting
+    and its answer to the gateway's STARTTLS pass in clear, then both legs are TLS and the
+    link is the shim's own."""
+
+    def run(self) -> None:
+        up = None
+        try:
+            up = socket.create_connection((env.HOST, self.shim.upstream_port), timeout=30)
+            self.raw.sendall(read_clear_line(up))  # the greeting
+            up.sendall(read_clear_line(self.raw))  # STARTTLS
+            answer = read_clear_line(up)
+            self.raw.sendall(answer)
+            if status_of(answer) != b"OK":
+                return
+            self._g = self.shim.server_context.wrap_socket(self.raw, server_side=True)
+            self._u = self.shim.client_context.wrap_socket(up, server_hostname="localhost")
+            self._relay()
+        except (OSError, ssl.SSLError, ConnectionError):
+            pass
+        finally:
+            for s in (self._g, self._u, self.raw, up):
+                if s is not None:
+                    with contextlib.suppress(OSError):
+                        s.close()
+            self.ended.set()
+
+
+class StarttlsExchangeShim(exchange_shim.ExchangeShim):
+    """The Exchange shim in front of Dovecot's STARTTLS port, for the starttls upstream mode."""
+
+    def _accept(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                sock, _ = self._listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            sock.settimeout(30)
+            link = StarttlsShimLink(self, sock)
+            with self._lock:
+                self.links.append(link)
+            t = threading.Thread(target=link.run, name="exchange-shim-link", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+
+def install_padded(path: Path, pem: bytes, *, keep_stamp: bool, size: int = 6144) -> None:
+    """Replaces `path` atomically with `pem` padded to `size` bytes by a comment line before it
+    (PEM readers skip text outside the BEGIN/END lines); keep_stamp: with the modification
+    time `path` has now, so that only its content changes."""
+    assert len(pem) < size - 4, len(pem)
+    data = b"#" + b"." * (size - len(pem) - 2) + b"\n" + pem
+    tmp = path.with_name(path.name + ".new")
+    tmp.write_bytes(data)
+    os.chmod(tmp, 0o600)
+    if keep_stamp:
+        st = os.stat(path)
+        os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
+    os.replace(tmp, path)
+
+
+def dovecot_session_prefix(log: str, id_name: str) -> str | None:
+    """`imap(user)<pid><session>` of the Dovecot session that logged the ID `id_name` (the
+    gateway forwards the client's ID upstream after login; imap_id_log = * logs it)."""
+    for line in log.splitlines():
+        if "ID sent:" in line and id_name in line:
+            m = re.search(r"(imap\([^)]*\)<\d+><[^>]*>)", line)
+            if m:
+                return m.group(1)
+    return None
+
+
+def dovecot_session_ended(log: str, prefix: str) -> bool:
+    return any(prefix in line and ("Disconnected" in line or "Logged out" in line)
+               for line in log.splitlines())
+
+
 class Base(unittest.TestCase):
     maxDiff = 4000
 
@@ -185,6 +452,42 @@ class Base(unittest.TestCase):
         gw = self.w.start_gateway(**options)
         self.addCleanup(gw.stop)
         return gw
+
+    def own_gateway(self, gw: env.Gateway) -> env.Gateway:
+        """Starts a gateway made here (other certificates, another upstream), stopped when
+        the test ends; its exit and log are checked after the suite."""
+        self.w.extra_gateways.append(gw)
+        gw.start()
+        self.addCleanup(gw.stop)
+        return gw
+
+    def admitted(self, port: int, *, tls: bool = True, preamble: bytes = b"", ca=None) -> Imap:
+        """A session the gateway admits (greeting OK), retried briefly: a session that just
+        ended may still count until the gateway has seen it close."""
+        ca = ca or self.w.certs["ca"]
+
+        def attempt() -> Imap | None:
+            try:
+                c = Imap(port, tls=tls, ca_file=ca, timeout=10, preamble=preamble)
+            except (OSError, ConnectionError, ssl.SSLError):
+                return None
+            if c.greeting.startswith(b"* OK"):
+                return c
+            c.close()
+            return None
+
+        c = env.wait_until(attempt, 10, what="an admitted session")
+        self.addCleanup(c.close)
+        return c
+
+    def refused_with_bye(self, port: int, *, tls: bool = True, preamble: bytes = b"") -> bytes:
+        """Connects and returns all the gateway sends before it closes: it must be a BYE with
+        a reason."""
+        c = Imap(port, tls=tls, ca_file=self.w.certs["ca"], preamble=preamble, read_greeting=False, timeout=10)
+        self.addCleanup(c.close)
+        rest = c.read_until_closed(10)
+        self.assertRegex(rest, rb"^\* BYE [^\r\n]*[A-Za-z]{3}[^\r\n]*\r\n$", "not a BYE with a reason, then the close")
+        return rest
 
     def logged_in(self, user: str = ALICE) -> Imap:
         c = self.imaps()
@@ -430,6 +733,90 @@ class LoginTest(Base):
         self.assertStatus(c.command(b"NOOP")[1], b"OK")
 
 
+# =============================================================================== TLS
+
+
+class TlsTest(Base):
+    def test_tls_1_0_and_1_1_refused(self):
+        # (legacy_tls_answer reports "server_hello" from an `openssl s_server -tls1_1`.)
+        for version, name in (((3, 2), "TLS 1.1"), ((3, 1), "TLS 1.0")):
+            with self.subTest(version=name):
+                self.assertNotEqual(legacy_tls_answer(self.w.imaps_port, version), "server_hello", f"{name} negotiated")
+        # The same listener still negotiates TLS 1.2 with a client that offers nothing newer.
+        version, _ = tls_version_of(self.w.imaps_port, self.w.certs["ca"], maximum=ssl.TLSVersion.TLSv1_2)
+        self.assertEqual(version, "TLSv1.2")
+
+    def test_tls_1_3_by_default(self):
+        c = self.imaps()
+        self.assertEqual(c.sock.version(), "TLSv1.3")
+        p = self.plain()
+        p.starttls()
+        self.assertEqual(p.sock.version(), "TLSv1.3")
+        p.login(ALICE, password(ALICE))
+
+    @gateway_only("[tls] min_version is a gateway setting")
+    def test_min_version_1_3_refuses_tls_1_2_clients(self):
+        gw = self.own_gateway(MinVersionGateway(self.w.icalgate, self.w.root, self.w.certs,
+                                                self.w.upstream_port_for(UPSTREAM_TLS), UPSTREAM_TLS,
+                                                name="tls13only", min_version="1.3"))
+        ca = self.w.certs["ca"]
+        with self.assertRaises(ssl.SSLError, msg="a TLS 1.2-only client got in on the imaps port"):
+            tls_version_of(gw.imaps_port, ca, maximum=ssl.TLSVersion.TLSv1_2)
+        self.assertEqual(tls_version_of(gw.imaps_port, ca)[0], "TLSv1.3")
+        # STARTTLS on the plain port: the same floor.
+        p = Imap(gw.imap_port, tls=False, ca_file=ca)
+        self.addCleanup(p.close)
+        self.assertStatus(p.command(b"STARTTLS")[1], b"OK")
+        ctx = env.client_tls_context(ca)
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        with self.assertRaises(ssl.SSLError, msg="a TLS 1.2-only client got in through STARTTLS"):
+            ctx.wrap_socket(p.sock, server_hostname="localhost")
+        c = Imap(gw.imaps_port, tls=True, ca_file=ca)
+        self.addCleanup(c.close)
+        c.login(ALICE, password(ALICE))
+        self.assertTrue(gw.running)
+
+    @gateway_only("the certificate chain is the gateway's")
+    def test_certificate_chain_sent(self):
+        # The leaf comes from an intermediate CA; the client trusts only the root: it can
+        # verify the gateway only if the gateway sends the intermediate after the leaf.
+        chain = intermediate_chain(self.w.root / "chain-certs")
+        # The upstream (Dovecot) is still verified against the suite's CA.
+        bundle = self.w.root / "chain-certs" / "upstream-ca.pem"
+        bundle.write_bytes(self.w.certs["ca"].read_bytes())
+        gw = self.own_gateway(env.Gateway(self.w.icalgate, self.w.root, dict(chain, ca=bundle),
+                                          self.w.upstream_port_for(UPSTREAM_TLS), UPSTREAM_TLS, name="chain"))
+        c = Imap(gw.imaps_port, tls=True, ca_file=chain["ca"])
+        self.addCleanup(c.close)
+        self.assertEqual(c.sock.getpeercert(binary_form=True), ssl.PEM_cert_to_DER_cert(chain["cert"].read_text()))
+        c.login(ALICE, password(ALICE))
+        c.check(b"EXAMINE INBOX")
+        version, _ = tls_version_of(gw.imaps_port, chain["ca"], maximum=ssl.TLSVersion.TLSv1_2)
+        self.assertEqual(version, "TLSv1.2")
+        p = Imap(gw.imap_port, tls=False, ca_file=chain["ca"])
+        self.addCleanup(p.close)
+        p.starttls()
+
+    @gateway_only("the certificate is the gateway's")
+    def test_rsa_certificate(self):
+        certs = dev_certs(copy_ca(self.w.root / "rsa-certs"), "--rsa")
+        text = subprocess.run(["openssl", "x509", "-in", str(certs["cert"]), "-noout", "-text"],
+                              stdout=subprocess.PIPE, text=True, check=True).stdout
+        self.assertIn("rsaEncryption", text)
+        gw = self.own_gateway(env.Gateway(self.w.icalgate, self.w.root, certs, self.w.upstream_port_for(UPSTREAM_TLS),
+                                          UPSTREAM_TLS, name="rsa"))
+        c = Imap(gw.imaps_port, tls=True, ca_file=certs["ca"])
+        self.addCleanup(c.close)
+        self.assertEqual(c.sock.getpeercert(binary_form=True), ssl.PEM_cert_to_DER_cert(certs["cert"].read_text()))
+        self.assertEqual(c.sock.version(), "TLSv1.3")
+        c.login(ALICE, password(ALICE))
+        c.check(b"EXAMINE INBOX")
+        # TLS 1.2 names the authentication in the suite: an ECDHE-RSA one, forward secret.
+        version, cipher = tls_version_of(gw.imaps_port, certs["ca"], maximum=ssl.TLSVersion.TLSv1_2)
+        self.assertEqual(version, "TLSv1.2")
+        self.assertTrue(cipher.startswith("ECDHE-RSA-"), cipher)
+
+
 # =============================================================================== relay
 
 
@@ -552,6 +939,35 @@ class RelayTest(Base):
         _, tagged = a.collect(b"I1")
         self.assertStatus(tagged, b"OK")
         self.assertStatus(a.command(b"NOOP")[1], b"OK")
+
+    def test_uid_move_answers_copyuid(self):
+        g = self.logged_in(BOB)
+        self.assertIn("MOVE", caps_of(g.command(b"CAPABILITY")[0]))
+        dest = f"Moved-{os.getpid()}-{time.monotonic_ns()}"
+        g.check(b"CREATE " + quote(dest))
+        msg = (b"From: m@contoso.com\r\nSubject: moved\r\nMessage-ID: <%s@contoso.com>\r\n\r\nmove me\r\n"
+               % dest.encode())
+        _, tagged = g.append("INBOX", msg)
+        self.assertStatus(tagged, b"OK")
+        uid = int(re.search(rb"\[APPENDUID \d+ (\d+)\]", tagged).group(1))
+        g.check(b"SELECT INBOX")
+        untagged, tagged = g.command(b"UID MOVE %d " % uid + quote(dest))
+        self.assertStatus(tagged, b"OK", "UID MOVE")
+        copyuid = [m for u in untagged if (m := re.match(rb"\* OK \[COPYUID (\d+) (\d+) (\d+)\]", u))]
+        self.assertEqual(len(copyuid), 1, untagged)
+        self.assertEqual(int(copyuid[0].group(2)), uid)
+        dest_uid = int(copyuid[0].group(3))
+        self.assertTrue(any(re.match(rb"\* \d+ EXPUNGE\r\n$", u) for u in untagged), untagged)
+        # Dovecot itself: the message is in the destination under that UID, gone from INBOX.
+        d = self.direct()
+        d.login(BOB, password(BOB))
+        uidvalidity = [m for u in d.check(b"EXAMINE " + quote(dest)) if (m := re.search(rb"\[UIDVALIDITY (\d+)\]", u))]
+        self.assertEqual(int(uidvalidity[0].group(1)), int(copyuid[0].group(1)))
+        self.assertEqual(list(env.fetch_literals(d.check(b"UID FETCH %d BODY.PEEK[]" % dest_uid)).values()), [msg])
+        d.check(b"EXAMINE INBOX")
+        self.assertEqual(d.check(b"UID SEARCH UID %d" % uid), [b"* SEARCH\r\n"])
+        d.check(b"CLOSE")
+        d.check(b"DELETE " + quote(dest))
 
     def test_unknown_command_relayed(self):
         g, d = self.both()
@@ -785,9 +1201,10 @@ class GatewayLifeTest(Base):
         # answers nothing: it gets a BYE saying why, the connection closes, the gateway
         # closes its upstream connection and logs the end. With --graphsim the FETCH is held
         # and may be probed first: the probe meeting the BAD ends the session just the same.
-        shim = exchange_shim.ExchangeShim(self.w.upstream.imaps_port, self.w.certs).start()
+        shim_class = StarttlsExchangeShim if UPSTREAM_TLS == "starttls" else exchange_shim.ExchangeShim
+        shim = shim_class(self.w.upstream_port_for(UPSTREAM_TLS), self.w.certs).start()
         self.addCleanup(shim.stop)
-        gw = env.Gateway(self.w.icalgate, self.w.root, self.w.certs, shim.port, "implicit", name="lost",
+        gw = env.Gateway(self.w.icalgate, self.w.root, self.w.certs, shim.port, UPSTREAM_TLS, name="lost",
                          extra_config=rewrite_config("lost"))
         self.w.extra_gateways.append(gw)  # its exit and log are checked after the suite
         gw.start()
@@ -924,34 +1341,66 @@ class GatewayLifeTest(Base):
         time.sleep(2.5)
         self.assertStatus(d.command(b"NOOP")[1], b"OK")
 
-    @gateway_only("certificate reload is the gateway's")
-    def test_sighup_reloads_certificate_without_dropping_sessions(self):
-        certdir = self.w.root / "sighup-certs"
-        certdir.mkdir()
-        for name in ("ca.pem", "ca-key.pem"):
-            (certdir / name).write_bytes((self.w.root / "certs" / name).read_bytes())
-        certs = env.make_certs(certdir)
-        gw = env.Gateway(self.w.icalgate, self.w.root, certs, self.w.upstream.imaps_port, name="sighup")
-        self.w.extra_gateways.append(gw)
-        gw.start()
-        self.addCleanup(gw.stop)
+    def reload_world(self, name: str) -> tuple[dict[str, Path], env.Gateway, Imap, bytes]:
+        """A gateway serving certificates of its own (from the suite's CA), padded to fixed
+        sizes, and a logged-in session through it: (certs, gateway, session, served leaf)."""
+        certs = dev_certs(copy_ca(self.w.root / f"{name}-certs"))
+        for key in ("fullchain", "privkey"):
+            install_padded(certs[key], certs[key].read_bytes(), keep_stamp=False)
+        gw = self.own_gateway(env.Gateway(self.w.icalgate, self.w.root, certs, self.w.upstream_port_for(UPSTREAM_TLS),
+                                          UPSTREAM_TLS, name=name))
         live = Imap(gw.imaps_port, tls=True, ca_file=certs["ca"])
         self.addCleanup(live.close)
         live.login(ALICE, password(ALICE))
         live.check(b"EXAMINE INBOX")
-        before = live.sock.getpeercert(binary_form=True)
-        env.make_certs(certdir)  # a new leaf certificate and key from the same CA
+        return certs, gw, live, live.sock.getpeercert(binary_form=True)
+
+    def served_certificate(self, gw: env.Gateway, ca) -> bytes:
+        c = Imap(gw.imaps_port, tls=True, ca_file=ca)
+        try:
+            return c.sock.getpeercert(binary_form=True)
+        finally:
+            c.close()
+
+    @gateway_only("certificate reload is the gateway's")
+    def test_sighup_reloads_certificate_without_dropping_sessions(self):
+        certs, gw, live, before = self.reload_world("sighup")
+        # A new leaf and key from the same CA, written over the served files with their old
+        # size and modification time: the gateway's poll for changed files cannot see it,
+        # only the SIGHUP can make it load them.
+        fresh = dev_certs(copy_ca(self.w.root / "sighup-new-certs"))
+        stamps = {k: os.stat(certs[k]) for k in ("fullchain", "privkey")}
+        for key in ("privkey", "fullchain"):
+            install_padded(certs[key], fresh[key].read_bytes(), keep_stamp=True)
+        for key, st in stamps.items():
+            now = os.stat(certs[key])
+            self.assertEqual((now.st_size, now.st_mtime_ns), (st.st_size, st.st_mtime_ns), key)
+        self.assertEqual(self.served_certificate(gw, certs["ca"]), before, "reloaded before the SIGHUP")
         gw.signal(signal.SIGHUP)
-
-        def new_cert():
-            c = Imap(gw.imaps_port, tls=True, ca_file=certs["ca"])
-            try:
-                return c.sock.getpeercert(binary_form=True) != before
-            finally:
-                c.close()
-
-        env.wait_until(new_cert, 10, what="a new certificate for new connections after SIGHUP")
+        env.wait_until(lambda: self.served_certificate(gw, certs["ca"]) != before, 10,
+                       what="a new certificate for new connections after SIGHUP")
+        self.assertEqual(self.served_certificate(gw, certs["ca"]), ssl.PEM_cert_to_DER_cert(fresh["cert"].read_text()))
+        reloads = [line for line in gw.log_text().splitlines() if "certificate_reload" in line]
+        self.assertEqual(len(reloads), 1, reloads)
+        self.assertIn("certificate_reloaded", reloads[0])
+        self.assertIn("trigger=SIGHUP", reloads[0])
         self.assertStatus(live.command(b"NOOP")[1], b"OK", "the live session after SIGHUP")
+        self.assertEqual(len(live.command(b"FETCH 1 (BODY.PEEK[])")[0]), 1)
+        self.assertTrue(gw.running)
+
+    @gateway_only("certificate reload is the gateway's")
+    def test_certificate_reloaded_when_files_change(self):
+        # No signal: new files (a new modification time) are picked up by themselves.
+        certs, gw, live, before = self.reload_world("filechange")
+        fresh = dev_certs(copy_ca(self.w.root / "filechange-new-certs"))
+        for key in ("privkey", "fullchain"):
+            install_padded(certs[key], fresh[key].read_bytes(), keep_stamp=False)
+        env.wait_until(lambda: self.served_certificate(gw, certs["ca"]) != before, 15,
+                       what="a new certificate for new connections after the files changed")
+        self.assertEqual(self.served_certificate(gw, certs["ca"]), ssl.PEM_cert_to_DER_cert(fresh["cert"].read_text()))
+        reloaded = [line for line in gw.log_text().splitlines() if "certificate_reloaded" in line]
+        self.assertTrue(reloaded and all("trigger=file_changed" in line for line in reloaded), reloaded)
+        self.assertStatus(live.command(b"NOOP")[1], b"OK", "the live session after the reload")
         self.assertEqual(len(live.command(b"FETCH 1 (BODY.PEEK[])")[0]), 1)
         self.assertTrue(gw.running)
 
@@ -975,10 +1424,213 @@ class GatewayLifeTest(Base):
         env.wait_until(lambda: "203.0.113.77" in gw.log_text(), 10, what="203.0.113.77 in the gateway log")
         env.wait_until(lambda: "2001:db8::42" in gw.log_text(), 10, what="2001:db8::42 in the gateway log")
 
+    def session_lines(self, gw: env.Gateway, event: str, client: str) -> list[str]:
+        return [line for line in gw.log_text().splitlines() if f" {event} " in line and f" client={client} " in line]
+
+    @gateway_only("PROXY protocol is a gateway setting")
+    def test_proxy_protocol_v2_address_logged_and_limited(self):
+        gw = self.gateway(name="proxy-v2", proxy_protocol=True, limits={"max_connections_per_ip": 2})
+        ca = self.w.certs["ca"]
+        for family, source, destination in (("IPv4", "198.51.100.23", "127.0.0.1"), ("IPv6", "2001:db8::23", "::1")):
+            with self.subTest(family=family):
+                header = proxy_v2(source, destination, 40123, 993)
+                # The address in the header is the session's: logged at its start and end ...
+                c = Imap(gw.imaps_port, tls=True, ca_file=ca, preamble=header)
+                self.addCleanup(c.close)
+                self.assertTrue(c.greeting.startswith(b"* OK"), c.greeting)
+                c.login(ALICE, password(ALICE))
+                c.check(b"EXAMINE INBOX")
+                c.logout()
+                p = Imap(gw.imap_port, tls=False, ca_file=ca, preamble=proxy_v2(source, destination, 40124, 143))
+                self.addCleanup(p.close)
+                p.starttls()
+                p.login(ALICE, password(ALICE))
+                p.logout()
+                env.wait_until(lambda: len([l for l in self.session_lines(gw, "session_end", source)
+                                            if f"user={ALICE}" in l and "reason=logout" in l]) == 2,
+                               10, what=f"two session_end lines for {source}")
+                self.assertEqual(len(self.session_lines(gw, "session_start", source)), 2)
+                # ... and the one the per-address cap counts: two sessions from it are let in,
+                # the third gets a BYE, on either listener; another address still gets in.
+                held = [self.admitted(gw.imaps_port, preamble=header) for _ in range(2)]
+                self.refused_with_bye(gw.imaps_port, preamble=header)
+                self.refused_with_bye(gw.imap_port, tls=False, preamble=header)
+                other = "198.51.100.24" if family == "IPv4" else "2001:db8::24"
+                o = self.admitted(gw.imaps_port, preamble=proxy_v2(other, destination))
+                o.login(ALICE, password(ALICE))
+                o.logout()
+                refused = [l for l in self.session_lines(gw, "session_end", source)
+                           if "reason=too_many_connections_from_address" in l]
+                self.assertEqual(len(refused), 2, refused)
+                for c in held:
+                    c.logout()
+
+    @gateway_only("PROXY protocol is a gateway setting")
+    def test_proxy_protocol_v2_ipv4_mapped_counts_as_ipv4(self):
+        # ::ffff:203.0.113.7 is 203.0.113.7 (a load balancer on a dual-stack socket says so):
+        # one key for the cap (and the penalty), one spelling in the log.
+        gw = self.gateway(name="proxy-mapped", proxy_protocol=True, limits={"max_connections_per_ip": 2})
+        plain = proxy_v2("203.0.113.7", "127.0.0.1", 40201)
+        mapped = proxy_v2("::ffff:203.0.113.7", "::ffff:127.0.0.1", 40202)
+        a = self.admitted(gw.imaps_port, preamble=plain)
+        b = self.admitted(gw.imaps_port, preamble=mapped)
+        b.login(ALICE, password(ALICE))
+        self.refused_with_bye(gw.imaps_port, preamble=mapped)
+        self.refused_with_bye(gw.imaps_port, preamble=plain)
+        self.assertNotIn("client=::ffff:203.0.113.7", gw.log_text())
+        self.assertEqual(len(self.session_lines(gw, "session_start", "203.0.113.7")), 4)
+        a.logout()
+        b.logout()
+
+    @gateway_only("connection caps are the gateway's")
+    def test_total_connection_cap(self):
+        # Every session from an address of its own (PROXY headers): only the total counts.
+        gw = self.gateway(name="total-cap", proxy_protocol=True,
+                          limits={"max_connections": 2, "max_connections_per_ip": 100})
+        held = [self.admitted(gw.imaps_port, preamble=proxy_v2(f"198.51.100.{31 + i}", "127.0.0.1")) for i in range(2)]
+        self.refused_with_bye(gw.imaps_port, preamble=proxy_v2("198.51.100.40", "127.0.0.1"))
+        self.refused_with_bye(gw.imap_port, tls=False, preamble=proxy_v2("198.51.100.41", "127.0.0.1"))
+        env.wait_until(lambda: len([l for l in gw.log_text().splitlines()
+                                    if "session_end" in l and "reason=too_many_connections " in l + " "]) == 2,
+                       10, what="two session_end lines with reason=too_many_connections")
+        # The held sessions work; when one ends, its slot is free again.
+        held[0].login(ALICE, password(ALICE))
+        held[0].check(b"EXAMINE INBOX")
+        held[0].logout()
+        c = self.admitted(gw.imaps_port, preamble=proxy_v2("198.51.100.42", "127.0.0.1"))
+        c.login(ALICE, password(ALICE))
+        self.refused_with_bye(gw.imaps_port, preamble=proxy_v2("198.51.100.43", "127.0.0.1"))
+        self.assertStatus(held[1].command(b"NOOP")[1], b"OK")
+
+    @gateway_only("the idle timeout is the gateway's")
+    def test_idle_timeout_cuts_quiet_sessions_but_not_idle(self):
+        gw = self.gateway(name="idle", limits={"idle_timeout": "2s"})
+        ca = self.w.certs["ca"]
+        idler = Imap(gw.imaps_port, tls=True, ca_file=ca)
+        self.addCleanup(idler.close)
+        idler.login(BOB, password(BOB))
+        exists = [int(m.group(1)) for u in idler.check(b"SELECT INBOX") if (m := re.match(rb"\* (\d+) EXISTS", u))]
+        self.assertEqual(len(exists), 1)
+        idler.send(b"I1 IDLE\r\n")
+        self.assertTrue(idler.read_response().startswith(b"+"))
+        quiet = Imap(gw.imaps_port, tls=True, ca_file=ca)
+        self.addCleanup(quiet.close)
+        quiet.login(ALICE, password(ALICE))
+        quiet.check(b"EXAMINE INBOX")
+        started = time.monotonic()
+        # A logged-in session that says nothing is ended after idle_timeout, with a reason.
+        rest = quiet.read_until_closed(15)
+        self.assertGreater(time.monotonic() - started, 1.5, f"cut before idle_timeout: {rest!r}")
+        self.assertRegex(rest, rb"^\* BYE [^\r\n]*[A-Za-z]{3}[^\r\n]*\r\n$")
+        env.wait_until(lambda: "reason=idle_timeout" in gw.log_text(), 10, what="reason=idle_timeout in the log")
+        # One in IDLE is not (RFC 9051: at least 30 minutes): three times as long later it
+        # still gets another session's APPEND at once, and DONE ends its IDLE.
+        time.sleep(max(0.0, started + 6 - time.monotonic()))
+        other = self.logged_in(BOB)
+        msg = b"From: x@contoso.com\r\nSubject: idle past the timeout\r\nMessage-ID: <idle-timeout@contoso.com>\r\n\r\nhi\r\n"
+        self.assertStatus(other.append("INBOX", msg)[1], b"OK")
+        idler.sock.settimeout(10.0)
+        try:
+            pushed = idler.read_response()
+        except (socket.timeout, ConnectionError, ssl.SSLError) as e:
+            self.fail(f"the IDLE session got no push after {time.monotonic() - started:.1f}s idle: {e!r}")
+        self.assertEqual(pushed, b"* %d EXISTS\r\n" % (exists[0] + 1))
+        idler.send(b"DONE\r\n")
+        self.assertStatus(idler.collect(b"I1")[1], b"OK")
+        self.assertStatus(idler.command(b"NOOP")[1], b"OK")
+        self.assertEqual(len([l for l in gw.log_text().splitlines() if "reason=idle_timeout" in l]), 1)
+
+    def test_client_that_vanishes_closes_its_upstream(self):
+        # The client goes away without LOGOUT: reset in the middle of an APPEND literal, or a
+        # close right after login. Dovecot sees its session end within seconds (the ID the
+        # gateway forwards after login names the Dovecot session in Dovecot's log).
+        for how in ("reset mid-APPEND", "close after login"):
+            with self.subTest(how=how):
+                name = f"vanish-{how.split()[0]}-{os.getpid()}-{time.monotonic_ns()}"
+                c = self.imaps()
+                self.assertStatus(c.command(b'ID ("name" "%s")' % name.encode())[1], b"OK")
+                c.login(BOB, password(BOB))
+                c.check(b"SELECT INBOX")
+                prefix = env.wait_until(lambda: dovecot_session_prefix(self.w.upstream.log_text(), name), 10,
+                                        what=f"Dovecot's log of the ID {name}")
+                self.assertFalse(dovecot_session_ended(self.w.upstream.log_text(), prefix))
+                if how == "reset mid-APPEND":
+                    c.send(b"X1 APPEND INBOX {1000000}\r\n")
+                    self.assertTrue(c.read_response().startswith(b"+"))
+                    c.send(b"z" * 1000)
+                    c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                c.close()
+                env.wait_until(lambda: dovecot_session_ended(self.w.upstream.log_text(), prefix), 5,
+                               what=f"Dovecot's session {prefix} to end after the client {how}")
+        self.assertServing()
+
+    @gateway_only("the failed-login penalty is the gateway's (Dovecot's auth_failure_delay is 0 here)")
+    def test_failed_login_penalty(self):
+        base = 0.4
+        gw = self.gateway(name="penalty", limits={"login_failure_delay": "400ms"})
+        ca = self.w.certs["ca"]
+
+        def timed_login(c: Imap, secret: str) -> tuple[bytes, float]:
+            started = time.monotonic()
+            _, tagged = c.command(b"LOGIN " + quote(ALICE) + b" " + quote(secret))
+            return tagged, time.monotonic() - started
+
+        # Failures from one address, over new connections and the same one: each answer
+        # waits at least the configured delay, doubling with every failure.
+        first = Imap(gw.imaps_port, tls=True, ca_file=ca)
+        self.addCleanup(first.close)
+        second = Imap(gw.imaps_port, tls=True, ca_file=ca)
+        self.addCleanup(second.close)
+        took = []
+        for n, c in enumerate((first, second, second)):
+            tagged, seconds = timed_login(c, f"not-the-password-{n}")
+            self.assertStatus(tagged, b"NO", f"wrong password #{n + 1}")
+            took.append(seconds)
+        for n, seconds in enumerate(took):
+            self.assertGreaterEqual(seconds, base * 2 ** n * 0.95, f"failure #{n + 1} answered after {took}")
+        # The right password still works, without the penalty (a fourth failure would wait 3.2 s).
+        good = Imap(gw.imaps_port, tls=True, ca_file=ca)
+        self.addCleanup(good.close)
+        tagged, seconds = timed_login(good, password(ALICE))
+        self.assertStatus(tagged, b"OK", "the right password after failures")
+        self.assertLess(seconds, base * 8, "the successful login was delayed")
+        good.check(b"EXAMINE INBOX")
+        # A success starts it over: the next failure waits the base delay again.
+        tagged, seconds = timed_login(first, "not-the-password-again")
+        self.assertStatus(tagged, b"NO")
+        self.assertGreaterEqual(seconds, base * 0.95)
+        self.assertLess(seconds, base * 8)
+
+    @gateway_only("the gateway's own drain")
+    def test_sigterm_closes_listeners_while_sessions_finish(self):
+        grace = 3.0
+        gw = self.gateway(name="drain", limits={"shutdown_grace": "3s"})
+        c = Imap(gw.imaps_port, tls=True, ca_file=self.w.certs["ca"])
+        self.addCleanup(c.close)
+        c.login(ALICE, password(ALICE))
+        c.check(b"EXAMINE INBOX")
+        self.assertTrue(env.port_accepts(gw.imaps_port))
+        started = time.monotonic()
+        gw.signal(signal.SIGTERM)
+        env.wait_until(lambda: " draining " in gw.log_text(), 5, what="the draining log line")
+        # No new connection during the grace period, on either listener ...
+        self.assertFalse(env.port_accepts(gw.imaps_port), "the imaps listener accepts during the drain")
+        self.assertFalse(env.port_accepts(gw.imap_port), "the imap listener accepts during the drain")
+        # ... while the session keeps working until it ends.
+        self.assertEqual(len(c.check(b"FETCH 1 (BODY.PEEK[HEADER])")), 1)
+        time.sleep(max(0.0, started + grace / 2 - time.monotonic()))
+        self.assertStatus(c.command(b"NOOP")[1], b"OK", "NOOP in the middle of the grace period")
+        self.assertFalse(env.port_accepts(gw.imaps_port))
+        rest = c.read_until_closed(15)
+        self.assertRegex(rest, rb"^\* BYE [^\r\n]*[A-Za-z]{3}[^\r\n]*\r\n$", "the end of the grace period")
+        self.assertGreater(time.monotonic() - started, grace * 0.9, "cut before the grace period ended")
+        self.assertEqual(gw.wait(15), 0, gw.log_tail())
+
     @gateway_only("needs the gateway between the client and a failing upstream")
     def test_upstream_killed_mid_fetch_then_down(self):
         big = b"Subject: big\r\n\r\n" + b"".join(b"%07d %s\r\n" % (i, b"z" * 90) for i in range(200000))
-        with env.World(icalgate=ICALGATE, seed=[("big", big)], gateway_options=dict(upstream={"connect_timeout": "3s"})) as w:
+        with env.World(icalgate=ICALGATE, seed=[("big", big)], upstream_tls=UPSTREAM_TLS,
+                       gateway_options=dict(upstream={"connect_timeout": "3s"})) as w:
             # The upstream dies while a 20 MB FETCH is streaming through the gateway to a
             # client that reads slowly (so that the gateway cannot have it all buffered).
             f = w.connect_imaps(rcvbuf=256 * 1024)
@@ -1019,6 +1671,43 @@ class GatewayLifeTest(Base):
             self.assertTrue(w.gateway.running, w.gateway.log_tail())
             w.gateway.stop()
             self.assertEqual(w.gateway.exit_problems(), [], w.gateway.log_tail())
+
+    def assert_login_refused_cleanly(self, gw: env.Gateway, what: str) -> None:
+        """LOGIN gets a tagged NO with a reason, the session stays usable, LOGOUT ends it."""
+        c = Imap(gw.imaps_port, tls=True, ca_file=self.w.certs["ca"])
+        self.addCleanup(c.close)
+        untagged, tagged = c.command(b"LOGIN " + quote(ALICE) + b" " + quote(password(ALICE)))
+        self.assertRegex(tagged, rb"^T1 NO [^\r\n]*[A-Za-z]{3}", f"LOGIN through {what}")
+        self.assertStatus(c.command(b"NOOP")[1], b"OK", f"NOOP after the refused LOGIN ({what})")
+        untagged, tagged = c.command(b"LOGOUT")
+        self.assertStatus(tagged, b"OK")
+        self.assertTrue(any(u.startswith(b"* BYE") for u in untagged), untagged)
+        self.assertEqual(c.read_until_closed(10), b"")
+        self.assertNotIn(password(ALICE), gw.log_text())
+        self.assertTrue(gw.running, gw.log_tail())
+
+    @gateway_only("upstream verification is the gateway's")
+    def test_upstream_certificate_from_untrusted_ca(self):
+        # Dovecot's certificate names the right host but comes from a CA the gateway does
+        # not trust (its ca_file holds another one).
+        other = env.make_certs(self.w.root / "untrusted-ca")
+        self.assertNotEqual(other["ca"].read_bytes(), self.w.certs["ca"].read_bytes())
+        gw = self.own_gateway(env.Gateway(self.w.icalgate, self.w.root, dict(self.w.certs, ca=other["ca"]),
+                                          self.w.upstream_port_for(UPSTREAM_TLS), UPSTREAM_TLS, name="untrusted"))
+        self.assert_login_refused_cleanly(gw, "an upstream with an untrusted certificate")
+        failed = [l for l in gw.log_text().splitlines() if "upstream_failed" in l]
+        self.assertTrue(failed and "error=verification" in failed[0], failed)
+
+    @gateway_only("needs the gateway in front of the upstream")
+    def test_upstream_greets_with_bye(self):
+        upstream = GreetingByeServer(self.w.certs, UPSTREAM_TLS).start()
+        self.addCleanup(upstream.stop)
+        gw = self.own_gateway(env.Gateway(self.w.icalgate, self.w.root, self.w.certs, upstream.port, UPSTREAM_TLS,
+                                          name="bye-greeting"))
+        self.assert_login_refused_cleanly(gw, "an upstream that greets with BYE")
+        self.assertGreaterEqual(upstream.connections, 1)
+        failed = [l for l in gw.log_text().splitlines() if "upstream_failed" in l]
+        self.assertTrue(failed and "error=bye" in failed[0], failed)
 
     @gateway_only("upstream verification is the gateway's")
     def test_upstream_certificate_for_wrong_name(self):
