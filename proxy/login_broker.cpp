@@ -58,6 +58,8 @@ calendar::IdentityConfig identity_config(const AuthConfig& auth) {
   config.tenant = auth.tenant;
   config.client_id = auth.client_id;
   config.client_secret_file = auth.client_secret_file;
+  config.certificate_file = auth.certificate_file;
+  config.private_key_file = auth.private_key_file;
   config.authority = auth.authority;
   return config;
 }
