@@ -130,6 +130,10 @@ asio::awaitable<BrokeredLogin> LoginBroker::authorize(std::string login, std::st
   if (user.mode == AuthMode::app) {
     auto token = co_await identity_->client_credentials(calendar::imap_app_scope);
     if (!token) {
+      // The identity platform's error and AADSTS code (a wrong secret or certificate) say
+      // what to fix; the message names no secret.
+      log_event(LogLevel::warn, "app_token_failed",
+                {field("error", sanitize_for_log(token.error().message))});
       result.refusal = LoginRefusal::unavailable;
       result.reason = "app token: " + std::string(calendar::graph_errc_name(token.error().code));
       co_return result;
