@@ -102,11 +102,10 @@ GraphResult<std::unique_ptr<GraphClient>> GraphClient::create(const asio::any_io
           identity_platform::check_registration("graph", config.tenant, config.client_id)) {
     return *invalid;
   }
-  if (config.client_secret_file.empty()) {
-    return GraphError{GraphErrc::config, config.certificate_file.empty()
-                                             ? "graph.client_secret_file is not set"
-                                             : "certificate credentials are not supported yet; set "
-                                               "graph.client_secret_file"};
+  if (config.client_secret_file.empty() && config.certificate_file.empty() &&
+      config.private_key_file.empty()) {
+    return GraphError{GraphErrc::config, "graph.client_secret_file is not set (or "
+                                         "graph.certificate_file and graph.private_key_file)"};
   }
   auto authority = parse_endpoint_url(config.authority);
   if (!authority) {
@@ -120,9 +119,11 @@ GraphResult<std::unique_ptr<GraphClient>> GraphClient::create(const asio::any_io
       authority->target.find('?') != std::string::npos) {
     return GraphError{GraphErrc::config, "graph.endpoint and graph.authority take no query"};
   }
-  auto secret = identity_platform::read_client_secret("graph", config.client_secret_file);
-  if (!secret) {
-    return secret.error();
+  // The secret, or the certificate and its key, read and checked once, here.
+  auto credential = identity_platform::load_client_credential(
+      "graph", config.client_secret_file, config.certificate_file, config.private_key_file);
+  if (!credential) {
+    return credential.error();
   }
   auto transport = HttpTransport::create(config.ca_file, config.max_response_bytes);
   if (!transport) {
@@ -140,29 +141,35 @@ GraphResult<std::unique_ptr<GraphClient>> GraphClient::create(const asio::any_io
   config.per_user_concurrency = std::max<std::size_t>(config.per_user_concurrency, 1);
   return std::unique_ptr<GraphClient>(
       new GraphClient(ex, std::move(config), std::move(transport).value(), std::move(token_url),
-                      std::move(graph_url), std::move(secret).value()));
+                      std::move(graph_url), std::move(credential).value()));
 }
 
 GraphClient::GraphClient(const asio::any_io_executor& ex, GraphConfig config,
                          std::unique_ptr<HttpTransport> transport, HttpUrl token_url,
-                         HttpUrl endpoint, std::string secret)
+                         HttpUrl endpoint, identity_platform::ClientCredential credential)
     : executor_(ex),
       config_(std::move(config)), retry_{config_.max_attempts, config_.backoff_base,
                                          config_.backoff_max, config_.max_retry_wait},
       transport_(std::move(transport)), token_url_(std::move(token_url)),
-      endpoint_(std::move(endpoint)), secret_(std::move(secret)),
+      endpoint_(std::move(endpoint)), credential_(std::move(credential)),
       tokens_(ex, [this](Clock::time_point deadline) { return fetch_token(deadline); }),
       global_(ex, config_.global_concurrency), random_(std::random_device{}()) {}
 
 asio::awaitable<GraphResult<AccessToken>> GraphClient::fetch_token(Clock::time_point deadline) {
+  // A certificate signs a fresh assertion for every token request.
+  auto authentication =
+      identity_platform::client_authentication(credential_, config_.client_id, token_url_);
+  if (!authentication) {
+    co_return authentication.error();
+  }
   HttpRequest request;
   request.method = "POST";
   request.url = token_url_;
   request.content_type = "application/x-www-form-urlencoded";
   request.body = build_query({{"client_id", config_.client_id},
                               {"scope", config_.scope},
-                              {"client_secret", secret_},
-                              {"grant_type", "client_credentials"}});
+                              {"grant_type", "client_credentials"}}) +
+                 *authentication;
   auto response = co_await send_with_retries(std::move(request), false, deadline);
   if (!response) {
     co_return GraphError{response.error().code, "token request: " + response.error().message,

@@ -15,6 +15,7 @@
 #include "calendar/graph_error.hpp"
 #include "calendar/graph_event.hpp"
 #include "calendar/http_transport.hpp"
+#include "calendar/identity_platform.hpp"
 #include "calendar/retry_policy.hpp"
 #include "calendar/token_cache.hpp"
 
@@ -61,7 +62,8 @@ class GraphClient {
   using Clock = std::chrono::steady_clock;
 
   // Validates the configuration (https, or http to loopback only; a secret file
-  // that can be read) without connecting anywhere.
+  // that can be read, or a certificate and the RSA key that belongs to it) without
+  // connecting anywhere.
   static GraphResult<std::unique_ptr<GraphClient>> create(const boost::asio::any_io_executor& ex,
                                                           GraphConfig config);
 
@@ -95,7 +97,7 @@ class GraphClient {
  private:
   GraphClient(const boost::asio::any_io_executor& ex, GraphConfig config,
               std::unique_ptr<HttpTransport> transport, HttpUrl token_url, HttpUrl endpoint,
-              std::string secret);
+              identity_platform::ClientCredential credential);
 
   struct UserSlot {
     explicit UserSlot(const boost::asio::any_io_executor& ex, std::size_t n) : permits(ex, n) {}
@@ -119,7 +121,7 @@ class GraphClient {
   std::unique_ptr<HttpTransport> transport_;
   HttpUrl token_url_;
   HttpUrl endpoint_;
-  std::string secret_;
+  identity_platform::ClientCredential credential_;
   TokenCache tokens_;
   AsyncSemaphore global_;
   std::map<std::string, std::unique_ptr<UserSlot>> users_;

@@ -6,6 +6,9 @@
 //   tenant = "contoso.onmicrosoft.com"
 //   client_id = "…"
 //   client_secret_file = "/etc/icalgate/graph-secret"
+//   # or, instead of the secret, certificate credentials:
+//   # certificate_file = "/etc/icalgate/graph.crt"   # PEM, uploaded to the app registration
+//   # private_key_file = "/etc/icalgate/graph.key"   # PEM, unencrypted RSA
 //   authority = "https://login.microsoftonline.com"
 //   endpoint = "https://graph.microsoft.com"
 //   ca_file = ""            # empty: the system trust store
@@ -21,10 +24,10 @@ struct GraphConfig {
   std::string client_id;
   std::string client_secret_file; // the secret is the file's content,
                                   // surrounding space trimmed
-  // Certificate credentials (client_assertion) are not implemented yet;
-  // create() refuses a configuration that has only these.
-  std::string certificate_file;
-  std::string private_key_file;
+  // Or certificate credentials: every token request carries a client assertion (a JWT
+  // signed RS256 with this key, calendar/client_assertion.hpp) instead of the secret.
+  std::string certificate_file; // PEM certificate registered with the app
+  std::string private_key_file; // its PEM RSA private key, unencrypted
   std::string authority = "https://login.microsoftonline.com";
   std::string endpoint = "https://graph.microsoft.com";
   std::string scope = "https://graph.microsoft.com/.default";

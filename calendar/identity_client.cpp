@@ -138,13 +138,11 @@ GraphResult<std::unique_ptr<IdentityClient>> IdentityClient::create(const asio::
   if (authority->target.find('?') != std::string::npos) {
     return GraphError{GraphErrc::config, "auth.authority takes no query"};
   }
-  std::string secret;
-  if (!config.client_secret_file.empty()) {
-    auto read = identity_platform::read_client_secret("auth", config.client_secret_file);
-    if (!read) {
-      return read.error();
-    }
-    secret = std::move(read).value();
+  // The secret, or the certificate and its key, read and checked once, here.
+  auto credential = identity_platform::load_client_credential(
+      "auth", config.client_secret_file, config.certificate_file, config.private_key_file);
+  if (!credential) {
+    return credential.error();
   }
   auto transport = HttpTransport::create(config.ca_file, config.max_response_bytes);
   if (!transport) {
@@ -156,23 +154,31 @@ GraphResult<std::unique_ptr<IdentityClient>> IdentityClient::create(const asio::
   config.max_attempts = std::max(config.max_attempts, 1);
   return std::unique_ptr<IdentityClient>(
       new IdentityClient(ex, std::move(config), std::move(transport).value(), std::move(token_url),
-                         std::move(device_code_url), std::move(secret)));
+                         std::move(device_code_url), std::move(credential).value()));
 }
 
 IdentityClient::IdentityClient(const asio::any_io_executor& ex, IdentityConfig config,
                                std::unique_ptr<HttpTransport> transport, HttpUrl token_url,
-                               HttpUrl device_code_url, std::string secret)
+                               HttpUrl device_code_url,
+                               identity_platform::ClientCredential credential)
     : executor_(ex),
       config_(std::move(config)), retry_{config_.max_attempts, config_.backoff_base,
                                          config_.backoff_max, config_.max_retry_wait},
       transport_(std::move(transport)), token_url_(std::move(token_url)),
-      device_code_url_(std::move(device_code_url)), secret_(std::move(secret)),
+      device_code_url_(std::move(device_code_url)), credential_(std::move(credential)),
       random_(std::random_device{}()) {}
 
-std::string IdentityClient::form(std::initializer_list<QueryParam> params, bool with_secret) const {
+GraphResult<std::string> IdentityClient::form(std::initializer_list<QueryParam> params,
+                                              bool with_secret) const {
   std::string body = build_query(params);
-  if (with_secret && !secret_.empty()) {
-    body += "&client_secret=" + percent_encode(secret_);
+  if (with_secret) {
+    // A certificate signs a fresh assertion for every request.
+    auto authentication =
+        identity_platform::client_authentication(credential_, config_.client_id, token_url_);
+    if (!authentication) {
+      return authentication.error();
+    }
+    body += *authentication;
   }
   return body;
 }
@@ -198,8 +204,11 @@ IdentityClient::start_device_code(std::string_view scope) {
   }
   const auto requested = Clock::now();
   const auto deadline = requested + config_.overall_timeout;
-  std::string body = form({{"client_id", config_.client_id}, {"scope", scope}}, false);
-  auto response = co_await post_form(device_code_url_, std::move(body), true, deadline);
+  auto body = form({{"client_id", config_.client_id}, {"scope", scope}}, false);
+  if (!body) {
+    co_return body.error();
+  }
+  auto response = co_await post_form(device_code_url_, std::move(body).value(), true, deadline);
   if (!response) {
     co_return GraphError{response.error().code, "device code: " + response.error().message,
                          response.error().http_status};
@@ -244,11 +253,14 @@ IdentityClient::poll_device_code(std::string_view device_code) {
   }
   const auto deadline = Clock::now() + config_.overall_timeout;
   const auto sent_at = std::chrono::system_clock::now();
-  std::string body = form({{"grant_type", device_code_grant},
-                           {"client_id", config_.client_id},
-                           {"device_code", device_code}},
-                          true);
-  auto response = co_await post_form(token_url_, std::move(body), true, deadline);
+  auto body = form({{"grant_type", device_code_grant},
+                    {"client_id", config_.client_id},
+                    {"device_code", device_code}},
+                   true);
+  if (!body) {
+    co_return body.error();
+  }
+  auto response = co_await post_form(token_url_, std::move(body).value(), true, deadline);
   if (!response) {
     co_return GraphError{response.error().code, "device code poll: " + response.error().message,
                          response.error().http_status};
@@ -318,16 +330,19 @@ asio::awaitable<GraphResult<RefreshOutcome>> IdentityClient::refresh(std::string
   const auto deadline = Clock::now() + config_.overall_timeout;
   const auto sent_at = std::chrono::system_clock::now();
   ++stats_.refreshes;
-  std::string body = scope.empty() ? form({{"grant_type", "refresh_token"},
-                                           {"client_id", config_.client_id},
-                                           {"refresh_token", refresh_token}},
-                                          true)
-                                   : form({{"grant_type", "refresh_token"},
-                                           {"client_id", config_.client_id},
-                                           {"refresh_token", refresh_token},
-                                           {"scope", scope}},
-                                          true);
-  auto response = co_await post_form(token_url_, std::move(body), false, deadline);
+  auto body = scope.empty() ? form({{"grant_type", "refresh_token"},
+                                    {"client_id", config_.client_id},
+                                    {"refresh_token", refresh_token}},
+                                   true)
+                            : form({{"grant_type", "refresh_token"},
+                                    {"client_id", config_.client_id},
+                                    {"refresh_token", refresh_token},
+                                    {"scope", scope}},
+                                   true);
+  if (!body) {
+    co_return body.error();
+  }
+  auto response = co_await post_form(token_url_, std::move(body).value(), false, deadline);
   if (!response) {
     co_return GraphError{response.error().code, "refresh: " + response.error().message,
                          response.error().http_status};
@@ -356,10 +371,13 @@ asio::awaitable<GraphResult<RefreshOutcome>> IdentityClient::refresh(std::string
 asio::awaitable<GraphResult<AccessToken>>
 IdentityClient::fetch_app_token(std::string scope, Clock::time_point deadline) {
   ++stats_.app_tokens;
-  std::string body = form(
+  auto body = form(
       {{"grant_type", "client_credentials"}, {"client_id", config_.client_id}, {"scope", scope}},
       true);
-  auto response = co_await post_form(token_url_, std::move(body), true, deadline);
+  if (!body) {
+    co_return body.error();
+  }
+  auto response = co_await post_form(token_url_, std::move(body).value(), true, deadline);
   if (!response) {
     co_return GraphError{response.error().code, "app token: " + response.error().message,
                          response.error().http_status};
@@ -369,10 +387,11 @@ IdentityClient::fetch_app_token(std::string scope, Clock::time_point deadline) {
 
 asio::awaitable<GraphResult<std::string>>
 IdentityClient::client_credentials(std::string_view scope) {
-  if (secret_.empty()) {
+  if (credential_.empty()) {
     co_return GraphError{GraphErrc::config,
-                         "app token: auth.client_secret_file is not set (client credentials "
-                         "need the app's secret)"};
+                         "app token: auth.client_secret_file is not set, nor "
+                         "auth.certificate_file and auth.private_key_file (client credentials "
+                         "need the app's secret or certificate)"};
   }
   if (!valid_argument(scope, max_scope)) {
     co_return GraphError{GraphErrc::bad_request, "app token: not a scope"};

@@ -22,6 +22,7 @@
 
 #include "calendar/graph_error.hpp"
 #include "calendar/http_transport.hpp"
+#include "calendar/identity_platform.hpp"
 #include "calendar/odata_text.hpp"
 #include "calendar/retry_policy.hpp"
 #include "calendar/token_cache.hpp"
@@ -48,6 +49,10 @@ struct IdentityConfig {
   // client_credentials; when set it is also sent with the delegated grants (a
   // confidential client), else those go as a public client.
   std::string client_secret_file;
+  // Or certificate credentials, used wherever the secret would be: each request carries a
+  // fresh client assertion signed with this RSA key (calendar/client_assertion.hpp).
+  std::string certificate_file; // PEM certificate registered with the app
+  std::string private_key_file; // its PEM private key, unencrypted
   std::string authority = "https://login.microsoftonline.com";
   std::string ca_file; // PEM bundle to verify https peers against; empty: system store
 
@@ -168,11 +173,11 @@ class IdentityClient {
  private:
   IdentityClient(const boost::asio::any_io_executor& ex, IdentityConfig config,
                  std::unique_ptr<HttpTransport> transport, HttpUrl token_url,
-                 HttpUrl device_code_url, std::string secret);
+                 HttpUrl device_code_url, identity_platform::ClientCredential credential);
 
-  // An x-www-form-urlencoded body, with the client secret when `with_secret` and one is
-  // configured.
-  std::string form(std::initializer_list<QueryParam> params, bool with_secret) const;
+  // An x-www-form-urlencoded body, with the client's credential (its secret, or a fresh
+  // client assertion) when `with_secret` and one is configured.
+  GraphResult<std::string> form(std::initializer_list<QueryParam> params, bool with_secret) const;
   // POSTs the body; `repeatable`: may be sent again after a failure that may have reached
   // the server (timeouts, broken connections).
   boost::asio::awaitable<GraphResult<HttpResponse>>
@@ -186,7 +191,7 @@ class IdentityClient {
   std::unique_ptr<HttpTransport> transport_;
   HttpUrl token_url_;
   HttpUrl device_code_url_;
-  std::string secret_;
+  identity_platform::ClientCredential credential_;
   std::map<std::string, std::unique_ptr<TokenCache>, std::less<>> app_tokens_;
   std::minstd_rand random_;
   IdentityClientStats stats_;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
@@ -76,6 +77,73 @@ HttpUrl tenant_endpoint(const HttpUrl& authority, std::string_view tenant, std::
   HttpUrl url = authority;
   url.target = base + "/" + percent_encode(tenant) + "/oauth2/v2.0/" + std::string(name);
   return url;
+}
+
+std::string url_text(const HttpUrl& url) {
+  const std::string host =
+      url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
+  const bool default_port = url.port == (url.tls ? "443" : "80");
+  return std::string(url.tls ? "https://" : "http://") + host +
+         (default_port ? "" : ":" + url.port) + url.target;
+}
+
+GraphResult<ClientCredential> load_client_credential(std::string_view section,
+                                                     const std::string& client_secret_file,
+                                                     const std::string& certificate_file,
+                                                     const std::string& private_key_file) {
+  const std::string prefix(section);
+  ClientCredential out;
+  const bool certificate = !certificate_file.empty() || !private_key_file.empty();
+  if (!client_secret_file.empty() && certificate) {
+    return GraphError{GraphErrc::config, prefix + ".client_secret_file: set either "
+                                                  "client_secret_file, or certificate_file and "
+                                                  "private_key_file, not both"};
+  }
+  if (!client_secret_file.empty()) {
+    auto secret = read_client_secret(section, client_secret_file);
+    if (!secret) {
+      return secret.error();
+    }
+    out.secret = std::move(secret).value();
+  } else if (certificate) {
+    if (certificate_file.empty() || private_key_file.empty()) {
+      return GraphError{GraphErrc::config,
+                        prefix + (certificate_file.empty()
+                                      ? ".private_key_file: needs certificate_file as well"
+                                      : ".certificate_file: needs private_key_file as well")};
+    }
+    auto loaded = CertificateCredential::load(section, certificate_file, private_key_file);
+    if (!loaded) {
+      return loaded.error();
+    }
+    out.certificate = std::move(loaded).value();
+  }
+  return out;
+}
+
+GraphResult<std::string> client_authentication(const ClientCredential& credential,
+                                               std::string_view client_id,
+                                               const HttpUrl& token_url) {
+  if (!credential.secret.empty()) {
+    return "&client_secret=" + percent_encode(credential.secret);
+  }
+  if (!credential.certificate) {
+    return std::string();
+  }
+  auto jti = new_assertion_id();
+  if (!jti) {
+    return jti.error();
+  }
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+  auto assertion =
+      make_client_assertion(*credential.certificate, client_id, url_text(token_url), now, *jti);
+  if (!assertion) {
+    return assertion.error();
+  }
+  return "&client_assertion_type=" + percent_encode(client_assertion_type) +
+         "&client_assertion=" + percent_encode(*assertion);
 }
 
 std::string string_member(const json::object& object, std::string_view key, std::size_t limit) {

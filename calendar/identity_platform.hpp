@@ -5,6 +5,7 @@
 // control characters reads as absent, so that nothing the platform echoes can forge a log
 // line, and error summaries keep only the parts that carry no request data.
 
+#include "calendar/client_assertion.hpp"
 #include "calendar/graph_error.hpp"
 #include "calendar/http_transport.hpp"
 #include "calendar/token_cache.hpp"
@@ -34,6 +35,33 @@ GraphResult<std::string> read_client_secret(std::string_view section, const std:
 
 // {authority}/{tenant}/oauth2/v2.0/{name}, e.g. name "token" or "devicecode".
 HttpUrl tenant_endpoint(const HttpUrl& authority, std::string_view tenant, std::string_view name);
+
+// The URL as text, the port left out when it is the scheme's default: what a client
+// assertion's aud names ("https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token").
+std::string url_text(const HttpUrl& url);
+
+// How the app authenticates to the token endpoint: its secret, its certificate, or (a
+// public client) neither.
+struct ClientCredential {
+  std::string secret;
+  std::optional<CertificateCredential> certificate;
+  bool empty() const { return secret.empty() && !certificate; }
+};
+
+// Reads the secret file, or the certificate and key files, named by `section`'s settings.
+// Nothing set gives an empty credential; a secret together with a certificate is refused.
+GraphResult<ClientCredential> load_client_credential(std::string_view section,
+                                                     const std::string& client_secret_file,
+                                                     const std::string& certificate_file,
+                                                     const std::string& private_key_file);
+
+// The form parameters that authenticate the app ("&client_secret=…" or
+// "&client_assertion_type=…&client_assertion=…", "" for an empty credential), to append to a
+// token request for `token_url`. A certificate signs a fresh assertion (now, a random jti)
+// on every call.
+GraphResult<std::string> client_authentication(const ClientCredential& credential,
+                                               std::string_view client_id,
+                                               const HttpUrl& token_url);
 
 // The identity platform's answers are shallow; deeper documents are refused.
 inline constexpr std::size_t max_json_depth = 32;

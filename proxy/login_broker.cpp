@@ -58,6 +58,8 @@ calendar::IdentityConfig identity_config(const AuthConfig& auth) {
   config.tenant = auth.tenant;
   config.client_id = auth.client_id;
   config.client_secret_file = auth.client_secret_file;
+  config.certificate_file = auth.certificate_file;
+  config.private_key_file = auth.private_key_file;
   config.authority = auth.authority;
   return config;
 }
@@ -128,6 +130,10 @@ asio::awaitable<BrokeredLogin> LoginBroker::authorize(std::string login, std::st
   if (user.mode == AuthMode::app) {
     auto token = co_await identity_->client_credentials(calendar::imap_app_scope);
     if (!token) {
+      // The identity platform's error and AADSTS code (a wrong secret or certificate) say
+      // what to fix; the message names no secret.
+      log_event(LogLevel::warn, "app_token_failed",
+                {field("error", sanitize_for_log(token.error().message))});
       result.refusal = LoginRefusal::unavailable;
       result.reason = "app token: " + std::string(calendar::graph_errc_name(token.error().code));
       co_return result;

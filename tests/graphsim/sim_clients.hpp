@@ -2,10 +2,16 @@
 // The apps registered with the simulated identity platform, DIR/clients.json (re-read on
 // every request):
 //   {"clients": [{"tenant": "contoso.onmicrosoft.com", "tenant_id": "<guid>",
-//                 "client_id": "<guid>", "client_secret": "…", "client_assertion": "…",
+//                 "client_id": "<guid>", "client_secret": "…",
+//                 "certificates": ["app.crt", "-----BEGIN CERTIFICATE-----\n…"],
 //                 "allow_public_client": true,
 //                 "imap_app_roles": ["IMAP.AccessAsApp"]}]}
-// A client_assertion is compared as a string: the simulator checks no assertion signatures.
+// certificates (or one "certificate") are the app's certificate credentials: PEM text, or
+// the path of a PEM file (relative to DIR). A client_assertion is checked as Entra does:
+// a JWT signed RS256 (or PS256) by the key of a registered certificate named by its x5t
+// (SHA-1) or x5t#S256 thumbprint, aud the token endpoint the request was sent to
+// (http://{Host}/{tenant name or id}/oauth2/v2.0/token), iss = sub = client_id, a jti,
+// exp in the future and nbf not (no clock skew allowed: the tests run on one machine).
 // allow_public_client (default true) is Entra's "Allow public client flows": without it
 // the device-code grant must carry the client's secret. imap_app_roles (default
 // ["IMAP.AccessAsApp"]) are the application permissions the admin consented to on Office
@@ -29,6 +35,9 @@ struct ClientApp {
   std::string tenant_id; // GUID (clients.json's, or derived from the name)
   std::string client_id;
   boost::json::object entry;
+  std::vector<std::string> certificates; // PEM texts
+  // The audiences a client assertion may name: set by the token endpoint.
+  std::vector<std::string> token_endpoints;
 };
 
 // The apps of `tenant` (a name or a tenant id); empty when the tenant is unknown.

@@ -335,15 +335,25 @@ Response Simulator::token(const Request& request, const std::string& tenant,
   if (!client_id) {
     return missing_parameter("client_id");
   }
-  const ClientApp* client = nullptr;
+  const ClientApp* found = nullptr;
   for (const auto& c : clients) {
     if (c.client_id == *client_id) {
-      client = &c;
+      found = &c;
     }
   }
-  if (client == nullptr) {
+  if (found == nullptr) {
     return client_not_found(*client_id, tenant);
   }
+  // What a client assertion may name as its audience: this endpoint, by the tenant's name or
+  // id.
+  ClientApp with_audience = *found;
+  const std::string base = "http://" + host_of(request, options_) + "/";
+  const std::string endpoint =
+      device_code_endpoint ? "/oauth2/v2.0/devicecode" : "/oauth2/v2.0/token";
+  for (const std::string& name : {tenant, found->tenant_id}) {
+    with_audience.token_endpoints.push_back(base + name + endpoint);
+  }
+  const ClientApp* client = &with_audience;
   if (device_code_endpoint) {
     return identity_.start_device_code(*client, *form);
   }

@@ -59,6 +59,38 @@ def identity_error_shape(body, error, aadsts):
             and {"timestamp", "trace_id", "correlation_id", "error_uri"} <= set(body))
 
 
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def make_app_certificate(directory, name):
+    """A self-signed RSA certificate and key made with openssl; (key path, DER bytes)."""
+    key, crt = os.path.join(directory, name + ".key"), os.path.join(directory, name + ".crt")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=" + name, "-keyout", key, "-out", crt],
+                   check=True, capture_output=True)
+    der = subprocess.run(["openssl", "x509", "-in", crt, "-outform", "DER"],
+                         check=True, capture_output=True).stdout
+    return key, der
+
+
+def client_assertion(key, der, claims, thumbprint="x5t"):
+    """A JWT client assertion signed RS256 by `key`, naming the certificate `der`."""
+    header = {"alg": "RS256", "typ": "JWT"}
+    if thumbprint == "x5t":
+        header["x5t"] = b64url(hashlib.sha1(der).digest())
+    else:
+        header["x5t#S256"] = b64url(hashlib.sha256(der).digest())
+    signing_input = b64url(json.dumps(header).encode()) + "." + b64url(json.dumps(claims).encode())
+    signature = subprocess.run(["openssl", "dgst", "-sha256", "-sign", key],
+                               input=signing_input.encode(), check=True,
+                               capture_output=True).stdout
+    return signing_input + "." + b64url(signature)
+
+
+CERTS = {}
+
+
 def messages_query(**params):
     return "/v1.0/users/alice@contoso.com/messages?" + urllib.parse.urlencode(
         params, quote_via=urllib.parse.quote)
@@ -72,9 +104,13 @@ def main():
         os.makedirs(messages)
         for name in ("reply-accepted", "request-weekly-berlin", "cancel-series-berlin"):
             shutil.copy(os.path.join(FIXTURES, name + ".json"), messages)
+        # The app's certificate credential, registered by path (relative to the data
+        # directory); "stranger" is a certificate the app registration does not have.
+        CERTS["app"] = make_app_certificate(data, "app")
+        CERTS["stranger"] = make_app_certificate(data, "stranger")
         with open(os.path.join(data, "clients.json"), "w") as f:
             json.dump({"clients": [{"tenant": TENANT, "client_id": "app", "client_secret": "pw",
-                                    "client_assertion": "signed.jwt.value"}]}, f)
+                                    "certificates": ["app.crt"]}]}, f)
         control = os.path.join(data, "control.json")
         with open(control, "w") as f:
             f.write("{}")
@@ -89,6 +125,7 @@ def main():
             _, log = proc.communicate(timeout=10)
         check("GET /v1.0/users/alice@contoso.com/messages" in log, "request log on stderr")
         check(token not in log and "client_secret" not in log, "the log holds no token or secret")
+        check(CERTS["assertion"] not in log, "the log holds no client assertion")
     finally:
         shutil.rmtree(data, ignore_errors=True)
     identity_checks(exe)
@@ -97,6 +134,55 @@ def main():
         return 1
     print("graphsim smoke test passed")
     return 0
+
+
+def certificate_checks(port):
+    """Certificate credentials: the client assertion checked as Entra checks it."""
+    key, der = CERTS["app"]
+    stranger_key, stranger_der = CERTS["stranger"]
+    now = int(time.time())
+    aud = f"http://127.0.0.1:{port}/{TENANT}/oauth2/v2.0/token"
+
+    def claims(**changes):
+        c = {"aud": aud, "iss": "app", "sub": "app", "jti": f"jti-{time.monotonic_ns()}",
+             "nbf": now, "iat": now, "exp": now + 600}
+        c.update(changes)
+        return c
+
+    def present(assertion):
+        return token_request(port, grant_type="client_credentials", client_id="app",
+                             client_assertion_type=
+                             "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                             client_assertion=assertion, scope=SCOPE)
+
+    CERTS["assertion"] = client_assertion(key, der, claims())
+    status, body = present(CERTS["assertion"])
+    check(status == 200 and "access_token" in body, "certificate assertion accepted (x5t)")
+    status, body = present(client_assertion(key, der, claims(), thumbprint="x5t#S256"))
+    check(status == 200 and "access_token" in body, "certificate assertion accepted (x5t#S256)")
+    status, body = present(client_assertion(stranger_key, stranger_der, claims()))
+    check(status == 401 and identity_error_shape(body, "invalid_client", 700027)
+          and "not registered" in body["error_description"], "unregistered certificate")
+    status, body = present(client_assertion(stranger_key, der, claims()))
+    check(status == 401 and identity_error_shape(body, "invalid_client", 700027)
+          and "signature validation" in body["error_description"], "bad signature")
+    status, body = present(client_assertion(key, der, claims(iat=now - 3600, nbf=now - 3600,
+                                                             exp=now - 3000)))
+    check(status == 401 and identity_error_shape(body, "invalid_client", 700024),
+          "expired assertion")
+    status, body = present(client_assertion(key, der, claims(nbf=now + 600, exp=now + 1200)))
+    check(status == 401 and identity_error_shape(body, "invalid_client", 700024),
+          "assertion not yet valid")
+    status, body = present(client_assertion(key, der, claims(
+        aud=f"https://login.microsoftonline.com/{TENANT}/oauth2/v2.0/token")))
+    check(status == 401 and identity_error_shape(body, "invalid_client", 700023),
+          "assertion for another audience")
+    status, body = present(client_assertion(key, der, claims(iss="other", sub="other")))
+    check(status == 401 and identity_error_shape(body, "invalid_client", 700021),
+          "assertion for another client")
+    status, body = present("signed.jwt.value")
+    check(status == 400 and identity_error_shape(body, "invalid_request", 50027),
+          "malformed assertion")
 
 
 def run_checks(port, data, control):
@@ -108,11 +194,7 @@ def run_checks(port, data, control):
     check(body["token_type"] == "Bearer" and body["expires_in"] == 600, "token values")
     token = body["access_token"]
     auth = {"Authorization": "Bearer " + token}
-    status, body = token_request(port, grant_type="client_credentials", client_id="app",
-                                 client_assertion_type=
-                                 "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                                 client_assertion="signed.jwt.value", scope=SCOPE)
-    check(status == 200 and "access_token" in body, "certificate assertion accepted")
+    certificate_checks(port)
     status, body = token_request(port, grant_type="client_credentials", client_id="app",
                                  client_secret="wrong", scope=SCOPE)
     check(status == 401 and identity_error_shape(body, "invalid_client", 7000215), "bad secret")
@@ -258,7 +340,8 @@ def run_checks(port, data, control):
 
     status, _, raw = request(port, "GET", "/_stats")
     stats = json.loads(raw)
-    check(status == 200 and stats["max_in_flight"] >= 1 and stats["tokens_issued"] == 2,
+    # Tokens: one for the secret, two for certificate assertions (x5t, x5t#S256).
+    check(status == 200 and stats["max_in_flight"] >= 1 and stats["tokens_issued"] == 3,
           "stats")
     return token
 

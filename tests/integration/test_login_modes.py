@@ -18,7 +18,9 @@ One gateway serves alice in the delegated mode (`[auth] mode`) and bob in the ap
     refresh token gives NO [AUTHENTICATIONFAILED] saying to enrol again, and `users list`
     shows the flag;
   - app: `icalgate users add` issues an app password; logins use the app's token for the
-    mailbox; a mailbox not granted to the app is refused upstream;
+    mailbox; a mailbox not granted to the app is refused upstream; with certificate
+    credentials instead of the secret, a registered certificate gets the token and another
+    is refused;
   - wrong app passwords are refused (with the per-IP penalty), the store holds no password or
     token in clear, and no log line holds one.
 """
@@ -263,6 +265,54 @@ SyncState *
         c.logout()
         self.assertLessEqual(sim_stats().get("app_tokens", 0) - before, 1)
         self.assertRegex(GATEWAY.log_text(), r"login session=\d+ .*user=bob@contoso.com .*mode=app")
+
+    def test_app_mode_with_certificate_credentials(self):
+        # [auth] with certificate_file + private_key_file instead of the secret: the gateway
+        # signs a client assertion with the key of a certificate the app registration carries.
+        # A certificate it does not carry is refused (AADSTS700027), and the login with it.
+        keys = GRAPH.workdir / "app-certificates"
+        keys.mkdir(exist_ok=True)
+        for name in ("registered", "stranger"):
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                            "-subj", f"/CN=icalgate-{name}", "-keyout", str(keys / f"{name}.key"),
+                            "-out", str(keys / f"{name}.crt")], check=True, capture_output=True)
+        clients_path = GRAPH.data_dir / "clients.json"
+        original = clients_path.read_text()
+        clients = json.loads(original)
+        clients["clients"][0]["certificates"] = [(keys / "registered.crt").read_text()]
+        clients_path.write_text(json.dumps(clients))
+
+        def with_certificate(name: str) -> str:
+            secret = f'client_secret_file = "{GRAPH.secret_file}"'
+            self.assertIn(secret, EXTRA)
+            return EXTRA.replace(secret, f'certificate_file = "{keys / name}.crt"\n'
+                                         f'private_key_file = "{keys / name}.key"')
+
+        try:
+            gw = WORLD.start_gateway(name="certificate", extra_config=with_certificate("registered"))
+            try:
+                before = sim_stats().get("app_tokens", 0)
+                c = imap_login(BOB, PASSWORDS[BOB], gw)
+                self.assertEqual(c.select("INBOX")[0], "OK")
+                c.logout()
+                self.assertEqual(sim_stats().get("app_tokens", 0) - before, 1)
+                self.assertRegex(gw.log_text(), r"login session=\d+ .*user=bob@contoso.com .*mode=app")
+            finally:
+                gw.stop()
+            gw = WORLD.start_gateway(name="stranger", extra_config=with_certificate("stranger"))
+            try:
+                before = sim_stats().get("app_tokens", 0)
+                with self.assertRaises(imaplib.IMAP4.error):
+                    imap_login(BOB, PASSWORDS[BOB], gw)
+                self.assertEqual(sim_stats().get("app_tokens", 0), before)
+                log = gw.log_text()
+                self.assertIn("AADSTS700027", log)
+                self.assertNotIn("client_assertion=", log)
+                self.assertNotIn("PRIVATE KEY", log)
+            finally:
+                gw.stop()
+        finally:
+            clients_path.write_text(original)
 
     def test_app_mode_mailbox_not_granted_is_refused_upstream(self):
         r = users_command("add", "carol@contoso.com")
