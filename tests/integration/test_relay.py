@@ -1106,6 +1106,27 @@ class BadInputTest(Base):
         self.assertRegex(resp, rb"^(X1 (NO|BAD)|\* BYE) ", "a literal above max_literal_size")
         self.assertServing()
 
+    @gateway_only("after login, the gateway's own BADs are counted like before it")
+    def test_bad_flood_after_login_ends_with_bye(self):
+        c = self.logged_in(BOB)
+        long_lines = [b"L%d NOOP " % i + b"l" * (MAX_LINE_LENGTH * 2) + b"\r\n" for i in range(MAX_BAD_COMMANDS + 2)]
+        seen = send_until_bye(c, long_lines)
+        bads = [s for s in seen if re.match(rb"^L\d+ BAD ", s)]
+        self.assertTrue(seen and seen[-1].startswith(b"* BYE Too many bad commands"), seen)
+        self.assertEqual(len(bads), MAX_BAD_COMMANDS, seen)
+        self.assertEqual(c.read_until_closed(10), b"")
+        self.assertServing()
+
+    @gateway_only("framing is the gateway's")
+    def test_framing_error_mid_command_says_bye(self):
+        c = self.logged_in(BOB)
+        # The literal has gone upstream when the rest of the command turns out too long to
+        # frame: the command cannot be completed, so the session ends, with a reason.
+        c.send(b"M1 APPEND INBOX {5+}\r\nhello " + b"x" * (MAX_LINE_LENGTH * 2) + b"\r\n")
+        rest = c.read_until_closed(10)
+        self.assertIn(b"* BYE Command line too long", rest)
+        self.assertServing()
+
     def test_bad_command_flood_ends_with_bye(self):
         c = self.imaps()
         limit = MAX_BAD_COMMANDS + 1 if ICALGATE else 30
