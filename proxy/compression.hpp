@@ -5,7 +5,10 @@
 //
 // Memory per session matters more here than the last per cent of ratio. What the gateway
 // sends is compressed write by write, each ending with a sync flush, by one compressor per
-// thread that starts afresh for every write: sessions hold none.
+// thread that starts afresh for every write: sessions hold only the last few KiB they sent,
+// which the client's decompressor still has in its window, as that compressor's dictionary.
+// Without it the ratio would depend on how the upstream's bytes happen to arrive: a FETCH
+// relayed in 512-byte writes compressed to 0.68 of its size, with 8 KiB of history to 0.15.
 // What the client sends may refer back up to 32 KiB (its window is its choice); between
 // bursts the decompressor is put away as just that history (usually a few commands' worth)
 // and rebuilt from it when the client speaks again.
@@ -46,9 +49,11 @@ class Compression {
  private:
   struct Inflater;
   bool ensure_inflater();
+  void remember_sent(std::string_view in);
 
   std::unique_ptr<Inflater> inflater_;
   std::string history_; // the decompressor's window while it is released
+  std::string sent_;    // the end of what was compressed: the next write's dictionary
   bool pending_output_ = false;
   bool huffman_only_ = false; // what is sent hardly repeats itself (see compress())
   unsigned writes_since_full_ = 0;
