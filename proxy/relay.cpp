@@ -39,8 +39,10 @@ bool Relay::client_writable() const {
   return !write_cut_ && io_.upstream_reader.framer().at_message_boundary();
 }
 
-asio::awaitable<error_code> Relay::write_client(std::string_view bytes) {
-  while (writing_client_) {
+asio::awaitable<error_code> Relay::write_client(std::string_view bytes, bool own_answer) {
+  // The gateway's own answers wait until the client is between two of the upstream's
+  // responses: a BAD written while a FETCH literal streams would land inside the message.
+  while (writing_client_ || (own_answer && !client_between_responses_)) {
     auto& write_done = signal(write_done_);
     write_done.expires_at(asio::steady_timer::time_point::max());
     co_await write_done.async_wait(use_tuple);
@@ -55,6 +57,10 @@ asio::awaitable<error_code> Relay::write_client(std::string_view bytes) {
   io_.bytes_to_client += n;
   write_cut_ = static_cast<bool>(ec);
   writing_client_ = false;
+  if (!own_answer) {
+    // What the upstream side wrote ends where its framing stands.
+    client_between_responses_ = upstream_message_start_;
+  }
   if (write_done_) {
     write_done_->cancel();
   }
@@ -236,7 +242,7 @@ asio::awaitable<void> Relay::client_to_upstream() {
     if (!local_answers_.empty()) {
       const std::string answers = std::move(local_answers_);
       local_answers_.clear();
-      if (co_await write_client(answers)) {
+      if (co_await write_client(answers, true)) {
         finish(RelayEnd::client_closed);
         co_return;
       }

@@ -55,8 +55,9 @@ class Relay {
   // Whether a line can still be written to the client: no write was cut short and no
   // response is half sent.
   bool client_writable() const;
-  // Writes to the client, taking turns with the other direction.
-  asio::awaitable<error_code> write_client(std::string_view bytes);
+  // Writes to the client, taking turns with the other direction; an answer of the gateway's
+  // own waits for the end of the upstream's response under way.
+  asio::awaitable<error_code> write_client(std::string_view bytes, bool own_answer = false);
 
  private:
   bool handle_client_frame(const protocol::Frame& frame); // false: stop the relay
@@ -84,6 +85,7 @@ class Relay {
   // and each timer is about a hundred bytes that thousands of idle sessions would hold.
   std::unique_ptr<asio::steady_timer> write_done_;
   bool writing_client_ = false;
+  bool client_between_responses_ = true; // what was written ends a whole response
   bool write_cut_ = false;
   // client → upstream
   bool client_message_start_ = true;

@@ -150,6 +150,11 @@ class Link:
             pos = 0
             self._note_response(response)
             out += response
+        if out and self.shim.stall_in_literals and len(out) > 64 * 1024:
+            half = len(out) // 2
+            self._g.sendall(bytes(out[:half]))
+            time.sleep(self.shim.stall_in_literals)
+            out = out[half:]
         if out:
             self._g.sendall(bytes(out))
 
@@ -217,9 +222,13 @@ class Link:
 
 
 class ExchangeShim:
-    def __init__(self, upstream_port: int, certs: dict[str, Path], *, expire_tokens: bool = False):
+    def __init__(self, upstream_port: int, certs: dict[str, Path], *, expire_tokens: bool = False,
+                 stall_in_literals: float = 0.0):
         self.upstream_port = upstream_port
         self.expire_tokens = expire_tokens
+        # A large response is sent in two halves this many seconds apart, so that the
+        # gateway waits for its upstream in the middle of a literal (as behind a slow link).
+        self.stall_in_literals = stall_in_literals
         self.server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.server_context.load_cert_chain(str(certs["fullchain"]), str(certs["privkey"]))
         self.client_context = env.client_tls_context(certs["ca"])

@@ -1083,6 +1083,42 @@ class RelayTest(Base):
 
 
 class BadInputTest(Base):
+    @gateway_only("Dovecot answers STARTTLS after TLS itself")
+    def test_gateway_answer_waits_for_a_streaming_literal(self):
+        # A client that pipelines a bad command behind a large FETCH: the gateway's own BAD
+        # comes between responses, never inside the literal still streaming. The shim stalls
+        # in the middle of the literal, so the gateway is waiting for its upstream then.
+        shim_class = StarttlsExchangeShim if UPSTREAM_TLS == "starttls" else exchange_shim.ExchangeShim
+        shim = shim_class(self.w.upstream_port_for(UPSTREAM_TLS), self.w.certs, stall_in_literals=1.0).start()
+        self.addCleanup(shim.stop)
+        gw = env.Gateway(self.w.icalgate, self.w.root, self.w.certs, shim.port, UPSTREAM_TLS, name="stalling",
+                         upstream={"connect_timeout": "15s"})
+        self.own_gateway(gw)
+        d = self.direct()
+        d.login(BOB, password(BOB))
+        d.command(b"DELETE Streaming")
+        d.check(b"CREATE Streaming")
+        self.addCleanup(lambda: d.command(b"DELETE Streaming"))
+        msg = b"Subject: streaming\r\nMessage-ID: <streaming@contoso.com>\r\n\r\n" + b"".join(
+            b"%08d some text of a large message\r\n" % i for i in range(20000))
+        _, tagged = d.append("Streaming", msg)
+        uid = int(re.search(rb"\[APPENDUID \d+ (\d+)\]", tagged).group(1))
+        c = Imap(gw.imaps_port, tls=True, ca_file=self.w.certs["ca"])
+        self.addCleanup(c.close)
+        c.login(BOB, password(BOB))
+        c.check(b"EXAMINE Streaming")
+        c.send(b"F1 UID FETCH %d BODY.PEEK[]\r\n" % uid)
+        self.assertRegex(c.read_line(), rb"^\* 1 FETCH \(.*\{%d\}\r\n$" % len(msg))
+        c.send(b"B1 STARTTLS\r\n")
+        self.assertEqual(c.read_exact(len(msg)), msg, "the literal came back with something inside")
+        answers = [c.read_line()]
+        while len([a for a in answers if a[:3] in (b"F1 ", b"B1 ")]) < 2:
+            answers.append(c.read_line())
+        self.assertEqual(answers[0], b")\r\n", answers)
+        self.assertTrue(any(a.startswith(b"B1 BAD ") for a in answers), answers)
+        self.assertTrue(any(a.startswith(b"F1 OK") for a in answers), answers)
+        self.assertStatus(c.command(b"NOOP")[1], b"OK")
+
     @gateway_only("Dovecot answers an over-long line with BYE at once")
     def test_overlong_line_bad_then_bye(self):
         c = self.imaps()
