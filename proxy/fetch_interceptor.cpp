@@ -236,17 +236,10 @@ bool FetchInterceptor::hold(std::string_view first_line, bool whole_command) {
     mailbox_.reset();
     select_.reset();
     uidnext_.reset();
-    if (!whole_command) {
-      return false; // a mailbox name sent as a literal: not followed, nothing is rewritten
+    if (whole_command) {
+      follow(first_line);
     }
-    auto parsed = protocol::parse_command(first_line);
-    if (parsed && (parsed->kind == protocol::CommandKind::select ||
-                   parsed->kind == protocol::CommandKind::examine)) {
-      const auto& args = std::get<protocol::SelectArgs>(parsed->args);
-      select_ = PendingSelect{parsed->tag, protocol::canonical_mailbox(args.mailbox), std::nullopt,
-                              std::nullopt};
-    }
-    return false;
+    return false; // a mailbox name sent as a literal: followed once whole (follow())
   }
   if (protocol::imap_iequals(name, "CLOSE") || protocol::imap_iequals(name, "UNSELECT")) {
     mailbox_.reset();
@@ -260,9 +253,7 @@ bool FetchInterceptor::hold(std::string_view first_line, bool whole_command) {
   }
   auto parsed = protocol::parse_command(first_line);
   if (parsed && parsed->kind == protocol::CommandKind::copy) {
-    if (mailbox_ && !select_) {
-      copies_.sent(*parsed, *mailbox_);
-    }
+    follow(*parsed);
     return false;
   }
   if (!parsed || parsed->kind != protocol::CommandKind::fetch ||
@@ -286,6 +277,23 @@ bool FetchInterceptor::hold(std::string_view first_line, bool whole_command) {
   }
   held_ = std::move(parsed).value();
   return true;
+}
+
+void FetchInterceptor::follow(std::string_view command) {
+  if (auto parsed = protocol::parse_command(command)) {
+    follow(*parsed);
+  }
+}
+
+void FetchInterceptor::follow(const protocol::Command& command) {
+  if (command.kind == protocol::CommandKind::select ||
+      command.kind == protocol::CommandKind::examine) {
+    const auto& args = std::get<protocol::SelectArgs>(command.args);
+    select_ = PendingSelect{command.tag, protocol::canonical_mailbox(args.mailbox), std::nullopt,
+                            std::nullopt};
+  } else if (command.kind == protocol::CommandKind::copy && mailbox_ && !select_) {
+    copies_.sent(command, *mailbox_);
+  }
 }
 
 void FetchInterceptor::note_response(std::string_view first_line) {

@@ -83,6 +83,9 @@ class FetchInterceptor {
   // Client side, at the first line of each command. True when the command is a FETCH that
   // must wait for run(); the relay then holds it (and everything after it) back.
   bool hold(std::string_view first_line, bool whole_command);
+  // Client side, once a SELECT, EXAMINE, COPY or MOVE that carried a literal (a mailbox name
+  // the client chose to send so) is whole; it went upstream as it came.
+  void follow(std::string_view command);
   // Upstream side, at the first line of each response outside run().
   void note_response(std::string_view first_line);
 
@@ -108,6 +111,7 @@ class FetchInterceptor {
   bool session_lost() const { return session_lost_; }
 
  private:
+  void follow(const protocol::Command& command);
   struct Row {
     std::uint32_t seq = 0;
     std::uint32_t uid = 0;

@@ -24,6 +24,13 @@ std::pair<std::string_view, std::string_view> tag_and_name(std::string_view line
   return {line.substr(0, sp), rest.substr(0, end)};
 }
 
+// Commands whose mailbox names the rewrite follows (UID COPY and UID MOVE among "UID").
+bool follows_mailboxes(std::string_view name) {
+  return protocol::imap_iequals(name, "SELECT") || protocol::imap_iequals(name, "EXAMINE") ||
+         protocol::imap_iequals(name, "COPY") || protocol::imap_iequals(name, "MOVE") ||
+         protocol::imap_iequals(name, "UID");
+}
+
 } // namespace
 
 Relay::Relay(RelayEnds ends) : io_(ends) {}
@@ -126,8 +133,11 @@ bool Relay::handle_client_frame(const protocol::Frame& frame) {
         local_answers_ += std::string(tag) + " BAD TLS is already active\r\n";
         return count_bad();
       } else if (protocol::imap_iequals(name, "ID")) {
-        collecting_id_ = true;
-        id_command_.clear();
+        copying_ = Copying::id;
+        command_copy_.clear();
+      } else if (io_.interceptor != nullptr && !frame.message_end && follows_mailboxes(name)) {
+        copying_ = Copying::followed;
+        command_copy_.clear();
       } else if (protocol::imap_iequals(name, "LOGOUT")) {
         logout_sent_ = true;
       }
@@ -149,8 +159,8 @@ bool Relay::handle_client_frame(const protocol::Frame& frame) {
   } else if (frame.kind == protocol::FrameKind::literal) {
     sync_pending_ = false;
   }
-  if (collecting_id_) {
-    note_id_command(frame);
+  if (copying_ != Copying::none) {
+    note_command_copy(frame);
   }
   to_upstream_.append(frame.bytes);
   client_message_start_ = frame.message_end;
@@ -193,22 +203,24 @@ std::string Relay::compress_answer(std::string_view command, std::string_view ta
   return t + " OK DEFLATE active\r\n";
 }
 
-void Relay::note_id_command(const protocol::Frame& frame) {
-  // Thunderbird sends ID only after login; its name belongs in the session's log line. The
-  // command is still relayed untouched; this copy is bounded and parsed once complete.
-  constexpr std::size_t max_id_command = 8 * 1024;
-  if (id_command_.size() + frame.bytes.size() > max_id_command) {
-    collecting_id_ = false;
-    std::string().swap(id_command_);
+void Relay::note_command_copy(const protocol::Frame& frame) {
+  // Thunderbird sends ID only after login; its name belongs in the session's log line. A
+  // mailbox name sent as a literal must reach the rewrite's bookkeeping. The command is
+  // still relayed untouched; this copy is bounded and parsed once complete.
+  constexpr std::size_t max_command_copy = 8 * 1024;
+  if (command_copy_.size() + frame.bytes.size() > max_command_copy) {
+    copying_ = Copying::none;
+    std::string().swap(command_copy_);
     return;
   }
-  id_command_.append(frame.bytes);
+  command_copy_.append(frame.bytes);
   if (!frame.message_end) {
     return;
   }
-  collecting_id_ = false;
-  if (auto parsed = protocol::parse_command(id_command_);
-      parsed && parsed->kind == protocol::CommandKind::id) {
+  if (copying_ == Copying::followed) {
+    io_.interceptor->follow(command_copy_);
+  } else if (auto parsed = protocol::parse_command(command_copy_);
+             parsed && parsed->kind == protocol::CommandKind::id) {
     const auto& args = std::get<protocol::IdArgs>(parsed->args);
     if (args.params) {
       for (const auto& [key, value] : *args.params) {
@@ -218,7 +230,8 @@ void Relay::note_id_command(const protocol::Frame& frame) {
       }
     }
   }
-  std::string().swap(id_command_);
+  copying_ = Copying::none;
+  std::string().swap(command_copy_);
 }
 
 asio::awaitable<void> Relay::client_to_upstream() {

@@ -66,7 +66,7 @@ class Relay {
   std::string compress_answer(std::string_view command, std::string_view tag);
   // Counts a BAD the gateway answered; false (the relay ends) once there were too many.
   bool count_bad();
-  void note_id_command(const protocol::Frame& frame);
+  void note_command_copy(const protocol::Frame& frame);
   void refresh_deadline();
   void finish(RelayEnd end);
   // The client side hands a held FETCH to the upstream side and waits until it is forwarded.
@@ -96,8 +96,11 @@ class Relay {
   std::string_view protocol_error_;
   std::uint32_t bad_commands_ = 0; // BADs the gateway itself answered
   bool compress_next_ = false;     // COMPRESS accepted: everything after its OK is deflated
-  bool collecting_id_ = false;     // an ID command is being assembled (for the client name)
-  std::string id_command_;
+  // A command copied as it goes upstream, parsed once whole: ID (for the client name), or
+  // one with a literal whose mailbox names the rewrite follows.
+  enum class Copying : std::uint8_t { none, id, followed };
+  Copying copying_ = Copying::none;
+  std::string command_copy_;
   // a synchronizing literal announced and not yet answered by the upstream
   bool sync_pending_ = false;
   std::string sync_tag_;

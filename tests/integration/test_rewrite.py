@@ -1094,6 +1094,44 @@ class RestartAndFailureTest(RewriteBase):
                     d.command(b"DELETE " + env.quote(name))
 
 
+    def test_mailbox_names_sent_as_literals_are_followed(self):
+        # A client may send any mailbox name as a literal: the session still sees what every
+        # other session sees, and a copy made so keeps its source's decision.
+        uid = self.entries("rewrite")[0][0]
+        gw = self.fresh_gateway("literal-names")
+        graph_down = [{"path_prefix": "/v1.0/users/", "method": "GET", "status": 503}]
+
+        def literal_command(conn: env.Imap, tag: bytes, head: bytes, name: bytes) -> bytes:
+            conn.send(tag + b" " + head + b" {%d}\r\n" % len(name))
+            self.assertTrue(conn.read_response().startswith(b"+"))
+            conn.send(name + b"\r\n")
+            _, tagged = conn.collect(tag)
+            self.assertEqual(env.status_of(tagged), b"OK", tagged)
+            return tagged
+
+        with self.direct_session() as d:
+            d.command(b"DELETE LitDest")
+            d.check(b"CREATE LitDest")
+        try:
+            with env.Imap(gw.imaps_port, tls=True, ca_file=self.w.certs["ca"]) as c:
+                c.login(ALICE, env.USERS[ALICE])
+                literal_command(c, b"L1", b"SELECT", b"INBOX")
+                shown = fetch_literals(c, b"UID FETCH %d (UID BODY.PEEK[])" % uid)[uid]
+                self.assertEqual(len(calendar_parts(shown)), 1)
+                copied = literal_command(c, b"L2", b"UID COPY %d" % uid, b"LitDest")
+                new_uid = int(re.search(rb"\[COPYUID \d+ \d+ (\d+)\]", copied).group(1))
+            with self.gateway_session(gw) as c:
+                self.assertEqual(fetch_literals(c, b"UID FETCH %d (UID BODY.PEEK[])" % uid)[uid], shown)
+            GRAPH.set_faults(graph_down)
+            with self.gateway_session(gw, "LitDest") as c:
+                self.assertEqual(fetch_literals(c, b"UID FETCH %d (UID BODY.PEEK[])" % new_uid)[new_uid], shown)
+        finally:
+            GRAPH.set_faults([])
+            gw.stop()
+            with self.direct_session() as d:
+                d.command(b"DELETE LitDest")
+
+
 class SettingsTest(RewriteBase):
     def originals(self) -> dict[int, bytes]:
         with self.direct_session() as d:
