@@ -86,6 +86,8 @@ class FetchInterceptor {
   // Client side, once a SELECT, EXAMINE, COPY or MOVE that carried a literal (a mailbox name
   // the client chose to send so) is whole; it went upstream as it came.
   void follow(std::string_view command);
+  // Whether a mailbox is selected (or being selected) whose FETCHes are decided.
+  bool following() const { return mailbox_.has_value() || select_.has_value(); }
   // Upstream side, at the first line of each response outside run().
   void note_response(std::string_view first_line);
 

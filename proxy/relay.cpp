@@ -31,6 +31,19 @@ bool follows_mailboxes(std::string_view name) {
          protocol::imap_iequals(name, "UID");
 }
 
+// Whether a command line is a FETCH or UID FETCH.
+bool names_fetch(std::string_view line) {
+  const auto [tag, name] = tag_and_name(line);
+  if (protocol::imap_iequals(name, "FETCH")) {
+    return true;
+  }
+  if (!protocol::imap_iequals(name, "UID")) {
+    return false;
+  }
+  const auto [uid, second] = tag_and_name(line.substr(tag.size() + 1));
+  return protocol::imap_iequals(second, "FETCH");
+}
+
 } // namespace
 
 Relay::Relay(RelayEnds ends) : io_(ends) {}
@@ -95,6 +108,9 @@ bool Relay::handle_client_frame(const protocol::Frame& frame) {
     }
     return true;
   }
+  if (frame.error && inliner_) {
+    return gather_frame(frame); // nothing of it went upstream: refused as a whole
+  }
   if (frame.error) {
     if (!client_message_start_) {
       // Part of this command already went upstream; it cannot be completed.
@@ -109,6 +125,9 @@ bool Relay::handle_client_frame(const protocol::Frame& frame) {
                       std::string(framing_rejection(*frame.error)) + "\r\n";
     skipping_client_ = !frame.message_end;
     return count_bad();
+  }
+  if (inliner_) {
+    return gather_frame(frame);
   }
   if (frame.kind == protocol::FrameKind::line) {
     if (log_enabled(LogLevel::trace)) {
@@ -142,6 +161,12 @@ bool Relay::handle_client_frame(const protocol::Frame& frame) {
         logout_sent_ = true;
       }
       current_tag_ = tag;
+      if (!done && frame.literal && io_.interceptor != nullptr && io_.interceptor->following() &&
+          names_fetch(frame.bytes)) {
+        // Header field names sent as literals: the FETCH is read whole before it goes on.
+        inliner_.emplace(io_.limits.max_line_length);
+        return gather_frame(frame);
+      }
       if (!done) {
         if (io_.interceptor != nullptr && io_.interceptor->hold(frame.bytes, frame.message_end)) {
           // The upstream side forwards it once its messages are decided.
@@ -164,6 +189,40 @@ bool Relay::handle_client_frame(const protocol::Frame& frame) {
   }
   to_upstream_.append(frame.bytes);
   client_message_start_ = frame.message_end;
+  return true;
+}
+
+bool Relay::gather_frame(const protocol::Frame& frame) {
+  client_message_start_ = frame.message_end;
+  switch (inliner_->add(frame)) {
+  case protocol::LiteralInliner::Step::more:
+    return true;
+  case protocol::LiteralInliner::Step::literal_wanted:
+    local_answers_ += "+ Ready for literal data\r\n";
+    return true;
+  case protocol::LiteralInliner::Step::refused: {
+    local_answers_ += current_tag_ + " BAD " + std::string(inliner_->refusal()) + "\r\n";
+    inliner_.reset();
+    const bool sync_announced = frame.kind == protocol::FrameKind::line && frame.literal &&
+                                !frame.literal->non_synchronizing && !frame.error;
+    if (sync_announced && io_.client_reader.framer().cancel_literal()) {
+      client_message_start_ = true; // answered BAD instead of "+": the client sends no more
+    } else {
+      skipping_client_ = !frame.message_end;
+    }
+    return count_bad();
+  }
+  case protocol::LiteralInliner::Step::done:
+    break;
+  }
+  std::string command = inliner_->command();
+  inliner_.reset();
+  if (io_.interceptor->hold(command, true)) {
+    holding_ = true;
+    return true;
+  }
+  ++in_flight_;
+  to_upstream_.append(command);
   return true;
 }
 

@@ -4,6 +4,7 @@
 // CAPABILITY lists, answer COMPRESS and STARTTLS itself, follow IDLE, and stop at a message
 // boundary. Bytes are otherwise forwarded untouched, coalesced into large writes.
 
+#include "protocol/literal_inliner.hpp"
 #include "proxy/config.hpp"
 #include "proxy/fetch_interceptor.hpp"
 #include "proxy/redact.hpp"
@@ -11,6 +12,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace icalgate::proxy {
@@ -67,6 +69,8 @@ class Relay {
   // Counts a BAD the gateway answered; false (the relay ends) once there were too many.
   bool count_bad();
   void note_command_copy(const protocol::Frame& frame);
+  // A FETCH being read whole (see LiteralInliner); false: stop the relay.
+  bool gather_frame(const protocol::Frame& frame);
   void refresh_deadline();
   void finish(RelayEnd end);
   // The client side hands a held FETCH to the upstream side and waits until it is forwarded.
@@ -101,6 +105,7 @@ class Relay {
   enum class Copying : std::uint8_t { none, id, followed };
   Copying copying_ = Copying::none;
   std::string command_copy_;
+  std::optional<protocol::LiteralInliner> inliner_; // a FETCH with literals, not yet whole
   // a synchronizing literal announced and not yet answered by the upstream
   bool sync_pending_ = false;
   std::string sync_tag_;

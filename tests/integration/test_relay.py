@@ -989,6 +989,26 @@ class RelayTest(Base):
         self.assertLessEqual(caps, direct_caps, "the gateway advertises what the upstream lacks")
 
     @gateway_only("Dovecot itself implements COMPRESS=DEFLATE")
+    def test_fetch_with_literal_field_names(self):
+        # Header field names as literals, synchronizing and not: the answers are Dovecot's
+        # (with the rewrite on, the gateway reads such a FETCH whole and asks "+" itself).
+        def run(conn: Imap) -> list[bytes]:
+            conn.check(b"EXAMINE INBOX")
+            conn.send(b"L1 FETCH 1:* (UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS ({7}\r\n")
+            self.assertTrue(conn.read_response().startswith(b"+"))
+            conn.send(b"Subject {12+}\r\nContent-Type {0}\r\n")
+            self.assertTrue(conn.read_response().startswith(b"+"))
+            conn.send(b")])\r\n")
+            untagged, tagged = conn.collect(b"L1")
+            self.assertStatus(tagged, b"OK", "FETCH with literals")
+            return untagged
+
+        d = self.direct()
+        d.login(ALICE, password(ALICE))
+        expected = run(d)
+        self.assertEqual(len(expected), len(self.w.seed_messages))
+        self.assertEqual(run(self.logged_in(ALICE)), expected)
+
     def test_compress_deflate(self):
         if ICALGATE is None:
             self.skipTest("gateway only: this Dovecot does not compress")

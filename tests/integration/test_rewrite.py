@@ -1132,6 +1132,30 @@ class RestartAndFailureTest(RewriteBase):
                 d.command(b"DELETE LitDest")
 
 
+    def test_fetch_naming_header_fields_as_literals(self):
+        # Header field names may come as literals: such a FETCH is decided like any other.
+        uid = self.entries("rewrite")[0][0]
+        gw = self.fresh_gateway("literal-fields")
+        items = b"(RFC822.SIZE BODY.PEEK[HEADER.FIELDS (Content-Type Subject)])"
+        try:
+            with self.gateway_session(gw) as c:
+                c.send(b"L1 UID FETCH %d (RFC822.SIZE BODY.PEEK[HEADER.FIELDS ({12}\r\n" % uid)
+                self.assertTrue(c.read_response().startswith(b"+ "))
+                c.send(b"Content-Type {7+}\r\nSubject)])\r\n")
+                untagged, tagged = c.collect(b"L1")
+                self.assertEqual(env.status_of(tagged), b"OK", tagged)
+                self.assertIn(b"multipart/", untagged[0])
+                # The same answer as for quoted names, and the size of the rewritten message.
+                self.assertEqual(untagged, c.check(b"UID FETCH %d %s" % (uid, items)))
+                whole = fetch_literals(c, b"UID FETCH %d (UID BODY.PEEK[])" % uid)[uid]
+                self.assertIn(b"RFC822.SIZE %d " % len(whole), untagged[0])
+                # A literal that no header field name can be is refused, and the session goes on.
+                _, tagged = c.command(b"UID FETCH %d BODY.PEEK[HEADER.FIELDS ({2+}\r\n\xc3\xa9)]" % uid)
+                self.assertEqual(env.status_of(tagged), b"BAD", tagged)
+                self.assertEqual(c.check(b"UID FETCH %d %s" % (uid, items)), untagged)
+        finally:
+            gw.stop()
+
 class SettingsTest(RewriteBase):
     def originals(self) -> dict[int, bytes]:
         with self.direct_session() as d:
