@@ -126,15 +126,15 @@ bool Relay::handle_client_frame(const protocol::Frame& frame) {
     skipping_client_ = !frame.message_end;
     return count_bad();
   }
+  if (frame.kind == protocol::FrameKind::line && log_enabled(LogLevel::trace)) {
+    log_event(
+        LogLevel::trace, "C",
+        {field("session", io_.session_id), field("line", io_.redactor.client_line(frame.bytes))});
+  }
   if (inliner_) {
     return gather_frame(frame);
   }
   if (frame.kind == protocol::FrameKind::line) {
-    if (log_enabled(LogLevel::trace)) {
-      log_event(
-          LogLevel::trace, "C",
-          {field("session", io_.session_id), field("line", io_.redactor.client_line(frame.bytes))});
-    }
     if (client_message_start_) {
       const auto [tag, name] = tag_and_name(frame.bytes);
       const bool done = idle_ && protocol::is_idle_done(frame.bytes);
@@ -201,7 +201,9 @@ bool Relay::gather_frame(const protocol::Frame& frame) {
     local_answers_ += "+ Ready for literal data\r\n";
     return true;
   case protocol::LiteralInliner::Step::refused: {
-    local_answers_ += current_tag_ + " BAD " + std::string(inliner_->refusal()) + "\r\n";
+    const std::string_view why =
+        frame.error ? framing_rejection(*frame.error) : inliner_->refusal();
+    local_answers_ += current_tag_ + " BAD " + std::string(why) + "\r\n";
     inliner_.reset();
     const bool sync_announced = frame.kind == protocol::FrameKind::line && frame.literal &&
                                 !frame.literal->non_synchronizing && !frame.error;

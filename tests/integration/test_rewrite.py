@@ -1152,6 +1152,9 @@ class RestartAndFailureTest(RewriteBase):
                 # A literal that no header field name can be is refused, and the session goes on.
                 _, tagged = c.command(b"UID FETCH %d BODY.PEEK[HEADER.FIELDS ({2+}\r\n\xc3\xa9)]" % uid)
                 self.assertEqual(env.status_of(tagged), b"BAD", tagged)
+                # Nor can one of 5000 bytes: refused instead of "+", so the client sends no more.
+                c.send(b"L2 UID FETCH %d BODY.PEEK[HEADER.FIELDS ({5000}\r\n" % uid)
+                self.assertTrue(c.read_response().startswith(b"L2 BAD "))
                 self.assertEqual(c.check(b"UID FETCH %d %s" % (uid, items)), untagged)
         finally:
             gw.stop()
