@@ -275,6 +275,14 @@ class Imap:
                 return bytes(out)
             out += self.read_exact(int(m.group(1)))
 
+    def read_push(self) -> bytes:
+        """The next response during IDLE that is not a keepalive: Dovecot sends "* OK Still
+        here" at times it aligns per client address, so one may come at any moment."""
+        while True:
+            resp = self.read_response()
+            if not resp.startswith(b"* OK "):
+                return resp
+
     def read_until_closed(self, timeout: float = 10.0) -> bytes:
         """Everything the server sends until it closes the connection (or raise TimeoutError)."""
         deadline = time.monotonic() + timeout

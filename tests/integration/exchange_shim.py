@@ -8,7 +8,8 @@ Online does where Dovecot cannot:
     is ended when the token's `exp` passes: `* BYE Session invalidated - AccessTokenExpired`,
     then the connection closes.
 
-Everything else goes through byte for byte. Each connection is served by one thread that
+With starttls=True it stands in front of Dovecot's STARTTLS port (the greeting and the
+STARTTLS exchange pass in clear). Everything else goes through byte for byte. Each connection is served by one thread that
 does all of its I/O (an ssl socket must not be read and written from two threads), and
 what the shim says itself is put between whole responses of the upstream.
 
@@ -57,6 +58,18 @@ def token_expiry(xoauth2_b64: bytes) -> tuple[str, float] | None:
         return fields.get(b"user", b"").decode(), float(claims["exp"])
     except (ValueError, KeyError, TypeError):
         return None
+
+
+def read_clear_line(sock: socket.socket) -> bytes:
+    """One line from a socket still in clear, read byte by byte: nothing of the TLS handshake
+    that may follow it is consumed."""
+    line = b""
+    while not line.endswith(b"\n"):
+        b = sock.recv(1)
+        if not b:
+            raise ConnectionError("closed before the end of the line")
+        line += b
+    return line
 
 
 class Link:
@@ -171,20 +184,31 @@ class Link:
 
     # -- the connection's life ----------------------------------------------------------
     def run(self) -> None:
+        up = None
         try:
+            up = socket.create_connection((env.HOST, self.shim.upstream_port), timeout=30)
+            if self.shim.starttls and not self._starttls(up):
+                return
             self._g = self.shim.server_context.wrap_socket(self.raw, server_side=True)
-            self._u = self.shim.client_context.wrap_socket(
-                socket.create_connection((env.HOST, self.shim.upstream_port), timeout=30),
-                server_hostname="localhost")
+            self._u = self.shim.client_context.wrap_socket(up, server_hostname="localhost")
             self._relay()
         except (OSError, ssl.SSLError, ConnectionError):
             pass
         finally:
-            for s in (self._g, self._u, self.raw):
+            for s in (self._g, self._u, self.raw, up):
                 if s is not None:
                     with contextlib.suppress(OSError):
                         s.close()
             self.ended.set()
+
+    def _starttls(self, up: socket.socket) -> bool:
+        """Dovecot's greeting and its answer to the gateway's STARTTLS pass in clear; True
+        when both legs may now start TLS."""
+        self.raw.sendall(read_clear_line(up))  # the greeting
+        up.sendall(read_clear_line(self.raw))  # STARTTLS
+        answer = read_clear_line(up)
+        self.raw.sendall(answer)
+        return env.status_of(answer) == b"OK"
 
     def _relay(self) -> None:
         sel = selectors.DefaultSelector()
@@ -222,9 +246,11 @@ class Link:
 
 
 class ExchangeShim:
-    def __init__(self, upstream_port: int, certs: dict[str, Path], *, expire_tokens: bool = False,
-                 stall_in_literals: float = 0.0):
+    def __init__(self, upstream_port: int, certs: dict[str, Path], *, starttls: bool = False,
+                 expire_tokens: bool = False, stall_in_literals: float = 0.0):
         self.upstream_port = upstream_port
+        # In front of Dovecot's STARTTLS port, for a gateway in the starttls upstream mode.
+        self.starttls = starttls
         self.expire_tokens = expire_tokens
         # A large response is sent in two halves this many seconds apart, so that the
         # gateway waits for its upstream in the middle of a literal (as behind a slow link).

@@ -287,7 +287,10 @@ class ImaplibTest(ClientBase):
                 _, tagged = other.append("INBOX", b"Subject: pushed %s\r\n\r\nbody\r\n" % mode.encode())
                 self.assertEqual(env.status_of(tagged), b"OK")
             m.sock.settimeout(10)
-            self.assertEqual(m.readline(), b"* %d EXISTS\r\n" % (count + 1))
+            pushed = m.readline()
+            while pushed.startswith(b"* OK "):  # Dovecot's IDLE keepalive, "* OK Still here"
+                pushed = m.readline()
+            self.assertEqual(pushed, b"* %d EXISTS\r\n" % (count + 1))
             m.send(b"DONE\r\n")
             _, done = self.raw_tagged(m, tag)
             self.assertEqual(env.status_of(done[tag]), b"OK", done)

@@ -332,66 +332,6 @@ class GreetingByeServer:
         self.thread.join(timeout=5)
 
 
-def read_clear_line(sock: socket.socket) -> bytes:
-    """One line from a socket still in clear, read byte by byte: nothing of the TLS handshake
-    that may follow it is consumed."""
-    line = b""
-    while not line.endswith(b"\n"):
-        b = sock.recv(1)
-        if not b:
-            raise ConnectionError("closed before the end of the line")
-        line += b
-    return line
-
-
-class StarttlsShimLink(exchange_shim.Link):
-    """exchange_shim's link for a gateway that reaches it with STARTTLS: Dovecot's greeting
-    and its answer to the gateway's STARTTLS pass in clear, then both legs are TLS and the
-    link is the shim's own."""
-
-    def run(self) -> None:
-        up = None
-        try:
-            up = socket.create_connection((env.HOST, self.shim.upstream_port), timeout=30)
-            self.raw.sendall(read_clear_line(up))  # the greeting
-            up.sendall(read_clear_line(self.raw))  # STARTTLS
-            answer = read_clear_line(up)
-            self.raw.sendall(answer)
-            if status_of(answer) != b"OK":
-                return
-            self._g = self.shim.server_context.wrap_socket(self.raw, server_side=True)
-            self._u = self.shim.client_context.wrap_socket(up, server_hostname="localhost")
-            self._relay()
-        except (OSError, ssl.SSLError, ConnectionError):
-            pass
-        finally:
-            for s in (self._g, self._u, self.raw, up):
-                if s is not None:
-                    with contextlib.suppress(OSError):
-                        s.close()
-            self.ended.set()
-
-
-class StarttlsExchangeShim(exchange_shim.ExchangeShim):
-    """The Exchange shim in front of Dovecot's STARTTLS port, for the starttls upstream mode."""
-
-    def _accept(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                sock, _ = self._listener.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            sock.settimeout(30)
-            link = StarttlsShimLink(self, sock)
-            with self._lock:
-                self.links.append(link)
-            t = threading.Thread(target=link.run, name="exchange-shim-link", daemon=True)
-            t.start()
-            self._threads.append(t)
-
-
 def install_padded(path: Path, pem: bytes, *, keep_stamp: bool, size: int = 6144) -> None:
     """Replaces `path` atomically with `pem` padded to `size` bytes by a comment line before it
     (PEM readers skip text outside the BEGIN/END lines); keep_stamp: with the modification
@@ -928,7 +868,7 @@ class RelayTest(Base):
         # measurable, but a loaded CI machine can stretch both, hence the wide window.
         a.sock.settimeout(10.0)
         try:
-            pushed = a.read_response()
+            pushed = a.read_push()
         except socket.timeout:
             self.fail("no untagged response within 10 s of another session's APPEND")
         finally:
@@ -1052,7 +992,7 @@ class RelayTest(Base):
         _, tagged = other.append("Compressed", b"Subject: push\r\nMessage-ID: <push@contoso.com>\r\n\r\nhi\r\n")
         self.assertStatus(tagged, b"OK")
         c.sock.settimeout(10.0)
-        self.assertRegex(c.read_response(), rb"^\* \d+ EXISTS\r\n$")
+        self.assertRegex(c.read_push(), rb"^\* \d+ EXISTS\r\n$")
         c.sock.settimeout(30)
         c.send(b"DONE\r\n")
         self.assertStatus(c.collect(b"I1")[1], b"OK")
@@ -1108,8 +1048,8 @@ class BadInputTest(Base):
         # A client that pipelines a bad command behind a large FETCH: the gateway's own BAD
         # comes between responses, never inside the literal still streaming. The shim stalls
         # in the middle of the literal, so the gateway is waiting for its upstream then.
-        shim_class = StarttlsExchangeShim if UPSTREAM_TLS == "starttls" else exchange_shim.ExchangeShim
-        shim = shim_class(self.w.upstream_port_for(UPSTREAM_TLS), self.w.certs, stall_in_literals=1.0).start()
+        shim = exchange_shim.ExchangeShim(self.w.upstream_port_for(UPSTREAM_TLS), self.w.certs,
+                                          starttls=UPSTREAM_TLS == "starttls", stall_in_literals=1.0).start()
         self.addCleanup(shim.stop)
         gw = env.Gateway(self.w.icalgate, self.w.root, self.w.certs, shim.port, UPSTREAM_TLS, name="stalling",
                          upstream={"connect_timeout": "15s"})
@@ -1278,8 +1218,8 @@ class GatewayLifeTest(Base):
         # answers nothing: it gets a BYE saying why, the connection closes, the gateway
         # closes its upstream connection and logs the end. With --graphsim the FETCH is held
         # and may be probed first: the probe meeting the BAD ends the session just the same.
-        shim_class = StarttlsExchangeShim if UPSTREAM_TLS == "starttls" else exchange_shim.ExchangeShim
-        shim = shim_class(self.w.upstream_port_for(UPSTREAM_TLS), self.w.certs).start()
+        shim = exchange_shim.ExchangeShim(self.w.upstream_port_for(UPSTREAM_TLS), self.w.certs,
+                                          starttls=UPSTREAM_TLS == "starttls").start()
         self.addCleanup(shim.stop)
         # The shim is Python threads: on a loaded machine its first answer has taken over the
         # default 5 s connect timeout (seen in a starttls run), hence a longer one.
@@ -1610,7 +1550,7 @@ class GatewayLifeTest(Base):
         self.assertStatus(other.append("INBOX", msg)[1], b"OK")
         idler.sock.settimeout(10.0)
         try:
-            pushed = idler.read_response()
+            pushed = idler.read_push()
         except (socket.timeout, ConnectionError, ssl.SSLError) as e:
             self.fail(f"the IDLE session got no push after {time.monotonic() - started:.1f}s idle: {e!r}")
         self.assertEqual(pushed, b"* %d EXISTS\r\n" % (exists[0] + 1))
