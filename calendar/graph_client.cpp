@@ -156,49 +156,55 @@ GraphClient::GraphClient(const asio::any_io_executor& ex, GraphConfig config,
       global_(ex, config_.global_concurrency), random_(std::random_device{}()) {}
 
 asio::awaitable<GraphResult<AccessToken>> GraphClient::fetch_token(Clock::time_point deadline) {
-  // A certificate signs a fresh assertion for every token request.
-  auto authentication =
-      identity_platform::client_authentication(credential_, config_.client_id, token_url_);
-  if (!authentication) {
-    co_return authentication.error();
-  }
   HttpRequest request;
   request.method = "POST";
   request.url = token_url_;
   request.content_type = "application/x-www-form-urlencoded";
-  request.body = build_query({{"client_id", config_.client_id},
-                              {"scope", config_.scope},
-                              {"grant_type", "client_credentials"}}) +
-                 *authentication;
-  auto response = co_await send_with_retries(std::move(request), false, deadline);
-  if (!response) {
-    co_return GraphError{response.error().code, "token request: " + response.error().message,
-                         response.error().http_status};
+  const std::string fields = build_query({{"client_id", config_.client_id},
+                                          {"scope", config_.scope},
+                                          {"grant_type", "client_credentials"}});
+  RetriedExchange exchange(*transport_, retry_, config_.request_timeout, random_,
+                           {stats_.requests, stats_.retries, stats_.throttled}, &status_error,
+                           deadline);
+  while (true) {
+    // A certificate signs a fresh assertion for every attempt: the platform may refuse a
+    // jti it has seen, and a lost answer does not tell whether it saw this one.
+    auto authentication =
+        identity_platform::client_authentication(credential_, config_.client_id, token_url_);
+    if (!authentication) {
+      co_return authentication.error();
+    }
+    request.body = fields + *authentication;
+    auto outcome = co_await exchange.attempt(request, true);
+    if (!outcome) {
+      continue;
+    }
+    if (!*outcome) {
+      co_return GraphError{outcome->error().code, "token request: " + outcome->error().message,
+                           outcome->error().http_status};
+    }
+    co_return identity_platform::read_app_token(**outcome, "token");
   }
-  co_return identity_platform::read_app_token(*response, "token");
 }
 
 asio::awaitable<GraphResult<HttpResponse>>
-GraphClient::send_with_retries(HttpRequest request, bool bearer, Clock::time_point deadline) {
+GraphClient::send_with_retries(HttpRequest request, Clock::time_point deadline) {
   RetriedExchange exchange(*transport_, retry_, config_.request_timeout, random_,
                            {stats_.requests, stats_.retries, stats_.throttled}, &status_error,
                            deadline);
   bool reauthorized = false;
   while (true) {
-    std::string token;
-    if (bearer) {
-      auto got = co_await tokens_.get(std::min(deadline, Clock::now() + config_.request_timeout));
-      if (!got) {
-        co_return got.error();
-      }
-      token = std::move(got).value();
-      request.bearer = token;
+    auto got = co_await tokens_.get(std::min(deadline, Clock::now() + config_.request_timeout));
+    if (!got) {
+      co_return got.error();
     }
+    std::string token = std::move(got).value();
+    request.bearer = token;
     auto outcome = co_await exchange.attempt(request, true);
     if (!outcome) {
       continue;
     }
-    if (!bearer || !*outcome || (*outcome)->status != 401) {
+    if (!*outcome || (*outcome)->status != 401) {
       co_return std::move(*outcome);
     }
     if (reauthorized) {
@@ -235,7 +241,7 @@ asio::awaitable<GraphResult<std::string>> GraphClient::graph_get(std::string_vie
     // A named request: GCC 12 destroys temporaries in a co_await full-expression twice.
     HttpRequest request;
     request.url = std::move(url);
-    response = co_await send_with_retries(std::move(request), true, deadline);
+    response = co_await send_with_retries(std::move(request), deadline);
   }
   if (--user->users == 0) {
     users_.erase(key);

@@ -106,9 +106,9 @@ class GraphClient {
   };
 
   boost::asio::awaitable<GraphResult<AccessToken>> fetch_token(Clock::time_point deadline);
-  // One request with retries; `bearer` says whether it carries the app token.
-  boost::asio::awaitable<GraphResult<HttpResponse>>
-  send_with_retries(HttpRequest request, bool bearer, Clock::time_point deadline);
+  // One Graph request with the app token, with retries.
+  boost::asio::awaitable<GraphResult<HttpResponse>> send_with_retries(HttpRequest request,
+                                                                      Clock::time_point deadline);
   // A Graph GET under the user's and the global concurrency caps, mapped to the
   // body of a 200 answer or an error.
   boost::asio::awaitable<GraphResult<std::string>> graph_get(std::string_view upn, HttpUrl url,

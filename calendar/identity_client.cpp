@@ -168,33 +168,32 @@ IdentityClient::IdentityClient(const asio::any_io_executor& ex, IdentityConfig c
       device_code_url_(std::move(device_code_url)), credential_(std::move(credential)),
       random_(std::random_device{}()) {}
 
-GraphResult<std::string> IdentityClient::form(std::initializer_list<QueryParam> params,
-                                              bool with_secret) const {
-  std::string body = build_query(params);
-  if (with_secret) {
-    // A certificate signs a fresh assertion for every request.
-    auto authentication =
-        identity_platform::client_authentication(credential_, config_.client_id, token_url_);
-    if (!authentication) {
-      return authentication.error();
-    }
-    body += *authentication;
-  }
-  return body;
-}
-
-asio::awaitable<GraphResult<HttpResponse>> IdentityClient::post_form(const HttpUrl& url,
-                                                                     std::string body,
-                                                                     bool repeatable,
-                                                                     Clock::time_point deadline) {
+asio::awaitable<GraphResult<HttpResponse>>
+IdentityClient::post_form(const HttpUrl& url, std::string fields, bool authenticated,
+                          bool repeatable, Clock::time_point deadline) {
   HttpRequest request;
   request.method = "POST";
   request.url = url;
   request.content_type = "application/x-www-form-urlencoded";
-  request.body = std::move(body);
   RetriedExchange exchange(*transport_, retry_, config_.request_timeout, random_,
                            {stats_.requests, stats_.retries, stats_.throttled}, &refused, deadline);
-  co_return co_await exchange.send(request, repeatable);
+  while (true) {
+    request.body = fields;
+    if (authenticated) {
+      // A certificate signs a fresh assertion for every attempt: the platform may refuse a
+      // jti it has seen, and a lost answer does not tell whether it saw this one.
+      auto authentication =
+          identity_platform::client_authentication(credential_, config_.client_id, token_url_);
+      if (!authentication) {
+        co_return authentication.error();
+      }
+      request.body += *authentication;
+    }
+    auto outcome = co_await exchange.attempt(request, repeatable);
+    if (outcome) {
+      co_return std::move(*outcome);
+    }
+  }
 }
 
 asio::awaitable<GraphResult<DeviceCodeGrant>>
@@ -204,11 +203,8 @@ IdentityClient::start_device_code(std::string_view scope) {
   }
   const auto requested = Clock::now();
   const auto deadline = requested + config_.overall_timeout;
-  auto body = form({{"client_id", config_.client_id}, {"scope", scope}}, false);
-  if (!body) {
-    co_return body.error();
-  }
-  auto response = co_await post_form(device_code_url_, std::move(body).value(), true, deadline);
+  std::string fields = build_query({{"client_id", config_.client_id}, {"scope", scope}});
+  auto response = co_await post_form(device_code_url_, std::move(fields), false, true, deadline);
   if (!response) {
     co_return GraphError{response.error().code, "device code: " + response.error().message,
                          response.error().http_status};
@@ -253,14 +249,10 @@ IdentityClient::poll_device_code(std::string_view device_code) {
   }
   const auto deadline = Clock::now() + config_.overall_timeout;
   const auto sent_at = std::chrono::system_clock::now();
-  auto body = form({{"grant_type", device_code_grant},
-                    {"client_id", config_.client_id},
-                    {"device_code", device_code}},
-                   true);
-  if (!body) {
-    co_return body.error();
-  }
-  auto response = co_await post_form(token_url_, std::move(body).value(), true, deadline);
+  std::string fields = build_query({{"grant_type", device_code_grant},
+                                    {"client_id", config_.client_id},
+                                    {"device_code", device_code}});
+  auto response = co_await post_form(token_url_, std::move(fields), true, true, deadline);
   if (!response) {
     co_return GraphError{response.error().code, "device code poll: " + response.error().message,
                          response.error().http_status};
@@ -330,19 +322,14 @@ asio::awaitable<GraphResult<RefreshOutcome>> IdentityClient::refresh(std::string
   const auto deadline = Clock::now() + config_.overall_timeout;
   const auto sent_at = std::chrono::system_clock::now();
   ++stats_.refreshes;
-  auto body = scope.empty() ? form({{"grant_type", "refresh_token"},
-                                    {"client_id", config_.client_id},
-                                    {"refresh_token", refresh_token}},
-                                   true)
-                            : form({{"grant_type", "refresh_token"},
-                                    {"client_id", config_.client_id},
-                                    {"refresh_token", refresh_token},
-                                    {"scope", scope}},
-                                   true);
-  if (!body) {
-    co_return body.error();
-  }
-  auto response = co_await post_form(token_url_, std::move(body).value(), false, deadline);
+  std::string fields = scope.empty() ? build_query({{"grant_type", "refresh_token"},
+                                                    {"client_id", config_.client_id},
+                                                    {"refresh_token", refresh_token}})
+                                     : build_query({{"grant_type", "refresh_token"},
+                                                    {"client_id", config_.client_id},
+                                                    {"refresh_token", refresh_token},
+                                                    {"scope", scope}});
+  auto response = co_await post_form(token_url_, std::move(fields), true, false, deadline);
   if (!response) {
     co_return GraphError{response.error().code, "refresh: " + response.error().message,
                          response.error().http_status};
@@ -371,13 +358,9 @@ asio::awaitable<GraphResult<RefreshOutcome>> IdentityClient::refresh(std::string
 asio::awaitable<GraphResult<AccessToken>>
 IdentityClient::fetch_app_token(std::string scope, Clock::time_point deadline) {
   ++stats_.app_tokens;
-  auto body = form(
-      {{"grant_type", "client_credentials"}, {"client_id", config_.client_id}, {"scope", scope}},
-      true);
-  if (!body) {
-    co_return body.error();
-  }
-  auto response = co_await post_form(token_url_, std::move(body).value(), true, deadline);
+  std::string fields = build_query(
+      {{"grant_type", "client_credentials"}, {"client_id", config_.client_id}, {"scope", scope}});
+  auto response = co_await post_form(token_url_, std::move(fields), true, true, deadline);
   if (!response) {
     co_return GraphError{response.error().code, "app token: " + response.error().message,
                          response.error().http_status};

@@ -32,7 +32,6 @@
 
 #include <chrono>
 #include <cstddef>
-#include <initializer_list>
 #include <map>
 #include <memory>
 #include <random>
@@ -175,13 +174,14 @@ class IdentityClient {
                  std::unique_ptr<HttpTransport> transport, HttpUrl token_url,
                  HttpUrl device_code_url, identity_platform::ClientCredential credential);
 
-  // An x-www-form-urlencoded body, with the client's credential (its secret, or a fresh
-  // client assertion) when `with_secret` and one is configured.
-  GraphResult<std::string> form(std::initializer_list<QueryParam> params, bool with_secret) const;
-  // POSTs the body; `repeatable`: may be sent again after a failure that may have reached
-  // the server (timeouts, broken connections).
-  boost::asio::awaitable<GraphResult<HttpResponse>>
-  post_form(const HttpUrl& url, std::string body, bool repeatable, Clock::time_point deadline);
+  // POSTs the x-www-form-urlencoded `fields`, with the client's credential (its secret, or a
+  // client assertion signed for each attempt) when `authenticated` and one is configured;
+  // `repeatable`: may be sent again after a failure that may have reached the server
+  // (timeouts, broken connections).
+  boost::asio::awaitable<GraphResult<HttpResponse>> post_form(const HttpUrl& url,
+                                                              std::string fields,
+                                                              bool authenticated, bool repeatable,
+                                                              Clock::time_point deadline);
   boost::asio::awaitable<GraphResult<AccessToken>> fetch_app_token(std::string scope,
                                                                    Clock::time_point deadline);
 

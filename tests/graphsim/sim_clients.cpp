@@ -167,8 +167,9 @@ Response assertion_refused(int aadsts, const std::string& description) {
 }
 
 // Entra's checks of a client assertion, in its order: well-formed, signed by a registered
-// certificate, for this client, for this endpoint, within its time range.
-std::optional<Response> check_assertion(const ClientApp& client, const std::string& assertion) {
+// certificate, for this client, for this endpoint, within its time range; then not replayed.
+std::optional<Response> check_assertion(const ClientApp& client, const std::string& assertion,
+                                        UsedAssertions& used) {
   static constexpr std::string_view docs =
       " Review the documentation at "
       "https://learn.microsoft.com/entra/identity-platform/certificate-credentials .";
@@ -251,6 +252,11 @@ std::optional<Response> check_assertion(const ClientApp& client, const std::stri
                                          (exp ? std::to_string(*exp) : std::string("-")) + "." +
                                          std::string(docs));
   }
+  if (!used.first_use(client.client_id, string_of(*claims, "jti"), *exp, now)) {
+    return assertion_refused(50027, "JWT token is invalid or malformed: the client assertion "
+                                    "with this jti was used before; sign a new one for each "
+                                    "request.");
+  }
   return std::nullopt;
 }
 
@@ -316,8 +322,14 @@ Response missing_parameter(std::string_view name) {
                             std::string(name) + "'.");
 }
 
+bool UsedAssertions::first_use(const std::string& client_id, const std::string& jti,
+                               std::int64_t exp, std::int64_t now) {
+  std::erase_if(expiry_, [now](const auto& entry) { return entry.second <= now; });
+  return expiry_.emplace(client_id + '\n' + jti, exp).second;
+}
+
 std::optional<Response> authenticate_client(const ClientApp& client, const Form& form,
-                                            bool public_allowed) {
+                                            bool public_allowed, UsedAssertions& used) {
   const auto secret = param(form, "client_secret");
   const auto assertion_type = param(form, "client_assertion_type");
   const auto assertion = param(form, "client_assertion");
@@ -341,7 +353,7 @@ std::optional<Response> authenticate_client(const ClientApp& client, const Form&
     if (!assertion) {
       return missing_parameter("client_assertion");
     }
-    return check_assertion(client, *assertion);
+    return check_assertion(client, *assertion, used);
   }
   if (public_allowed) {
     return std::nullopt;

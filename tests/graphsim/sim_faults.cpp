@@ -75,6 +75,8 @@ std::optional<Fault> FaultControl::decide(std::string_view method, std::string_v
           fault.status = static_cast<int>(int_member(r, "status", 0));
           fault.retry_after = static_cast<int>(int_member(r, "retry_after", -1));
           fault.delay_ms += int_member(r, "delay_ms", 0);
+          const json::value* served = r.if_contains("served");
+          fault.served = served != nullptr && served->is_bool() && served->as_bool();
           return fault;
         }
       }

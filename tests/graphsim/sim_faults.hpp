@@ -8,7 +8,9 @@
 //    "delay_ms": 0}
 // Rules are tried in order; the first that matches and has count left applies
 // (count absent: unlimited) and is consumed. A rule delays (delay_ms) and/or
-// answers `status`. Counters restart whenever the file's content changes.
+// answers `status`; with "served": true the request is served first (a code redeemed, a
+// client assertion used up) and its answer replaced, as when a front end fails after the
+// service acted. Counters restart whenever the file's content changes.
 
 #include <cstdint>
 #include <optional>
@@ -22,6 +24,7 @@ struct Fault {
   int status = 0;       // 0: no error answer, only the delay
   int retry_after = -1; // seconds; -1: no Retry-After header
   std::int64_t delay_ms = 0;
+  bool served = false; // the request's effects happen; only its answer is the fault's
 };
 
 class FaultControl {

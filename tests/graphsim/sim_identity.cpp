@@ -403,7 +403,7 @@ Response IdentityPlatform::redeem_authorization_code(const ClientApp& client, co
   }
   // A desktop app's redirect URI makes it a public client: no secret, but one is checked when
   // sent.
-  if (auto refused = authenticate_client(client, form, true)) {
+  if (auto refused = authenticate_client(client, form, true, used_assertions_)) {
     return std::move(*refused);
   }
   const auto refuse = [this](int aadsts, const std::string& description) {
@@ -492,7 +492,8 @@ Response IdentityPlatform::redeem_device_code(const ClientApp& client, const For
   if (!device_code) {
     return missing_parameter("device_code");
   }
-  if (auto refused = authenticate_client(client, form, allows_public_client(client))) {
+  if (auto refused =
+          authenticate_client(client, form, allows_public_client(client), used_assertions_)) {
     return std::move(*refused);
   }
   auto it = device_codes_.find(*device_code);
@@ -549,7 +550,8 @@ Response IdentityPlatform::redeem_refresh_token(const ClientApp& client, const F
   if (!token) {
     return missing_parameter("refresh_token");
   }
-  if (auto refused = authenticate_client(client, form, allows_public_client(client))) {
+  if (auto refused =
+          authenticate_client(client, form, allows_public_client(client), used_assertions_)) {
     return std::move(*refused);
   }
   auto it = refresh_tokens_.find(*token);

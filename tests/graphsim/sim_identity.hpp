@@ -106,6 +106,8 @@ class IdentityPlatform {
 
   const IdentityStats& stats() const { return stats_; }
   void reset_stats() { stats_ = IdentityStats{}; }
+  // Shared with the client-credentials grant, which the simulator serves itself.
+  UsedAssertions& used_assertions() { return used_assertions_; }
 
  private:
   enum class CodeState { pending, approved, declined, redeemed };
@@ -155,6 +157,7 @@ class IdentityPlatform {
 
   IdentityOptions options_;
   IdentityStats stats_;
+  UsedAssertions used_assertions_;
   std::map<std::string, DeviceCode> device_codes_;      // by device_code
   std::map<std::string, std::string> user_codes_;       // user_code -> device_code
   std::map<std::string, AuthorizationCode> auth_codes_; // by code

@@ -222,6 +222,9 @@ asio::awaitable<Response> Simulator::handle(const Request& request) {
       co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
     }
     if (fault->status >= 400) {
+      if (fault->served) {
+        (void)route(request, path, query);
+      }
       Response res =
           fault->status == 401
               ? graph_error(401, "InvalidAuthenticationToken", "Access token validation failure.")
@@ -414,7 +417,7 @@ Response Simulator::client_credentials(const ClientApp& client, const Form& form
                               "with /.default suffixed to the resource identifier (application "
                               "ID URI).");
   }
-  if (auto refused = authenticate_client(client, form, false)) {
+  if (auto refused = authenticate_client(client, form, false, identity_.used_assertions())) {
     return std::move(*refused);
   }
   ++stats_.tokens_issued;

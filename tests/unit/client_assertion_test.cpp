@@ -335,6 +335,7 @@ class CertSim {
   const KeyPair& registered() const { return app_; }
   const KeyPair& stranger() const { return stranger_; }
   fs::path log() const { return sim_.log(); }
+  void set_control(const std::string& text) { sim_.set_control(text); }
 
   GraphConfig graph_config(const KeyPair& pair) const {
     GraphConfig c;
@@ -404,6 +405,40 @@ TEST_CASE("client assertion: another certificate is refused with AADSTS700027",
   CHECK(contains(result.error().message, "invalid_client"));
   CHECK(contains(result.error().message, "AADSTS700027"));
   CHECK_FALSE(contains(result.error().message, "eyJ")); // no JWT in the message
+}
+
+// The token endpoint uses up the assertion, then its answer is lost (a 503 from the front
+// end): the retry is refused as a replay unless it carries a newly signed assertion.
+constexpr const char* token_answer_lost =
+    R"({"fail": [{"path_prefix": "/contoso.onmicrosoft.com/oauth2/v2.0/token",
+                  "status": 503, "served": true, "count": 1}]})";
+
+TEST_CASE("client assertion: a retried Graph token request signs a new assertion",
+          "[client_assertion]") {
+  TempDir keys;
+  CertSim sim(keys);
+  sim.set_control(token_answer_lost);
+  asio::io_context io;
+  auto client = GraphClient::create(io.get_executor(), sim.graph_config(sim.registered()));
+  REQUIRE(client.ok());
+  auto found = run(io, (*client)->lookup_event_message(alice, lookup_id));
+  INFO((found ? "" : found.error().message));
+  REQUIRE(found.ok());
+  CHECK((*client)->stats().retries == 1);
+}
+
+TEST_CASE("client assertion: a retried app-only IMAP token request signs a new assertion",
+          "[client_assertion]") {
+  TempDir keys;
+  CertSim sim(keys);
+  sim.set_control(token_answer_lost);
+  asio::io_context io;
+  auto client = IdentityClient::create(io.get_executor(), sim.identity_config(sim.registered()));
+  REQUIRE(client.ok());
+  auto token = run(io, (*client)->client_credentials(imap_app_scope));
+  INFO((token ? "" : token.error().message));
+  REQUIRE(token.ok());
+  CHECK((*client)->stats().retries == 1);
 }
 
 TEST_CASE("client assertion: the identity client's app-only IMAP token with a certificate",
