@@ -74,6 +74,10 @@ std::string address_of(const tcp::socket& socket) {
   return canonical_address(endpoint.address());
 }
 
+// How long and how much of a closing client's input is read and dropped.
+constexpr std::chrono::milliseconds linger_time{2'000};
+constexpr std::size_t max_linger_bytes = 1 << 20;
+
 asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
   asio::steady_timer timer(co_await asio::this_coro::executor);
   timer.expires_after(d);
@@ -235,7 +239,6 @@ asio::awaitable<void> Session::run() {
     upstream_bytes_in_ = upstream_reader_->bytes_read();
   }
   drop_upstream();
-  client_.shutdown();
   const auto duration = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - started_);
   log_event(
@@ -257,6 +260,11 @@ asio::awaitable<void> Session::run() {
        field("unanswerable_fetches", intercept_stats_.unanswerable),
        field("answered_from_store", intercept_stats_.from_store),
        field("fetches_decided_at_once", intercept_stats_.decided_at_once)});
+  // The client may still be sending (the rest of an over-long line when the gateway said BYE):
+  // its input is drained for a moment so that the BYE is not lost to a reset. The session
+  // keeps its connection slot meanwhile, since the connection is still open.
+  co_await (client_.shutdown_and_drain(max_linger_bytes) || sleep_for(linger_time));
+  client_.close();
   release();
 }
 

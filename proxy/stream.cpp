@@ -243,14 +243,34 @@ IoResult Stream::read_available_raw(asio::mutable_buffer buffer) {
   return {ssl_failure(err), 0};
 }
 
-void Stream::shutdown() {
+void Stream::send_close_notify() {
   if (tls_active_ && socket_.is_open()) {
     // One non-blocking attempt: close_notify goes out if the socket takes it.
     ERR_clear_error();
     SSL_shutdown(ssl_);
     ERR_clear_error();
   }
+}
+
+void Stream::shutdown() {
+  send_close_notify();
   close();
+}
+
+asio::awaitable<void> Stream::shutdown_and_drain(std::size_t max_bytes) {
+  if (!socket_.is_open()) {
+    co_return;
+  }
+  send_close_notify();
+  error_code ec;
+  socket_.shutdown(tcp::socket::shutdown_send, ec);
+  std::array<char, 4096> scratch;
+  std::size_t total = 0;
+  while (!ec && total < max_bytes) {
+    auto [read_ec, n] = co_await socket_.async_read_some(asio::buffer(scratch), use_tuple);
+    ec = read_ec;
+    total += n;
+  }
 }
 
 void Stream::close() {

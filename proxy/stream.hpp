@@ -83,9 +83,15 @@ class Stream {
   asio::awaitable<error_code> handshake(asio::ssl::stream_base::handshake_type type);
   // Sends close_notify if possible (without waiting for the peer's), then closes.
   void shutdown();
+  // Sends close_notify if possible and a FIN, then reads and drops what the peer still sends
+  // (at most `max_bytes`) until it closes: closing with unread input would reset the
+  // connection, and a reset destroys what the peer has not read yet, such as a final BYE.
+  // The caller bounds the time it takes, then closes.
+  asio::awaitable<void> shutdown_and_drain(std::size_t max_bytes);
   void close();
 
  private:
+  void send_close_notify();
   // Waits until the socket is ready for what OpenSSL asked for (SSL_ERROR_WANT_*).
   asio::awaitable<error_code> wait_for(int ssl_error);
   // read_available() and write() below compression.

@@ -1113,6 +1113,23 @@ class BadInputTest(Base):
         self.assertEqual(c.read_until_closed(10), b"")
         self.assertServing()
 
+    @gateway_only("the BAD limit is the gateway's")
+    def test_bye_survives_input_the_client_is_still_sending(self):
+        # The last straw is an over-long line still arriving when the gateway says BYE and
+        # closes: the rest of it must not reset the connection before the BYE is read.
+        c = self.logged_in(BOB)
+        long_lines = [b"L%d NOOP " % i + b"l" * (MAX_LINE_LENGTH * 2) + b"\r\n" for i in range(MAX_BAD_COMMANDS - 1)]
+        seen = send_until_bye(c, long_lines)
+        self.assertEqual(len(seen), MAX_BAD_COMMANDS - 1, seen)
+        c.send(b"L9 NOOP " + b"l" * (MAX_LINE_LENGTH + 1))
+        time.sleep(0.5)
+        c.send(b"l" * MAX_LINE_LENGTH + b"\r\n")
+        time.sleep(0.5)
+        self.assertEqual(c.read_response(), b"L9 BAD Command line too long\r\n")
+        self.assertTrue(c.read_response().startswith(b"* BYE Too many bad commands"))
+        self.assertEqual(c.read_until_closed(10), b"")
+        self.assertServing()
+
     @gateway_only("framing is the gateway's")
     def test_framing_error_mid_command_says_bye(self):
         c = self.logged_in(BOB)
