@@ -54,20 +54,6 @@ using State = AdminServer::State;
 constexpr std::chrono::seconds certificate_poll_interval{5};
 constexpr std::size_t max_linger_bytes = 1 << 20;
 
-void log_exception(std::string_view where, const std::exception_ptr& error) {
-  if (!error) {
-    return;
-  }
-  try {
-    std::rethrow_exception(error);
-  } catch (const std::exception& e) {
-    log_event(LogLevel::error, "internal_error",
-              {field("where", std::string(where)), field("what", sanitize_for_log(e.what()))});
-  } catch (...) {
-    log_event(LogLevel::error, "internal_error", {field("where", std::string(where))});
-  }
-}
-
 std::string system_host_name() {
   std::array<char, 256> name{};
   if (::gethostname(name.data(), name.size() - 1) != 0) {

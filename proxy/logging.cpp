@@ -1,5 +1,7 @@
 #include "proxy/logging.hpp"
 
+#include "proxy/redact.hpp"
+
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -110,6 +112,20 @@ void log_event(LogLevel level, std::string_view event, std::initializer_list<Log
     }
   }
   spdlog::default_logger_raw()->log(to_spdlog(level), "{}", line);
+}
+
+void log_exception(std::string_view where, const std::exception_ptr& error) {
+  if (!error) {
+    return;
+  }
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    log_event(LogLevel::error, "internal_error",
+              {field("where", std::string(where)), field("what", sanitize_for_log(e.what()))});
+  } catch (...) {
+    log_event(LogLevel::error, "internal_error", {field("where", std::string(where))});
+  }
 }
 
 } // namespace icalgate::proxy

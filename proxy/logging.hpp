@@ -6,6 +6,7 @@
 #include "proxy/config.hpp"
 
 #include <cstdint>
+#include <exception>
 #include <initializer_list>
 #include <string>
 #include <string_view>
@@ -28,6 +29,8 @@ inline LogField field(std::string_view key, std::uint64_t value) {
 void setup_logging(const LogConfig& config);
 bool log_enabled(LogLevel level);
 void log_event(LogLevel level, std::string_view event, std::initializer_list<LogField> fields);
+// An `internal_error` line for what escaped a detached coroutine (nothing for no exception).
+void log_exception(std::string_view where, const std::exception_ptr& error);
 
 // A JSON string literal (quotes included) of already sanitized text.
 std::string json_quote(std::string_view text);

@@ -21,20 +21,6 @@ namespace {
 constexpr std::chrono::seconds certificate_poll_interval{5};
 constexpr std::chrono::seconds housekeeping_interval{1};
 
-void log_exception(std::string_view where, const std::exception_ptr& error) {
-  if (!error) {
-    return;
-  }
-  try {
-    std::rethrow_exception(error);
-  } catch (const std::exception& e) {
-    log_event(LogLevel::error, "internal_error",
-              {field("where", std::string(where)), field("what", sanitize_for_log(e.what()))});
-  } catch (...) {
-    log_event(LogLevel::error, "internal_error", {field("where", std::string(where))});
-  }
-}
-
 } // namespace
 
 Server::Server(asio::io_context& io, const Config& config, ServerTlsContext& server_tls,
