@@ -757,8 +757,10 @@ class Gateway:
         extra_config: str = "",
         admin_port: int | None = None,
         log_format: str = "text",
+        min_tls_version: str = "1.2",
     ):
         self.binary = str(binary)
+        self.min_tls_version = min_tls_version
         self.log_format = log_format
         self.leaks: list[str] = []  # secrets found in the log when it stopped
         self.leaks_reported = False  # by a World's stop_and_check
@@ -806,7 +808,7 @@ compress = {toml(self.compress)}
 [tls]
 cert = {toml(self.certs['fullchain'])}
 key = {toml(self.certs['privkey'])}
-min_version = "1.2"
+min_version = "{self.min_tls_version}"
 
 [upstream]
 host = "{HOST}"
@@ -1110,6 +1112,13 @@ class World:
             self.stop()
         return problems
 
+    def stop_and_assert(self, secrets: dict[str, str] | None = None) -> None:
+        """stop_and_check(), failing with every problem: each gateway must have exited 0 on
+        SIGTERM without sanitizer reports, and no secret may appear in any of their logs."""
+        problems = self.stop_and_check(secrets)
+        if problems:
+            raise AssertionError("after the suite:\n" + "\n".join(problems))
+
     def stop(self) -> None:
         errors = []
         for gw in reversed(self.gateways_here()):
@@ -1134,9 +1143,7 @@ class World:
         if exc_type is not None:
             self.stop()  # the gateways' logs were scanned on stop: leaks are reported at exit
             return
-        problems = self.stop_and_check()
-        if problems:
-            raise AssertionError("after the World:\n" + "\n".join(problems))
+        self.stop_and_assert()
 
     # -- where clients go: the gateway, or Dovecot when there is none -----------
     @property

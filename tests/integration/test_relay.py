@@ -271,19 +271,6 @@ def intermediate_chain(directory: Path) -> dict[str, Path]:
             "privkey": directory / "privkey.pem", "cert": directory / "cert.pem"}
 
 
-class MinVersionGateway(env.Gateway):
-    """env.Gateway with another [tls] min_version (env.Gateway writes "1.2")."""
-
-    def __init__(self, *args, min_version: str = "1.2", **kw):
-        super().__init__(*args, **kw)
-        self.min_version = min_version
-
-    def config_text(self) -> str:
-        text = super().config_text()
-        assert 'min_version = "1.2"' in text, text
-        return text.replace('min_version = "1.2"', f'min_version = "{self.min_version}"', 1)
-
-
 class GreetingByeServer:
     """An "upstream" that answers every connection with `* BYE ...` and closes: with TLS from
     the first byte (implicit), or the BYE in clear as its greeting (starttls)."""
@@ -696,9 +683,9 @@ class TlsTest(Base):
 
     @gateway_only("[tls] min_version is a gateway setting")
     def test_min_version_1_3_refuses_tls_1_2_clients(self):
-        gw = self.own_gateway(MinVersionGateway(self.w.icalgate, self.w.root, self.w.certs,
-                                                self.w.upstream_port_for(UPSTREAM_TLS), UPSTREAM_TLS,
-                                                name="tls13only", min_version="1.3"))
+        gw = self.own_gateway(env.Gateway(self.w.icalgate, self.w.root, self.w.certs,
+                                          self.w.upstream_port_for(UPSTREAM_TLS), UPSTREAM_TLS,
+                                          name="tls13only", min_tls_version="1.3"))
         ca = self.w.certs["ca"]
         with self.assertRaises(ssl.SSLError, msg="a TLS 1.2-only client got in on the imaps port"):
             tls_version_of(gw.imaps_port, ca, maximum=ssl.TLSVersion.TLSv1_2)
