@@ -79,8 +79,9 @@ bool Compression::compress(std::string_view in, std::string& out) {
   }
   // Raw deflate may take a dictionary before the first block: the client has these bytes as
   // the end of its window, so back-references into them decode. Huffman coding has no use
-  // for them.
-  if (full && !sent_.empty() &&
+  // for them, and neither has the occasional full attempt amid attachments: priming costs
+  // time in proportion to the dictionary, and that attempt only checks for text.
+  if (full && !huffman_only_ && !sent_.empty() &&
       deflateSetDictionary(z, reinterpret_cast<const Bytef*>(sent_.data()),
                            static_cast<uInt>(sent_.size())) != Z_OK) {
     return false;
