@@ -1,5 +1,7 @@
 #include "calendar/client_assertion.hpp"
 
+#include "calendar/base64url.hpp"
+
 #include <boost/json.hpp>
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
@@ -48,29 +50,6 @@ std::string thumbprint(const X509* cert, const EVP_MD* md) {
 }
 
 } // namespace
-
-std::string base64url_encode(std::string_view bytes) {
-  static constexpr char alphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  auto byte = [&](std::size_t k) {
-    return static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[k]));
-  };
-  std::size_t i = 0;
-  for (; i + 2 < bytes.size(); i += 3) {
-    const std::uint32_t n = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
-    out += {alphabet[n >> 18], alphabet[n >> 12 & 63], alphabet[n >> 6 & 63], alphabet[n & 63]};
-  }
-  if (bytes.size() - i == 1) {
-    const std::uint32_t n = byte(i) << 16;
-    out += {alphabet[n >> 18], alphabet[n >> 12 & 63]};
-  } else if (bytes.size() - i == 2) {
-    const std::uint32_t n = byte(i) << 16 | byte(i + 1) << 8;
-    out += {alphabet[n >> 18], alphabet[n >> 12 & 63], alphabet[n >> 6 & 63]};
-  }
-  return out;
-}
 
 GraphResult<CertificateCredential>
 CertificateCredential::load(std::string_view section, const std::string& certificate_file,

@@ -50,9 +50,6 @@ class CertificateCredential {
   std::string x5t_s256_;
 };
 
-// Unpadded base64url (RFC 4648 section 5).
-std::string base64url_encode(std::string_view bytes);
-
 // The compact JWT, or an error when signing fails (the message names no key material).
 GraphResult<std::string>
 make_client_assertion(const CertificateCredential& credential, std::string_view client_id,

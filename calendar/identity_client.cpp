@@ -1,5 +1,6 @@
 #include "calendar/identity_client.hpp"
 
+#include "calendar/base64url.hpp"
 #include "calendar/identity_platform.hpp"
 #include "calendar/json_reader.hpp"
 #include "calendar/odata_text.hpp"
@@ -25,37 +26,6 @@ constexpr std::size_t max_token = 64 * 1024;
 constexpr std::size_t max_scope = 2048;
 constexpr std::string_view device_code_grant = "urn:ietf:params:oauth:grant-type:device_code";
 constexpr auto slow_down_step = std::chrono::seconds(5); // RFC 8628 section 3.5
-
-std::optional<std::string> base64url_decode(std::string_view text) {
-  std::string out;
-  std::uint32_t bits = 0;
-  int count = 0;
-  for (const char c : text) {
-    int v = -1;
-    if (c >= 'A' && c <= 'Z') {
-      v = c - 'A';
-    } else if (c >= 'a' && c <= 'z') {
-      v = c - 'a' + 26;
-    } else if (c >= '0' && c <= '9') {
-      v = c - '0' + 52;
-    } else if (c == '-' || c == '+') {
-      v = 62;
-    } else if (c == '_' || c == '/') {
-      v = 63;
-    } else if (c == '=') {
-      break;
-    } else {
-      return std::nullopt;
-    }
-    bits = (bits << 6) | static_cast<std::uint32_t>(v);
-    count += 6;
-    if (count >= 8) {
-      count -= 8;
-      out.push_back(static_cast<char>((bits >> count) & 0xFF));
-    }
-  }
-  return out;
-}
 
 // A string claim of a JWT's payload, read without checking the signature.
 std::string unverified_claim(std::string_view jwt, std::string_view name) {

@@ -4,6 +4,7 @@
 // clients obtaining tokens from icalgate-graphsim with a certificate, and refused with
 // another. Keys and certificates are made with `openssl` at test time.
 
+#include "calendar/base64url.hpp"
 #include "calendar/client_assertion.hpp"
 #include "calendar/graph_client.hpp"
 #include "calendar/identity_client.hpp"
@@ -230,7 +231,6 @@ TEST_CASE("client assertion: jti is a fresh version-4 GUID", "[client_assertion]
     seen.insert(*id);
   }
   CHECK(seen.size() == 50);
-  CHECK(base64url_encode("\xfb\xff") == "-_8");
 }
 
 TEST_CASE("client assertion: a certificate and key that cannot work are refused at create()",
