@@ -262,8 +262,14 @@ asio::awaitable<void> Session::run() {
        field("fetches_decided_at_once", intercept_stats_.decided_at_once)});
   // The client may still be sending (the rest of an over-long line when the gateway said BYE):
   // its input is drained for a moment so that the BYE is not lost to a reset. The session
-  // keeps its connection slot meanwhile, since the connection is still open.
-  co_await (client_.shutdown_and_drain(max_linger_bytes) || sleep_for(linger_time));
+  // keeps its connection slot meanwhile, since the connection is still open. A connection
+  // refused at admission is closed at once: lingering would let a flood hold sockets the caps
+  // are there to bound.
+  if (admitted_) {
+    co_await (client_.shutdown_and_drain(max_linger_bytes) || sleep_for(linger_time));
+  } else {
+    client_.shutdown();
+  }
   client_.close();
   release();
 }
