@@ -160,31 +160,19 @@ asio::awaitable<GraphResult<AccessToken>> GraphClient::fetch_token(Clock::time_p
   request.method = "POST";
   request.url = token_url_;
   request.content_type = "application/x-www-form-urlencoded";
-  const std::string fields = build_query({{"client_id", config_.client_id},
-                                          {"scope", config_.scope},
-                                          {"grant_type", "client_credentials"}});
+  std::string fields = build_query({{"client_id", config_.client_id},
+                                    {"scope", config_.scope},
+                                    {"grant_type", "client_credentials"}});
   RetriedExchange exchange(*transport_, retry_, config_.request_timeout, random_,
                            {stats_.requests, stats_.retries, stats_.throttled}, &status_error,
                            deadline);
-  while (true) {
-    // A certificate signs a fresh assertion for every attempt: the platform may refuse a
-    // jti it has seen, and a lost answer does not tell whether it saw this one.
-    auto authentication =
-        identity_platform::client_authentication(credential_, config_.client_id, token_url_);
-    if (!authentication) {
-      co_return authentication.error();
-    }
-    request.body = fields + *authentication;
-    auto outcome = co_await exchange.attempt(request, true);
-    if (!outcome) {
-      continue;
-    }
-    if (!*outcome) {
-      co_return GraphError{outcome->error().code, "token request: " + outcome->error().message,
-                           outcome->error().http_status};
-    }
-    co_return identity_platform::read_app_token(**outcome, "token");
+  auto response = co_await identity_platform::post_with_credential(
+      exchange, std::move(request), std::move(fields), credential_, config_.client_id, true);
+  if (!response) {
+    co_return GraphError{response.error().code, "token request: " + response.error().message,
+                         response.error().http_status};
   }
+  co_return identity_platform::read_app_token(*response, "token");
 }
 
 asio::awaitable<GraphResult<HttpResponse>>

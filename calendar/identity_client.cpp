@@ -147,23 +147,12 @@ IdentityClient::post_form(const HttpUrl& url, std::string fields, bool authentic
   request.content_type = "application/x-www-form-urlencoded";
   RetriedExchange exchange(*transport_, retry_, config_.request_timeout, random_,
                            {stats_.requests, stats_.retries, stats_.throttled}, &refused, deadline);
-  while (true) {
-    request.body = fields;
-    if (authenticated) {
-      // A certificate signs a fresh assertion for every attempt: the platform may refuse a
-      // jti it has seen, and a lost answer does not tell whether it saw this one.
-      auto authentication =
-          identity_platform::client_authentication(credential_, config_.client_id, token_url_);
-      if (!authentication) {
-        co_return authentication.error();
-      }
-      request.body += *authentication;
-    }
-    auto outcome = co_await exchange.attempt(request, repeatable);
-    if (outcome) {
-      co_return std::move(*outcome);
-    }
+  if (!authenticated) {
+    request.body = std::move(fields);
+    co_return co_await exchange.send(request, repeatable);
   }
+  co_return co_await identity_platform::post_with_credential(
+      exchange, std::move(request), std::move(fields), credential_, config_.client_id, repeatable);
 }
 
 asio::awaitable<GraphResult<DeviceCodeGrant>>

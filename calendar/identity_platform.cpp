@@ -12,6 +12,7 @@
 
 namespace icalgate::calendar {
 
+namespace asio = boost::asio;
 namespace json = boost::json;
 
 namespace {
@@ -144,6 +145,22 @@ GraphResult<std::string> client_authentication(const ClientCredential& credentia
   }
   return "&client_assertion_type=" + percent_encode(client_assertion_type) +
          "&client_assertion=" + percent_encode(*assertion);
+}
+
+asio::awaitable<GraphResult<HttpResponse>>
+post_with_credential(RetriedExchange& exchange, HttpRequest request, std::string fields,
+                     const ClientCredential& credential, std::string client_id, bool repeatable) {
+  while (true) {
+    auto authentication = client_authentication(credential, client_id, request.url);
+    if (!authentication) {
+      co_return authentication.error();
+    }
+    request.body = fields + *authentication;
+    auto outcome = co_await exchange.attempt(request, repeatable);
+    if (outcome) {
+      co_return std::move(*outcome);
+    }
+  }
 }
 
 std::string string_member(const json::object& object, std::string_view key, std::size_t limit) {

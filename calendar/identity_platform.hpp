@@ -8,6 +8,7 @@
 #include "calendar/client_assertion.hpp"
 #include "calendar/graph_error.hpp"
 #include "calendar/http_transport.hpp"
+#include "calendar/retried_exchange.hpp"
 #include "calendar/token_cache.hpp"
 
 #include <boost/json.hpp>
@@ -62,6 +63,13 @@ GraphResult<ClientCredential> load_client_credential(std::string_view section,
 GraphResult<std::string> client_authentication(const ClientCredential& credential,
                                                std::string_view client_id,
                                                const HttpUrl& token_url);
+
+// POSTs the form `fields` to the token endpoint `request.url` through `exchange`, the app's
+// credential appended to every attempt: a certificate signs a new assertion each time, since
+// the platform may refuse a jti it has seen and a lost answer does not tell whether it saw it.
+boost::asio::awaitable<GraphResult<HttpResponse>>
+post_with_credential(RetriedExchange& exchange, HttpRequest request, std::string fields,
+                     const ClientCredential& credential, std::string client_id, bool repeatable);
 
 // The identity platform's answers are shallow; deeper documents are refused.
 inline constexpr std::size_t max_json_depth = 32;
