@@ -116,4 +116,76 @@ std::optional<std::string> answer_message_id(const FetchData& data) {
   return std::nullopt;
 }
 
+std::optional<std::string> with_fetch_item(std::string_view command, std::string_view item) {
+  // TAG SP ["UID" SP] "FETCH" SP sequence-set SP fetch-atts [SP modifiers] CRLF
+  std::size_t at = 0;
+  const auto next_word = [&]() -> std::string_view {
+    const std::size_t end = command.find(' ', at);
+    if (end == std::string_view::npos) {
+      return {};
+    }
+    const std::string_view word = command.substr(at, end - at);
+    at = end + 1;
+    return word;
+  };
+  if (next_word().empty()) {
+    return std::nullopt;
+  }
+  std::string_view name = next_word();
+  if (imap_iequals(name, "UID")) {
+    name = next_word();
+  }
+  if (!imap_iequals(name, "FETCH") || next_word().empty()) {
+    return std::nullopt;
+  }
+  std::size_t consumed = 0;
+  const auto items = parse_fetch_items(command.substr(at), &consumed);
+  if (!items || consumed == 0) {
+    return std::nullopt;
+  }
+  const std::string_view written = command.substr(at, consumed);
+  std::string list;
+  if (items->macro != FetchMacro::none) {
+    list = to_string(*items);
+  } else if (written.front() == '(' && written.back() == ')') {
+    list = written;
+  } else {
+    list = "(" + std::string(written) + ")";
+  }
+  list.pop_back();
+  return std::string(command.substr(0, at)) + list + ' ' + std::string(item) + ')' +
+         std::string(command.substr(at + consumed));
+}
+
+bool answers_message_id_item(const MsgAtt& att) {
+  return att.attr == FetchAttr::body_section && !att.origin && att.section.part.empty() &&
+         att.section.text == SectionSpec::Text::header_fields && att.section.fields.size() == 1 &&
+         imap_iequals(att.section.fields.front(), "MESSAGE-ID");
+}
+
+std::string without_message_id_item(std::string_view message, const FetchData& data) {
+  if (std::all_of(data.atts.begin(), data.atts.end(), answers_message_id_item)) {
+    return std::string(message); // "* n FETCH ()" would be no answer at all
+  }
+  std::string out;
+  std::size_t from = 0;
+  for (const MsgAtt& att : data.atts) {
+    if (!answers_message_id_item(att)) {
+      continue;
+    }
+    // The attribute and the space that separates it from its neighbour.
+    std::size_t begin = att.whole.offset;
+    std::size_t end = begin + att.whole.length;
+    if (begin > from && message[begin - 1] == ' ') {
+      --begin;
+    } else if (end < message.size() && message[end] == ' ') {
+      ++end;
+    }
+    out.append(message.substr(from, begin - from));
+    from = end;
+  }
+  out.append(message.substr(from));
+  return out;
+}
+
 } // namespace icalgate::protocol

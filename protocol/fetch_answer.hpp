@@ -25,4 +25,21 @@ bool answers_are_header_sized(const FetchItems& items);
 // none of those items. "" for a message without the field.
 std::optional<std::string> answer_message_id(const FetchData& data);
 
+// A header-sized FETCH that names no Message-ID can be sent with this item as well: each
+// answer then says which message it is about, and no probe of the gateway's own is needed.
+inline constexpr std::string_view message_id_item = "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]";
+
+// The FETCH or UID FETCH command line `command` (CRLF included, no literals) asking for
+// `item` after the client's own items, which stay as written (a macro is spelled out);
+// nullopt when the line is not laid out so.
+std::optional<std::string> with_fetch_item(std::string_view command, std::string_view item);
+
+// Whether the attribute answers message_id_item: BODY[HEADER.FIELDS (MESSAGE-ID)] with no
+// origin.
+bool answers_message_id_item(const MsgAtt& att);
+// A FETCH answer (`message`, parsed as `data`) without the attributes that answer
+// message_id_item: what the server sends for the command as the client wrote it. An answer
+// with nothing else stays as it is.
+std::string without_message_id_item(std::string_view message, const FetchData& data);
+
 } // namespace icalgate::protocol

@@ -1,10 +1,13 @@
 // Parses arbitrary bytes as one server response. Whatever parses must survive the round trip
 // (the canonical form parses back to an equal response and is a fixed point), and every FETCH
-// attribute's byte ranges must lie inside the message and nest.
+// attribute's byte ranges must lie inside the message and nest. A FETCH without the
+// gateway's Message-ID item parses to the same attributes less that item's.
 
 #include "protocol/copy_uid.hpp"
+#include "protocol/fetch_answer.hpp"
 #include "protocol/response.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -49,6 +52,27 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           input.substr(att.content.offset, att.content.length) != att.string->value) {
         fail("content range does not hold the value");
       }
+    }
+    const std::string stripped = without_message_id_item(input, *fetch);
+    auto rest = parse_response(stripped);
+    if (!rest || rest->kind != ResponseKind::fetch) {
+      fail("a FETCH without the Message-ID item does not parse");
+    }
+    const auto& kept = std::get<FetchData>(rest->body).atts;
+    if (std::all_of(fetch->atts.begin(), fetch->atts.end(), answers_message_id_item)) {
+      if (stripped != input) {
+        fail("an answer of the Message-ID item alone lost it");
+      }
+      return 0;
+    }
+    std::size_t next = 0;
+    for (const auto& att : fetch->atts) {
+      if (!answers_message_id_item(att) && (next == kept.size() || !(kept[next++] == att))) {
+        fail("taking out the Message-ID item changed another attribute");
+      }
+    }
+    if (next != kept.size()) {
+      fail("taking out the Message-ID item left one");
     }
   }
   if (const auto* status = std::get_if<StatusResponse>(&parsed->body);

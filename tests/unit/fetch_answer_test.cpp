@@ -77,3 +77,47 @@ TEST_CASE("answer_message_id reads the header fields, the header or the envelope
   CHECK_FALSE(id_in(answer("BODY[HEADER.FIELDS (FROM)]", "From: a@b\r\n\r\n")).has_value());
   CHECK_FALSE(id_in("* 3 FETCH (UID 7 FLAGS (\\Seen))\r\n").has_value());
 }
+
+TEST_CASE("with_fetch_item adds an item and keeps the client's as written", "[fetch_answer]") {
+  const std::string item(message_id_item);
+  CHECK(with_fetch_item("a1 UID FETCH 1:* (UID FLAGS RFC822.SIZE BODY.PEEK[HEADER.FIELDS "
+                        "(X-TUID)])\r\n",
+                        item) == "a1 UID FETCH 1:* (UID FLAGS RFC822.SIZE BODY.PEEK[HEADER.FIELDS "
+                                 "(X-TUID)] BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])\r\n");
+  CHECK(with_fetch_item("7 uid fetch 5,9 rfc822.size\r\n", item) ==
+        "7 uid fetch 5,9 (rfc822.size BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])\r\n");
+  CHECK(with_fetch_item("7 FETCH 1:3 FAST\r\n", item) ==
+        "7 FETCH 1:3 (FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])\r\n");
+  CHECK(with_fetch_item("t UID FETCH 1:* (FLAGS RFC822.SIZE) (CHANGEDSINCE 12 VANISHED)\r\n",
+                        item) == "t UID FETCH 1:* (FLAGS RFC822.SIZE BODY.PEEK[HEADER.FIELDS "
+                                 "(MESSAGE-ID)]) (CHANGEDSINCE 12 VANISHED)\r\n");
+  CHECK_FALSE(with_fetch_item("t UID STORE 1 +FLAGS (\\Seen)\r\n", item));
+  CHECK_FALSE(with_fetch_item("t UID FETCH 1:*\r\n", item));
+  CHECK_FALSE(with_fetch_item("t FETCH 1 (FLAGS\r\n", item));
+}
+
+TEST_CASE("without_message_id_item leaves the answer the client asked for", "[fetch_answer]") {
+  const auto strip = [](const std::string& response) {
+    auto parsed = parse_response(response);
+    REQUIRE(parsed.ok());
+    REQUIRE(parsed->kind == ResponseKind::fetch);
+    return without_message_id_item(response, std::get<FetchData>(parsed->body));
+  };
+  const std::string ours = "BODY[HEADER.FIELDS (MESSAGE-ID)] {21}\r\nMessage-ID: <a@b>\r\n\r\n";
+  CHECK(strip("* 3 FETCH (UID 7 RFC822.SIZE 120 " + ours + ")\r\n") ==
+        "* 3 FETCH (UID 7 RFC822.SIZE 120)\r\n");
+  CHECK(strip("* 3 FETCH (" + ours + " UID 7 FLAGS (\\Seen))\r\n") ==
+        "* 3 FETCH (UID 7 FLAGS (\\Seen))\r\n");
+  CHECK(strip("* 3 FETCH (UID 7 " + ours + " BODY[HEADER.FIELDS (X-TUID)] {2}\r\n\r\n)\r\n") ==
+        "* 3 FETCH (UID 7 BODY[HEADER.FIELDS (X-TUID)] {2}\r\n\r\n)\r\n");
+  CHECK(strip("* 3 FETCH (UID 7 BODY[HEADER.FIELDS (message-id)] \"\")\r\n") ==
+        "* 3 FETCH (UID 7)\r\n");
+  // What the client asked for itself stays: other field lists, a partial range.
+  const std::string theirs = "* 3 FETCH (UID 7 BODY[HEADER.FIELDS (SUBJECT MESSAGE-ID)] {2}\r\n"
+                             "\r\n BODY[HEADER.FIELDS (MESSAGE-ID)]<0> {2}\r\n\r\n FLAGS ())\r\n";
+  CHECK(strip(theirs) == theirs);
+  CHECK(strip("* 3 FETCH (FLAGS (\\Seen))\r\n") == "* 3 FETCH (FLAGS (\\Seen))\r\n");
+  // An answer must answer something.
+  const std::string alone = "* 3 FETCH (" + ours + ")\r\n";
+  CHECK(strip(alone) == alone);
+}
