@@ -733,6 +733,7 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
       }
       window.covers_tail = split.covers_tail;
       window.covered_to = split.covered_to;
+      window.names_decided = !split.decided.empty();
       const bool nothing_new = !mailbox_grew_ && uidnext_ && *uidnext_ <= window.through + 1;
       if (split.above.empty() || (nothing_new && split.above_is_tail_only)) {
         probe_set.reset();
@@ -773,16 +774,28 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
       }
     }
   }
+  // A header-sized FETCH by UID is answered as it comes, its answers telling which message
+  // each is about: by the Message-ID, asked along with the client's items if they do not name
+  // it (mbsync's and offlineimap's syncs) and taken out of the answers again. Not when the
+  // set names decided mail too: a probe of only the rest costs the upstream less.
+  std::optional<std::string> sent;
   if (probe_set && command.uid && uidnext_ && service_.uses_listing() &&
-      protocol::answers_name_message_id(args.items) &&
       protocol::answers_are_header_sized(args.items)) {
+    if (protocol::answers_name_message_id(args.items)) {
+      sent = command.raw;
+    } else if (!window.names_decided) {
+      sent = protocol::with_fetch_item(command.raw, protocol::message_id_item);
+    }
+  }
+  if (sent) {
+    const Streamed streamed{command.tag, *sent, *sent != command.raw};
     const auto selected_at = selected_at_;
     if (window.through == 0) {
       // Nothing decided in this mailbox yet: a first sync, which wants a listing that names
       // every meeting message the session saw at SELECT, and many events.
       auto listing = co_await service_.listing(upn_, selected_at, true);
       if (listing && listing->asked >= selected_at) {
-        co_return co_await stream(io, command, mailbox, *listing, window, *uidnext_);
+        co_return co_await stream(io, streamed, mailbox, *listing, window, *uidnext_);
       }
     } else {
       // Mail above the decided range, mostly new: the listing at hand names what it can,
@@ -793,7 +806,7 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
       }
       const std::uint32_t listed_below =
           listing->asked >= selected_at ? *uidnext_ : window.through + 1;
-      co_return co_await stream(io, command, mailbox, *listing, window, listed_below);
+      co_return co_await stream(io, streamed, mailbox, *listing, window, listed_below);
     }
   }
   if (probe_set) {
@@ -905,23 +918,34 @@ void FetchInterceptor::note_decided(const MailboxKey& mailbox, const Window& win
   }
 }
 
-asio::awaitable<InterceptOutcome>
-FetchInterceptor::stream(InterceptIo& io, const protocol::Command& command,
-                         const MailboxKey& mailbox, const MeetingListing& listing,
-                         const Window& window, std::uint32_t listed_below) {
+asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io, const Streamed& command,
+                                                           const MailboxKey& mailbox,
+                                                           const MeetingListing& listing,
+                                                           const Window& window,
+                                                           std::uint32_t listed_below) {
   InterceptOutcome outcome;
   ++stats_.streamed;
+  if (command.asks_message_id) {
+    ++stats_.asked_message_id;
+  }
   // Messages above the decided range that are rewritten already (another session's).
   const auto rewritten = service_.rewritten_between(mailbox, window.through + 1,
                                                     std::numeric_limits<std::uint32_t>::max());
   const std::set<std::uint32_t> rewritten_above(rewritten.begin(), rewritten.end());
-  if (auto [ec, n] = co_await io.upstream.write(command.raw); ec) {
+  if (auto [ec, n] = co_await io.upstream.write(command.line); ec) {
     outcome.ok = false;
     co_return outcome;
   }
   if (log_enabled(LogLevel::trace)) {
-    log_event(LogLevel::trace, "G",
-              {field("session", session_id_), field("streamed", sanitize_for_log(command.tag))});
+    const std::string_view line = command.line;
+    if (command.asks_message_id) { // the line as sent: not the client's
+      log_event(LogLevel::trace, "G",
+                {field("session", session_id_), field("streamed", sanitize_for_log(command.tag)),
+                 field("line", sanitize_for_log(line.substr(0, line.size() - 2), 16 * 1024))});
+    } else {
+      log_event(LogLevel::trace, "G",
+                {field("session", session_id_), field("streamed", sanitize_for_log(command.tag))});
+    }
   }
 
   // Answers that must wait are kept here; the others pass on at once (clients take FETCH
@@ -955,7 +979,7 @@ FetchInterceptor::stream(InterceptIo& io, const protocol::Command& command,
       outcome.ok = false;
       co_return outcome;
     }
-    const LineHead head = head_of(*message);
+    LineHead head = head_of(*message);
     if (head.tag == command.tag) {
       outcome.completion = std::move(*message);
       break;
@@ -974,10 +998,15 @@ FetchInterceptor::stream(InterceptIo& io, const protocol::Command& command,
       if (auto r = protocol::parse_response(*message);
           r && r->kind == protocol::ResponseKind::fetch) {
         parsed = std::move(r).value();
-        for (const auto& att : std::get<protocol::FetchData>(parsed->body).atts) {
+        const auto& data = std::get<protocol::FetchData>(parsed->body);
+        for (const auto& att : data.atts) {
           if (att.attr == FetchAttr::uid) {
             uid = static_cast<std::uint32_t>(att.number);
           }
+        }
+        if (command.asks_message_id) {
+          *message = protocol::without_message_id_item(*message, data);
+          head = head_of(*message);
         }
       }
     }

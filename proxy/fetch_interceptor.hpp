@@ -8,12 +8,14 @@
 // then forwards the client's command. The answers for rewritten messages are rebuilt from
 // the rewritten bytes (protocol/fetch_substitute.hpp); everything else streams through.
 //
-// A header sync that itself asks for Message-IDs (Thunderbird's does) needs no probe: with a
-// Graph listing taken after the mailbox was selected, the command goes upstream at once, the
-// answers of messages the listing does not name pass on as they come, and only those of
-// listed meeting messages (and of mail newer than the listing) wait until those messages are
-// fetched whole and decided, before the command's completion. Mail newer than the listing
-// (it arrived after SELECT) is decided by a listing asked once its answers are in: Graph
+// A header sync by UID needs no probe: one that asks for Message-IDs (Thunderbird's) goes as
+// it is, one that does not (mbsync's) with the Message-ID asked along, taken out of the
+// answers again (unless it names decided mail, whose Message-IDs a probe of the rest spares
+// the upstream). With a Graph listing taken after the mailbox was selected, the command goes
+// upstream at once, the answers of messages the listing does not name pass on as they come, and
+// only those of listed meeting messages (and of mail newer than the listing) wait until those
+// messages are fetched whole and decided, before the command's completion. Mail newer than the
+// listing (it arrived after SELECT) is decided by a listing asked once its answers are in: Graph
 // names it if it is a meeting message. Only when Graph cannot list is it probed from IMAP.
 //
 // A FETCH by UID of messages that are all rewritten already (a client downloading or opening
@@ -64,15 +66,16 @@ struct InterceptOutcome {
 };
 
 struct InterceptStats {
-  std::uint64_t commands = 0;        // FETCH commands held back for a decision
-  std::uint64_t streamed = 0;        // ... of which answered while deciding, without a probe
-  std::uint64_t probe_commands = 0;  // commands the gateway sent upstream itself
-  std::uint64_t round_trips = 0;     // probe exchanges (each one write, answered together)
-  std::uint64_t probe_bytes = 0;     // upstream bytes read in answer to probes
-  std::uint64_t substituted = 0;     // FETCH responses served from rewritten bytes
-  std::uint64_t unanswerable = 0;    // commands completed NO: an answer could not be rebuilt
-  std::uint64_t from_store = 0;      // commands whose content the upstream was not asked for
-  std::uint64_t decided_at_once = 0; // content FETCHes of decided, unrewritten mail: not held
+  std::uint64_t commands = 0;         // FETCH commands held back for a decision
+  std::uint64_t streamed = 0;         // ... of which answered while deciding, without a probe
+  std::uint64_t asked_message_id = 0; // ... of those asked with the Message-ID added
+  std::uint64_t probe_commands = 0;   // commands the gateway sent upstream itself
+  std::uint64_t round_trips = 0;      // probe exchanges (each one write, answered together)
+  std::uint64_t probe_bytes = 0;      // upstream bytes read in answer to probes
+  std::uint64_t substituted = 0;      // FETCH responses served from rewritten bytes
+  std::uint64_t unanswerable = 0;     // commands completed NO: an answer could not be rebuilt
+  std::uint64_t from_store = 0;       // commands whose content the upstream was not asked for
+  std::uint64_t decided_at_once = 0;  // content FETCHes of decided, unrewritten mail: not held
 };
 
 class FetchInterceptor {
@@ -156,11 +159,18 @@ class FetchInterceptor {
     std::uint32_t through = 0;    // decided through this UID
     bool covers_tail = false;     // the set reaches the newest message
     std::uint32_t covered_to = 0; // a numeric range reaches from through + 1 up to here
+    bool names_decided = false;   // the set names UIDs up to `through`
+  };
+  // A held command as it goes upstream to be answered as it comes.
+  struct Streamed {
+    std::string tag;
+    std::string line;             // CRLF included
+    bool asks_message_id = false; // message_id_item added, to be taken out of the answers
   };
   // Forwards the held command and decides its messages from its own answers (see above).
   // The listing vouches for UIDs below `listed_below`: what it does not name there is not a
   // meeting message.
-  asio::awaitable<InterceptOutcome> stream(InterceptIo& io, const protocol::Command& command,
+  asio::awaitable<InterceptOutcome> stream(InterceptIo& io, const Streamed& command,
                                            const MailboxKey& mailbox, const MeetingListing& listing,
                                            const Window& window, std::uint32_t listed_below);
   // Forwards the held command as `items` (protocol::server_items): every message it names is

@@ -243,16 +243,19 @@ asio::awaitable<void> Session::run() {
       std::chrono::steady_clock::now() - started_);
   log_event(
       LogLevel::info, "session_end",
-      {field("session", id_), field("client", client_address_),
+      {field("session", id_),
+       field("client", client_address_),
        field("user", sanitize_for_log(user_, 128)),
        field("client_name", sanitize_for_log(client_name_, 64)),
        field("bytes_in", bytes_before_tls_ + (client_reader_ ? client_reader_->bytes_read() : 0)),
        field("bytes_out", bytes_to_client_),
        field("bytes_out_wire", client_.wire_bytes_out()), // less than bytes_out when compressed
        field("duration_ms", static_cast<std::uint64_t>(duration.count())),
-       field("reason", end_reason_), field("upstream_bytes_in", upstream_bytes_in_),
+       field("reason", end_reason_),
+       field("upstream_bytes_in", upstream_bytes_in_),
        field("held_fetches", intercept_stats_.commands),
        field("streamed_fetches", intercept_stats_.streamed),
+       field("streamed_asking_message_id", intercept_stats_.asked_message_id),
        field("probe_commands", intercept_stats_.probe_commands),
        field("probe_round_trips", intercept_stats_.round_trips),
        field("probe_bytes", intercept_stats_.probe_bytes),

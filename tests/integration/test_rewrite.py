@@ -461,8 +461,9 @@ SyncState *
                                      len(calendar_parts(original)))
 
     def test_mbsync_first_sync_lists_the_events(self):
-        # mbsync's first FETCH does not name Message-ID, so the gateway probes for it; the
-        # listing it asks Graph for then brings the events along, as for Thunderbird's sync.
+        # mbsync's first FETCH does not name Message-ID, so the gateway asks for it along with
+        # mbsync's items; the listing it asks Graph for brings the events along, as for
+        # Thunderbird's sync.
         gw = self.fresh_gateway("mbsync-first")
         graph_before = len(GRAPH.log_text())
         try:
@@ -587,6 +588,45 @@ SyncState *
         probes = lines[1:]
         self.assertEqual(len(probes), 1, lines)
         self.assertRegex(probes[0], r"UID FETCH [0-9:,]+ \(UID BODY\.PEEK\[\]\)")
+
+    def test_header_sync_without_message_ids_asks_for_them_along(self):
+        # mbsync's and offlineimap's syncs name no Message-ID: the gateway asks for it along
+        # with the client's items instead of probing first, so that such a sync, too, costs one
+        # extra round trip (the listed invitations' bodies), and takes it out of the answers.
+        # The client sees what the probing path gives, and for ordinary mail what Dovecot says.
+        syncs = (b"UID FETCH 1:* (UID FLAGS RFC822.SIZE BODY.PEEK[HEADER.FIELDS (X-TUID)])",
+                 b"UID FETCH 1:* FAST",
+                 b"UID FETCH 1:* (uid rfc822.size internaldate)")
+        with self.direct_session():
+            pass  # takes INBOX's \Recent, whichever tests ran before
+        with self.direct_session() as d:
+            direct = {sync: {uid_of(a): a for a in d.check(sync)} for sync in syncs}
+        self.assertEqual(len(direct[syncs[0]]), len(MANIFEST))
+        answers = {}
+        for name, options in (("probed", {"listing": False}), ("streamed", {})):
+            for i, sync in enumerate(syncs):
+                gw = self.fresh_gateway(f"sync-{name}-{i}", **options)
+                try:
+                    with self.gateway_session(gw) as c:
+                        answers[name, sync] = c.check(sync)
+                    lines = self.gateway_lines(gw)
+                finally:
+                    gw.stop()
+                if name != "streamed":
+                    continue
+                with self.subTest(sync=sync):
+                    self.assertEqual(sorted(answers[name, sync], key=uid_of), answers["probed", sync])
+                    self.assertEqual(len(answers[name, sync]), len(MANIFEST))
+                    for answer in answers[name, sync]:
+                        self.assertNotIn(b"MESSAGE-ID", answer.upper())
+                        if MANIFEST[uid_of(answer) - 1]["expect"] != "rewrite":
+                            self.assertEqual(answer, direct[sync][uid_of(answer)])
+                    # The client's command with the item added, then the invitations whole.
+                    self.assertEqual(len(lines), 2, lines)
+                    self.assertIn("streamed=", lines[0])
+                    self.assertIn(" BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])", lines[0])
+                    self.assertRegex(lines[1], r"UID FETCH [0-9:,]+ \(UID BODY\.PEEK\[\]\)")
+                    self.assertRegex(gw.log_text(), r"streamed_asking_message_id=1\b")
 
     def test_downloads_of_rewritten_messages_come_from_the_store(self):
         # Once an invitation is rewritten, its content is the gateway's: a client downloading
