@@ -228,7 +228,7 @@ std::string FetchInterceptor::next_tag() {
   return "icalgate." + std::to_string(++tag_counter_);
 }
 
-bool FetchInterceptor::hold(std::string_view first_line, bool whole_command) {
+Hold FetchInterceptor::hold(std::string_view first_line, bool whole_command) {
   const LineHead head = head_of(first_line);
   std::string_view name = head.name;
   const bool uid = protocol::imap_iequals(name, "UID");
@@ -239,44 +239,106 @@ bool FetchInterceptor::hold(std::string_view first_line, bool whole_command) {
     if (whole_command) {
       follow(first_line);
     }
-    return false; // a mailbox name sent as a literal: followed once whole (follow())
+    return {}; // a mailbox name sent as a literal: followed once whole (follow())
   }
   if (protocol::imap_iequals(name, "CLOSE") || protocol::imap_iequals(name, "UNSELECT")) {
     mailbox_.reset();
-    return false;
+    return {};
   }
   const bool copy = protocol::imap_iequals(name, "COPY") || protocol::imap_iequals(name, "MOVE");
   // A FETCH sent right behind a SELECT waits for it: the mailbox is known only then.
   if ((!mailbox_ && !select_) || !whole_command ||
       !(uid || copy || protocol::imap_iequals(name, "FETCH"))) {
-    return false;
+    return {};
   }
   auto parsed = protocol::parse_command(first_line);
   if (parsed && parsed->kind == protocol::CommandKind::copy) {
     follow(*parsed);
-    return false;
+    return {};
   }
   if (!parsed || parsed->kind != protocol::CommandKind::fetch ||
       !protocol::shows_content(std::get<protocol::FetchArgs>(parsed->args).items)) {
-    return false;
+    return {};
   }
   if (mailbox_ && parsed->uid && !select_ && served_.empty() && served_uid_.empty()) {
-    // Messages decided already, none of them rewritten: nothing to probe or substitute, so
-    // the command need not wait for those before it (mbsync pipelines its downloads). Not
-    // while answers are being substituted: every FETCH answer is collected whole then.
-    const auto uids = explicit_uids(std::get<protocol::FetchArgs>(parsed->args).set);
-    if (uids) {
-      const auto known = service_.known(*mailbox_, *uids);
-      if (known.size() == uids->size() &&
-          std::none_of(known.begin(), known.end(),
-                       [](const auto& k) { return k.second == MessageState::rewritten; })) {
+    // Messages decided already: nothing to probe, so the command need not wait for those
+    // before it (mbsync pipelines its downloads). Not while the answers of a command that
+    // was held are being substituted: every FETCH answer is collected whole then.
+    const auto& args = std::get<protocol::FetchArgs>(parsed->args);
+    const auto uids = explicit_uids(args.set);
+    const auto known =
+        uids ? service_.known(*mailbox_, *uids) : std::map<std::uint32_t, MessageState>{};
+    if (uids && known.size() == uids->size()) {
+      const auto rewritten = std::count_if(known.begin(), known.end(), [](const auto& k) {
+        return k.second == MessageState::rewritten;
+      });
+      if (rewritten == 0) {
         ++stats_.decided_at_once;
-        return false;
+        return {};
+      }
+      if (auto instead = answer_from_store_at_once(*parsed, known)) {
+        return std::move(instead).value();
       }
     }
   }
   held_ = std::move(parsed).value();
-  return true;
+  return {.hold = true, .instead = std::nullopt, .upstream_commands = 1};
+}
+
+std::optional<Hold>
+FetchInterceptor::answer_from_store_at_once(const protocol::Command& command,
+                                            const std::map<std::uint32_t, MessageState>& known) {
+  const auto& args = std::get<protocol::FetchArgs>(command.args);
+  if (args.changed_since || args.vanished) {
+    return std::nullopt;
+  }
+  auto items = protocol::server_items(args.items);
+  if (!items) {
+    return std::nullopt;
+  }
+  Pipelined answering{command.tag, {}, args.items, {}, {}};
+  std::vector<std::uint32_t> rewritten;
+  std::vector<std::uint32_t> others;
+  for (const auto& [uid, state] : known) {
+    if (state != MessageState::rewritten) {
+      others.push_back(uid);
+      continue;
+    }
+    auto message = service_.rewritten(mailbox_->message(uid));
+    if (!message) {
+      return std::nullopt;
+    }
+    answering.served[uid] = std::move(message);
+    rewritten.push_back(uid);
+  }
+  Hold hold{.hold = false, .instead = std::string(), .upstream_commands = 1};
+  if (!others.empty()) {
+    // The rewritten mail asked about under the gateway's own tag, whose completion the client
+    // does not see; the rest as the client asked, under its tag.
+    auto rest = with_uid_set(command.raw, uid_list(others));
+    if (!rest) {
+      return std::nullopt;
+    }
+    answering.client_tag = command.tag;
+    answering.tag = next_tag();
+    ++stats_.probe_commands;
+    hold.upstream_commands = 2;
+    *hold.instead = answering.tag + " UID FETCH " + uid_list(rewritten) + ' ' +
+                    protocol::to_string(*items) + "\r\n";
+    *hold.instead += *rest;
+  } else {
+    *hold.instead = command.tag + " UID FETCH " + protocol::to_string(args.set) + ' ' +
+                    protocol::to_string(*items) + "\r\n";
+  }
+  ++stats_.from_store;
+  ++stats_.pipelined;
+  for (std::string_view sent = *hold.instead; !sent.empty();) {
+    const std::size_t end = sent.find("\r\n");
+    log_sent(sent.substr(0, end));
+    sent.remove_prefix(end == std::string_view::npos ? sent.size() : end + 2);
+  }
+  pipelined_.push_back(std::move(answering));
+  return hold;
 }
 
 void FetchInterceptor::follow(std::string_view command) {
@@ -1135,12 +1197,17 @@ void FetchInterceptor::serve_by_uid(const MailboxKey& mailbox, std::uint32_t uid
 }
 
 bool FetchInterceptor::wants_whole(std::string_view first_line) const {
-  if (served_.empty() && served_uid_.empty()) {
+  if (served_.empty() && served_uid_.empty() && pipelined_.empty()) {
     return false;
   }
   const LineHead head = head_of(first_line);
   if (head.tag != "*" || !head.number || !protocol::imap_iequals(head.name, "FETCH")) {
     return false;
+  }
+  if (!pipelined_.empty()) {
+    const auto uid = leading_uid(first_line);
+    return !uid || std::any_of(pipelined_.begin(), pipelined_.end(),
+                               [&uid](const Pipelined& p) { return p.served.contains(*uid); });
   }
   if (served_.contains(*head.number)) {
     return true;
@@ -1156,6 +1223,26 @@ bool FetchInterceptor::wants_whole(std::string_view first_line) const {
 }
 
 void FetchInterceptor::note_answer(std::string_view first_line) {
+  if (!pipelined_.empty()) {
+    const LineHead head = head_of(first_line);
+    if (auto done = std::find_if(pipelined_.begin(), pipelined_.end(),
+                                 [&head](const Pipelined& p) { return p.tag == head.tag; });
+        done != pipelined_.end()) {
+      if (!done->client_tag.empty()) {
+        // The gateway's own command: the client's completion says whether it was answered.
+        unseen_completion_ = done->tag;
+        if (done->failed.empty() && !protocol::imap_iequals(head.name, "OK")) {
+          done->failed = "NO [UNAVAILABLE] Some messages could not be fetched";
+        }
+      }
+      if (!done->failed.empty()) {
+        failed_pipelined_[done->client_tag.empty() ? done->tag : done->client_tag] =
+            std::move(done->failed);
+      }
+      pipelined_.erase(done);
+    }
+    return;
+  }
   if (served_.empty() && served_uid_.empty()) {
     return;
   }
@@ -1178,23 +1265,36 @@ std::string FetchInterceptor::substitute(std::string response) {
   auto parsed = protocol::parse_response(response);
   if (parsed && parsed->kind == protocol::ResponseKind::fetch) {
     const auto& data = std::get<protocol::FetchData>(parsed->body);
-    std::shared_ptr<const protocol::mime::Message> message;
-    if (auto it = served_.find(data.number); it != served_.end()) {
-      message = it->second;
-    } else if (!served_uid_.empty()) {
-      for (const auto& att : data.atts) {
-        if (att.attr == protocol::FetchAttr::uid) {
-          if (auto u = served_uid_.find(static_cast<std::uint32_t>(att.number));
-              u != served_uid_.end()) {
-            message = u->second;
-          }
-        }
+    std::optional<std::uint32_t> uid;
+    for (const auto& att : data.atts) {
+      if (att.attr == protocol::FetchAttr::uid) {
+        uid = static_cast<std::uint32_t>(att.number);
       }
     }
+    std::shared_ptr<const protocol::mime::Message> message;
+    // The items it answers, how, and where a failure is kept.
+    const protocol::FetchItems* items = &answering_items_;
+    bool complete = complete_answers_;
+    std::string* failed = &failed_answer_;
+    if (!pipelined_.empty()) {
+      // The first command still answering that names the message: servers answer in order.
+      for (Pipelined& p : pipelined_) {
+        if (auto u = uid ? p.served.find(*uid) : p.served.end(); u != p.served.end()) {
+          message = u->second;
+          items = &p.items;
+          complete = true;
+          failed = &p.failed;
+          break;
+        }
+      }
+    } else if (auto it = served_.find(data.number); it != served_.end()) {
+      message = it->second;
+    } else if (auto u = uid ? served_uid_.find(*uid) : served_uid_.end(); u != served_uid_.end()) {
+      message = u->second;
+    }
     if (message) {
-      auto rebuilt = complete_answers_
-                         ? protocol::complete_fetch(*parsed, *message, answering_items_)
-                         : protocol::substitute_fetch(*parsed, *message, answering_items_);
+      auto rebuilt = complete ? protocol::complete_fetch(*parsed, *message, *items)
+                              : protocol::substitute_fetch(*parsed, *message, *items);
       if (rebuilt) {
         ++stats_.substituted;
         return std::move(rebuilt).value();
@@ -1202,8 +1302,8 @@ std::string FetchInterceptor::substitute(std::string response) {
       log_event(LogLevel::warn, "rewrite_substitution_failed",
                 {field("session", session_id_),
                  field("error", sanitize_for_log(rebuilt.error().message))});
-      if (failed_answer_.empty()) {
-        failed_answer_ = rebuilt.error().message;
+      if (failed->empty()) {
+        *failed = rebuilt.error().message;
       }
       return {};
     }
@@ -1212,18 +1312,28 @@ std::string FetchInterceptor::substitute(std::string response) {
 }
 
 std::optional<std::string> FetchInterceptor::replace_completion(std::string_view line) {
-  if (failed_answer_.empty() || head_of(line).tag != answering_tag_) {
+  std::string tag(head_of(line).tag);
+  std::string why;
+  if (unseen_completion_ && tag == *unseen_completion_) {
+    unseen_completion_.reset();
+    return std::string();
+  }
+  if (auto failed = failed_pipelined_.find(tag); failed != failed_pipelined_.end()) {
+    why = std::move(failed->second);
+    failed_pipelined_.erase(failed);
+  } else if (!failed_answer_.empty() && tag == answering_tag_) {
+    why = std::move(failed_answer_);
+    failed_answer_.clear();
+  } else {
     return std::nullopt;
   }
-  std::string why = std::move(failed_answer_);
-  failed_answer_.clear();
   ++stats_.unanswerable;
   // Rendering errors already carry the response code a server gives (RFC 3516's
   // UNKNOWN-CTE, PARSE); anything else is the gateway's own failure.
   if (!why.starts_with("NO [")) {
     why = "NO [SERVERBUG] Some messages could not be rendered";
   }
-  return answering_tag_ + ' ' + why + "\r\n";
+  return tag + ' ' + why + "\r\n";
 }
 
 } // namespace icalgate::proxy

@@ -18,9 +18,11 @@
 // listing (it arrived after SELECT) is decided by a listing asked once its answers are in: Graph
 // names it if it is a meeting message. Only when Graph cannot list is it probed from IMAP.
 //
-// A FETCH by UID of messages that are all rewritten already (a client downloading or opening
-// an invitation) goes upstream asking only for what the rewritten bytes do not hold; the
-// answers are completed from those bytes (protocol/fetch_complete.hpp).
+// A FETCH by UID of decided mail, some of it rewritten (a client downloading or opening
+// invitations), is not held: it goes upstream at once, asking for the rewritten messages only
+// what their rewritten bytes do not hold (under the gateway's own tag, beside the rest as
+// asked, when it names other mail too); those answers are completed from the rewritten bytes
+// (protocol/fetch_complete.hpp). Pipelining clients keep their pipeline full.
 //
 // A message copied or moved keeps its decision at its new UID, which the COPYUID answer
 // names (CopyTracker): a client may hold the copy without ever fetching it.
@@ -38,6 +40,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -65,6 +68,15 @@ struct InterceptOutcome {
   std::optional<std::string> completion;
 };
 
+// What the relay does with a client command (FetchInterceptor::hold()).
+struct Hold {
+  bool hold = false; // keep it and everything after it back until run()
+  // Otherwise, when set: the lines to send upstream in its stead (answered from rewritten
+  // bytes as they come; the command does not wait), each one tagged completion.
+  std::optional<std::string> instead;
+  unsigned upstream_commands = 1;
+};
+
 struct InterceptStats {
   std::uint64_t commands = 0;         // FETCH commands held back for a decision
   std::uint64_t streamed = 0;         // ... of which answered while deciding, without a probe
@@ -76,6 +88,7 @@ struct InterceptStats {
   std::uint64_t unanswerable = 0;     // commands completed NO: an answer could not be rebuilt
   std::uint64_t from_store = 0;       // commands whose content the upstream was not asked for
   std::uint64_t decided_at_once = 0;  // content FETCHes of decided, unrewritten mail: not held
+  std::uint64_t pipelined = 0;        // ... of rewritten mail: answered from the store, not held
 };
 
 class FetchInterceptor {
@@ -83,9 +96,10 @@ class FetchInterceptor {
   FetchInterceptor(RewriteService& service, std::string upn, std::uint64_t session_id,
                    std::uint64_t max_response);
 
-  // Client side, at the first line of each command. True when the command is a FETCH that
-  // must wait for run(); the relay then holds it (and everything after it) back.
-  bool hold(std::string_view first_line, bool whole_command);
+  // Client side, at the first line of each command: whether it is a FETCH that must wait for
+  // run(), or one of rewritten mail only, which goes upstream at once asking only for what
+  // the rewritten bytes do not hold.
+  Hold hold(std::string_view first_line, bool whole_command);
   // Client side, once a SELECT, EXAMINE, COPY or MOVE that carried a literal (a mailbox name
   // the client chose to send so) is whole; it went upstream as it came.
   void follow(std::string_view command);
@@ -117,6 +131,11 @@ class FetchInterceptor {
 
  private:
   void follow(const protocol::Command& command);
+  // A FETCH by UID of decided mail, some of it rewritten, sent in its stead: the upstream
+  // asked only for what the rewritten bytes do not hold (its answers completed from them),
+  // and for the rest as the client asked; nullopt when the command cannot be answered so.
+  std::optional<Hold> answer_from_store_at_once(const protocol::Command& command,
+                                                const std::map<std::uint32_t, MessageState>& known);
   struct Row {
     std::uint32_t seq = 0;
     std::uint32_t uid = 0;
@@ -231,6 +250,20 @@ class FetchInterceptor {
   bool complete_answers_ = false;
   // Why an answer of the forwarded command could not be rebuilt; empty if none failed.
   std::string failed_answer_;
+  // Commands of rewritten mail sent without being held (hold()), oldest first: their answers
+  // are completed from the rewritten bytes. Only while no held command is answering.
+  struct Pipelined {
+    std::string tag;
+    std::string client_tag;     // set when `tag` is the gateway's, asked beside the client's
+    protocol::FetchItems items; // as the client asked
+    std::map<std::uint32_t, std::shared_ptr<const protocol::mime::Message>> served; // by UID
+    std::string failed; // why an answer could not be rebuilt; empty if none failed
+  };
+  std::deque<Pipelined> pipelined_;
+  // Client commands to complete NO, by tag: an answer could not be rebuilt (why).
+  std::map<std::string, std::string> failed_pipelined_;
+  // The completion of the gateway's own pipelined command, which the client must not see.
+  std::optional<std::string> unseen_completion_;
   InterceptStats stats_;
 };
 

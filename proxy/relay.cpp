@@ -168,13 +168,21 @@ bool Relay::handle_client_frame(const protocol::Frame& frame) {
         return gather_frame(frame);
       }
       if (!done) {
-        if (io_.interceptor != nullptr && io_.interceptor->hold(frame.bytes, frame.message_end)) {
+        auto hold = io_.interceptor != nullptr
+                        ? io_.interceptor->hold(frame.bytes, frame.message_end)
+                        : Hold{};
+        if (hold.hold) {
           // The upstream side forwards it once its messages are decided.
           holding_ = true;
           client_message_start_ = true;
           return true;
         }
-        ++in_flight_;
+        in_flight_ += hold.upstream_commands;
+        if (hold.instead) {
+          to_upstream_.append(*hold.instead);
+          client_message_start_ = true;
+          return true;
+        }
       }
     }
     if (frame.literal && !frame.literal->non_synchronizing) {
@@ -219,12 +227,13 @@ bool Relay::gather_frame(const protocol::Frame& frame) {
   }
   std::string command = inliner_->command();
   inliner_.reset();
-  if (io_.interceptor->hold(command, true)) {
+  auto hold = io_.interceptor->hold(command, true);
+  if (hold.hold) {
     holding_ = true;
     return true;
   }
-  ++in_flight_;
-  to_upstream_.append(command);
+  in_flight_ += hold.upstream_commands;
+  to_upstream_.append(hold.instead ? *hold.instead : command);
   return true;
 }
 

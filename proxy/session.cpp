@@ -262,7 +262,8 @@ asio::awaitable<void> Session::run() {
        field("rewritten_answers", intercept_stats_.substituted),
        field("unanswerable_fetches", intercept_stats_.unanswerable),
        field("answered_from_store", intercept_stats_.from_store),
-       field("fetches_decided_at_once", intercept_stats_.decided_at_once)});
+       field("fetches_decided_at_once", intercept_stats_.decided_at_once),
+       field("fetches_from_store_at_once", intercept_stats_.pipelined)});
   // The client may still be sending (the rest of an over-long line when the gateway said BYE):
   // its input is drained for a moment so that the BYE is not lost to a reset. The session
   // keeps its connection slot meanwhile, since the connection is still open. A connection

@@ -655,7 +655,8 @@ SyncState *
                            what="the session's end with answered_from_store=3")
 
             # A batch that also names an ordinary message (Thunderbird's offline sync): the
-            # invitation is answered first under the gateway's tag, the rest goes as asked.
+            # invitation is answered first under the gateway's tag, the rest goes as asked,
+            # both at once.
             with self.gateway_session(gw) as c:
                 batch = fetch_literals(c, b"UID FETCH %d,%d (UID FLAGS BODY.PEEK[])" % (plain, uid))
             mixed = self.gateway_lines(gw)[before + 3:]
@@ -711,9 +712,10 @@ SyncState *
 
     def test_pipelined_fetches(self):
         # A content FETCH pipelined right behind SELECT waits for it and is rewritten; FETCHes
-        # of decided mail that is not rewritten are not held back at all (mbsync pipelines).
+        # of decided mail are not held back at all (mbsync pipelines): those of rewritten mail
+        # go upstream asking only for what the rewritten bytes do not hold.
         gw = self.fresh_gateway("pipelined")
-        uid = self.entries("rewrite")[0][0]
+        uid, other = (u for u, _ in self.entries("rewrite")[:2])
         plain = [u for u, _ in self.entries("plain")[:2]]
 
         def pipelined(c: env.Imap, commands: list[bytes]) -> tuple[dict[int, bytes], list[bytes]]:
@@ -727,6 +729,7 @@ SyncState *
                     waiting.discard(tag)
                     statuses.append(env.status_of(resp))
                     continue
+                self.assertTrue(resp.startswith(b"* "), resp)  # no completion of the gateway's own
                 m = re.match(rb"\* \d+ FETCH \(.*?UID (\d+).*?\{(\d+)\}\r\n", resp, re.S)
                 if m:
                     bodies[int(m.group(1))] = resp[m.end(): m.end() + int(m.group(2))]
@@ -746,9 +749,24 @@ SyncState *
                 later, statuses = pipelined(c, [b"UID FETCH %d (UID BODY.PEEK[])" % u for u in plain])
                 self.assertEqual(statuses, [b"OK", b"OK"])
                 self.assertEqual(later, {u: originals[u] for u in plain})
+                mixed, statuses = pipelined(c, [b"UID FETCH %d (UID BODY.PEEK[])" % plain[0],
+                                                b"UID FETCH %d (UID RFC822.SIZE BODY.PEEK[])" % uid,
+                                                b"UID FETCH %d (UID BODY.PEEK[])" % plain[1],
+                                                b"UID FETCH %d (UID BODY.PEEK[])" % other,
+                                                b"UID FETCH %d,%d (UID FLAGS BODY.PEEK[])" % (plain[1], uid)])
+                self.assertEqual(statuses, [b"OK"] * 5)
+                self.assertEqual(mixed[uid], first[uid])
+                self.assertEqual({u: mixed[u] for u in plain}, {u: originals[u] for u in plain})
+                self.assertEqual(len(calendar_parts(mixed[other])), 1)
                 c.logout()
-            env.wait_until(lambda: re.search(r"session_end .*fetches_decided_at_once=2\b", gw.log_text()), 15,
-                           what="the session's end with fetches_decided_at_once=2")
+            env.wait_until(lambda: re.search(r"session_end .*fetches_decided_at_once=4\b"
+                                             r".*fetches_from_store_at_once=3\b", gw.log_text()), 15,
+                           what="the session's end with fetches_decided_at_once=4, fetches_from_store_at_once=3")
+            lines = self.gateway_lines(gw)
+            self.assertIn(f"UID FETCH {uid} (UID)", lines[-4])
+            self.assertIn(f"UID FETCH {other} (UID)", lines[-3])
+            self.assertRegex(lines[-2], rf"line=\"?icalgate\.\d+ UID FETCH {uid} \(UID FLAGS\)")
+            self.assertIn(f"UID FETCH {plain[1]} (UID FLAGS BODY.PEEK[])", lines[-1])
         finally:
             gw.stop()
 
