@@ -619,45 +619,34 @@ class Bench:
         return wall, c
 
     # -- header sync on the wire ---------------------------------------------------
+    def measured_sync(self, gw: env.Gateway, config: str, run: str, command: bytes) -> dict:
+        """One sync FETCH in a new session, what it cost on the wire and in the logs."""
+        graph_before = len(self.graph.log_text())
+        log_before = len(gw.log_text())
+        c = self.session(gw, b"INBOX")
+        snap = self.tap.snapshot()
+        _, literals, _ = c.command(command)
+        after = self.tap.snapshot()
+        commands = self.tap.commands_since(snap)
+        c.logout()
+        if literals != len(self.manifest):
+            raise RuntimeError(f"{config} {run}: {literals} header blocks, expected {len(self.manifest)}")
+        end = session_end(gw, log_before)
+        return self.analyse(config, run, commands, snap, after, end, gw.log_text()[log_before:],
+                            self.graph.log_text()[graph_before:])
+
     def sync_cost(self) -> None:
-        count = len(self.manifest)
         for config in CONFIGS:
             gw = self.gateway(config, f"tapped-{config}", tapped=True, log_level="trace")
             for run in ("first", "cached"):
-                graph_before = len(self.graph.log_text())
-                log_before = len(gw.log_text())
-                c = self.session(gw, b"INBOX")
-                snap = self.tap.snapshot()
-                _, literals, _ = c.command(HEADER_SYNC)
-                after = self.tap.snapshot()
-                commands = self.tap.commands_since(snap)
-                c.logout()
-                if literals != count:
-                    raise RuntimeError(f"{config} {run}: {literals} header blocks, expected {count}")
-                end = session_end(gw, log_before)
-                log_text = gw.log_text()[log_before:]
-                self.results["sync"].setdefault(config, {})[run] = self.analyse(
-                    config, run, commands, snap, after, end, log_text, self.graph.log_text()[graph_before:]
-                )
+                self.results["sync"].setdefault(config, {})[run] = self.measured_sync(gw, config, run, HEADER_SYNC)
             self.results["download"][config] = self.download(gw, config)
             self.results["new_mail"][config] = self.new_mail(gw, config)
             self.results["deleted"][config] = self.deleted(gw, config)
             gw.stop(grace=10)
             # mbsync's first sync, through a gateway with nothing decided.
             gw = self.gateway(config, f"tapped-mbsync-{config}", tapped=True, log_level="trace")
-            graph_before = len(self.graph.log_text())
-            c = self.session(gw, b"INBOX")
-            snap = self.tap.snapshot()
-            _, literals, _ = c.command(MBSYNC_SYNC)
-            after = self.tap.snapshot()
-            commands = self.tap.commands_since(snap)
-            c.logout()
-            if literals != count:
-                raise RuntimeError(f"{config} mbsync: {literals} header blocks, expected {count}")
-            end = session_end(gw, 0)
-            self.results["sync"][config]["mbsync"] = self.analyse(
-                config, "mbsync", commands, snap, after, end, gw.log_text(), self.graph.log_text()[graph_before:]
-            )
+            self.results["sync"][config]["mbsync"] = self.measured_sync(gw, config, "mbsync", MBSYNC_SYNC)
             gw.stop(grace=10)
 
     def new_mail(self, gw: env.Gateway, config: str) -> dict:
