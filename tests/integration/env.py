@@ -915,9 +915,12 @@ format = "{self.log_format}"
 
     def log_text(self) -> str:
         try:
-            return self.log_path.read_text(errors="replace")
+            text = self.log_path.read_text(errors="replace")
         except OSError:
             return ""
+        if self.proc is not None and self.proc.poll() is None:
+            text = text[: text.rfind("\n") + 1]  # a line still being written is not read yet
+        return text
 
     def log_tail(self, n: int = 4000) -> str:
         return self.log_text()[-n:]
