@@ -28,6 +28,8 @@ using protocol::FetchAttr;
 
 // Explicit UID sets up to this many UIDs are looked up in the store before any probe.
 constexpr std::size_t max_explicit_uids = 1000;
+// Sequence numbers remembered per session (their UIDs, 4 bytes each) at most.
+constexpr std::uint32_t max_remembered_sequence = 100'000;
 // Prefix probes per command before an undecidable message counts as not an invitation.
 constexpr int max_prefix_rounds = 4;
 
@@ -228,7 +230,7 @@ std::string FetchInterceptor::next_tag() {
   return "icalgate." + std::to_string(++tag_counter_);
 }
 
-Hold FetchInterceptor::hold(std::string_view first_line, bool whole_command) {
+Hold FetchInterceptor::hold(std::string_view first_line, bool whole_command, bool quiet) {
   const LineHead head = head_of(first_line);
   std::string_view name = head.name;
   const bool uid = protocol::imap_iequals(name, "UID");
@@ -236,6 +238,7 @@ Hold FetchInterceptor::hold(std::string_view first_line, bool whole_command) {
     mailbox_.reset();
     select_.reset();
     uidnext_.reset();
+    forget_sequence();
     if (whole_command) {
       follow(first_line);
     }
@@ -243,6 +246,7 @@ Hold FetchInterceptor::hold(std::string_view first_line, bool whole_command) {
   }
   if (protocol::imap_iequals(name, "CLOSE") || protocol::imap_iequals(name, "UNSELECT")) {
     mailbox_.reset();
+    forget_sequence();
     return {};
   }
   const bool copy = protocol::imap_iequals(name, "COPY") || protocol::imap_iequals(name, "MOVE");
@@ -260,12 +264,19 @@ Hold FetchInterceptor::hold(std::string_view first_line, bool whole_command) {
       !protocol::shows_content(std::get<protocol::FetchArgs>(parsed->args).items)) {
     return {};
   }
-  if (mailbox_ && parsed->uid && !select_ && served_.empty() && served_uid_.empty()) {
+  if (!parsed->uid) {
+    uses_sequence_ = true;
+  }
+  if (mailbox_ && !select_ && served_.empty() && served_uid_.empty()) {
     // Messages decided already: nothing to probe, so the command need not wait for those
     // before it (mbsync pipelines its downloads). Not while the answers of a command that
-    // was held are being substituted: every FETCH answer is collected whole then.
+    // was held are being substituted: every FETCH answer is collected whole then. Sequence
+    // numbers name the UIDs the answers showed for them, when no command of the client's is
+    // in flight (its EXPUNGEs could renumber them).
     const auto& args = std::get<protocol::FetchArgs>(parsed->args);
-    const auto uids = explicit_uids(args.set);
+    const auto uids = parsed->uid ? explicit_uids(args.set)
+                      : quiet     ? uids_of_sequence(args.set)
+                                  : std::nullopt;
     const auto known =
         uids ? service_.known(*mailbox_, *uids) : std::map<std::uint32_t, MessageState>{};
     if (uids && known.size() == uids->size()) {
@@ -276,7 +287,7 @@ Hold FetchInterceptor::hold(std::string_view first_line, bool whole_command) {
         ++stats_.decided_at_once;
         return {};
       }
-      if (auto instead = answer_from_store_at_once(*parsed, known)) {
+      if (auto instead = parsed->uid ? answer_from_store_at_once(*parsed, known) : std::nullopt) {
         return std::move(instead).value();
       }
     }
@@ -374,6 +385,7 @@ void FetchInterceptor::note_response(std::string_view first_line) {
     if (mailbox_ && head.tag == "*" && head.number && protocol::imap_iequals(head.name, "EXISTS")) {
       mailbox_grew_ = true;
     }
+    note_sequence(first_line, leading_uid(first_line));
     return;
   }
   if (head.tag == "*") {
@@ -433,6 +445,7 @@ asio::awaitable<std::optional<std::string>> FetchInterceptor::read_message(Inter
 }
 
 asio::awaitable<bool> FetchInterceptor::pass_on(InterceptIo& io, std::string message) {
+  note_sequence(message, leading_uid(message));
   if (io.defer != nullptr) {
     io.defer->append(message);
     co_return true;
@@ -533,6 +546,7 @@ FetchInterceptor::exchange(InterceptIo& io, const std::vector<std::string>& comm
         // sequence-number probe's.
         ours = ours || (row.uid != 0 && data.atts.size() == 1);
         if (ours && row.uid != 0) {
+          note_sequence(*message, row.uid);
           result.rows.push_back(std::move(row));
         }
       }
@@ -1072,6 +1086,7 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io, cons
         }
       }
     }
+    note_sequence(*message, uid != 0 ? std::optional<std::uint32_t>(uid) : std::nullopt);
     bool wait = false;
     if (uid != 0 && rewritten_above.contains(uid)) {
       serve_by_uid(mailbox, uid);
@@ -1334,6 +1349,49 @@ std::optional<std::string> FetchInterceptor::replace_completion(std::string_view
     why = "NO [SERVERBUG] Some messages could not be rendered";
   }
   return tag + ' ' + why + "\r\n";
+}
+
+void FetchInterceptor::note_sequence(std::string_view message, std::optional<std::uint32_t> uid) {
+  if (!uses_sequence_ || !mailbox_) {
+    return; // a client that names messages by UID only: nothing to remember
+  }
+  const LineHead head = head_of(message);
+  if (head.tag != "*") {
+    return;
+  }
+  if (protocol::imap_iequals(head.name, "EXPUNGE") ||
+      protocol::imap_iequals(head.name, "VANISHED")) {
+    forget_sequence();
+    return;
+  }
+  if (!uid || *uid == 0 || !head.number || *head.number == 0 ||
+      *head.number > max_remembered_sequence || !protocol::imap_iequals(head.name, "FETCH")) {
+    return;
+  }
+  if (uid_by_seq_.size() < *head.number) {
+    uid_by_seq_.resize(*head.number);
+  }
+  uid_by_seq_[*head.number - 1] = *uid;
+}
+
+void FetchInterceptor::forget_sequence() {
+  std::vector<std::uint32_t>().swap(uid_by_seq_);
+}
+
+std::optional<std::vector<std::uint32_t>>
+FetchInterceptor::uids_of_sequence(const protocol::SequenceSet& set) const {
+  const auto numbers = explicit_uids(set);
+  if (!numbers) {
+    return std::nullopt;
+  }
+  std::vector<std::uint32_t> uids;
+  for (std::uint32_t n : *numbers) {
+    if (n == 0 || n > uid_by_seq_.size() || uid_by_seq_[n - 1] == 0) {
+      return std::nullopt;
+    }
+    uids.push_back(uid_by_seq_[n - 1]);
+  }
+  return uids;
 }
 
 } // namespace icalgate::proxy

@@ -22,7 +22,9 @@
 // invitations), is not held: it goes upstream at once, asking for the rewritten messages only
 // what their rewritten bytes do not hold (under the gateway's own tag, beside the rest as
 // asked, when it names other mail too); those answers are completed from the rewritten bytes
-// (protocol/fetch_complete.hpp). Pipelining clients keep their pipeline full.
+// (protocol/fetch_complete.hpp). Pipelining clients keep their pipeline full. A FETCH by
+// sequence number of decided mail that is not rewritten goes on as well, once answers have
+// shown the UIDs of those numbers and no EXPUNGE has renumbered them since.
 //
 // A message copied or moved keeps its decision at its new UID, which the COPYUID answer
 // names (CopyTracker): a client may hold the copy without ever fetching it.
@@ -97,9 +99,10 @@ class FetchInterceptor {
                    std::uint64_t max_response);
 
   // Client side, at the first line of each command: whether it is a FETCH that must wait for
-  // run(), or one of rewritten mail only, which goes upstream at once asking only for what
-  // the rewritten bytes do not hold.
-  Hold hold(std::string_view first_line, bool whole_command);
+  // run(), or one naming rewritten mail, which goes upstream at once asking for those
+  // messages only what their rewritten bytes do not hold. `quiet`: no command of the
+  // client's is in flight.
+  Hold hold(std::string_view first_line, bool whole_command, bool quiet = false);
   // Client side, once a SELECT, EXAMINE, COPY or MOVE that carried a literal (a mailbox name
   // the client chose to send so) is whole; it went upstream as it came.
   void follow(std::string_view command);
@@ -136,6 +139,13 @@ class FetchInterceptor {
   // and for the rest as the client asked; nullopt when the command cannot be answered so.
   std::optional<Hold> answer_from_store_at_once(const protocol::Command& command,
                                                 const std::map<std::uint32_t, MessageState>& known);
+  // The UIDs that FETCH answers show for sequence numbers, remembered once the client names
+  // messages by sequence number; forgotten at an EXPUNGE or VANISHED (which renumbers).
+  void note_sequence(std::string_view message, std::optional<std::uint32_t> uid);
+  void forget_sequence();
+  // The UIDs of an explicit set of sequence numbers, if every one is remembered.
+  std::optional<std::vector<std::uint32_t>>
+  uids_of_sequence(const protocol::SequenceSet& set) const;
   struct Row {
     std::uint32_t seq = 0;
     std::uint32_t uid = 0;
@@ -237,6 +247,8 @@ class FetchInterceptor {
   bool mailbox_grew_ = true;
   std::optional<PendingSelect> select_;
   CopyTracker copies_;
+  bool uses_sequence_ = false;            // the client sent a FETCH by sequence number
+  std::vector<std::uint32_t> uid_by_seq_; // [seq - 1] -> UID; 0: not seen
 
   std::optional<protocol::Command> held_;
   // Answers to the forwarded command: sequence number -> rewritten message.

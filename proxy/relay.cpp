@@ -169,7 +169,7 @@ bool Relay::handle_client_frame(const protocol::Frame& frame) {
       }
       if (!done) {
         auto hold = io_.interceptor != nullptr
-                        ? io_.interceptor->hold(frame.bytes, frame.message_end)
+                        ? io_.interceptor->hold(frame.bytes, frame.message_end, in_flight_ == 0)
                         : Hold{};
         if (hold.hold) {
           // The upstream side forwards it once its messages are decided.
@@ -227,7 +227,7 @@ bool Relay::gather_frame(const protocol::Frame& frame) {
   }
   std::string command = inliner_->command();
   inliner_.reset();
-  auto hold = io_.interceptor->hold(command, true);
+  auto hold = io_.interceptor->hold(command, true, in_flight_ == 0);
   if (hold.hold) {
     holding_ = true;
     return true;

@@ -770,6 +770,43 @@ SyncState *
         finally:
             gw.stop()
 
+    def test_fetch_by_sequence_number_of_decided_mail_is_not_probed(self):
+        # fetchmail and imaplib name messages by sequence number: once the answers have shown
+        # their UIDs, a FETCH of decided mail that is not rewritten goes on at once, without a
+        # probe for the UIDs. An EXPUNGE renumbers the messages: after it, the gateway asks
+        # again, and an invitation that moved to another number is still served rewritten.
+        gw = self.fresh_gateway("by-sequence")
+        invitation = (FIXTURES / self.entries("rewrite")[0][1]["file"]).read_bytes()
+        first, second = ((FIXTURES / m["file"]).read_bytes() for _, m in self.entries("plain")[:2])
+        with self.direct_session() as d:
+            d.check(b"CREATE BySequence")
+            for data in (first, invitation, second):
+                self.assertEqual(env.status_of(d.append("BySequence", data)[1]), b"OK")
+        try:
+            with self.gateway_session(gw, "BySequence") as c:
+                sizes = c.check(b"FETCH 1:3 RFC822.SIZE")
+                self.assertEqual(len(sizes), 3)
+                probed = len(self.gateway_lines(gw))
+                self.assertGreater(probed, 0)
+                self.assertEqual(fetch_literals(c, b"FETCH 3 (UID BODY.PEEK[])"), {3: second})
+                self.assertEqual(len(self.gateway_lines(gw)), probed, "asked the upstream for UIDs again")
+                with self.direct_session(mailbox="BySequence") as d:
+                    d.check(b"STORE 1 +FLAGS.SILENT (\\Deleted)")
+                    d.check(b"EXPUNGE")
+                self.assertIn(b"* 1 EXPUNGE\r\n", c.check(b"NOOP"))
+                moved = fetch_literals(c, b"FETCH 1 (UID BODY.PEEK[])")
+                self.assertEqual(list(moved), [2])  # the invitation, now message 1
+                self.assertEqual(len(calendar_parts(moved[2])), 1)
+                self.assertGreater(len(self.gateway_lines(gw)), probed)
+                self.assertEqual(fetch_literals(c, b"FETCH 2 (UID BODY.PEEK[])"), {3: second})
+                c.logout()
+            env.wait_until(lambda: re.search(r"session_end .*fetches_decided_at_once=[1-9]", gw.log_text()), 15,
+                           what="the session's end with a FETCH decided at once")
+        finally:
+            gw.stop()
+            with self.direct_session() as d:
+                d.check(b"DELETE BySequence")
+
     def test_large_mail_beside_rewritten_streams_on(self):
         # A download of the whole mailbox holds back only the rewritten invitations' answers:
         # a message larger than an answer can be held (here: above max_literal_size) streams on.
