@@ -37,6 +37,9 @@ the client's header FETCH of the new UIDs.
 Then every invitation is deleted as Thunderbird deletes on Exchange (UID COPY to Deleted
 Items) and Deleted Items is synced like INBOX: upstream bytes, Graph requests, and how many
 copies were decided again rather than keeping their source's decision.
+Then fetchmail's poll through a fresh gateway, naming messages by sequence number: FETCH 1:N
+RFC822.SIZE, then the header and the text of the first FETCHMAIL_MESSAGES messages, one
+command at a time: round trips and upstream bytes.
 
 Relay throughput with rewriting enabled on a mailbox without invitations: UID FETCH 1:*
 BODY.PEEK[] of 150 ordinary messages of 100 KB - 1 MB, a fresh session per fetch, 31 rounds
@@ -96,6 +99,7 @@ HEADER_SYNC = (
 MBSYNC_SYNC = b"UID FETCH 1:* (UID FLAGS RFC822.SIZE BODY.PEEK[HEADER.FIELDS (X-TUID)])"
 BULK_FETCH = b"UID FETCH 1:* BODY.PEEK[]"
 NEW_MAIL = 20  # messages arriving in a synced mailbox, one of them an invitation
+FETCHMAIL_MESSAGES = 200  # messages fetchmail's poll fetches, header and text
 
 
 def log(msg: str) -> None:
@@ -512,7 +516,8 @@ class Bench:
         self.manifest: list[dict] = []
         self.invitation_uids: set[int] = set()
         self.bulk: tuple[int, int] = (0, 0)
-        self.results: dict = {"sync": {}, "download": {}, "new_mail": {}, "deleted": {}, "throughput": {}}
+        self.results: dict = {"sync": {}, "download": {}, "new_mail": {}, "deleted": {}, "by_sequence": {},
+                              "throughput": {}}
         self.next_uid = 0  # INBOX's UIDNEXT
         self.pgids: list[int] = []
         self.notes: list[str] = []
@@ -644,9 +649,12 @@ class Bench:
             self.results["new_mail"][config] = self.new_mail(gw, config)
             self.results["deleted"][config] = self.deleted(gw, config)
             gw.stop(grace=10)
-            # mbsync's first sync, through a gateway with nothing decided.
+            # mbsync's first sync, then fetchmail's poll, through a gateway with nothing decided.
             gw = self.gateway(config, f"tapped-mbsync-{config}", tapped=True, log_level="trace")
             self.results["sync"][config]["mbsync"] = self.measured_sync(gw, config, "mbsync", MBSYNC_SYNC)
+            gw.stop(grace=10)
+            gw = self.gateway(config, f"tapped-fetchmail-{config}", tapped=True, log_level="info")
+            self.results["by_sequence"][config] = self.by_sequence(gw, config)
             gw.stop(grace=10)
 
     def new_mail(self, gw: env.Gateway, config: str) -> dict:
@@ -704,6 +712,30 @@ class Bench:
         }
         log(f"{config:9s} new mail: upstream {out['upstream_bytes']:,} bytes, {out['round_trips']} round trips, "
             f"gateway commands {[x['line'][:60] for x in ours]}")
+        return out
+
+    def by_sequence(self, gw: env.Gateway, config: str, messages: int = FETCHMAIL_MESSAGES) -> dict:
+        """fetchmail's poll, which names messages by sequence number: the sizes of all, then
+        for each of the first `messages` its header and its text, one command at a time."""
+        c = self.session(gw, b"INBOX")
+        snap = self.tap.snapshot()
+        _, literals, _ = c.command(b"FETCH 1:%d RFC822.SIZE" % len(self.manifest))
+        for n in range(1, messages + 1):
+            for item in (b"RFC822.HEADER", b"BODY.PEEK[TEXT]"):
+                _, got, _ = c.command(b"FETCH %d %s" % (n, item))
+                literals += got
+        after = self.tap.snapshot()
+        commands = self.tap.commands_since(snap)
+        c.logout()
+        if literals != 2 * messages:
+            raise RuntimeError(f"{config} by sequence: {literals} literals, expected {2 * messages}")
+        out = {
+            "client_commands": 1 + 2 * messages,
+            "upstream_bytes": after["down"] - snap["down"],
+            "round_trips": after["turns"] - snap["turns"],
+            "gateway_commands": sum(1 for x in commands if x["tag"].startswith("icalgate.")),
+        }
+        log(f"{config:9s} by sequence: {out['round_trips']} round trips for {out['client_commands']} commands")
         return out
 
     def deleted(self, gw: env.Gateway, config: str) -> dict:
@@ -1103,6 +1135,16 @@ def report(bench: Bench, elapsed: float, path: Path) -> None:
             summary[f"deleted items {config}: upstream bytes"] = ratio(deleted[config]["upstream_bytes"],
                                                                        deleted["off"]["upstream_bytes"])
             summary[f"deleted items {config}: Graph lookups"] = deleted[config]["graph"]["lookup"]
+        q = res["by_sequence"]
+        config_table(f"\nfetchmail's poll through a fresh gateway, by sequence number: FETCH 1:N RFC822.SIZE, then "
+                     f"FETCH n RFC822.HEADER and FETCH n BODY.PEEK[TEXT] for n = 1..{FETCHMAIL_MESSAGES}, "
+                     "one at a time:", q,
+                     (("client commands", lambda r: r["client_commands"]),
+                      ("upstream bytes (wire)", lambda r: r["upstream_bytes"]),
+                      ("round trips (wire)", lambda r: r["round_trips"]),
+                      ("gateway-issued commands", lambda r: r["gateway_commands"])))
+        for config in ("listing", "imap-only"):
+            summary[f"by sequence {config}: round trips"] = ratio(q[config]["round_trips"], q["off"]["round_trips"])
         both = {c: res["sync"][c]["first"]["fetch_upstream_bytes"] + d[c]["upstream_bytes"] for c in CONFIGS}
         for config in ("listing", "imap-only"):
             summary[f"header sync + download {config}: upstream bytes"] = ratio(both[config], both["off"])
