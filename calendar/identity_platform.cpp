@@ -122,6 +122,12 @@ GraphResult<ClientCredential> load_client_credential(std::string_view section,
   return out;
 }
 
+namespace {
+
+// The form parameters that authenticate the app ("&client_secret=…" or
+// "&client_assertion_type=…&client_assertion=…", "" for an empty credential), to append to a
+// token request for `token_url`. A certificate signs a fresh assertion (now, a random jti)
+// on every call.
 GraphResult<std::string> client_authentication(const ClientCredential& credential,
                                                std::string_view client_id,
                                                const HttpUrl& token_url) {
@@ -146,6 +152,8 @@ GraphResult<std::string> client_authentication(const ClientCredential& credentia
   return "&client_assertion_type=" + percent_encode(client_assertion_type) +
          "&client_assertion=" + percent_encode(*assertion);
 }
+
+} // namespace
 
 asio::awaitable<GraphResult<HttpResponse>>
 post_with_credential(RetriedExchange& exchange, HttpRequest request, std::string fields,

@@ -56,14 +56,6 @@ GraphResult<ClientCredential> load_client_credential(std::string_view section,
                                                      const std::string& certificate_file,
                                                      const std::string& private_key_file);
 
-// The form parameters that authenticate the app ("&client_secret=…" or
-// "&client_assertion_type=…&client_assertion=…", "" for an empty credential), to append to a
-// token request for `token_url`. A certificate signs a fresh assertion (now, a random jti)
-// on every call.
-GraphResult<std::string> client_authentication(const ClientCredential& credential,
-                                               std::string_view client_id,
-                                               const HttpUrl& token_url);
-
 // POSTs the form `fields` to the token endpoint `request.url` through `exchange`, the app's
 // credential appended to every attempt: a certificate signs a new assertion each time, since
 // the platform may refuse a jti it has seen and a lost answer does not tell whether it saw it.

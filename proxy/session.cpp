@@ -271,10 +271,10 @@ asio::awaitable<void> Session::run() {
   // are there to bound.
   if (admitted_) {
     co_await (client_.shutdown_and_drain(max_linger_bytes) || sleep_for(linger_time));
+    client_.close();
   } else {
     client_.shutdown();
   }
-  client_.close();
   release();
 }
 
