@@ -163,14 +163,15 @@ bool answers_message_id_item(const MsgAtt& att) {
          imap_iequals(att.section.fields.front(), "MESSAGE-ID");
 }
 
-std::string without_message_id_item(std::string_view message, const FetchData& data) {
-  if (std::all_of(data.atts.begin(), data.atts.end(), answers_message_id_item)) {
+std::string without_attributes(std::string_view message, const FetchData& data,
+                               const std::function<bool(const MsgAtt&)>& added) {
+  if (std::all_of(data.atts.begin(), data.atts.end(), added)) {
     return std::string(message); // "* n FETCH ()" would be no answer at all
   }
   std::string out;
   std::size_t from = 0;
   for (const MsgAtt& att : data.atts) {
-    if (!answers_message_id_item(att)) {
+    if (!added(att)) {
       continue;
     }
     // The attribute and the space that separates it from its neighbour.

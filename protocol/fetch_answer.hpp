@@ -5,6 +5,7 @@
 #include "protocol/fetch_item.hpp"
 #include "protocol/response.hpp"
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -37,9 +38,10 @@ std::optional<std::string> with_fetch_item(std::string_view command, std::string
 // Whether the attribute answers message_id_item: BODY[HEADER.FIELDS (MESSAGE-ID)] with no
 // origin.
 bool answers_message_id_item(const MsgAtt& att);
-// A FETCH answer (`message`, parsed as `data`) without the attributes that answer
-// message_id_item: what the server sends for the command as the client wrote it. An answer
-// with nothing else stays as it is.
-std::string without_message_id_item(std::string_view message, const FetchData& data);
+// A FETCH answer (`message`, parsed as `data`) without the attributes `added` picks (those
+// answering items the gateway added): what the server sends for the command as the client
+// wrote it. An answer with nothing else stays as it is.
+std::string without_attributes(std::string_view message, const FetchData& data,
+                               const std::function<bool(const MsgAtt&)>& added);
 
 } // namespace icalgate::protocol

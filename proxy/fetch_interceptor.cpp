@@ -590,7 +590,7 @@ asio::awaitable<bool> FetchInterceptor::decide(InterceptIo& io, bool by_uid, std
   std::vector<std::uint32_t> plain;
   std::vector<Row*> whole;     // fetched whole, then decided
   std::vector<Row*> structure; // undecided by the listing: BODYSTRUCTURE needed
-  std::vector<std::pair<Row*, calendar::Probe>> prefix;
+  std::vector<std::pair<std::uint32_t, calendar::Probe>> prefix;
   for (Row& r : rows) {
     if (known.contains(r.uid)) {
       continue;
@@ -647,20 +647,41 @@ asio::awaitable<bool> FetchInterceptor::decide(InterceptIo& io, bool by_uid, std
     if (plan.verdict == calendar::Verdict::no || !plan.probe) {
       plain.push_back(r->uid);
     } else {
-      prefix.emplace_back(r, *plan.probe);
+      prefix.emplace_back(r->uid, *plan.probe);
     }
   }
+  std::vector<std::uint32_t> starts_with_link;
+  if (!co_await classify_prefixes(io, std::move(prefix), starts_with_link, plain)) {
+    co_return false;
+  }
+  const auto row_of = rows_by_uid(rows, false);
+  for (std::uint32_t uid : starts_with_link) {
+    whole.push_back(row_of.at(uid));
+  }
+  std::sort(plain.begin(), plain.end());
+  service_.record_plain(mailbox, plain);
+
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> candidates;
+  for (Row* r : whole) {
+    candidates.emplace_back(r->uid, r->size);
+  }
+  co_return co_await decide_whole(io, mailbox, candidates);
+}
+
+asio::awaitable<bool> FetchInterceptor::classify_prefixes(
+    InterceptIo& io, std::vector<std::pair<std::uint32_t, calendar::Probe>> prefix,
+    std::vector<std::uint32_t>& whole, std::vector<std::uint32_t>& plain) {
   for (int round = 0; !prefix.empty(); ++round) {
     if (round == max_prefix_rounds) {
-      for (auto& [r, p] : prefix) {
-        plain.push_back(r->uid);
+      for (auto& [uid, p] : prefix) {
+        plain.push_back(uid);
       }
       break;
     }
     // One command per distinct section and length, all sent at once.
     std::map<std::pair<std::string, std::uint64_t>, std::vector<std::uint32_t>> groups;
-    for (auto& [r, p] : prefix) {
-      groups[{p.section_text, p.octets}].push_back(r->uid);
+    for (auto& [uid, p] : prefix) {
+      groups[{p.section_text, p.octets}].push_back(uid);
     }
     std::vector<std::string> commands;
     for (auto& [key, group] : groups) {
@@ -671,36 +692,29 @@ asio::awaitable<bool> FetchInterceptor::decide(InterceptIo& io, bool by_uid, std
     if (answers.upstream_failed) {
       co_return false;
     }
-    std::vector<std::pair<Row*, calendar::Probe>> again;
+    std::vector<std::pair<std::uint32_t, calendar::Probe>> again;
     const auto answered = rows_by_uid(answers.rows, true);
-    for (auto& [r, p] : prefix) {
-      auto it = answered.find(r->uid);
+    for (auto& [uid, p] : prefix) {
+      auto it = answered.find(uid);
       if (it == answered.end()) {
-        plain.push_back(r->uid);
+        plain.push_back(uid);
         continue;
       }
       const std::string& start = *it->second->body;
       const auto verdict = calendar::classify_prefix(p, start, start.size() < p.octets);
       if (verdict.verdict == calendar::Verdict::yes) {
-        whole.push_back(r);
+        whole.push_back(uid);
       } else if (verdict.verdict == calendar::Verdict::need_more &&
                  verdict.next_octets > p.octets) {
         p.octets = verdict.next_octets;
-        again.emplace_back(r, p);
+        again.emplace_back(uid, p);
       } else {
-        plain.push_back(r->uid);
+        plain.push_back(uid);
       }
     }
     prefix = std::move(again);
   }
-  std::sort(plain.begin(), plain.end());
-  service_.record_plain(mailbox, plain);
-
-  std::vector<std::pair<std::uint32_t, std::uint64_t>> candidates;
-  for (Row* r : whole) {
-    candidates.emplace_back(r->uid, r->size);
-  }
-  co_return co_await decide_whole(io, mailbox, candidates);
+  co_return true;
 }
 
 asio::awaitable<bool> FetchInterceptor::decide_whole(
@@ -1081,7 +1095,8 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io, cons
           }
         }
         if (command.asks_message_id) {
-          *message = protocol::without_message_id_item(*message, data);
+          *message =
+              protocol::without_attributes(*message, data, protocol::answers_message_id_item);
           head = head_of(*message);
         }
       }

@@ -33,6 +33,7 @@
 // pauses the client side), so their untagged answers cannot be confused with the client's;
 // unsolicited responses that arrive meanwhile are passed on to the client.
 
+#include "calendar/owa_link.hpp"
 #include "proxy/copy_tracker.hpp"
 #include "proxy/rewrite_service.hpp"
 #include "proxy/stream.hpp"
@@ -179,6 +180,12 @@ class FetchInterceptor {
   asio::awaitable<bool> decide(InterceptIo& io, bool by_uid, std::string set,
                                std::vector<Row>& rows, const MailboxKey& mailbox,
                                bool first_sync = false);
+  // Asks for the start of the first text body of each (UID, where to look) until it shows
+  // whether the body starts with the OWA link: `whole` receives those that do, `plain` the
+  // others. False when the upstream failed.
+  asio::awaitable<bool>
+  classify_prefixes(InterceptIo& io, std::vector<std::pair<std::uint32_t, calendar::Probe>> prefix,
+                    std::vector<std::uint32_t>& whole, std::vector<std::uint32_t>& plain);
   // Fetches the candidates (UID, size) whole and decides them. False when the upstream failed.
   asio::awaitable<bool>
   decide_whole(InterceptIo& io, const MailboxKey& mailbox,

@@ -53,7 +53,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         fail("content range does not hold the value");
       }
     }
-    const std::string stripped = without_message_id_item(input, *fetch);
+    const std::string stripped = without_attributes(input, *fetch, answers_message_id_item);
     auto rest = parse_response(stripped);
     if (!rest || rest->kind != ResponseKind::fetch) {
       fail("a FETCH without the Message-ID item does not parse");

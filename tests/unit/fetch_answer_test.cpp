@@ -96,12 +96,12 @@ TEST_CASE("with_fetch_item adds an item and keeps the client's as written", "[fe
   CHECK_FALSE(with_fetch_item("t FETCH 1 (FLAGS\r\n", item));
 }
 
-TEST_CASE("without_message_id_item leaves the answer the client asked for", "[fetch_answer]") {
+TEST_CASE("without_attributes leaves the answer the client asked for", "[fetch_answer]") {
   const auto strip = [](const std::string& response) {
     auto parsed = parse_response(response);
     REQUIRE(parsed.ok());
     REQUIRE(parsed->kind == ResponseKind::fetch);
-    return without_message_id_item(response, std::get<FetchData>(parsed->body));
+    return without_attributes(response, std::get<FetchData>(parsed->body), answers_message_id_item);
   };
   const std::string ours = "BODY[HEADER.FIELDS (MESSAGE-ID)] {21}\r\nMessage-ID: <a@b>\r\n\r\n";
   CHECK(strip("* 3 FETCH (UID 7 RFC822.SIZE 120 " + ours + ")\r\n") ==
@@ -120,4 +120,13 @@ TEST_CASE("without_message_id_item leaves the answer the client asked for", "[fe
   // An answer must answer something.
   const std::string alone = "* 3 FETCH (" + ours + ")\r\n";
   CHECK(strip(alone) == alone);
+
+  // Two items added side by side.
+  const std::string both = "* 3 FETCH (UID 7 RFC822.SIZE 120 BODYSTRUCTURE (\"TEXT\" \"PLAIN\" "
+                           "NIL NIL NIL \"7BIT\" 3 1 NIL NIL NIL NIL) FLAGS ())\r\n";
+  auto parsed = parse_response(both);
+  REQUIRE(parsed.ok());
+  CHECK(without_attributes(both, std::get<FetchData>(parsed->body), [](const MsgAtt& att) {
+          return att.attr == FetchAttr::rfc822_size || att.attr == FetchAttr::bodystructure;
+        }) == "* 3 FETCH (UID 7 FLAGS ())\r\n");
 }
