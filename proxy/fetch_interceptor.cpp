@@ -866,26 +866,49 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
   }
   // A header-sized FETCH by UID is answered as it comes, its answers telling which message
   // each is about: by the Message-ID, asked along with the client's items if they do not name
-  // it (mbsync's and offlineimap's syncs) and taken out of the answers again. Not when the
-  // set names decided mail too: a probe of only the rest costs the upstream less.
-  std::optional<std::string> sent;
-  if (probe_set && command.uid && uidnext_ && service_.uses_listing() &&
-      protocol::answers_are_header_sized(args.items)) {
-    if (protocol::answers_name_message_id(args.items)) {
-      sent = command.raw;
-    } else if (!window.names_decided) {
-      sent = protocol::with_fetch_item(command.raw, protocol::message_id_item);
+  // it (mbsync's and offlineimap's syncs) and taken out of the answers again; without Graph's
+  // listing, by BODYSTRUCTURE (and size) asked along so. Not when the set names decided mail
+  // too: a probe of only the rest costs the upstream less.
+  std::optional<Streamed> streamed;
+  if (probe_set && command.uid && uidnext_ && protocol::answers_are_header_sized(args.items)) {
+    streamed = Streamed{command.tag, command.raw};
+    if (service_.uses_listing()) {
+      streamed->asks_message_id = !protocol::answers_name_message_id(args.items);
+    } else {
+      const auto asks = [&args](FetchAttr attr) {
+        return std::any_of(args.items.items.begin(), args.items.items.end(),
+                           [attr](const protocol::FetchItem& item) { return item.attr == attr; });
+      };
+      streamed->asks_structure = !asks(FetchAttr::bodystructure);
+      streamed->asks_size = !asks(FetchAttr::rfc822_size);
+    }
+    const std::pair<bool, std::string_view> added[] = {
+        {streamed->asks_message_id, protocol::message_id_item},
+        {streamed->asks_structure, "BODYSTRUCTURE"},
+        {streamed->asks_size, "RFC822.SIZE"}};
+    for (const auto& [wanted, item] : added) {
+      if (wanted && streamed) {
+        auto line =
+            window.names_decided ? std::nullopt : protocol::with_fetch_item(streamed->line, item);
+        if (line) {
+          streamed->line = std::move(*line);
+        } else {
+          streamed.reset();
+        }
+      }
     }
   }
-  if (sent) {
-    const Streamed streamed{command.tag, *sent, *sent != command.raw};
+  if (streamed && !service_.uses_listing()) {
+    co_return co_await stream(io, *streamed, mailbox, nullptr, window, 0);
+  }
+  if (streamed) {
     const auto selected_at = selected_at_;
     if (window.through == 0) {
       // Nothing decided in this mailbox yet: a first sync, which wants a listing that names
       // every meeting message the session saw at SELECT, and many events.
       auto listing = co_await service_.listing(upn_, selected_at, true);
       if (listing && listing->asked >= selected_at) {
-        co_return co_await stream(io, streamed, mailbox, *listing, window, *uidnext_);
+        co_return co_await stream(io, *streamed, mailbox, listing.get(), window, *uidnext_);
       }
     } else {
       // Mail above the decided range, mostly new: the listing at hand names what it can,
@@ -896,7 +919,7 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
       }
       const std::uint32_t listed_below =
           listing->asked >= selected_at ? *uidnext_ : window.through + 1;
-      co_return co_await stream(io, streamed, mailbox, *listing, window, listed_below);
+      co_return co_await stream(io, *streamed, mailbox, listing.get(), window, listed_below);
     }
   }
   if (probe_set) {
@@ -1010,13 +1033,13 @@ void FetchInterceptor::note_decided(const MailboxKey& mailbox, const Window& win
 
 asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io, const Streamed& command,
                                                            const MailboxKey& mailbox,
-                                                           const MeetingListing& listing,
+                                                           const MeetingListing* listing,
                                                            const Window& window,
                                                            std::uint32_t listed_below) {
   InterceptOutcome outcome;
   ++stats_.streamed;
-  if (command.asks_message_id) {
-    ++stats_.asked_message_id;
+  if (command.adds_items()) {
+    ++stats_.asked_along;
   }
   // Messages above the decided range that are rewritten already (another session's).
   const auto rewritten = service_.rewritten_between(mailbox, window.through + 1,
@@ -1028,7 +1051,7 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io, cons
   }
   if (log_enabled(LogLevel::trace)) {
     const std::string_view line = command.line;
-    if (command.asks_message_id) { // the line as sent: not the client's
+    if (command.adds_items()) { // the line as sent: not the client's
       log_event(LogLevel::trace, "G",
                 {field("session", session_id_), field("streamed", sanitize_for_log(command.tag)),
                  field("line", sanitize_for_log(line.substr(0, line.size() - 2), 16 * 1024))});
@@ -1053,6 +1076,12 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io, cons
     std::uint64_t size = 0;
   };
   std::vector<Newer> newer; // above what the listing covers
+  struct Probing {
+    std::uint32_t uid = 0;
+    std::uint64_t size = 0;
+    calendar::Probe probe;
+  };
+  std::vector<Probing> probing; // without a listing: the first text body may hold the link
   std::vector<std::uint32_t> plain;
   std::uint32_t highest = 0;
   std::string out;
@@ -1094,9 +1123,11 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io, cons
             uid = static_cast<std::uint32_t>(att.number);
           }
         }
-        if (command.asks_message_id) {
+        if (command.adds_items()) {
           *message =
-              protocol::without_attributes(*message, data, protocol::answers_message_id_item);
+              protocol::without_attributes(*message, data, [&command](const protocol::MsgAtt& att) {
+                return command.added(att);
+              });
           head = head_of(*message);
         }
       }
@@ -1110,16 +1141,31 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io, cons
       *message = substitute(std::move(*message));
     } else if (uid > window.through) {
       const auto& data = std::get<protocol::FetchData>(parsed->body);
-      // An answer without the requested header is an unsolicited flag update: no content.
-      if (const auto id = protocol::answer_message_id(data)) {
-        highest = std::max(highest, uid);
-        std::uint64_t size = 0;
-        for (const auto& att : data.atts) {
-          if (att.attr == FetchAttr::rfc822_size) {
-            size = att.number;
+      std::uint64_t size = 0;
+      const protocol::SExpr* structure = nullptr;
+      for (const auto& att : data.atts) {
+        if (att.attr == FetchAttr::rfc822_size) {
+          size = att.number;
+        } else if (att.attr == FetchAttr::bodystructure) {
+          structure = &att.sexp;
+        }
+      }
+      // An answer without the requested header (or structure) is an unsolicited flag update:
+      // no content.
+      if (!listing) {
+        if (structure) {
+          highest = std::max(highest, uid);
+          auto plan = calendar::plan_probe(*structure);
+          if (plan.verdict == calendar::Verdict::no || !plan.probe) {
+            plain.push_back(uid);
+          } else {
+            probing.push_back(Probing{uid, size, std::move(*plan.probe)});
+            wait = true;
           }
         }
-        if (listing.message_ids.contains(*id)) {
+      } else if (const auto id = protocol::answer_message_id(data)) {
+        highest = std::max(highest, uid);
+        if (listing->message_ids.contains(*id)) {
           candidates.emplace_back(uid, size);
           wait = true;
         } else if (uid < listed_below) {
@@ -1162,8 +1208,9 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io, cons
   std::sort(plain.begin(), plain.end());
   service_.record_plain(mailbox, plain);
 
-  // The waiting messages, fetched whole (listed) or probed (newer). What the server says
-  // meanwhile reaches the client after the waiting answers, as the server said it after them.
+  // The waiting messages, fetched whole (listed) or probed (newer, or without a listing the
+  // start of their first text body). What the server says meanwhile reaches the client after
+  // the waiting answers, as the server said it after them.
   std::string later;
   io.defer = &later;
   std::vector<std::uint32_t> undecided;
@@ -1178,6 +1225,27 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io, cons
   for (const Newer& n : newer) {
     if (!before.contains(n.uid)) {
       probe.push_back(n.uid);
+    }
+  }
+  if (!probing.empty()) {
+    std::vector<std::pair<std::uint32_t, calendar::Probe>> prefix;
+    std::map<std::uint32_t, std::uint64_t> size_of;
+    for (Probing& p : probing) {
+      if (!before.contains(p.uid)) {
+        prefix.emplace_back(p.uid, std::move(p.probe));
+        size_of[p.uid] = p.size;
+      }
+    }
+    std::vector<std::uint32_t> starts_with_link;
+    std::vector<std::uint32_t> other;
+    if (!co_await classify_prefixes(io, std::move(prefix), starts_with_link, other)) {
+      outcome.ok = false;
+      co_return outcome;
+    }
+    std::sort(other.begin(), other.end());
+    service_.record_plain(mailbox, other);
+    for (std::uint32_t uid : starts_with_link) {
+      candidates.emplace_back(uid, size_of[uid]);
     }
   }
   if (!candidates.empty() && !co_await decide_whole(io, mailbox, candidates)) {

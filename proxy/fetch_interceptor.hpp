@@ -39,6 +39,7 @@
 #include "proxy/stream.hpp"
 
 #include "protocol/command.hpp"
+#include "protocol/fetch_answer.hpp"
 #include "protocol/response.hpp"
 
 #include <chrono>
@@ -81,17 +82,17 @@ struct Hold {
 };
 
 struct InterceptStats {
-  std::uint64_t commands = 0;         // FETCH commands held back for a decision
-  std::uint64_t streamed = 0;         // ... of which answered while deciding, without a probe
-  std::uint64_t asked_message_id = 0; // ... of those asked with the Message-ID added
-  std::uint64_t probe_commands = 0;   // commands the gateway sent upstream itself
-  std::uint64_t round_trips = 0;      // probe exchanges (each one write, answered together)
-  std::uint64_t probe_bytes = 0;      // upstream bytes read in answer to probes
-  std::uint64_t substituted = 0;      // FETCH responses served from rewritten bytes
-  std::uint64_t unanswerable = 0;     // commands completed NO: an answer could not be rebuilt
-  std::uint64_t from_store = 0;       // commands whose content the upstream was not asked for
-  std::uint64_t decided_at_once = 0;  // content FETCHes of decided, unrewritten mail: not held
-  std::uint64_t pipelined = 0;        // ... of rewritten mail: answered from the store, not held
+  std::uint64_t commands = 0;        // FETCH commands held back for a decision
+  std::uint64_t streamed = 0;        // ... of which answered while deciding, without a probe
+  std::uint64_t asked_along = 0;     // ... of those asked with items added
+  std::uint64_t probe_commands = 0;  // commands the gateway sent upstream itself
+  std::uint64_t round_trips = 0;     // probe exchanges (each one write, answered together)
+  std::uint64_t probe_bytes = 0;     // upstream bytes read in answer to probes
+  std::uint64_t substituted = 0;     // FETCH responses served from rewritten bytes
+  std::uint64_t unanswerable = 0;    // commands completed NO: an answer could not be rebuilt
+  std::uint64_t from_store = 0;      // commands whose content the upstream was not asked for
+  std::uint64_t decided_at_once = 0; // content FETCHes of decided, unrewritten mail: not held
+  std::uint64_t pipelined = 0;       // ... of rewritten mail: answered from the store, not held
 };
 
 class FetchInterceptor {
@@ -197,17 +198,27 @@ class FetchInterceptor {
     std::uint32_t covered_to = 0; // a numeric range reaches from through + 1 up to here
     bool names_decided = false;   // the set names UIDs up to `through`
   };
-  // A held command as it goes upstream to be answered as it comes.
+  // A held command as it goes upstream to be answered as it comes, with the items the gateway
+  // added to it, to be taken out of the answers again.
   struct Streamed {
     std::string tag;
-    std::string line;             // CRLF included
-    bool asks_message_id = false; // message_id_item added, to be taken out of the answers
+    std::string line; // CRLF included
+    bool asks_message_id = false;
+    bool asks_structure = false; // BODYSTRUCTURE
+    bool asks_size = false;      // RFC822.SIZE
+
+    bool adds_items() const { return asks_message_id || asks_structure || asks_size; }
+    bool added(const protocol::MsgAtt& att) const {
+      return (asks_message_id && protocol::answers_message_id_item(att)) ||
+             (asks_structure && att.attr == protocol::FetchAttr::bodystructure) ||
+             (asks_size && att.attr == protocol::FetchAttr::rfc822_size);
+    }
   };
   // Forwards the held command and decides its messages from its own answers (see above).
   // The listing vouches for UIDs below `listed_below`: what it does not name there is not a
-  // meeting message.
+  // meeting message. Without a listing, each answer's BODYSTRUCTURE says which to probe.
   asio::awaitable<InterceptOutcome> stream(InterceptIo& io, const Streamed& command,
-                                           const MailboxKey& mailbox, const MeetingListing& listing,
+                                           const MailboxKey& mailbox, const MeetingListing* listing,
                                            const Window& window, std::uint32_t listed_below);
   // Forwards the held command as `items` (protocol::server_items): every message it names is
   // served from rewritten bytes, whose answers substitute() completes.

@@ -255,7 +255,7 @@ asio::awaitable<void> Session::run() {
        field("upstream_bytes_in", upstream_bytes_in_),
        field("held_fetches", intercept_stats_.commands),
        field("streamed_fetches", intercept_stats_.streamed),
-       field("streamed_asking_message_id", intercept_stats_.asked_message_id),
+       field("streamed_with_items_added", intercept_stats_.asked_along),
        field("probe_commands", intercept_stats_.probe_commands),
        field("probe_round_trips", intercept_stats_.round_trips),
        field("probe_bytes", intercept_stats_.probe_bytes),

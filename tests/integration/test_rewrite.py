@@ -561,7 +561,7 @@ SyncState *
     def test_header_sync_with_message_ids_is_decided_from_its_own_answers(self):
         # Thunderbird's header sync names Message-ID: with Graph's listing the gateway sends it
         # upstream at once and adds one round trip only, for the listed invitations' bodies.
-        # The client sees what the probing path gives.
+        # The client sees what the IMAP-only path gives.
         sync = (b"UID FETCH 1:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (From To Cc "
                 b"Subject Date Message-ID Content-Type)])")
         answers = {}
@@ -576,7 +576,7 @@ SyncState *
                 gw.stop()
             graph_log = GRAPH.log_text()[graph_before:]
         # Answers of messages that wait for their decision come after the others.
-        self.assertEqual(sorted(answers["streamed"], key=uid_of), answers["probed"])
+        self.assertEqual(sorted(answers["streamed"], key=uid_of), sorted(answers["probed"], key=uid_of))
         # A first sync lists the events along with the meeting messages: no lookup per message.
         self.assertIn("$expand=microsoft.graph.eventMessage", graph_log.replace("%24", "$").replace("%2F", "/"))
         self.assertNotIn("internetMessageId%20eq", graph_log)
@@ -593,7 +593,7 @@ SyncState *
         # mbsync's and offlineimap's syncs name no Message-ID: the gateway asks for it along
         # with the client's items instead of probing first, so that such a sync, too, costs one
         # extra round trip (the listed invitations' bodies), and takes it out of the answers.
-        # The client sees what the probing path gives, and for ordinary mail what Dovecot says.
+        # The client sees what the IMAP-only path gives, and for ordinary mail what Dovecot says.
         syncs = (b"UID FETCH 1:* (UID FLAGS RFC822.SIZE BODY.PEEK[HEADER.FIELDS (X-TUID)])",
                  b"UID FETCH 1:* FAST",
                  b"UID FETCH 1:* (uid rfc822.size internaldate)")
@@ -615,7 +615,8 @@ SyncState *
                 if name != "streamed":
                     continue
                 with self.subTest(sync=sync):
-                    self.assertEqual(sorted(answers[name, sync], key=uid_of), answers["probed", sync])
+                    self.assertEqual(sorted(answers[name, sync], key=uid_of),
+                                     sorted(answers["probed", sync], key=uid_of))
                     self.assertEqual(len(answers[name, sync]), len(MANIFEST))
                     for answer in answers[name, sync]:
                         self.assertNotIn(b"MESSAGE-ID", answer.upper())
@@ -626,7 +627,7 @@ SyncState *
                     self.assertIn("streamed=", lines[0])
                     self.assertIn(" BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])", lines[0])
                     self.assertRegex(lines[1], r"UID FETCH [0-9:,]+ \(UID BODY\.PEEK\[\]\)")
-                    self.assertRegex(gw.log_text(), r"streamed_asking_message_id=1\b")
+                    self.assertRegex(gw.log_text(), r"streamed_with_items_added=1\b")
 
     def test_downloads_of_rewritten_messages_come_from_the_store(self):
         # Once an invitation is rewritten, its content is the gateway's: a client downloading
@@ -1014,6 +1015,28 @@ SyncState *
                 self.assertIn(f'uid={uid} outcome=original reason="no event in Graph"', gw.log_text())
         finally:
             gw.stop()
+
+    def test_imap_only_header_sync_asks_for_structure_along(self):
+        # Without the listing a header sync goes upstream at once too, BODYSTRUCTURE asked
+        # along and taken out of the answers; only the messages whose structure may hold the
+        # link wait, for the start of their first text body and then the invitations' bodies.
+        sync = b"UID FETCH 1:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (Subject Message-ID)])"
+        gw = self.fresh_gateway("imaponly-sync", listing=False)
+        try:
+            with self.gateway_session(gw) as c:
+                got = c.check(sync)
+            lines = self.gateway_lines(gw)
+        finally:
+            gw.stop()
+        with self.gateway_session() as c:
+            self.assertEqual(sorted(got, key=uid_of), sorted(c.check(sync), key=uid_of))
+        for answer in got:
+            self.assertNotIn(b"BODYSTRUCTURE", answer)
+        self.assertIn("streamed=", lines[0])
+        self.assertIn("Message-ID)] BODYSTRUCTURE)", lines[0])
+        self.assertFalse([p for p in lines if "(UID BODYSTRUCTURE)" in p], lines)
+        self.assertTrue([p for p in lines[1:-1] if "BODY.PEEK[1" in p or "BODY.PEEK[TEXT" in p], lines)
+        self.assertRegex(lines[-1], r"UID FETCH [0-9:,]+ \(UID BODY\.PEEK\[\]\)")
 
 
 class RestartAndFailureTest(RewriteBase):
