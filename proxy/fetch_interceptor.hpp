@@ -44,7 +44,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -289,7 +288,7 @@ class FetchInterceptor {
     std::map<std::uint32_t, std::shared_ptr<const protocol::mime::Message>> served; // by UID
     std::string failed; // why an answer could not be rebuilt; empty if none failed
   };
-  std::deque<Pipelined> pipelined_;
+  std::vector<Pipelined> pipelined_; // (a deque would allocate in every idle session)
   // Client commands to complete NO, by tag: an answer could not be rebuilt (why).
   std::map<std::string, std::string> failed_pipelined_;
   // The completion of the gateway's own pipelined command, which the client must not see.
