@@ -149,6 +149,14 @@ std::optional<std::string> with_uid_set(std::string_view line, const std::string
   return std::string(line.substr(0, at)) + set + std::string(line.substr(set_end));
 }
 
+// "TAG UID FETCH SET (ITEMS)" with CRLF: a command asking about rewritten mail only what the
+// rewritten bytes do not hold.
+std::string uid_fetch_line(std::string_view tag, std::string_view set,
+                           const protocol::FetchItems& items) {
+  return std::string(tag) + " UID FETCH " + std::string(set) + ' ' + protocol::to_string(items) +
+         "\r\n";
+}
+
 // The UIDs of an explicit set (no "*", no "$"), or nullopt when it names too many.
 std::optional<std::vector<std::uint32_t>> explicit_uids(const protocol::SequenceSet& set) {
   if (set.search_result) {
@@ -334,20 +342,16 @@ FetchInterceptor::answer_from_store_at_once(const protocol::Command& command,
     answering.tag = next_tag();
     ++stats_.probe_commands;
     hold.upstream_commands = 2;
-    *hold.instead = answering.tag + " UID FETCH " + uid_list(rewritten) + ' ' +
-                    protocol::to_string(*items) + "\r\n";
-    *hold.instead += *rest;
+    const std::string ours = uid_fetch_line(answering.tag, uid_list(rewritten), *items);
+    log_sent(std::string_view(ours).substr(0, ours.size() - 2));
+    log_sent(std::string_view(*rest).substr(0, rest->size() - 2));
+    *hold.instead = ours + *rest;
   } else {
-    *hold.instead = command.tag + " UID FETCH " + protocol::to_string(args.set) + ' ' +
-                    protocol::to_string(*items) + "\r\n";
+    *hold.instead = uid_fetch_line(command.tag, protocol::to_string(args.set), *items);
+    log_sent(std::string_view(*hold.instead).substr(0, hold.instead->size() - 2));
   }
   ++stats_.from_store;
   ++stats_.pipelined;
-  for (std::string_view sent = *hold.instead; !sent.empty();) {
-    const std::size_t end = sent.find("\r\n");
-    log_sent(sent.substr(0, end));
-    sent.remove_prefix(end == std::string_view::npos ? sent.size() : end + 2);
-  }
   pipelined_.push_back(std::move(answering));
   return hold;
 }
@@ -385,7 +389,7 @@ void FetchInterceptor::note_response(std::string_view first_line) {
     if (mailbox_ && head.tag == "*" && head.number && protocol::imap_iequals(head.name, "EXISTS")) {
       mailbox_grew_ = true;
     }
-    note_sequence(first_line, leading_uid(first_line));
+    note_sequence(first_line);
     return;
   }
   if (head.tag == "*") {
@@ -445,7 +449,7 @@ asio::awaitable<std::optional<std::string>> FetchInterceptor::read_message(Inter
 }
 
 asio::awaitable<bool> FetchInterceptor::pass_on(InterceptIo& io, std::string message) {
-  note_sequence(message, leading_uid(message));
+  note_sequence(message);
   if (io.defer != nullptr) {
     io.defer->append(message);
     co_return true;
@@ -961,8 +965,7 @@ FetchInterceptor::ask_without_content(InterceptIo& io, const protocol::Command& 
   const auto& args = std::get<protocol::FetchArgs>(command.args);
   complete_answers_ = true;
   ++stats_.from_store;
-  co_return co_await forward(io, command.tag + " UID FETCH " + protocol::to_string(args.set) + ' ' +
-                                     protocol::to_string(items) + "\r\n");
+  co_return co_await forward(io, uid_fetch_line(command.tag, protocol::to_string(args.set), items));
 }
 
 asio::awaitable<InterceptOutcome> FetchInterceptor::forward(InterceptIo& io, std::string line) {
@@ -978,11 +981,10 @@ asio::awaitable<FetchInterceptor::StoreAnswer>
 FetchInterceptor::answer_from_store(InterceptIo& io, const std::string& set,
                                     const protocol::FetchItems& items) {
   const std::string tag = next_tag();
-  const std::string line = tag + " UID FETCH " + set + ' ' + protocol::to_string(items);
   ++stats_.probe_commands;
   ++stats_.round_trips;
   ++stats_.from_store;
-  if (!(co_await forward(io, line + "\r\n")).ok) {
+  if (!(co_await forward(io, uid_fetch_line(tag, set, items))).ok) {
     co_return StoreAnswer::failed;
   }
   complete_answers_ = true;
@@ -1132,7 +1134,7 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io, cons
         }
       }
     }
-    note_sequence(*message, uid != 0 ? std::optional<std::uint32_t>(uid) : std::nullopt);
+    note_sequence(*message, uid);
     bool wait = false;
     if (uid != 0 && rewritten_above.contains(uid)) {
       serve_by_uid(mailbox, uid);
@@ -1434,7 +1436,7 @@ std::optional<std::string> FetchInterceptor::replace_completion(std::string_view
   return tag + ' ' + why + "\r\n";
 }
 
-void FetchInterceptor::note_sequence(std::string_view message, std::optional<std::uint32_t> uid) {
+void FetchInterceptor::note_sequence(std::string_view message, std::uint32_t uid) {
   if (!uses_sequence_ || !mailbox_) {
     return; // a client that names messages by UID only: nothing to remember
   }
@@ -1447,14 +1449,20 @@ void FetchInterceptor::note_sequence(std::string_view message, std::optional<std
     forget_sequence();
     return;
   }
-  if (!uid || *uid == 0 || !head.number || *head.number == 0 ||
-      *head.number > max_remembered_sequence || !protocol::imap_iequals(head.name, "FETCH")) {
+  if (!head.number || *head.number == 0 || *head.number > max_remembered_sequence ||
+      !protocol::imap_iequals(head.name, "FETCH")) {
+    return;
+  }
+  if (uid == 0) {
+    uid = leading_uid(message).value_or(0);
+  }
+  if (uid == 0) {
     return;
   }
   if (uid_by_seq_.size() < *head.number) {
     uid_by_seq_.resize(*head.number);
   }
-  uid_by_seq_[*head.number - 1] = *uid;
+  uid_by_seq_[*head.number - 1] = uid;
 }
 
 void FetchInterceptor::forget_sequence() {

@@ -142,7 +142,8 @@ class FetchInterceptor {
                                                 const std::map<std::uint32_t, MessageState>& known);
   // The UIDs that FETCH answers show for sequence numbers, remembered once the client names
   // messages by sequence number; forgotten at an EXPUNGE or VANISHED (which renumbers).
-  void note_sequence(std::string_view message, std::optional<std::uint32_t> uid);
+  // `uid` 0: the answer's leading UID, read only then (this sees every upstream response).
+  void note_sequence(std::string_view message, std::uint32_t uid = 0);
   void forget_sequence();
   // The UIDs of an explicit set of sequence numbers, if every one is remembered.
   std::optional<std::vector<std::uint32_t>>
