@@ -72,7 +72,7 @@ std::optional<FetchItems> server_items(const FetchItems& requested) {
 }
 
 Result<std::string> complete_fetch(const Response& response, const mime::Message& msg,
-                                   const FetchItems& requested) {
+                                   const FetchItems& requested, bool uid_command) {
   if (response.kind != ResponseKind::fetch) {
     return make_error(Errc::unsupported, "not a FETCH response");
   }
@@ -120,7 +120,8 @@ Result<std::string> complete_fetch(const Response& response, const mime::Message
     }
   }
   // The server puts the UID of a UID FETCH first, asked for or not.
-  if (std::find(volunteered.begin(), volunteered.end(), FetchAttr::uid) != volunteered.end()) {
+  if (uid_command &&
+      std::find(volunteered.begin(), volunteered.end(), FetchAttr::uid) != volunteered.end()) {
     items.items.push_back(FetchItem{FetchAttr::uid, {}, false, std::nullopt});
   }
   items.items.insert(items.items.end(), requested.items.begin(), requested.items.end());

@@ -27,8 +27,10 @@ std::optional<FetchItems> server_items(const FetchItems& requested);
 // answer to server_items(requested): the reference server's item order (UID first for a
 // UID FETCH, as the server adds it), the server's values for what the bytes do not hold,
 // and any attribute the server volunteered (MODSEQ once CONDSTORE is on, FLAGS when it set
-// \Seen) kept; the content it sent is not used.
+// \Seen) kept; the content it sent is not used. `uid_command`: the client's command was a
+// UID FETCH; in answer to a FETCH by sequence number (asked upstream as a UID FETCH, which
+// server_items() makes it) a UID the client did not ask for is left out, as the server would.
 Result<std::string> complete_fetch(const Response& response, const mime::Message& msg,
-                                   const FetchItems& requested);
+                                   const FetchItems& requested, bool uid_command = true);
 
 } // namespace icalgate::protocol

@@ -295,7 +295,7 @@ Hold FetchInterceptor::hold(std::string_view first_line, bool whole_command, boo
         ++stats_.decided_at_once;
         return {};
       }
-      if (auto instead = parsed->uid ? answer_from_store_at_once(*parsed, known) : std::nullopt) {
+      if (auto instead = answer_from_store_at_once(*parsed, known)) {
         return std::move(instead).value();
       }
     }
@@ -315,11 +315,15 @@ FetchInterceptor::answer_from_store_at_once(const protocol::Command& command,
   if (!items) {
     return std::nullopt;
   }
-  Pipelined answering{command.tag, {}, args.items, {}, {}};
+  Pipelined answering{command.tag, {}, args.items, {}, {}, command.uid};
   std::vector<std::uint32_t> rewritten;
   std::vector<std::uint32_t> others;
   for (const auto& [uid, state] : known) {
     if (state != MessageState::rewritten) {
+      if (!command.uid) {
+        // Their answers would carry no UID to tell them from the rewritten messages' by.
+        return std::nullopt;
+      }
       others.push_back(uid);
       continue;
     }
@@ -347,7 +351,10 @@ FetchInterceptor::answer_from_store_at_once(const protocol::Command& command,
     log_sent(std::string_view(*rest).substr(0, rest->size() - 2));
     *hold.instead = ours + *rest;
   } else {
-    *hold.instead = uid_fetch_line(command.tag, protocol::to_string(args.set), *items);
+    // By UID even when the client named sequence numbers: each answer then says which
+    // message it is about (complete_fetch() leaves the UID out again).
+    *hold.instead = uid_fetch_line(
+        command.tag, command.uid ? protocol::to_string(args.set) : uid_list(rewritten), *items);
     log_sent(std::string_view(*hold.instead).substr(0, hold.instead->size() - 2));
   }
   ++stats_.from_store;
@@ -1375,6 +1382,7 @@ std::string FetchInterceptor::substitute(std::string response) {
     // The items it answers, how, and where a failure is kept.
     const protocol::FetchItems* items = &answering_items_;
     bool complete = complete_answers_;
+    bool uid_command = true;
     std::string* failed = &failed_answer_;
     if (!pipelined_.empty()) {
       // The first command still answering that names the message: servers answer in order.
@@ -1383,6 +1391,7 @@ std::string FetchInterceptor::substitute(std::string response) {
           message = u->second;
           items = &p.items;
           complete = true;
+          uid_command = p.uid_command;
           failed = &p.failed;
           break;
         }
@@ -1393,7 +1402,7 @@ std::string FetchInterceptor::substitute(std::string response) {
       message = u->second;
     }
     if (message) {
-      auto rebuilt = complete ? protocol::complete_fetch(*parsed, *message, *items)
+      auto rebuilt = complete ? protocol::complete_fetch(*parsed, *message, *items, uid_command)
                               : protocol::substitute_fetch(*parsed, *message, *items);
       if (rebuilt) {
         ++stats_.substituted;

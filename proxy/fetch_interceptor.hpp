@@ -287,7 +287,8 @@ class FetchInterceptor {
     std::string client_tag;     // set when `tag` is the gateway's, asked beside the client's
     protocol::FetchItems items; // as the client asked
     std::map<std::uint32_t, std::shared_ptr<const protocol::mime::Message>> served; // by UID
-    std::string failed; // why an answer could not be rebuilt; empty if none failed
+    std::string failed;      // why an answer could not be rebuilt; empty if none failed
+    bool uid_command = true; // false: the client named the messages by sequence number
   };
   std::vector<Pipelined> pipelined_; // (a deque would allocate in every idle session)
   // Client commands to complete NO, by tag: an answer could not be rebuilt (why).

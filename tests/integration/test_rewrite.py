@@ -666,14 +666,17 @@ SyncState *
             self.assertIn(f"UID FETCH {plain} (UID FLAGS BODY.PEEK[])", mixed[1])
             with self.direct_session() as d:
                 self.assertEqual(batch[plain], fetch_literals(d, b"UID FETCH %d (UID BODY.PEEK[])" % plain)[plain])
-            # By sequence number (here the same as the UID) the answers are substituted instead.
+            # By sequence number (here the same as the UID), the first FETCH is probed, as a
+            # sequence number names no UID yet, and its answer substituted; its answer shows the
+            # UID, so the second is answered from the store at once.
             with self.gateway_session(gw) as c:
                 substituted = c.check(b"FETCH %d (BODY.PEEK[])" % uid)
                 substituted_described = c.check(b"FETCH %d (BODYSTRUCTURE ENVELOPE RFC822.SIZE INTERNALDATE)" % uid)
             by_seq = self.gateway_lines(gw)[before + 5:]
-            self.assertEqual(len(by_seq), 2, by_seq)  # probes: a sequence number names no UID yet
-            for line in by_seq:
-                self.assertRegex(line, rf"icalgate\.\d+ FETCH {uid} \(UID ")
+            self.assertEqual(len(by_seq), 2, by_seq)
+            self.assertRegex(by_seq[0], rf"icalgate\.\d+ FETCH {uid} \(UID ")
+            self.assertRegex(by_seq[1], rf"line=\"?T\d+ UID FETCH {uid} \(UID ENVELOPE INTERNALDATE\)")
+            self.assertNotIn(b"UID", substituted_described[0].split(b"BODYSTRUCTURE", 1)[0])
             self.assertEqual(batch[uid], whole)
             self.assertEqual(substituted[0].split(b"}\r\n", 1)[1][:-3], whole)
             self.assertEqual(chunk, whole[100:2100])
@@ -807,6 +810,53 @@ SyncState *
             gw.stop()
             with self.direct_session() as d:
                 d.check(b"DELETE BySequence")
+
+    def test_fetch_by_sequence_number_of_rewritten_mail_is_answered_from_the_store(self):
+        # fetchmail downloads message by message, by sequence number: once the answers have
+        # shown which UID a number names, a FETCH of a rewritten invitation goes upstream at
+        # once, asking only for what the gateway's bytes do not hold. Its answers are what
+        # Dovecot gives for the rewritten bytes, without a UID the client did not ask for.
+        gw = self.fresh_gateway("by-sequence-rewritten")
+        invitation = (FIXTURES / self.entries("rewrite")[0][1]["file"]).read_bytes()
+        first, second = ((FIXTURES / m["file"]).read_bytes() for _, m in self.entries("plain")[:2])
+        commands = [b"FETCH 2 RFC822.SIZE", b"FETCH 2 RFC822.HEADER", b"FETCH 2 BODY.PEEK[TEXT]",
+                    b"FETCH 2 (ENVELOPE BODYSTRUCTURE)", b"FETCH 2 (FLAGS UID BODY.PEEK[1]<10.200>)",
+                    b"FETCH 2:3 (RFC822.SIZE BODY.PEEK[HEADER.FIELDS (Content-Type)])"]
+        with self.direct_session() as d:
+            for name in (b"SeqRewritten", b"SeqReference"):
+                d.check(b"CREATE " + name)
+            for data in (first, invitation, second):
+                self.assertEqual(env.status_of(d.append("SeqRewritten", data)[1]), b"OK")
+        try:
+            with self.gateway_session(gw, "SeqRewritten") as c:
+                self.assertEqual(len(c.check(b"FETCH 1:3 RFC822.SIZE")), 3)
+                rewritten = fetch_literals(c, b"UID FETCH 2 (UID BODY.PEEK[])")[2]
+                self.assertEqual(len(calendar_parts(rewritten)), 1)
+                sent = len(self.gateway_lines(gw))
+                through_gateway = [c.check(command) for command in commands]
+                lines = self.gateway_lines(gw)[sent:]
+                c.logout()
+            # The UID FETCH and the first five by sequence number.
+            env.wait_until(lambda: re.search(r"session_end .*fetches_from_store_at_once=6\b", gw.log_text()),
+                           15, what="the session's end with 6 FETCHes answered from the store at once")
+        finally:
+            gw.stop()
+        with self.direct_session() as d:
+            for data in (first, rewritten, second):
+                self.assertEqual(env.status_of(d.append("SeqReference", data)[1]), b"OK")
+            d.check(b"EXAMINE SeqReference")
+            direct = [d.check(command) for command in commands]
+            d.check(b"CLOSE")
+            for name in (b"SeqRewritten", b"SeqReference"):
+                d.check(b"DELETE " + name)
+        for command, got, want in zip(commands, through_gateway, direct):
+            self.assertEqual(got, want, command)
+        # The last names a message that is not rewritten: it is probed, as before.
+        self.assertEqual(len(lines), len(commands))
+        for line in lines[:5]:
+            self.assertRegex(line, r"UID FETCH 2 \(UID[ )]", "not asked by UID, or asked for content")
+            self.assertNotIn("BODY", line.partition("UID FETCH")[2])
+        self.assertIn("FETCH 2:3 (UID RFC822.SIZE", lines[5])
 
     def test_large_mail_beside_rewritten_streams_on(self):
         # A download of the whole mailbox holds back only the rewritten invitations' answers:

@@ -81,6 +81,31 @@ TEST_CASE("a completed answer is the rendering with the server's values", "[fetc
   CHECK(out->find("ENVELOPE " + envelope) != std::string::npos);
 }
 
+TEST_CASE("a FETCH by sequence number shows no UID it did not ask for", "[fetch_complete]") {
+  auto msg = mime::parse_message(read_mime_fixture("mixed.eml"));
+  REQUIRE(msg.ok());
+  const auto response = parsed_response("* 4 FETCH (UID 9 FLAGS (\\Seen))\r\n");
+  FetchContext ctx;
+  ctx.seq = 4;
+  ctx.uid = 9;
+  ctx.flags = "(\\Seen)";
+
+  auto by_sequence = complete_fetch(response, *msg, items_of("(RFC822.SIZE FLAGS)"), false);
+  REQUIRE(by_sequence.ok());
+  auto want = render_fetch(*msg, items_of("(RFC822.SIZE FLAGS)"), ctx);
+  REQUIRE(want.ok());
+  CHECK(*by_sequence == *want);
+  CHECK(by_sequence->find("UID") == std::string::npos);
+
+  // Asked for, it is rendered as the reference server orders it.
+  auto asked = complete_fetch(parsed_response("* 4 FETCH (UID 9)\r\n"), *msg,
+                              items_of("(RFC822.SIZE UID)"), false);
+  REQUIRE(asked.ok());
+  auto want_asked = render_fetch(*msg, items_of("(RFC822.SIZE UID)"), ctx);
+  REQUIRE(want_asked.ok());
+  CHECK(*asked == *want_asked);
+}
+
 TEST_CASE("the server's answer to the item that sets \\Seen is not shown", "[fetch_complete]") {
   auto msg = mime::parse_message(read_mime_fixture("mixed.eml"));
   REQUIRE(msg.ok());
