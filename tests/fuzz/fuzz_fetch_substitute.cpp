@@ -6,11 +6,13 @@
 // a header sync without probing) is checked along the way, and so is the completion of a
 // server's answer to the reduced items asked when the gateway serves every content item
 // itself: the result parses as a FETCH for the same message, with the server's UID and FLAGS.
+// Completed for a FETCH by sequence number, it is the same less a UID the client did not ask for.
 
 #include "protocol/fetch_answer.hpp"
 #include "protocol/fetch_complete.hpp"
 #include "protocol/fetch_substitute.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -63,6 +65,29 @@ void check_completion(const icalgate::protocol::Response& response,
   const MsgAtt* flags_after = first_att(*again, FetchAttr::flags);
   if (flags != nullptr && (flags_after == nullptr || flags_after->flags != flags->flags)) {
     fail("a completed answer changed the server's FLAGS");
+  }
+
+  // Completing the answer to a FETCH by sequence number: the same, less a UID not asked for.
+  auto by_sequence = complete_fetch(response, msg, items, false);
+  if (!by_sequence) {
+    fail("a completion by UID succeeded where one by sequence number did not");
+  }
+  auto seq_again = parse_response(*by_sequence);
+  if (!seq_again || seq_again->kind != ResponseKind::fetch) {
+    fail("a completed answer by sequence number does not parse as a FETCH response");
+  }
+  const bool asked_uid =
+      std::any_of(items.items.begin(), items.items.end(),
+                  [](const FetchItem& item) { return item.attr == FetchAttr::uid; });
+  const MsgAtt* seq_uid = first_att(*seq_again, FetchAttr::uid);
+  if (asked_uid ? (uid != nullptr && seq_uid == nullptr) : seq_uid != nullptr) {
+    fail("a completed answer by sequence number shows a UID it was not asked for, or lost one");
+  }
+  const auto& atts = std::get<FetchData>(again->body).atts;
+  const auto& seq_atts = std::get<FetchData>(seq_again->body).atts;
+  const std::size_t dropped = !asked_uid && uid_after != nullptr ? 1 : 0;
+  if (seq_atts.size() + dropped != atts.size()) {
+    fail("a completed answer by sequence number differs by more than the UID");
   }
 }
 
