@@ -807,11 +807,29 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
   failed_answer_.clear();
   answering_items_ = args.items;
 
-  // What must be probed: by sequence number, the whole set; by UID, only what lies above
-  // the UID through which the mailbox is decided (new mail), if anything can be there.
+  // What must be probed: by sequence number, the whole set unless the session has seen the
+  // UIDs of those numbers and all are decided; by UID, only what lies above the UID through
+  // which the mailbox is decided (new mail), if anything can be there.
   std::optional<std::string> probe_set = protocol::to_string(args.set);
   Window window;
-  if (command.uid) {
+  if (!command.uid) {
+    // Nothing is in flight now (the command was held until then), so no EXPUNGE can have
+    // renumbered the messages since their numbers were seen.
+    const auto numbers = explicit_uids(args.set);
+    const auto uids = uids_of_sequence(args.set);
+    const auto known =
+        uids ? service_.known(mailbox, *uids) : std::map<std::uint32_t, MessageState>{};
+    if (numbers && uids && known.size() == uids->size()) {
+      probe_set.reset();
+      for (std::size_t i = 0; i < uids->size(); ++i) {
+        if (known.at((*uids)[i]) == MessageState::rewritten) {
+          if (auto message = service_.rewritten(mailbox.message((*uids)[i]))) {
+            served_[(*numbers)[i]] = std::move(message);
+          }
+        }
+      }
+    }
+  } else {
     const auto uids = explicit_uids(args.set);
     const auto known =
         uids ? service_.known(mailbox, *uids) : std::map<std::uint32_t, MessageState>{};
