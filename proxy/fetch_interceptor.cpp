@@ -1166,6 +1166,7 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io, cons
     }
     if (uid != 0 && served_uid_.contains(uid)) {
       *message = substitute(std::move(*message));
+      head = head_of(*message); // it viewed the bytes replaced
     } else if (uid > window.through) {
       const auto& data = std::get<protocol::FetchData>(parsed->body);
       std::uint64_t size = 0;

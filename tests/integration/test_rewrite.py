@@ -879,6 +879,25 @@ SyncState *
         finally:
             gw.stop()
 
+    def test_header_sync_beside_mail_another_session_rewrote(self):
+        # One session opens an invitation before any sync (it is decided alone); another then
+        # syncs the whole mailbox: that invitation's answer is served from the store while
+        # answers about undecided mail before it still wait.
+        gw = self.fresh_gateway("rewrote-above")
+        last = self.entries("rewrite")[-1][0]
+        sync = b"UID FETCH 1:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (Subject Message-ID)])"
+        try:
+            with self.gateway_session(gw) as c:
+                opened = fetch_literals(c, b"UID FETCH %d (UID BODY.PEEK[])" % last)[last]
+            self.assertEqual(len(calendar_parts(opened)), 1)
+            with self.gateway_session(gw) as c:
+                got = c.check(sync)
+        finally:
+            gw.stop()
+        with self.gateway_session() as c:
+            self.assertEqual(sorted(got, key=uid_of), sorted(c.check(sync), key=uid_of))
+        self.assertEqual(len(got), len(MANIFEST))
+
     def test_chunked_header_sync_moves_the_decided_range(self):
         # Thunderbird fetches headers in chunks of explicit UID ranges: once they are decided,
         # a later sync of the whole mailbox asks the upstream nothing more.
