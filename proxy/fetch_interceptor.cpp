@@ -893,25 +893,32 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
       }
     }
   }
-  // A header-sized FETCH by UID is answered as it comes, its answers telling which message
-  // each is about: by the Message-ID, asked along with the client's items if they do not name
-  // it (mbsync's and offlineimap's syncs) and taken out of the answers again; without Graph's
-  // listing, by BODYSTRUCTURE (and size) asked along so. Not when the set names decided mail
-  // too: a probe of only the rest costs the upstream less.
+  // A header-sized FETCH is answered as it comes, its answers telling which message each is
+  // about: by the Message-ID, asked along with the client's items if they do not name it
+  // (mbsync's and offlineimap's syncs) and taken out of the answers again; without Graph's
+  // listing, by BODYSTRUCTURE (and size) asked along so; by sequence number (fetchmail's
+  // sizes), with the UID asked along too. Not when a UID set names decided mail too: a probe
+  // of only the rest costs the upstream less.
   std::optional<Streamed> streamed;
-  if (probe_set && command.uid && uidnext_ && protocol::answers_are_header_sized(args.items)) {
+  if (probe_set && uidnext_ && protocol::answers_are_header_sized(args.items)) {
+    const auto asks = [&args](FetchAttr attr) {
+      return std::any_of(args.items.items.begin(), args.items.items.end(),
+                         [attr](const protocol::FetchItem& item) { return item.attr == attr; });
+    };
     streamed = Streamed{command.tag, command.raw};
+    if (!command.uid) {
+      streamed->by_number = true;
+      streamed->asks_uid = !asks(FetchAttr::uid);
+      window.through = service_.decided_through(mailbox);
+    }
     if (service_.uses_listing()) {
       streamed->asks_message_id = !protocol::answers_name_message_id(args.items);
     } else {
-      const auto asks = [&args](FetchAttr attr) {
-        return std::any_of(args.items.items.begin(), args.items.items.end(),
-                           [attr](const protocol::FetchItem& item) { return item.attr == attr; });
-      };
       streamed->asks_structure = !asks(FetchAttr::bodystructure);
       streamed->asks_size = !asks(FetchAttr::rfc822_size);
     }
     const std::pair<bool, std::string_view> added[] = {
+        {streamed->asks_uid, "UID"},
         {streamed->asks_message_id, protocol::message_id_item},
         {streamed->asks_structure, "BODYSTRUCTURE"},
         {streamed->asks_size, "RFC822.SIZE"}};
@@ -1068,9 +1075,11 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io, cons
   if (command.adds_items()) {
     ++stats_.asked_along;
   }
-  // Messages above the decided range that are rewritten already (another session's).
-  const auto rewritten = service_.rewritten_between(mailbox, window.through + 1,
-                                                    std::numeric_limits<std::uint32_t>::max());
+  // Messages above the decided range that are rewritten already (another session's); by
+  // sequence number, the set may name any message.
+  const auto rewritten =
+      service_.rewritten_between(mailbox, command.by_number ? 1 : window.through + 1,
+                                 std::numeric_limits<std::uint32_t>::max());
   const std::set<std::uint32_t> rewritten_above(rewritten.begin(), rewritten.end());
   if (auto [ec, n] = co_await io.upstream.write(command.line); ec) {
     outcome.ok = false;
@@ -1165,7 +1174,7 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io, cons
       serve_by_uid(mailbox, uid);
     }
     if (uid != 0 && served_uid_.contains(uid)) {
-      *message = substitute(std::move(*message));
+      *message = substitute(std::move(*message), uid);
       head = head_of(*message); // it viewed the bytes replaced
     } else if (uid > window.through) {
       const auto& data = std::get<protocol::FetchData>(parsed->body);
@@ -1294,7 +1303,8 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io, cons
     }
   }
   for (auto& w : waiting) {
-    out += w.uid != 0 && served_uid_.contains(w.uid) ? substitute(std::move(w.bytes)) : w.bytes;
+    out +=
+        w.uid != 0 && served_uid_.contains(w.uid) ? substitute(std::move(w.bytes), w.uid) : w.bytes;
   }
   if (states.size() == undecided.size()) {
     note_decided(mailbox, window, highest);
@@ -1387,11 +1397,14 @@ void FetchInterceptor::note_answer(std::string_view first_line) {
   }
 }
 
-std::string FetchInterceptor::substitute(std::string response) {
+std::string FetchInterceptor::substitute(std::string response, std::uint32_t known_uid) {
   auto parsed = protocol::parse_response(response);
   if (parsed && parsed->kind == protocol::ResponseKind::fetch) {
     const auto& data = std::get<protocol::FetchData>(parsed->body);
     std::optional<std::uint32_t> uid;
+    if (known_uid != 0) {
+      uid = known_uid;
+    }
     for (const auto& att : data.atts) {
       if (att.attr == protocol::FetchAttr::uid) {
         uid = static_cast<std::uint32_t>(att.number);

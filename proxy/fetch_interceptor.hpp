@@ -123,8 +123,9 @@ class FetchInterceptor {
   // substitute() (an answer about a rewritten message).
   bool wants_whole(std::string_view first_line) const;
   // The rebuilt answer; empty when it could not be rebuilt (the client must not see the
-  // original's bytes instead), and the command's completion then says so.
-  std::string substitute(std::string response);
+  // original's bytes instead), and the command's completion then says so. `uid`: the message
+  // it is about, for an answer that no longer shows its UID (one the gateway asked along).
+  std::string substitute(std::string response, std::uint32_t uid = 0);
   // The tagged completion of the forwarded command to send instead of `line`, if an answer
   // could not be rebuilt: a NO naming why.
   std::optional<std::string> replace_completion(std::string_view line);
@@ -202,14 +203,17 @@ class FetchInterceptor {
   // added to it, to be taken out of the answers again.
   struct Streamed {
     std::string tag;
-    std::string line; // CRLF included
+    std::string line;       // CRLF included
+    bool by_number = false; // the client named sequence numbers
+    bool asks_uid = false;  // ... and not the UID, which each answer must show
     bool asks_message_id = false;
     bool asks_structure = false; // BODYSTRUCTURE
     bool asks_size = false;      // RFC822.SIZE
 
-    bool adds_items() const { return asks_message_id || asks_structure || asks_size; }
+    bool adds_items() const { return asks_uid || asks_message_id || asks_structure || asks_size; }
     bool added(const protocol::MsgAtt& att) const {
-      return (asks_message_id && protocol::answers_message_id_item(att)) ||
+      return (asks_uid && att.attr == protocol::FetchAttr::uid) ||
+             (asks_message_id && protocol::answers_message_id_item(att)) ||
              (asks_structure && att.attr == protocol::FetchAttr::bodystructure) ||
              (asks_size && att.attr == protocol::FetchAttr::rfc822_size);
     }

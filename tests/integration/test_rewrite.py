@@ -812,11 +812,13 @@ SyncState *
                 d.check(b"DELETE BySequence")
 
     def test_fetch_by_sequence_number_of_rewritten_mail_is_answered_from_the_store(self):
-        # fetchmail downloads message by message, by sequence number: once the answers have
-        # shown which UID a number names, a FETCH of a rewritten invitation goes upstream at
-        # once, asking only for what the gateway's bytes do not hold, and one that also names
-        # other decided mail is not probed. The answers are what Dovecot gives for the
-        # rewritten bytes, without a UID the client did not ask for.
+        # fetchmail asks for the sizes of all messages by sequence number, then downloads them
+        # one by one. The sizes go upstream at once with the UID (and Message-ID) asked along,
+        # and decide the mailbox. Once the answers have shown which UID a number names, a FETCH
+        # of a rewritten invitation goes upstream at once, asking only for what the gateway's
+        # bytes do not hold, and one that also names other decided mail is not probed. The
+        # answers are what Dovecot gives for the rewritten bytes, without a UID the client did
+        # not ask for.
         gw = self.fresh_gateway("by-sequence-rewritten")
         invitation = (FIXTURES / self.entries("rewrite")[0][1]["file"]).read_bytes()
         first, second = ((FIXTURES / m["file"]).read_bytes() for _, m in self.entries("plain")[:2])
@@ -830,7 +832,8 @@ SyncState *
                 self.assertEqual(env.status_of(d.append("SeqRewritten", data)[1]), b"OK")
         try:
             with self.gateway_session(gw, "SeqRewritten") as c:
-                self.assertEqual(len(c.check(b"FETCH 1:3 RFC822.SIZE")), 3)
+                sizes = c.check(b"FETCH 1:3 RFC822.SIZE")
+                deciding = self.gateway_lines(gw)
                 rewritten = fetch_literals(c, b"UID FETCH 2 (UID BODY.PEEK[])")[2]
                 self.assertEqual(len(calendar_parts(rewritten)), 1)
                 sent = len(self.gateway_lines(gw))
@@ -847,9 +850,15 @@ SyncState *
                 self.assertEqual(env.status_of(d.append("SeqReference", data)[1]), b"OK")
             d.check(b"EXAMINE SeqReference")
             direct = [d.check(command) for command in commands]
+            direct_sizes = d.check(b"FETCH 1:3 RFC822.SIZE")
             d.check(b"CLOSE")
             for name in (b"SeqRewritten", b"SeqReference"):
                 d.check(b"DELETE " + name)
+        # The invitation's answer waits for its rewrite; the others pass on before it.
+        self.assertEqual(sorted(sizes), sorted(direct_sizes))
+        self.assertEqual(len(deciding), 2, deciding)
+        self.assertRegex(deciding[0], r"FETCH 1:3 \(RFC822\.SIZE UID BODY\.PEEK\[HEADER\.FIELDS \(MESSAGE-ID\)\]\)")
+        self.assertRegex(deciding[1], r"UID FETCH 2 \(UID BODY\.PEEK\[\]\)")
         for command, got, want in zip(commands, through_gateway, direct):
             self.assertEqual(got, want, command)
         # The last also names a message that is not rewritten: it waits for the commands
@@ -1108,6 +1117,26 @@ SyncState *
         self.assertTrue([p for p in lines[1:-1] if "BODY.PEEK[1" in p or "BODY.PEEK[TEXT" in p], lines)
         self.assertRegex(lines[-1], r"UID FETCH [0-9:,]+ \(UID BODY\.PEEK\[\]\)")
 
+
+    def test_imap_only_sizes_by_sequence_number(self):
+        # fetchmail's first command, by sequence number: the UID and BODYSTRUCTURE are asked
+        # along and taken out of the answers, which give the sizes the listing gateway gives.
+        sizes = b"FETCH 1:%d RFC822.SIZE" % len(MANIFEST)
+        gw = self.fresh_gateway("imaponly-sizes", listing=False)
+        try:
+            with self.gateway_session(gw) as c:
+                got = c.check(sizes)
+            lines = self.gateway_lines(gw)
+        finally:
+            gw.stop()
+        with self.gateway_session() as c:
+            self.assertEqual(sorted(got), sorted(c.check(sizes)))
+        self.assertEqual(len(got), len(MANIFEST))
+        for answer in got:
+            self.assertRegex(answer, rb"^\* \d+ FETCH \(RFC822\.SIZE \d+\)\r\n$")
+        self.assertIn("streamed=", lines[0])
+        self.assertIn("FETCH 1:%d (RFC822.SIZE UID BODYSTRUCTURE)" % len(MANIFEST), lines[0])
+        self.assertRegex(lines[-1], r"UID FETCH [0-9:,]+ \(UID BODY\.PEEK\[\]\)")
 
 class RestartAndFailureTest(RewriteBase):
     def test_restart_serves_the_same_bytes_without_graph(self):
