@@ -1079,6 +1079,20 @@ SyncState *
             env.wait_until(lambda: graph_in_flight() == 0, 15, what="the delayed Graph requests to end")
             gw.stop()
 
+    def imap_only_first(self, name: str, command: bytes) -> tuple[list[bytes], list[str]]:
+        """The answers to `command` through a fresh gateway without the listing, checked
+        against the listing gateway's (in any order), and the lines it sent upstream itself."""
+        gw = self.fresh_gateway(name, listing=False)
+        try:
+            with self.gateway_session(gw) as c:
+                got = c.check(command)
+            lines = self.gateway_lines(gw)
+        finally:
+            gw.stop()
+        with self.gateway_session() as c:
+            self.assertEqual(sorted(got), sorted(c.check(command)))
+        return got, lines
+
     def test_imap_only_classification_agrees(self):
         # listing = false: BODYSTRUCTURE and the start of the first text body decide.
         gw = self.fresh_gateway("imaponly", listing=False)
@@ -1100,15 +1114,7 @@ SyncState *
         # along and taken out of the answers; only the messages whose structure may hold the
         # link wait, for the start of their first text body and then the invitations' bodies.
         sync = b"UID FETCH 1:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (Subject Message-ID)])"
-        gw = self.fresh_gateway("imaponly-sync", listing=False)
-        try:
-            with self.gateway_session(gw) as c:
-                got = c.check(sync)
-            lines = self.gateway_lines(gw)
-        finally:
-            gw.stop()
-        with self.gateway_session() as c:
-            self.assertEqual(sorted(got, key=uid_of), sorted(c.check(sync), key=uid_of))
+        got, lines = self.imap_only_first("imaponly-sync", sync)
         for answer in got:
             self.assertNotIn(b"BODYSTRUCTURE", answer)
         self.assertIn("streamed=", lines[0])
@@ -1117,20 +1123,11 @@ SyncState *
         self.assertTrue([p for p in lines[1:-1] if "BODY.PEEK[1" in p or "BODY.PEEK[TEXT" in p], lines)
         self.assertRegex(lines[-1], r"UID FETCH [0-9:,]+ \(UID BODY\.PEEK\[\]\)")
 
-
     def test_imap_only_sizes_by_sequence_number(self):
         # fetchmail's first command, by sequence number: the UID and BODYSTRUCTURE are asked
         # along and taken out of the answers, which give the sizes the listing gateway gives.
         sizes = b"FETCH 1:%d RFC822.SIZE" % len(MANIFEST)
-        gw = self.fresh_gateway("imaponly-sizes", listing=False)
-        try:
-            with self.gateway_session(gw) as c:
-                got = c.check(sizes)
-            lines = self.gateway_lines(gw)
-        finally:
-            gw.stop()
-        with self.gateway_session() as c:
-            self.assertEqual(sorted(got), sorted(c.check(sizes)))
+        got, lines = self.imap_only_first("imaponly-sizes", sizes)
         self.assertEqual(len(got), len(MANIFEST))
         for answer in got:
             self.assertRegex(answer, rb"^\* \d+ FETCH \(RFC822\.SIZE \d+\)\r\n$")
