@@ -629,9 +629,9 @@ ProbePlan plan_probe(const protocol::SExpr& bodystructure) {
   probe.encoding = mime::classify_transfer_encoding(first.encoding);
   probe.charset = first.charset;
   probe.part_octets = first.octets;
-  // Always the full probe: Exchange's sizes may be estimates, and a shorter answer is how the
-  // relay learns that it has the whole part.
-  probe.octets = kProbeOctets;
+  // Never fewer because BODYSTRUCTURE says the part is smaller: Exchange's sizes may be
+  // estimates, and a shorter answer is how the relay learns that it has the whole part.
+  probe.octets = probe.kind == TextKind::plain ? kPlainProbeOctets : kProbeOctets;
   return {Verdict::need_more, std::move(probe), "fetch the start of the first text body"};
 }
 
@@ -654,9 +654,14 @@ PrefixVerdict classify_prefix(const Probe& probe, std::string_view encoded, bool
     if (encoded.size() >= kMaxProbeOctets) {
       return {Verdict::no, 0, std::nullopt, "marker not within the probe limit"};
     }
-    const std::uint64_t next = std::min<std::uint64_t>(
-        std::max<std::uint64_t>(encoded.size(), kProbeOctets) * 4, kMaxProbeOctets);
-    return {Verdict::need_more, next, std::nullopt, "the <body> tag lies further"};
+    // A plain marker whose link runs past the first probe: the full probe holds any link
+    // (kMaxUrl, even quoted-printable).
+    const std::uint64_t next = encoded.size() < kProbeOctets
+                                   ? kProbeOctets
+                                   : std::min<std::uint64_t>(encoded.size() * 4, kMaxProbeOctets);
+    return {Verdict::need_more, next, std::nullopt,
+            probe.kind == TextKind::plain ? "the link lies further"
+                                          : "the <body> tag lies further"};
   }
   case MarkerMatch::no:
     break;

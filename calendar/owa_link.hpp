@@ -73,9 +73,13 @@ Classification classify(const protocol::mime::Message& message);
 
 enum class Verdict { no, yes, need_more };
 
-// First probe: covers the plain marker and Outlook's usual <head> (3-10 KB decoded, base64
-// adds a third).
+// First probe of an HTML body: covers Outlook's usual <head> (3-10 KB decoded, base64 adds a
+// third).
 inline constexpr std::uint64_t kProbeOctets = 16 * 1024;
+// First probe of a plain body, which the marker opens: room for the marker and an Exchange link
+// line (about 250 characters, a third more once encoded). Ordinary mail's plain alternatives
+// (reply chains) run to tens of KB, and the marker's absence shows in the first bytes.
+inline constexpr std::uint64_t kPlainProbeOctets = 1024;
 // The largest prefix classify_prefix() ever asks for.
 inline constexpr std::uint64_t kMaxProbeOctets = 256 * 1024;
 
@@ -86,7 +90,7 @@ struct Probe {
   protocol::mime::TransferEncoding encoding = protocol::mime::TransferEncoding::identity;
   std::string charset;
   std::uint64_t part_octets = 0; // the encoded size BODYSTRUCTURE reports (maybe an estimate)
-  std::uint64_t octets = 0;      // how many encoded bytes to fetch: kProbeOctets
+  std::uint64_t octets = 0;      // how many encoded bytes to fetch first
 };
 
 struct ProbePlan {

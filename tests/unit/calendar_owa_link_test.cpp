@@ -251,7 +251,9 @@ TEST_CASE("owa: classify_prefix asks for more only while undecidable", "[owa]") 
                           "&exvsurl=1&path=/calendar/item";
   const std::string body = "Microsoft Outlook Web Access: " + url + "\r\n\r\nHello\r\n";
   CHECK(cal::classify_prefix(probe, body.substr(0, 12), false).verdict == Verdict::need_more);
-  CHECK(cal::classify_prefix(probe, body.substr(0, 40), false).verdict == Verdict::need_more);
+  const auto link_further = cal::classify_prefix(probe, body.substr(0, 40), false);
+  CHECK(link_further.verdict == Verdict::need_more);
+  CHECK(link_further.next_octets == cal::kProbeOctets);
   CHECK(cal::classify_prefix(probe, body.substr(0, 12), true).verdict == Verdict::no);
   CHECK(cal::classify_prefix(probe, body, false).verdict == Verdict::yes);
   CHECK(cal::classify_prefix(probe, "Microsoft Outlook Web Axxx", false).verdict == Verdict::no);
@@ -265,6 +267,46 @@ TEST_CASE("owa: classify_prefix asks for more only while undecidable", "[owa]") 
   CHECK(first.next_octets <= cal::kMaxProbeOctets);
   const std::string huge(cal::kMaxProbeOctets, 'x');
   CHECK(cal::classify_prefix(probe, huge, false).verdict == Verdict::no);
+}
+
+TEST_CASE("owa: a plain first body is probed by its first KiB; a longer link takes the full probe",
+          "[owa]") {
+  const auto message = [](std::string_view type, std::string_view encoding, std::string body) {
+    return parse_owa_message("From: a@contoso.com\r\nSubject: s\r\nMIME-Version: 1.0\r\n"
+                             "Content-Type: multipart/alternative; boundary=\"b\"\r\n\r\n"
+                             "--b\r\nContent-Type: " +
+                             std::string(type) +
+                             "; charset=\"utf-8\"\r\nContent-Transfer-Encoding: " +
+                             std::string(encoding) + "\r\n\r\n" + body +
+                             "\r\n--b\r\nContent-Type: text/html; charset=\"utf-8\"\r\n\r\n"
+                             "<html><body>x</body></html>\r\n--b--\r\n");
+  };
+  // Ordinary mail with a long plain alternative (a reply chain): decided from 1 KiB.
+  std::string chain;
+  while (chain.size() < 40000) {
+    chain += "> On Monday the project plan was reviewed with the customer, thanks.\r\n";
+  }
+  const auto ordinary = relay_classify(message("text/plain", "7bit", chain));
+  CHECK(ordinary.verdict == Verdict::no);
+  CHECK(ordinary.fetches == 1);
+  CHECK(ordinary.bytes == cal::kPlainProbeOctets);
+  // An invitation whose link line outgrows the first probe: one more, the full one.
+  const std::string id(1500, 'A');
+  const std::string url =
+      "https://outlook.office365.com/owa/?itemid=" + id + "%3D&exvsurl=1&path=/calendar/item";
+  const std::string text = "Microsoft Outlook Web Access: " + url + "\r\n\r\nAgenda\r\n";
+  const auto msg = message("text/plain", "7bit", text);
+  REQUIRE(cal::classify(msg).link);
+  const auto long_link = relay_classify(msg);
+  CHECK(long_link.verdict == Verdict::yes);
+  CHECK(long_link.fetches == 2);
+  REQUIRE(long_link.link);
+  CHECK(long_link.link->url == url);
+  // An HTML first body still starts with the full probe.
+  const auto html = message("text/html", "7bit", "<html><head>" + chain + "</head></html>");
+  const auto html_probe = cal::plan_probe(bodystructure_sexp(html));
+  REQUIRE(html_probe.probe);
+  CHECK(html_probe.probe->octets == cal::kProbeOctets);
 }
 
 TEST_CASE("owa: both URL forms parse; other Outlook links do not", "[owa]") {
