@@ -246,6 +246,7 @@ Hold FetchInterceptor::hold(std::string_view first_line, bool whole_command, boo
     mailbox_.reset();
     select_.reset();
     uidnext_.reset();
+    unprobed_tag_.clear();
     forget_sequence();
     if (whole_command) {
       follow(first_line);
@@ -254,6 +255,7 @@ Hold FetchInterceptor::hold(std::string_view first_line, bool whole_command, boo
   }
   if (protocol::imap_iequals(name, "CLOSE") || protocol::imap_iequals(name, "UNSELECT")) {
     mailbox_.reset();
+    unprobed_tag_.clear();
     forget_sequence();
     return {};
   }
@@ -395,6 +397,17 @@ void FetchInterceptor::note_response(std::string_view first_line) {
   if (!select_) {
     if (mailbox_ && head.tag == "*" && head.number && protocol::imap_iequals(head.name, "EXISTS")) {
       mailbox_grew_ = true;
+    }
+    if (!unprobed_tag_.empty()) {
+      if (head.tag == unprobed_tag_ || !mailbox_) {
+        unprobed_tag_.clear();
+      } else if (head.tag == "*" && head.number && protocol::imap_iequals(head.name, "FETCH")) {
+        // Shown as it is: from now on it stays the original (DESIGN.md §2).
+        const auto uid = leading_uid(first_line);
+        if (uid && *uid > unprobed_above_ && service_.known(*mailbox_, {&*uid, 1}).empty()) {
+          service_.record_original(mailbox_->message(*uid), "shown before it was decided");
+        }
+      }
     }
     note_sequence(first_line);
     return;
@@ -856,6 +869,10 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
       const bool nothing_new = !mailbox_grew_ && uidnext_ && *uidnext_ <= window.through + 1;
       if (split.above.empty() || (nothing_new && split.above_is_tail_only)) {
         probe_set.reset();
+        if (!split.above.empty()) {
+          unprobed_tag_ = command.tag;
+          unprobed_above_ = window.through;
+        }
       } else {
         probe_set = split.above;
         if (window.covers_tail) {

@@ -268,6 +268,11 @@ class FetchInterceptor {
   std::chrono::steady_clock::time_point selected_at_{};
   bool mailbox_grew_ = true;
   std::optional<PendingSelect> select_;
+  // A FETCH reaching "*" that went on unprobed, nothing being new (its tag, and the decided
+  // range then): an answer it brings all the same about mail above that range showed the
+  // mail undecided. (Dovecot sends none; a server may announce mail while answering.)
+  std::string unprobed_tag_;
+  std::uint32_t unprobed_above_ = 0;
   CopyTracker copies_;
   bool uses_sequence_ = false;            // the client sent a FETCH by sequence number
   std::vector<std::uint32_t> uid_by_seq_; // [seq - 1] -> UID; 0: not seen

@@ -6,7 +6,11 @@ Online does where Dovecot cannot:
     says so when its backend dropped the mailbox; the connection itself stays open);
   - with expire_tokens=True, a session logged in with an OAuth token (AUTHENTICATE XOAUTH2)
     is ended when the token's `exp` passes: `* BYE Session invalidated - AccessTokenExpired`,
-    then the connection closes.
+    then the connection closes;
+  - announce_while_answering(command, lines): the answer to the next command the gateway
+    sends containing `command` gets `lines` (an EXISTS and the FETCH response about mail
+    that arrived) after its first FETCH response, as a server may send them while answering
+    (RFC 3501, 7.3.1: EXISTS at any time). Dovecot announces new mail only after answering.
 
 With starttls=True it stands in front of Dovecot's STARTTLS port (the greeting and the
 STARTTLS exchange pass in clear). Everything else goes through byte for byte. Each connection is served by one thread that
@@ -93,6 +97,7 @@ class Link:
         self._up_literal = 0  # literal octets still to pass through untouched
         self._up_message_start = True
         self._down_buf = b""  # Dovecot → gateway, not yet a whole response
+        self._announce = b""  # lines for the gateway after the next FETCH response
         self._g: ssl.SSLSocket | None = None
         self._u: ssl.SSLSocket | None = None
 
@@ -140,6 +145,10 @@ class Link:
         elif name == b"LOGIN":
             self._login_tag = tag
             self._pending_exp = None
+        with self.shim._lock:
+            if self.shim._announcement and self.shim._announcement[0] in line:
+                self._announce = self.shim._announcement[1]
+                self.shim._announcement = None
         return False
 
     # -- Dovecot → gateway: whole responses, so that the shim's own lines fit between -----
@@ -163,6 +172,10 @@ class Link:
             pos = 0
             self._note_response(response)
             out += response
+            if self._announce and re.match(rb"\* \d+ FETCH ", response):
+                out += self._announce
+                self._announce = b""
+                self.shim.announced.set()
         if out and self.shim.stall_in_literals and len(out) > 64 * 1024:
             half = len(out) // 2
             self._g.sendall(bytes(out[:half]))
@@ -265,6 +278,8 @@ class ExchangeShim:
         self.port = self._listener.getsockname()[1]
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
+        self._announcement: tuple[bytes, bytes] | None = None
+        self.announced = threading.Event()
 
     def start(self) -> "ExchangeShim":
         t = threading.Thread(target=self._accept, name="exchange-shim", daemon=True)
@@ -298,6 +313,13 @@ class ExchangeShim:
         for link in links:
             link.lost = True
         return links
+
+    def announce_while_answering(self, command: bytes, lines: bytes) -> None:
+        """`lines` go to the gateway after the first FETCH response answering the next
+        command that contains `command`; `announced` is set once they have."""
+        with self._lock:
+            self._announcement = (command, lines)
+        self.announced.clear()
 
     def stop(self) -> None:
         self.stopping.set()

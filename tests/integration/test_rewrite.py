@@ -47,6 +47,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import env  # noqa: E402
+import exchange_shim  # noqa: E402
 
 ICALGATE: str | None = None
 GRAPHSIM: str | None = None
@@ -1035,6 +1036,45 @@ SyncState *
             g_lines = self.gateway_lines(gw)[g_before:]
             self.assertIn("streamed=", g_lines[0])
             self.assertIn(f"UID FETCH {new_uid} (UID BODY.PEEK[])", g_lines[1])
+        finally:
+            gw.stop()
+            self.remove_new_mail(graph_file)
+
+    def test_mail_announced_while_a_fetch_answers_stays_as_shown(self):
+        # In a decided mailbox where nothing is new, `UID FETCH 1:* ...` goes on unprobed. A
+        # server may still announce mail while answering it and answer about that mail too:
+        # the client was then shown it undecided, as it is, and every session must go on
+        # showing it so, although it is an invitation Graph knows.
+        shim = exchange_shim.ExchangeShim(self.w.upstream_port_for("implicit"), self.w.certs).start()
+        self.addCleanup(shim.stop)
+        state = Path(tempfile.mkdtemp(prefix="state-", dir=self.w.root)) / "rewrite.db"
+        gw = env.Gateway(ICALGATE, self.w.root, self.w.certs, shim.port, "implicit", name="announcing",
+                         extra_config=rewrite_config(state)).start()
+        graph_file = None
+        try:
+            with self.gateway_session(gw) as c:
+                c.check(b"UID FETCH 1:* (UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (Message-ID)])")
+                with self.direct_session() as d:
+                    invitation, graph_file = self.new_invitation("announced")
+                    _, tagged = d.append("INBOX", invitation)
+                    uid = int(re.search(rb"\[APPENDUID \d+ (\d+)\]", tagged).group(1))
+                    count = int(re.search(rb"MESSAGES (\d+)", d.check(b"STATUS INBOX (MESSAGES)")[0]).group(1))
+                shim.announce_while_answering(
+                    b"UID FETCH 1:* (UID BODY.PEEK[])",
+                    b"* %d EXISTS\r\n* %d FETCH (UID %d BODY[] {%d}\r\n%s)\r\n"
+                    % (count, count, uid, len(invitation), invitation))
+                g_before = len(self.gateway_lines(gw))
+                shown = fetch_literals(c, b"UID FETCH 1:* (UID BODY.PEEK[])")
+                self.assertTrue(shim.announced.is_set())
+                self.assertEqual(self.gateway_lines(gw)[g_before:], [], "the FETCH went on unprobed")
+            self.assertEqual(shown[uid], invitation)
+            with self.gateway_session(gw) as c:
+                again = c.check(b"UID FETCH 1:* (UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (Message-ID)])")
+                body = fetch_literals(c, b"UID FETCH %d (UID BODY.PEEK[])" % uid)
+            sizes = {uid_of(r): int(re.search(rb"RFC822.SIZE (\d+)", r).group(1)) for r in again}
+            self.assertEqual(sizes[uid], len(invitation))
+            self.assertEqual(body[uid], invitation)
+            self.assertIn('reason="shown before it was decided"', gw.log_text())
         finally:
             gw.stop()
             self.remove_new_mail(graph_file)
