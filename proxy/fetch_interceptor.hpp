@@ -169,6 +169,8 @@ class FetchInterceptor {
   asio::awaitable<Exchange> exchange(InterceptIo& io, const std::vector<std::string>& commands);
   // Passes a response that is not the gateway's on to the client (or to io.defer).
   asio::awaitable<bool> pass_on(InterceptIo& io, std::string message);
+  // What read_message() gives for a response above the session's cap (read, not kept).
+  static constexpr std::string_view dropped_response = "* icalgate-dropped\r\n";
   // One whole response; bytes in `flush` go to the client before the reader waits for more
   // (the answers to the client's own command: not counted as probe bytes). A response above
   // the session's cap is read to its end and logged, and comes back as a marker line that

@@ -1,0 +1,279 @@
+// FetchInterceptor, a header-sized FETCH answered as it comes: only the answers about
+// undecided meeting messages wait, for their messages to be decided.
+
+#include "proxy/fetch_interceptor.hpp"
+
+#include "calendar/owa_link.hpp"
+#include "protocol/line_head.hpp"
+#include "protocol/uid_set.hpp"
+#include "proxy/logging.hpp"
+#include "proxy/redact.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <set>
+
+namespace icalgate::proxy {
+
+namespace {
+
+using protocol::FetchAttr;
+using protocol::head_of;
+using protocol::LineHead;
+using protocol::uid_list;
+
+} // namespace
+
+asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io, const Streamed& command,
+                                                           const MailboxKey& mailbox,
+                                                           const MeetingListing* listing,
+                                                           const Window& window,
+                                                           std::uint32_t listed_below) {
+  InterceptOutcome outcome;
+  ++stats_.streamed;
+  if (command.adds_items()) {
+    ++stats_.asked_along;
+  }
+  // Messages above the decided range that are rewritten already (another session's); by
+  // sequence number, the set may name any message.
+  const auto rewritten =
+      service_.rewritten_between(mailbox, command.by_number ? 1 : window.through + 1,
+                                 std::numeric_limits<std::uint32_t>::max());
+  const std::set<std::uint32_t> rewritten_above(rewritten.begin(), rewritten.end());
+  if (auto [ec, n] = co_await io.upstream.write(command.line); ec) {
+    outcome.ok = false;
+    co_return outcome;
+  }
+  if (log_enabled(LogLevel::trace)) {
+    const std::string_view line = command.line;
+    if (command.adds_items()) { // the line as sent: not the client's
+      log_event(LogLevel::trace, "G",
+                {field("session", session_id_), field("streamed", sanitize_for_log(command.tag)),
+                 field("line", sanitize_for_log(line.substr(0, line.size() - 2), 16 * 1024))});
+    } else {
+      log_event(LogLevel::trace, "G",
+                {field("session", session_id_), field("streamed", sanitize_for_log(command.tag))});
+    }
+  }
+
+  // Answers that must wait are kept here; the others pass on at once (clients take FETCH
+  // answers in any order). Once a message is expunged while some wait, everything after it
+  // waits too, in order: passing the EXPUNGE ahead would move their sequence numbers.
+  struct Waiting {
+    std::string bytes;
+    std::uint32_t uid = 0; // an answer about an undecided message
+  };
+  std::vector<Waiting> waiting;
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> candidates;
+  struct Newer {
+    std::uint32_t uid = 0;
+    std::string message_id;
+    std::uint64_t size = 0;
+  };
+  std::vector<Newer> newer; // above what the listing covers
+  struct Probing {
+    std::uint32_t uid = 0;
+    std::uint64_t size = 0;
+    calendar::Probe probe;
+  };
+  std::vector<Probing> probing; // without a listing: the first text body may hold the link
+  std::vector<std::uint32_t> plain;
+  std::uint32_t highest = 0;
+  std::string out;
+  bool hold_rest = false;
+  std::size_t waiting_bytes = 0;
+  while (true) {
+    auto message = co_await read_message(io, &out);
+    if (!message) {
+      outcome.ok = false;
+      co_return outcome;
+    }
+    if (*message == dropped_response) {
+      // An answer larger than the cap cannot be held, nor passed on whole any more.
+      outcome.ok = false;
+      co_return outcome;
+    }
+    LineHead head = head_of(*message);
+    if (head.tag == command.tag) {
+      outcome.completion = std::move(*message);
+      break;
+    }
+    if (log_enabled(LogLevel::trace)) {
+      log_event(LogLevel::trace, "S",
+                {field("session", session_id_),
+                 field("line", sanitize_for_log(message->substr(0, message->find('\n')), 512))});
+    }
+    if (head.tag == "*" && head.number && protocol::imap_iequals(head.name, "EXISTS")) {
+      mailbox_grew_ = true;
+    }
+    std::uint32_t uid = 0;
+    std::optional<protocol::Response> parsed;
+    if (head.tag == "*" && head.number && protocol::imap_iequals(head.name, "FETCH")) {
+      if (auto r = protocol::parse_response(*message);
+          r && r->kind == protocol::ResponseKind::fetch) {
+        parsed = std::move(r).value();
+        const auto& data = std::get<protocol::FetchData>(parsed->body);
+        for (const auto& att : data.atts) {
+          if (att.attr == FetchAttr::uid) {
+            uid = static_cast<std::uint32_t>(att.number);
+          }
+        }
+        if (command.adds_items()) {
+          *message =
+              protocol::without_attributes(*message, data, [&command](const protocol::MsgAtt& att) {
+                return command.added(att);
+              });
+          head = head_of(*message);
+        }
+      }
+    }
+    note_sequence(*message, uid);
+    bool wait = false;
+    if (uid != 0 && rewritten_above.contains(uid)) {
+      serve_by_uid(mailbox, uid);
+    }
+    if (uid != 0 && served_uid_.contains(uid)) {
+      *message = substitute(std::move(*message), uid);
+      head = head_of(*message); // it viewed the bytes replaced
+    } else if (uid > window.through) {
+      const auto& data = std::get<protocol::FetchData>(parsed->body);
+      std::uint64_t size = 0;
+      const protocol::SExpr* structure = nullptr;
+      for (const auto& att : data.atts) {
+        if (att.attr == FetchAttr::rfc822_size) {
+          size = att.number;
+        } else if (att.attr == FetchAttr::bodystructure) {
+          structure = &att.sexp;
+        }
+      }
+      // An answer without the requested header (or structure) is an unsolicited flag update:
+      // no content.
+      if (!listing) {
+        if (structure) {
+          highest = std::max(highest, uid);
+          auto plan = calendar::plan_probe(*structure);
+          if (plan.verdict == calendar::Verdict::no || !plan.probe) {
+            plain.push_back(uid);
+          } else {
+            probing.push_back(Probing{uid, size, std::move(*plan.probe)});
+            wait = true;
+          }
+        }
+      } else if (const auto id = protocol::answer_message_id(data)) {
+        highest = std::max(highest, uid);
+        if (listing->message_ids.contains(*id)) {
+          candidates.emplace_back(uid, size);
+          wait = true;
+        } else if (uid < listed_below) {
+          plain.push_back(uid);
+        } else {
+          newer.push_back(Newer{uid, std::string(*id), size});
+          wait = true;
+        }
+      }
+    }
+    if (!waiting.empty() && head.tag == "*" &&
+        (protocol::imap_iequals(head.name, "EXPUNGE") ||
+         protocol::imap_iequals(head.name, "VANISHED"))) {
+      hold_rest = true;
+    }
+    if (wait || hold_rest) {
+      waiting_bytes += message->size();
+      if (waiting_bytes > max_response_) {
+        log_event(LogLevel::warn, "rewrite_answers_too_large", {field("session", session_id_)});
+        outcome.ok = false;
+        co_return outcome;
+      }
+      waiting.push_back(Waiting{std::move(*message), wait ? uid : 0});
+    } else {
+      out += *message;
+    }
+  }
+  if (!newer.empty()) {
+    if (auto fresh = co_await listing_after(std::chrono::steady_clock::now())) {
+      for (const Newer& n : newer) {
+        if (fresh->message_ids.contains(n.message_id)) {
+          candidates.emplace_back(n.uid, n.size);
+        } else {
+          plain.push_back(n.uid);
+        }
+      }
+      newer.clear();
+    }
+  }
+  std::sort(plain.begin(), plain.end());
+  service_.record_plain(mailbox, plain);
+
+  // The waiting messages, fetched whole (listed) or probed (newer, or without a listing the
+  // start of their first text body). What the server says meanwhile reaches the client after
+  // the waiting answers, as the server said it after them.
+  std::string later;
+  io.defer = &later;
+  std::vector<std::uint32_t> undecided;
+  for (const auto& w : waiting) {
+    if (w.uid != 0) {
+      undecided.push_back(w.uid);
+    }
+  }
+  const auto before = service_.known(mailbox, undecided);
+  std::erase_if(candidates, [&before](const auto& c) { return before.contains(c.first); });
+  std::vector<std::uint32_t> probe;
+  for (const Newer& n : newer) {
+    if (!before.contains(n.uid)) {
+      probe.push_back(n.uid);
+    }
+  }
+  if (!probing.empty()) {
+    std::vector<std::pair<std::uint32_t, calendar::Probe>> prefix;
+    std::map<std::uint32_t, std::uint64_t> size_of;
+    for (Probing& p : probing) {
+      if (!before.contains(p.uid)) {
+        prefix.emplace_back(p.uid, std::move(p.probe));
+        size_of[p.uid] = p.size;
+      }
+    }
+    std::vector<std::uint32_t> starts_with_link;
+    std::vector<std::uint32_t> other;
+    if (!co_await classify_prefixes(io, std::move(prefix), starts_with_link, other)) {
+      outcome.ok = false;
+      co_return outcome;
+    }
+    std::sort(other.begin(), other.end());
+    service_.record_plain(mailbox, other);
+    for (std::uint32_t uid : starts_with_link) {
+      candidates.emplace_back(uid, size_of[uid]);
+    }
+  }
+  if (!candidates.empty() && !co_await decide_whole(io, mailbox, candidates)) {
+    outcome.ok = false;
+    co_return outcome;
+  }
+  if (!probe.empty()) {
+    std::vector<Row> rows;
+    if (!co_await decide(io, true, uid_list(std::move(probe)), rows, mailbox)) {
+      outcome.ok = false;
+      co_return outcome;
+    }
+  }
+  const auto states = service_.known(mailbox, undecided);
+  for (const auto& [uid, state] : states) {
+    if (state == MessageState::rewritten) {
+      serve_by_uid(mailbox, uid);
+    }
+  }
+  for (auto& w : waiting) {
+    out +=
+        w.uid != 0 && served_uid_.contains(w.uid) ? substitute(std::move(w.bytes), w.uid) : w.bytes;
+  }
+  if (states.size() == undecided.size()) {
+    note_decided(mailbox, window, highest);
+  }
+  io.defer = nullptr;
+  out += later;
+  if (!out.empty() && !co_await io.to_client(std::move(out))) {
+    outcome.ok = false;
+  }
+  co_return outcome;
+}
+
+} // namespace icalgate::proxy
