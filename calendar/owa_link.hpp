@@ -65,11 +65,13 @@ Classification classify(const protocol::mime::Message& message);
 // asked), calls plan_probe(); if that says `no`, the message is not an invitation. Otherwise
 // it FETCHes `BODY.PEEK[<probe.section_text>]<0.<probe.octets>>` (raw, still transfer-encoded
 // bytes; Exchange has no BINARY) and calls classify_prefix() with what arrived. `need_more`
-// comes only while the marker is undecidable (in practice: HTML whose `<body>` lies further):
-// fetch the missing bytes `BODY.PEEK[<section>]<n.next_octets-n>` and call again with the
-// concatenation (or simply re-fetch `<0.next_octets>`). Past kMaxProbeOctets the answer is `no`
-// (counted as undecided by IMAP; Graph may still decide). `yes` means "OWA-link form per its first
-// text body": before rewriting, classify() the whole message to confirm.
+// comes only while the marker is undecidable (HTML whose `<body>` lies further, a plain link
+// line longer than the first probe): fetch the missing bytes
+// `BODY.PEEK[<section>]<n.next_octets-n>` and call again with the concatenation (or simply
+// re-fetch `<0.next_octets>`), or fetch a small message whole and classify() it. Past
+// kMaxProbeOctets the answer is `no` (counted as undecided by IMAP; Graph may still decide).
+// `yes` means "OWA-link form per its first text body": before rewriting, classify() the whole
+// message to confirm.
 
 enum class Verdict { no, yes, need_more };
 

@@ -72,7 +72,7 @@ asio::awaitable<bool> FetchInterceptor::decide(InterceptIo& io, bool by_uid, std
   std::vector<std::uint32_t> plain;
   std::vector<Row*> whole;     // fetched whole, then decided
   std::vector<Row*> structure; // undecided by the listing: BODYSTRUCTURE needed
-  std::vector<std::pair<std::uint32_t, calendar::Probe>> prefix;
+  std::vector<Probing> probing;
   for (Row& r : rows) {
     if (known.contains(r.uid)) {
       continue;
@@ -129,15 +129,15 @@ asio::awaitable<bool> FetchInterceptor::decide(InterceptIo& io, bool by_uid, std
     if (plan.verdict == calendar::Verdict::no || !plan.probe) {
       plain.push_back(r->uid);
     } else {
-      prefix.emplace_back(r->uid, *plan.probe);
+      probing.push_back(Probing{r->uid, r->size, std::move(*plan.probe)});
     }
   }
-  std::vector<std::uint32_t> starts_with_link;
-  if (!co_await classify_prefixes(io, std::move(prefix), starts_with_link, plain)) {
+  std::vector<std::uint32_t> fetch_whole;
+  if (!co_await classify_prefixes(io, std::move(probing), fetch_whole, plain)) {
     co_return false;
   }
   const auto row_of = rows_by_uid(rows, false);
-  for (std::uint32_t uid : starts_with_link) {
+  for (std::uint32_t uid : fetch_whole) {
     whole.push_back(row_of.at(uid));
   }
   std::sort(plain.begin(), plain.end());
@@ -150,20 +150,26 @@ asio::awaitable<bool> FetchInterceptor::decide(InterceptIo& io, bool by_uid, std
   co_return co_await decide_whole(io, mailbox, candidates);
 }
 
-asio::awaitable<bool> FetchInterceptor::classify_prefixes(
-    InterceptIo& io, std::vector<std::pair<std::uint32_t, calendar::Probe>> prefix,
-    std::vector<std::uint32_t>& whole, std::vector<std::uint32_t>& plain) {
-  for (int round = 0; !prefix.empty(); ++round) {
+asio::awaitable<bool> FetchInterceptor::classify_prefixes(InterceptIo& io,
+                                                          std::vector<Probing> probing,
+                                                          std::vector<std::uint32_t>& whole,
+                                                          std::vector<std::uint32_t>& plain) {
+  // A message the first probe leaves undecided (an HTML <head> past it, or a plain link line
+  // longer than it) is fetched whole with the invitations when it is small: one round trip
+  // fewer, and fewer bytes than the larger probes would re-fetch. The whole message decides.
+  const std::uint64_t whole_below =
+      std::min(calendar::kMaxProbeOctets, service_.max_message_size());
+  for (int round = 0; !probing.empty(); ++round) {
     if (round == max_prefix_rounds) {
-      for (auto& [uid, p] : prefix) {
-        plain.push_back(uid);
+      for (const Probing& p : probing) {
+        plain.push_back(p.uid);
       }
       break;
     }
     // One command per distinct section and length, all sent at once.
     std::map<std::pair<std::string, std::uint64_t>, std::vector<std::uint32_t>> groups;
-    for (auto& [uid, p] : prefix) {
-      groups[{p.section_text, p.octets}].push_back(uid);
+    for (const Probing& p : probing) {
+      groups[{p.probe.section_text, p.probe.octets}].push_back(p.uid);
     }
     std::vector<std::string> commands;
     for (auto& [key, group] : groups) {
@@ -174,27 +180,31 @@ asio::awaitable<bool> FetchInterceptor::classify_prefixes(
     if (answers.upstream_failed) {
       co_return false;
     }
-    std::vector<std::pair<std::uint32_t, calendar::Probe>> again;
+    std::vector<Probing> again;
     const auto answered = rows_by_uid(answers.rows, true);
-    for (auto& [uid, p] : prefix) {
-      auto it = answered.find(uid);
+    for (Probing& p : probing) {
+      auto it = answered.find(p.uid);
       if (it == answered.end()) {
-        plain.push_back(uid);
+        plain.push_back(p.uid);
         continue;
       }
       const std::string& start = *it->second->body;
-      const auto verdict = calendar::classify_prefix(p, start, start.size() < p.octets);
+      const auto verdict = calendar::classify_prefix(p.probe, start, start.size() < p.probe.octets);
       if (verdict.verdict == calendar::Verdict::yes) {
-        whole.push_back(uid);
+        whole.push_back(p.uid);
       } else if (verdict.verdict == calendar::Verdict::need_more &&
-                 verdict.next_octets > p.octets) {
-        p.octets = verdict.next_octets;
-        again.emplace_back(uid, p);
+                 verdict.next_octets > p.probe.octets) {
+        if (p.size <= whole_below) {
+          whole.push_back(p.uid);
+        } else {
+          p.probe.octets = verdict.next_octets;
+          again.push_back(std::move(p));
+        }
       } else {
-        plain.push_back(uid);
+        plain.push_back(p.uid);
       }
     }
-    prefix = std::move(again);
+    probing = std::move(again);
   }
   co_return true;
 }

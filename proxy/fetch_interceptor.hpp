@@ -184,12 +184,19 @@ class FetchInterceptor {
   asio::awaitable<bool> decide(InterceptIo& io, bool by_uid, std::string set,
                                std::vector<Row>& rows, const MailboxKey& mailbox,
                                bool first_sync = false);
-  // Asks for the start of the first text body of each (UID, where to look) until it shows
-  // whether the body starts with the OWA link: `whole` receives those that do, `plain` the
-  // others. False when the upstream failed.
-  asio::awaitable<bool>
-  classify_prefixes(InterceptIo& io, std::vector<std::pair<std::uint32_t, calendar::Probe>> prefix,
-                    std::vector<std::uint32_t>& whole, std::vector<std::uint32_t>& plain);
+  // A message whose first text body may start with the OWA link: its UID, RFC822.SIZE and
+  // where to look.
+  struct Probing {
+    std::uint32_t uid = 0;
+    std::uint64_t size = 0;
+    calendar::Probe probe;
+  };
+  // Asks for the start of each first text body until it shows whether the body starts with
+  // the OWA link: `whole` receives those that do, and those small enough to be fetched whole
+  // rather than probed further; `plain` the others. False when the upstream failed.
+  asio::awaitable<bool> classify_prefixes(InterceptIo& io, std::vector<Probing> probing,
+                                          std::vector<std::uint32_t>& whole,
+                                          std::vector<std::uint32_t>& plain);
   // Fetches the candidates (UID, size) whole and decides them. False when the upstream failed.
   asio::awaitable<bool>
   decide_whole(InterceptIo& io, const MailboxKey& mailbox,

@@ -70,12 +70,7 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io, cons
     std::string message_id;
     std::uint64_t size = 0;
   };
-  std::vector<Newer> newer; // above what the listing covers
-  struct Probing {
-    std::uint32_t uid = 0;
-    std::uint64_t size = 0;
-    calendar::Probe probe;
-  };
+  std::vector<Newer> newer;     // above what the listing covers
   std::vector<Probing> probing; // without a listing: the first text body may hold the link
   std::vector<std::uint32_t> plain;
   std::uint32_t highest = 0;
@@ -224,23 +219,20 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io, cons
     }
   }
   if (!probing.empty()) {
-    std::vector<std::pair<std::uint32_t, calendar::Probe>> prefix;
     std::map<std::uint32_t, std::uint64_t> size_of;
-    for (Probing& p : probing) {
-      if (!before.contains(p.uid)) {
-        prefix.emplace_back(p.uid, std::move(p.probe));
-        size_of[p.uid] = p.size;
-      }
+    std::erase_if(probing, [&before](const Probing& p) { return before.contains(p.uid); });
+    for (const Probing& p : probing) {
+      size_of[p.uid] = p.size;
     }
-    std::vector<std::uint32_t> starts_with_link;
+    std::vector<std::uint32_t> whole;
     std::vector<std::uint32_t> other;
-    if (!co_await classify_prefixes(io, std::move(prefix), starts_with_link, other)) {
+    if (!co_await classify_prefixes(io, std::move(probing), whole, other)) {
       outcome.ok = false;
       co_return outcome;
     }
     std::sort(other.begin(), other.end());
     service_.record_plain(mailbox, other);
-    for (std::uint32_t uid : starts_with_link) {
+    for (std::uint32_t uid : whole) {
       candidates.emplace_back(uid, size_of[uid]);
     }
   }
