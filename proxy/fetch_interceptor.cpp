@@ -34,6 +34,23 @@ constexpr std::size_t max_explicit_uids = 1000;
 // Sequence numbers remembered per session (their UIDs, 4 bytes each) at most.
 constexpr std::uint32_t max_remembered_sequence = 100'000;
 
+// Whether an answer shows what a rewrite changes (protocol::shows_content). One carrying a
+// literal is taken to: its first line is all there is to go by as it streams on.
+bool answer_shows_content(std::string_view first_line) {
+  if (first_line.ends_with("}\r\n")) {
+    return true;
+  }
+  const auto parsed = protocol::parse_response(first_line);
+  if (!parsed || parsed->kind != protocol::ResponseKind::fetch) {
+    return true;
+  }
+  const auto& atts = std::get<protocol::FetchData>(parsed->body).atts;
+  return std::any_of(atts.begin(), atts.end(), [](const protocol::MsgAtt& att) {
+    return !att.attr || protocol::shows_content(
+                            protocol::FetchItem{*att.attr, att.section, false, std::nullopt});
+  });
+}
+
 std::optional<std::vector<std::uint32_t>> explicit_uids(const protocol::SequenceSet& set) {
   return protocol::explicit_numbers(set, max_explicit_uids);
 }
@@ -215,7 +232,8 @@ void FetchInterceptor::note_response(std::string_view first_line) {
       } else if (head.tag == "*" && head.number && protocol::imap_iequals(head.name, "FETCH")) {
         // Shown as it is: from now on it stays the original (DESIGN.md §2).
         const auto uid = leading_uid(first_line);
-        if (uid && *uid > unprobed_above_ && service_.known(*mailbox_, {&*uid, 1}).empty()) {
+        if (uid && *uid > unprobed_above_ && answer_shows_content(first_line) &&
+            service_.known(*mailbox_, {&*uid, 1}).empty()) {
           service_.record_original(mailbox_->message(*uid), "shown before it was decided");
         }
       }

@@ -1053,40 +1053,51 @@ SyncState *
         # In a decided mailbox where nothing is new, `UID FETCH 1:* ...` goes on unprobed. A
         # server may still announce mail while answering it and answer about that mail too:
         # the client was then shown it undecided, as it is, and every session must go on
-        # showing it so, although it is an invitation Graph knows.
+        # showing it so, although it is an invitation Graph knows. An answer that shows only
+        # flags shows nothing a rewrite changes: that invitation is still rewritten.
         shim = exchange_shim.ExchangeShim(self.w.upstream_port_for("implicit"), self.w.certs).start()
         self.addCleanup(shim.stop)
         state = Path(tempfile.mkdtemp(prefix="state-", dir=self.w.root)) / "rewrite.db"
         gw = env.Gateway(ICALGATE, self.w.root, self.w.certs, shim.port, "implicit", name="announcing",
                          extra_config=rewrite_config(state)).start()
-        graph_file = None
+        graph_files = []
         try:
             with self.gateway_session(gw) as c:
                 c.check(b"UID FETCH 1:* (UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (Message-ID)])")
+                announced = b""
                 with self.direct_session() as d:
-                    invitation, graph_file = self.new_invitation("announced")
-                    _, tagged = d.append("INBOX", invitation)
-                    uid = int(re.search(rb"\[APPENDUID \d+ (\d+)\]", tagged).group(1))
+                    added = {}
+                    for tag in ("flagged", "shown"):
+                        invitation, graph_file = self.new_invitation(f"announced-{tag}")
+                        graph_files.append(graph_file)
+                        _, tagged = d.append("INBOX", invitation)
+                        added[tag] = (int(re.search(rb"\[APPENDUID \d+ (\d+)\]", tagged).group(1)), invitation)
                     count = int(re.search(rb"MESSAGES (\d+)", d.check(b"STATUS INBOX (MESSAGES)")[0]).group(1))
-                shim.announce_while_answering(
-                    b"UID FETCH 1:* (UID BODY.PEEK[])",
-                    b"* %d EXISTS\r\n* %d FETCH (UID %d BODY[] {%d}\r\n%s)\r\n"
-                    % (count, count, uid, len(invitation), invitation))
+                flagged, (shown_uid, invitation) = added["flagged"][0], added["shown"]
+                announced = (b"* %d EXISTS\r\n* %d FETCH (UID %d FLAGS (\\Recent))\r\n"
+                             b"* %d FETCH (UID %d BODY[] {%d}\r\n%s)\r\n"
+                             % (count, count - 1, flagged, count, shown_uid, len(invitation), invitation))
+                shim.announce_while_answering(b"UID FETCH 1:* (UID BODY.PEEK[])", announced)
                 g_before = len(self.gateway_lines(gw))
                 shown = fetch_literals(c, b"UID FETCH 1:* (UID BODY.PEEK[])")
                 self.assertTrue(shim.announced.is_set())
                 self.assertEqual(self.gateway_lines(gw)[g_before:], [], "the FETCH went on unprobed")
-            self.assertEqual(shown[uid], invitation)
+            self.assertEqual(shown[shown_uid], invitation)
             with self.gateway_session(gw) as c:
                 again = c.check(b"UID FETCH 1:* (UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (Message-ID)])")
-                body = fetch_literals(c, b"UID FETCH %d (UID BODY.PEEK[])" % uid)
+                body = fetch_literals(c, b"UID FETCH %d:%d (UID BODY.PEEK[])" % (flagged, shown_uid))
             sizes = {uid_of(r): int(re.search(rb"RFC822.SIZE (\d+)", r).group(1)) for r in again}
-            self.assertEqual(sizes[uid], len(invitation))
-            self.assertEqual(body[uid], invitation)
-            self.assertIn('reason="shown before it was decided"', gw.log_text())
+            self.assertEqual(sizes[shown_uid], len(invitation))
+            self.assertEqual(body[shown_uid], invitation)
+            self.assertEqual(len(calendar_parts(body[flagged])), 1)
+            self.assertEqual(sizes[flagged], len(body[flagged]))
+            self.assertIn(f'uid={shown_uid} outcome=original reason="shown before it was decided"', gw.log_text())
+            self.assertNotIn(f'uid={flagged} outcome=original', gw.log_text())
         finally:
             gw.stop()
-            self.remove_new_mail(graph_file)
+            for graph_file in graph_files:
+                graph_file.unlink()
+            self.remove_new_mail(None)
 
     def test_sessions_starting_together_share_one_listing(self):
         # Thunderbird syncs several folders at once when it starts: a session that needs the
