@@ -74,7 +74,7 @@ Hold FetchInterceptor::hold(std::string_view first_line, bool whole_command, boo
     mailbox_.reset();
     select_.reset();
     uidnext_.reset();
-    unprobed_tag_.clear();
+    watch_tag_.clear();
     forget_sequence();
     if (whole_command) {
       follow(first_line);
@@ -83,7 +83,7 @@ Hold FetchInterceptor::hold(std::string_view first_line, bool whole_command, boo
   }
   if (protocol::imap_iequals(name, "CLOSE") || protocol::imap_iequals(name, "UNSELECT")) {
     mailbox_.reset();
-    unprobed_tag_.clear();
+    watch_tag_.clear();
     forget_sequence();
     return {};
   }
@@ -226,13 +226,13 @@ void FetchInterceptor::note_response(std::string_view first_line) {
     if (mailbox_ && head.tag == "*" && head.number && protocol::imap_iequals(head.name, "EXISTS")) {
       mailbox_grew_ = true;
     }
-    if (!unprobed_tag_.empty()) {
-      if (head.tag == unprobed_tag_ || !mailbox_) {
-        unprobed_tag_.clear();
+    if (!watch_tag_.empty()) {
+      if (head.tag == watch_tag_ || !mailbox_) {
+        watch_tag_.clear();
       } else if (head.tag == "*" && head.number && protocol::imap_iequals(head.name, "FETCH")) {
         // Shown as it is: from now on it stays the original (DESIGN.md §2).
         const auto uid = leading_uid(first_line);
-        if (uid && *uid > unprobed_above_ && answer_shows_content(first_line) &&
+        if (uid && *uid > watch_above_ && answer_shows_content(first_line) &&
             service_.known(*mailbox_, {&*uid, 1}).empty()) {
           service_.record_original(mailbox_->message(*uid), "shown before it was decided");
         }
@@ -480,15 +480,12 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
         }
       }
       window.covers_tail = split.covers_tail;
+      window.names_above = !split.above.empty();
       window.covered_to = split.covered_to;
       window.names_decided = !split.decided.empty();
       const bool nothing_new = !mailbox_grew_ && uidnext_ && *uidnext_ <= window.through + 1;
       if (split.above.empty() || (nothing_new && split.above_is_tail_only)) {
         probe_set.reset();
-        if (!split.above.empty()) {
-          unprobed_tag_ = command.tag;
-          unprobed_above_ = window.through;
-        }
       } else {
         probe_set = split.above;
         if (window.covers_tail) {
@@ -617,6 +614,11 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
     if (states.size() == rows.size()) {
       note_decided(mailbox, window, highest);
     }
+    window.through = std::max(window.through, highest);
+  }
+  if (command.uid && window.names_above) {
+    watch_tag_ = command.tag;
+    watch_above_ = window.through;
   }
   if (auto [ec, n] = co_await io.upstream.write(command.raw); ec) {
     outcome.ok = false;

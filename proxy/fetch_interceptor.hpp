@@ -205,6 +205,7 @@ class FetchInterceptor {
   struct Window {
     std::uint32_t through = 0;    // decided through this UID
     bool covers_tail = false;     // the set reaches the newest message
+    bool names_above = false;     // the set names UIDs above `through`
     std::uint32_t covered_to = 0; // a numeric range reaches from through + 1 up to here
     bool names_decided = false;   // the set names UIDs up to `through`
   };
@@ -277,11 +278,12 @@ class FetchInterceptor {
   std::chrono::steady_clock::time_point selected_at_{};
   bool mailbox_grew_ = true;
   std::optional<PendingSelect> select_;
-  // A FETCH reaching "*" that went on unprobed, nothing being new (its tag, and the decided
-  // range then): an answer it brings all the same about mail above that range showed the
-  // mail undecided. (Dovecot sends none; a server may announce mail while answering.)
-  std::string unprobed_tag_;
-  std::uint32_t unprobed_above_ = 0;
+  // A FETCH by UID sent on as the client asked once the mail it names was decided (its tag,
+  // and the UID that was decided through): an answer it brings all the same about mail
+  // above, announced while answering, showed that mail undecided. (Dovecot sends none; a
+  // server may announce mail at any time.)
+  std::string watch_tag_;
+  std::uint32_t watch_above_ = 0;
   CopyTracker copies_;
   bool uses_sequence_ = false;            // the client sent a FETCH by sequence number
   std::vector<std::uint32_t> uid_by_seq_; // [seq - 1] -> UID; 0: not seen

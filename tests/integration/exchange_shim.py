@@ -35,6 +35,7 @@ import ssl
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 import env
 
@@ -147,7 +148,8 @@ class Link:
             self._pending_exp = None
         with self.shim._lock:
             if self.shim._announcement and self.shim._announcement[0] in line:
-                self._announce = self.shim._announcement[1]
+                lines = self.shim._announcement[1]
+                self._announce = lines() if callable(lines) else lines
                 self.shim._announcement = None
         return False
 
@@ -278,7 +280,7 @@ class ExchangeShim:
         self.port = self._listener.getsockname()[1]
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
-        self._announcement: tuple[bytes, bytes] | None = None
+        self._announcement: tuple[bytes, bytes | Callable[[], bytes]] | None = None
         self.announced = threading.Event()
 
     def start(self) -> "ExchangeShim":
@@ -314,9 +316,10 @@ class ExchangeShim:
             link.lost = True
         return links
 
-    def announce_while_answering(self, command: bytes, lines: bytes) -> None:
+    def announce_while_answering(self, command: bytes, lines: bytes | Callable[[], bytes]) -> None:
         """`lines` go to the gateway after the first FETCH response answering the next
-        command that contains `command`; `announced` is set once they have."""
+        command that contains `command` (a callable gives them when that command comes, before
+        it goes on to the upstream); `announced` is set once they have."""
         with self._lock:
             self._announcement = (command, lines)
         self.announced.clear()
