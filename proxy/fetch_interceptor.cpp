@@ -690,11 +690,11 @@ void FetchInterceptor::note_decided(const MailboxKey& mailbox, const Window& win
                                     std::uint32_t highest) {
   // Every UID that exists up to here has now been decided. A set that reaches the newest
   // message saw every message the mailbox had at SELECT: a UID below that UIDNEXT which it
-  // did not see is gone, and UIDs are never given again.
-  std::uint32_t decided_to = window.covered_to;
-  if (window.covers_tail) {
-    decided_to = std::max({decided_to, highest, uidnext_.value_or(1) - 1});
-  }
+  // did not see is gone, and UIDs are never given again. A range past the newest message
+  // decides only up to it: the UIDs above go to mail still to come.
+  const std::uint32_t newest = std::max(highest, uidnext_.value_or(1) - 1);
+  const std::uint32_t decided_to =
+      window.covers_tail ? newest : std::min(window.covered_to, newest);
   if (decided_to > window.through) {
     service_.raise_decided_through(mailbox, decided_to);
   }

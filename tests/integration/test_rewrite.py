@@ -1049,6 +1049,28 @@ SyncState *
             gw.stop()
             self.remove_new_mail(graph_file)
 
+    def test_decided_range_stops_at_the_newest_message(self):
+        # A client may name UIDs that no message has yet (a chunk past the newest). Deciding
+        # the range decides the mail that exists; UIDs given later are not decided with it.
+        # (Named to run after test_chunked_header_sync_moves_the_decided_range, which wants
+        # no UID used above the fixtures.)
+        gw = self.fresh_gateway("past-newest")
+        graph_file = None
+        try:
+            with self.direct_session() as d:
+                new_uid = self.uidnext(d)
+            with self.gateway_session(gw) as c:
+                c.check(b"UID FETCH 1:%d (UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (Message-ID)])" % (new_uid + 50))
+            with self.direct_session() as d:
+                invitation, graph_file = self.new_invitation("past-newest")
+                d.check(b"APPEND INBOX {%d+}\r\n" % len(invitation) + invitation)
+            with self.gateway_session(gw) as c:
+                shown = fetch_literals(c, b"UID FETCH 1:* (UID BODY.PEEK[])")
+            self.assertEqual(len(calendar_parts(shown[new_uid])), 1)
+        finally:
+            gw.stop()
+            self.remove_new_mail(graph_file)
+
     def test_mail_announced_while_a_fetch_answers_stays_as_shown(self):
         # In a decided mailbox where nothing is new, `UID FETCH 1:* ...` goes on unprobed. A
         # server may still announce mail while answering it and answer about that mail too
