@@ -43,7 +43,8 @@ std::unordered_map<std::uint32_t, Row*> rows_by_uid(std::vector<Row>& rows, bool
 
 asio::awaitable<bool> FetchInterceptor::decide(InterceptIo& io, bool by_uid, std::string set,
                                                std::vector<Row>& rows, const MailboxKey& mailbox,
-                                               bool first_sync) {
+                                               bool first_sync,
+                                               const std::vector<std::uint32_t>* named) {
   const std::string fetch = by_uid ? "UID FETCH " : "FETCH ";
   std::shared_ptr<const MeetingListing> listing;
   if (service_.uses_listing()) {
@@ -89,6 +90,15 @@ asio::awaitable<bool> FetchInterceptor::decide(InterceptIo& io, bool by_uid, std
     } else {
       structure.push_back(&r);
     }
+  }
+  if (named != nullptr) {
+    // Mail read ahead waits for a client to name it before it is fetched whole or probed
+    // further: a Graph failure now must not fix what no client has seen (DESIGN.md §2).
+    const auto unnamed = [named](const Row* r) {
+      return !std::binary_search(named->begin(), named->end(), r->uid);
+    };
+    std::erase_if(whole, unnamed);
+    std::erase_if(structure, unnamed);
   }
   if (listing && !structure.empty()) {
     if (auto fresh = co_await listing_after(probed_at)) {

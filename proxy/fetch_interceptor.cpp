@@ -12,6 +12,7 @@
 #include "proxy/session_lost.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <set>
 
 namespace icalgate::proxy {
@@ -31,6 +32,8 @@ using protocol::with_uid_set;
 
 // Explicit UID sets up to this many UIDs are looked up in the store before any probe.
 constexpr std::size_t max_explicit_uids = 1000;
+// UIDs past those a FETCH names that its probe decides too, when it names a few only.
+constexpr std::uint32_t read_ahead_uids = 200;
 // Sequence numbers remembered per session (their UIDs, 4 bytes each) at most.
 constexpr std::uint32_t max_remembered_sequence = 100'000;
 
@@ -75,6 +78,7 @@ Hold FetchInterceptor::hold(std::string_view first_line, bool whole_command, boo
     select_.reset();
     uidnext_.reset();
     watch_tag_.clear();
+    read_ahead_to_ = 0;
     forget_sequence();
     if (whole_command) {
       follow(first_line);
@@ -84,6 +88,7 @@ Hold FetchInterceptor::hold(std::string_view first_line, bool whole_command, boo
   if (protocol::imap_iequals(name, "CLOSE") || protocol::imap_iequals(name, "UNSELECT")) {
     mailbox_.reset();
     watch_tag_.clear();
+    read_ahead_to_ = 0;
     forget_sequence();
     return {};
   }
@@ -441,6 +446,8 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
   // which the mailbox is decided (new mail), if anything can be there.
   std::optional<std::string> probe_set = protocol::to_string(args.set);
   Window window;
+  // With a probe that reads ahead: the UIDs the client named, whose answers are substituted.
+  std::optional<std::vector<std::uint32_t>> named;
   if (!command.uid) {
     // Nothing is in flight now (the command was held until then), so no EXPUNGE can have
     // renumbered the messages since their numbers were seen.
@@ -490,6 +497,27 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
         probe_set = split.above;
         if (window.covers_tail) {
           mailbox_grew_ = false; // an EXISTS from now on is mail this probe may not see
+        } else if (uids && service_.uses_listing()) {
+          // A client that downloads undecided mail message by message (offlineimap, after
+          // listing flags only) would wait for a probe before each download: the probe
+          // decides the UIDs that follow too, those the listing shows to be no meeting
+          // messages. UIDs an earlier probe read ahead are not asked about again.
+          const std::uint32_t low = *std::upper_bound(uids->begin(), uids->end(), window.through);
+          const std::uint32_t high = uids->back();
+          if (high - low < read_ahead_uids) {
+            const auto to = static_cast<std::uint32_t>(std::min<std::uint64_t>(
+                std::uint64_t{high} + read_ahead_uids, std::numeric_limits<std::uint32_t>::max()));
+            const std::uint32_t from = std::max(high, read_ahead_to_) + 1;
+            probe_set = std::to_string(low) + ':' + std::to_string(high);
+            if (from <= to) {
+              *probe_set += ',' + std::to_string(from) + ':' + std::to_string(to);
+              read_ahead_to_ = to;
+              if (low == window.through + 1 && from == high + 1) {
+                window.covered_to = std::max(window.covered_to, to);
+              }
+            }
+            named = uids;
+          }
         }
       }
     }
@@ -591,7 +619,8 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
   if (probe_set) {
     std::vector<Row> rows;
     const bool first_sync = command.uid && window.through == 0;
-    if (!co_await decide(io, command.uid, *probe_set, rows, mailbox, first_sync)) {
+    const std::vector<std::uint32_t>* only = named ? &*named : nullptr;
+    if (!co_await decide(io, command.uid, *probe_set, rows, mailbox, first_sync, only)) {
       outcome.ok = false;
       co_return outcome;
     }
@@ -604,7 +633,8 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
     const auto states = service_.known(mailbox, probed);
     for (const Row& r : rows) {
       auto it = states.find(r.uid);
-      if (it == states.end() || it->second != MessageState::rewritten) {
+      if (it == states.end() || it->second != MessageState::rewritten ||
+          (named && !std::binary_search(named->begin(), named->end(), r.uid))) {
         continue;
       }
       if (auto message = service_.rewritten(mailbox.message(r.uid))) {

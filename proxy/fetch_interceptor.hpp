@@ -181,9 +181,12 @@ class FetchInterceptor {
   // Probes and decides the command's undecided messages; `rows` receives what the first
   // probe saw (sequence numbers and UIDs). False when the upstream failed. `first_sync`: the
   // mailbox has nothing decided yet, so a listing refreshed for it brings the events along.
+  // `named` (ascending), when the probe reads ahead: the UIDs the client asked for; of the
+  // others, only what the listing tells apart at once is decided.
   asio::awaitable<bool> decide(InterceptIo& io, bool by_uid, std::string set,
                                std::vector<Row>& rows, const MailboxKey& mailbox,
-                               bool first_sync = false);
+                               bool first_sync = false,
+                               const std::vector<std::uint32_t>* named = nullptr);
   // A message whose first text body may start with the OWA link: its UID, RFC822.SIZE and
   // where to look.
   struct Probing {
@@ -284,6 +287,8 @@ class FetchInterceptor {
   // server may announce mail at any time.)
   std::string watch_tag_;
   std::uint32_t watch_above_ = 0;
+  // The last UID a probe read ahead to in this mailbox.
+  std::uint32_t read_ahead_to_ = 0;
   CopyTracker copies_;
   bool uses_sequence_ = false;            // the client sent a FETCH by sequence number
   std::vector<std::uint32_t> uid_by_seq_; // [seq - 1] -> UID; 0: not seen

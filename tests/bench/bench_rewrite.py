@@ -39,7 +39,9 @@ Items) and Deleted Items is synced like INBOX: upstream bytes, Graph requests, a
 copies were decided again rather than keeping their source's decision.
 Then fetchmail's poll through a fresh gateway, naming messages by sequence number: FETCH 1:N
 RFC822.SIZE, then the header and the text of the first FETCHMAIL_MESSAGES messages, one
-command at a time: round trips and upstream bytes.
+command at a time: round trips and upstream bytes. Then offlineimap's sync through a fresh
+gateway: UID FETCH 1:* (FLAGS UID INTERNALDATE), then UID FETCH n (BODY.PEEK[]) of the first
+ONE_BY_ONE_MESSAGES messages, one command at a time: round trips and upstream bytes.
 
 Relay throughput with rewriting enabled on a mailbox without invitations: UID FETCH 1:*
 BODY.PEEK[] of 150 ordinary messages of 100 KB - 1 MB, a fresh session per fetch, 31 rounds
@@ -100,6 +102,7 @@ MBSYNC_SYNC = b"UID FETCH 1:* (UID FLAGS RFC822.SIZE BODY.PEEK[HEADER.FIELDS (X-
 BULK_FETCH = b"UID FETCH 1:* BODY.PEEK[]"
 NEW_MAIL = 20  # messages arriving in a synced mailbox, one of them an invitation
 FETCHMAIL_MESSAGES = 200  # messages fetchmail's poll fetches, header and text
+ONE_BY_ONE_MESSAGES = 1000  # messages offlineimap's sync downloads in the benchmark, one at a time
 
 
 def log(msg: str) -> None:
@@ -516,7 +519,7 @@ class Bench:
         self.manifest: list[dict] = []
         self.invitation_uids: set[int] = set()
         self.bulk: tuple[int, int] = (0, 0)
-        self.results: dict = {"sync": {}, "download": {}, "new_mail": {}, "deleted": {}, "by_sequence": {},
+        self.results: dict = {"sync": {}, "download": {}, "new_mail": {}, "deleted": {}, "by_sequence": {}, "one_by_one": {},
                               "throughput": {}}
         self.next_uid = 0  # INBOX's UIDNEXT
         self.pgids: list[int] = []
@@ -656,6 +659,9 @@ class Bench:
             gw = self.gateway(config, f"tapped-fetchmail-{config}", tapped=True, log_level="info")
             self.results["by_sequence"][config] = self.by_sequence(gw, config)
             gw.stop(grace=10)
+            gw = self.gateway(config, f"tapped-offlineimap-{config}", tapped=True, log_level="info")
+            self.results["one_by_one"][config] = self.one_by_one(gw, config)
+            gw.stop(grace=10)
 
     def new_mail(self, gw: env.Gateway, config: str) -> dict:
         """Mail arriving in a synced, selected mailbox, as while IDLE: NEW_MAIL messages received
@@ -736,6 +742,30 @@ class Bench:
             "gateway_commands": sum(1 for x in commands if x["tag"].startswith("icalgate.")),
         }
         log(f"{config:9s} by sequence: {out['round_trips']} round trips for {out['client_commands']} commands")
+        return out
+
+    def one_by_one(self, gw: env.Gateway, config: str, messages: int = ONE_BY_ONE_MESSAGES) -> dict:
+        """offlineimap's sync: the UIDs and flags of all, then each of the first `messages`
+        downloaded whole, one command at a time."""
+        c = self.session(gw, b"INBOX")
+        snap = self.tap.snapshot()
+        c.command(b"UID FETCH 1:* (FLAGS UID INTERNALDATE)")
+        literals = 0
+        for uid in range(1, messages + 1):
+            _, got, _ = c.command(b"UID FETCH %d (BODY.PEEK[])" % uid)
+            literals += got
+        after = self.tap.snapshot()
+        commands = self.tap.commands_since(snap)
+        c.logout()
+        if literals != messages:
+            raise RuntimeError(f"{config} one by one: {literals} literals, expected {messages}")
+        out = {
+            "client_commands": 1 + messages,
+            "upstream_bytes": after["down"] - snap["down"],
+            "round_trips": after["turns"] - snap["turns"],
+            "gateway_commands": sum(1 for x in commands if x["tag"].startswith("icalgate.")),
+        }
+        log(f"{config:9s} one by one: {out['round_trips']} round trips for {out['client_commands']} commands")
         return out
 
     def deleted(self, gw: env.Gateway, config: str) -> dict:
@@ -1145,6 +1175,15 @@ def report(bench: Bench, elapsed: float, path: Path) -> None:
                       ("gateway-issued commands", lambda r: r["gateway_commands"])))
         for config in ("listing", "imap-only"):
             summary[f"by sequence {config}: round trips"] = ratio(q[config]["round_trips"], q["off"]["round_trips"])
+        o = res["one_by_one"]
+        config_table(f"\nofflineimap's sync through a fresh gateway: UID FETCH 1:* (FLAGS UID INTERNALDATE), then "
+                     f"UID FETCH n (BODY.PEEK[]) for n = 1..{ONE_BY_ONE_MESSAGES}, one at a time:", o,
+                     (("client commands", lambda r: r["client_commands"]),
+                      ("upstream bytes (wire)", lambda r: r["upstream_bytes"]),
+                      ("round trips (wire)", lambda r: r["round_trips"]),
+                      ("gateway-issued commands", lambda r: r["gateway_commands"])))
+        for config in ("listing", "imap-only"):
+            summary[f"one by one {config}: round trips"] = ratio(o[config]["round_trips"], o["off"]["round_trips"])
         both = {c: res["sync"][c]["first"]["fetch_upstream_bytes"] + d[c]["upstream_bytes"] for c in CONFIGS}
         for config in ("listing", "imap-only"):
             summary[f"header sync + download {config}: upstream bytes"] = ratio(both[config], both["off"])

@@ -1049,6 +1049,36 @@ SyncState *
             gw.stop()
             self.remove_new_mail(graph_file)
 
+    def test_downloads_one_by_one_are_decided_ahead(self):
+        # offlineimap lists flags only, then downloads each message with a UID FETCH of its
+        # own: the probe before the first download decides the ordinary mail that follows
+        # too, so only the meeting messages' downloads wait for one (each still fetched whole
+        # only when named: a Graph failure must not fix what no client has seen). Each comes
+        # as the reference gateway serves it.
+        gw = self.fresh_gateway("one-by-one")
+        try:
+            with self.gateway_session(gw) as c:
+                c.check(b"UID FETCH 1:* (FLAGS UID INTERNALDATE)")
+                bodies = {}
+                for uid in range(1, len(MANIFEST) + 1):
+                    bodies.update(fetch_literals(c, b"UID FETCH %d (BODY.PEEK[])" % uid))
+            lines = self.gateway_lines(gw)
+        finally:
+            gw.stop()
+        with self.gateway_session() as c:
+            self.assertEqual(bodies, fetch_literals(c, b"UID FETCH 1:* (UID BODY.PEEK[])"))
+        meetings = [uid for uid, m in enumerate(MANIFEST, 1) if m["graph"] == "meeting"]
+        self.assertEqual(meetings[0], 1)
+        probes = [p for p in lines if "MESSAGE-ID" in p or "BODYSTRUCTURE" in p]
+        sets = [uids_in(re.search(r"UID FETCH ([0-9:,]+) ", p).group(1)) for p in probes]
+        self.assertEqual(len(sets), len(meetings), lines)
+        self.assertEqual(sets[0], set(range(1, 202)))
+        for uid, named in zip(meetings[1:], sets[1:]):
+            # Its own UID, and none that the first probe read ahead already.
+            self.assertEqual({u for u in named if u <= 201}, {uid}, lines)
+        whole = [p for p in lines if "BODY.PEEK[]" in p]
+        self.assertEqual([re.search(r"UID FETCH (\d+) ", p).group(1) for p in whole], [str(u) for u in meetings])
+
     def test_decided_range_stops_at_the_newest_message(self):
         # A client may name UIDs that no message has yet (a chunk past the newest). Deciding
         # the range decides the mail that exists; UIDs given later are not decided with it.
