@@ -507,7 +507,7 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
           if (high - low < read_ahead_uids) {
             const auto to = static_cast<std::uint32_t>(std::min<std::uint64_t>(
                 std::uint64_t{high} + read_ahead_uids, std::numeric_limits<std::uint32_t>::max()));
-            const std::uint32_t from = std::max(high, read_ahead_to_) + 1;
+            const std::uint64_t from = std::uint64_t{std::max(high, read_ahead_to_)} + 1;
             probe_set = std::to_string(low) + ':' + std::to_string(high);
             if (from <= to) {
               *probe_set += ',' + std::to_string(from) + ':' + std::to_string(to);
