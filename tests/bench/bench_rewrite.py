@@ -1027,6 +1027,12 @@ def fmt(v, f="{:.0f}"):
     return "-" if v is None else f.format(v)
 
 
+# The rows of a client's commands sent one at a time (fetchmail's poll, offlineimap's sync).
+ONE_AT_A_TIME_ROWS = (("client commands", lambda r: r["client_commands"]),
+                      ("upstream bytes (wire)", lambda r: r["upstream_bytes"]),
+                      ("round trips (wire)", lambda r: r["round_trips"]),
+                      ("gateway-issued commands", lambda r: r["gateway_commands"]))
+
 SYNC_ROWS = [
     # (label, key or function, format)
     ("upstream bytes during the FETCH (wire)", "fetch_upstream_bytes", "{:,.0f}"),
@@ -1168,20 +1174,13 @@ def report(bench: Bench, elapsed: float, path: Path) -> None:
         q = res["by_sequence"]
         config_table(f"\nfetchmail's poll through a fresh gateway, by sequence number: FETCH 1:N RFC822.SIZE, then "
                      f"FETCH n RFC822.HEADER and FETCH n BODY.PEEK[TEXT] for n = 1..{FETCHMAIL_MESSAGES}, "
-                     "one at a time:", q,
-                     (("client commands", lambda r: r["client_commands"]),
-                      ("upstream bytes (wire)", lambda r: r["upstream_bytes"]),
-                      ("round trips (wire)", lambda r: r["round_trips"]),
-                      ("gateway-issued commands", lambda r: r["gateway_commands"])))
+                     "one at a time:", q, ONE_AT_A_TIME_ROWS)
         for config in ("listing", "imap-only"):
             summary[f"by sequence {config}: round trips"] = ratio(q[config]["round_trips"], q["off"]["round_trips"])
         o = res["one_by_one"]
         config_table(f"\nofflineimap's sync through a fresh gateway: UID FETCH 1:* (FLAGS UID INTERNALDATE), then "
                      f"UID FETCH n (BODY.PEEK[]) for n = 1..{ONE_BY_ONE_MESSAGES}, one at a time:", o,
-                     (("client commands", lambda r: r["client_commands"]),
-                      ("upstream bytes (wire)", lambda r: r["upstream_bytes"]),
-                      ("round trips (wire)", lambda r: r["round_trips"]),
-                      ("gateway-issued commands", lambda r: r["gateway_commands"])))
+                     ONE_AT_A_TIME_ROWS)
         for config in ("listing", "imap-only"):
             summary[f"one by one {config}: round trips"] = ratio(o[config]["round_trips"], o["off"]["round_trips"])
         both = {c: res["sync"][c]["first"]["fetch_upstream_bytes"] + d[c]["upstream_bytes"] for c in CONFIGS}
