@@ -74,22 +74,16 @@ Hold FetchInterceptor::hold(std::string_view first_line, bool whole_command, boo
   std::string_view name = head.name;
   const bool uid = protocol::imap_iequals(name, "UID");
   if (protocol::imap_iequals(name, "SELECT") || protocol::imap_iequals(name, "EXAMINE")) {
-    mailbox_.reset();
+    leave_mailbox();
     select_.reset();
     uidnext_.reset();
-    watch_tag_.clear();
-    read_ahead_to_ = 0;
-    forget_sequence();
     if (whole_command) {
       follow(first_line);
     }
     return {}; // a mailbox name sent as a literal: followed once whole (follow())
   }
   if (protocol::imap_iequals(name, "CLOSE") || protocol::imap_iequals(name, "UNSELECT")) {
-    mailbox_.reset();
-    watch_tag_.clear();
-    read_ahead_to_ = 0;
-    forget_sequence();
+    leave_mailbox();
     return {};
   }
   const bool copy = protocol::imap_iequals(name, "COPY") || protocol::imap_iequals(name, "MOVE");
@@ -908,6 +902,13 @@ void FetchInterceptor::note_sequence(std::string_view message, std::uint32_t uid
     uid_by_seq_.resize(*head.number);
   }
   uid_by_seq_[*head.number - 1] = uid;
+}
+
+void FetchInterceptor::leave_mailbox() {
+  mailbox_.reset();
+  watch_tag_.clear();
+  read_ahead_to_ = 0;
+  forget_sequence();
 }
 
 void FetchInterceptor::forget_sequence() {

@@ -146,6 +146,8 @@ class FetchInterceptor {
   // `uid` 0: the answer's leading UID, read only then (this sees every upstream response).
   void note_sequence(std::string_view message, std::uint32_t uid = 0);
   void forget_sequence();
+  // What the session followed of the selected mailbox is gone (SELECT, CLOSE, UNSELECT).
+  void leave_mailbox();
   // The UIDs of an explicit set of sequence numbers, if every one is remembered.
   std::optional<std::vector<std::uint32_t>>
   uids_of_sequence(const protocol::SequenceSet& set) const;
