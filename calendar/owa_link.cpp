@@ -48,6 +48,7 @@ struct Node {
   std::optional<std::string> encoding;
   std::uint64_t octets = 0;
   std::vector<std::uint32_t> path; // {} for a multipart root
+  std::string boundary;            // a multipart's, from BODYSTRUCTURE's extension data
   std::vector<Node> children;      // multipart children, or the message/rfc822 body
   const mime::MimePart* part = nullptr;
 };
@@ -217,6 +218,14 @@ bool node_from_sexp(const protocol::SExpr& e, std::vector<std::uint32_t> path, N
       n.children.push_back(std::move(c));
     }
     n.subtype = i < e.items.size() ? lowered(sexp_string(e.items[i]).value_or("")) : "";
+    if (i + 1 < e.items.size() && e.items[i + 1].kind == Kind::list) {
+      const auto& ps = e.items[i + 1].items;
+      for (std::size_t k = 0; k + 1 < ps.size(); k += 2) {
+        if (mime::iequals(sexp_string(ps[k]).value_or(""), "boundary")) {
+          n.boundary = sexp_string(ps[k + 1]).value_or("");
+        }
+      }
+    }
     return true;
   }
   if (e.items.size() < 7) {
@@ -253,6 +262,54 @@ bool node_from_sexp(const protocol::SExpr& e, std::vector<std::uint32_t> path, N
     n.children.push_back(std::move(c));
   }
   return true;
+}
+
+// Whether BODY[1] begins with `first`: every part on the way is the first part of a
+// multipart. `boundaries` receives those of the multiparts inside section 1, outermost first.
+bool within_section_one(const Node& root, const Node& first, std::vector<std::string>& boundaries) {
+  const Node* n = &root;
+  if (n->type == "multipart") {
+    if (n->children.empty()) {
+      return false;
+    }
+    n = &n->children.front();
+  }
+  while (n != &first) {
+    if (n->type != "multipart" || n->children.empty() || n->boundary.empty()) {
+      boundaries.clear();
+      return false;
+    }
+    boundaries.push_back(n->boundary);
+    n = &n->children.front();
+  }
+  return true;
+}
+
+// Where the body of a multipart's first part starts in a prefix of the multipart's body:
+// after the first delimiter line and the part's header. npos when the prefix ends first.
+std::size_t first_part_body(std::string_view multipart, std::string_view boundary) {
+  const std::string delimiter = "--" + std::string(boundary);
+  std::size_t at = 0;
+  while (true) {
+    at = multipart.find(delimiter, at);
+    if (at == std::string_view::npos) {
+      return at;
+    }
+    if (at == 0 || (at >= 2 && multipart.substr(at - 2, 2) == "\r\n")) {
+      break;
+    }
+    at += delimiter.size();
+  }
+  // Transport padding may follow the delimiter; "--" would close the multipart instead.
+  std::size_t eol = at + delimiter.size();
+  while (eol < multipart.size() && (multipart[eol] == ' ' || multipart[eol] == '\t')) {
+    ++eol;
+  }
+  if (multipart.substr(eol, 2) != "\r\n") {
+    return std::string_view::npos;
+  }
+  const std::size_t header_end = multipart.find("\r\n\r\n", eol);
+  return header_end == std::string_view::npos ? header_end : header_end + 4;
 }
 
 // ---- URLs ----
@@ -632,6 +689,7 @@ ProbePlan plan_probe(const protocol::SExpr& bodystructure) {
   // Never fewer because BODYSTRUCTURE says the part is smaller: Exchange's sizes may be
   // estimates, and a shorter answer is how the relay learns that it has the whole part.
   probe.octets = probe.kind == TextKind::plain ? kPlainProbeOctets : kProbeOctets;
+  probe.in_section_one = within_section_one(root, first, probe.section_one_boundaries);
   return {Verdict::need_more, std::move(probe), "fetch the start of the first text body"};
 }
 
@@ -667,6 +725,37 @@ PrefixVerdict classify_prefix(const Probe& probe, std::string_view encoded, bool
     break;
   }
   return {Verdict::no, 0, std::nullopt, "no marker at the start of the first text body"};
+}
+
+PrefixVerdict classify_section_one(const Probe& probe, std::string_view section_one,
+                                   bool complete) {
+  const PrefixVerdict unreached{Verdict::need_more, 0, std::nullopt,
+                                "section 1 does not show the first text body"};
+  if (!probe.in_section_one) {
+    return unreached;
+  }
+  std::string_view part = section_one;
+  for (const std::string& boundary : probe.section_one_boundaries) {
+    const std::size_t body = first_part_body(part, boundary);
+    if (body == std::string_view::npos) {
+      return unreached;
+    }
+    part.remove_prefix(body);
+  }
+  if (!probe.section_one_boundaries.empty()) {
+    // The part ends where the next delimiter of its multipart starts, CRLF included.
+    const std::size_t end = part.find("\r\n--" + probe.section_one_boundaries.back());
+    if (end != std::string_view::npos) {
+      part = part.substr(0, end);
+      complete = true;
+    }
+  }
+  auto verdict = classify_prefix(probe, part, complete);
+  if (verdict.verdict == Verdict::need_more && part.size() < probe.octets) {
+    // Less than the planned probe would fetch: that probe is still to come.
+    return unreached;
+  }
+  return verdict;
 }
 
 } // namespace icalgate::calendar

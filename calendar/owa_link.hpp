@@ -93,6 +93,10 @@ struct Probe {
   std::string charset;
   std::uint64_t part_octets = 0; // the encoded size BODYSTRUCTURE reports (maybe an estimate)
   std::uint64_t octets = 0;      // how many encoded bytes to fetch first
+  // BODY[1] begins with this part (every part number is 1, through multiparts only), behind
+  // the delimiters and headers of these multiparts, outermost first.
+  bool in_section_one = false;
+  std::vector<std::string> section_one_boundaries;
 };
 
 struct ProbePlan {
@@ -115,6 +119,17 @@ struct PrefixVerdict {
 // server sent fewer than the n bytes asked for. (BODYSTRUCTURE sizes from Exchange may be
 // estimates, so they are not used to decide completeness.)
 PrefixVerdict classify_prefix(const Probe& probe, std::string_view encoded, bool complete);
+
+// A relay that cannot wait for BODYSTRUCTURE before it knows which section to probe (it asks
+// BODYSTRUCTURE along with a client's header sync) asks `BODY.PEEK[1]<0.kAlongOctets>` in the
+// same command: one rendering of each message upstream instead of two, and no probe round trip
+// where section 1 starts with the first text body (a plain alternative, nested or not).
+inline constexpr std::uint64_t kAlongOctets = 1024;
+
+// classify_prefix() on what `section_one` (BODY[1]<0.n>; `complete`: the whole section) holds
+// of the probe's part. `need_more` with next_octets 0: it holds less than the planned probe
+// would fetch (or none of the part), so that probe is still to come.
+PrefixVerdict classify_section_one(const Probe& probe, std::string_view section_one, bool complete);
 
 // ---- building blocks shared with the rewrite ----------------------------------------------
 

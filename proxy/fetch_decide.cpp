@@ -56,7 +56,7 @@ asio::awaitable<bool> FetchInterceptor::decide(InterceptIo& io, bool by_uid, std
     const std::vector<std::string> commands{
         fetch + set +
         (listing ? " (UID RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])"
-                 : " (UID RFC822.SIZE BODYSTRUCTURE)")};
+                 : " (UID RFC822.SIZE BODYSTRUCTURE " + section_one_item() + ")")};
     auto probe = co_await exchange(io, commands);
     if (probe.upstream_failed) {
       co_return false;
@@ -118,18 +118,21 @@ asio::awaitable<bool> FetchInterceptor::decide(InterceptIo& io, bool by_uid, std
       missing.push_back(r->uid);
     }
     const std::vector<std::string> commands{"UID FETCH " + uid_list(missing) +
-                                            " (UID BODYSTRUCTURE)"};
+                                            " (UID BODYSTRUCTURE " + section_one_item() + ")"};
     auto more = co_await exchange(io, commands);
     if (more.upstream_failed) {
       co_return false;
     }
     const auto described = rows_by_uid(more.rows, false);
     for (Row* r : structure) {
+      r->body.reset(); // the Message-ID header, which the listing has read
       if (auto it = described.find(r->uid); it != described.end()) {
         r->bodystructure = std::move(it->second->bodystructure);
+        r->body = std::move(it->second->body);
       }
     }
   }
+  // Without the listing, `body` is the start of BODY[1] that came with the structure.
   for (Row* r : structure) {
     if (!r->bodystructure) {
       plain.push_back(r->uid); // gone meanwhile, or the server would not describe it
@@ -138,45 +141,58 @@ asio::awaitable<bool> FetchInterceptor::decide(InterceptIo& io, bool by_uid, std
     auto plan = calendar::plan_probe(*r->bodystructure);
     if (plan.verdict == calendar::Verdict::no || !plan.probe) {
       plain.push_back(r->uid);
-    } else {
-      probing.push_back(Probing{r->uid, r->size, std::move(*plan.probe)});
+      continue;
+    }
+    Probing p{r->uid, r->size, std::move(*plan.probe)};
+    switch (r->body ? sort_by_section_one(p, *r->body) : Sorted::probe) {
+    case Sorted::plain:
+      plain.push_back(r->uid);
+      break;
+    case Sorted::whole:
+      whole.push_back(r);
+      break;
+    case Sorted::probe:
+      probing.push_back(std::move(p));
+      break;
     }
   }
-  std::vector<std::uint32_t> fetch_whole;
-  if (!co_await classify_prefixes(io, std::move(probing), fetch_whole, plain)) {
-    co_return false;
+  Candidates candidates;
+  for (const Row* r : whole) {
+    candidates.emplace_back(r->uid, r->size);
   }
-  const auto row_of = rows_by_uid(rows, false);
-  for (std::uint32_t uid : fetch_whole) {
-    whole.push_back(row_of.at(uid));
+  std::map<std::uint32_t, std::string> bodies;
+  if (!co_await classify_prefixes(io, std::move(probing), candidates, plain, bodies)) {
+    co_return false;
   }
   std::sort(plain.begin(), plain.end());
   service_.record_plain(mailbox, plain);
-
-  std::vector<std::pair<std::uint32_t, std::uint64_t>> candidates;
-  for (Row* r : whole) {
-    candidates.emplace_back(r->uid, r->size);
-  }
-  co_return co_await decide_whole(io, mailbox, candidates);
+  co_return co_await decide_whole(io, mailbox, candidates, std::move(bodies));
 }
 
-asio::awaitable<bool> FetchInterceptor::classify_prefixes(InterceptIo& io,
-                                                          std::vector<Probing> probing,
-                                                          std::vector<std::uint32_t>& whole,
-                                                          std::vector<std::uint32_t>& plain) {
-  // A message the first probe leaves undecided (an HTML <head> past it, or a plain link line
-  // longer than it) is fetched whole with the invitations when it is small: one round trip
-  // fewer, and fewer bytes than the larger probes would re-fetch. The whole message decides.
-  const std::uint64_t whole_below =
-      std::min(calendar::kMaxProbeOctets, service_.max_message_size());
-  for (int round = 0; !probing.empty(); ++round) {
-    if (round == max_prefix_rounds) {
+asio::awaitable<bool>
+FetchInterceptor::classify_prefixes(InterceptIo& io, std::vector<Probing> probing,
+                                    Candidates& whole, std::vector<std::uint32_t>& plain,
+                                    std::map<std::uint32_t, std::string>& bodies) {
+  const std::uint64_t whole_below = fetched_whole_below();
+  std::size_t asked_whole = 0; // whole[0, asked_whole) went into a round already
+  for (int round = 0;; ++round) {
+    if (round >= max_prefix_rounds) {
       for (const Probing& p : probing) {
         plain.push_back(p.uid);
       }
+      probing.clear();
+    }
+    std::vector<std::uint32_t> fetch;
+    for (; asked_whole < whole.size(); ++asked_whole) {
+      if (whole[asked_whole].second <= service_.max_message_size()) {
+        fetch.push_back(whole[asked_whole].first);
+      }
+    }
+    if (probing.empty() && fetch.empty()) {
       break;
     }
-    // One command per distinct section and length, all sent at once.
+    // One command per distinct section and length, and the candidates so far, all sent at
+    // once: their UIDs differ, and every answer names its UID.
     std::map<std::pair<std::string, std::uint64_t>, std::vector<std::uint32_t>> groups;
     for (const Probing& p : probing) {
       groups[{p.probe.section_text, p.probe.octets}].push_back(p.uid);
@@ -186,12 +202,21 @@ asio::awaitable<bool> FetchInterceptor::classify_prefixes(InterceptIo& io,
       commands.push_back("UID FETCH " + uid_list(group) + " (UID BODY.PEEK[" + key.first + "]<0." +
                          std::to_string(key.second) + ">)");
     }
+    if (!fetch.empty()) {
+      std::sort(fetch.begin(), fetch.end());
+      commands.push_back("UID FETCH " + uid_list(fetch) + " (UID BODY.PEEK[])");
+    }
     auto answers = co_await exchange(io, commands);
     if (answers.upstream_failed) {
       co_return false;
     }
-    std::vector<Probing> again;
     const auto answered = rows_by_uid(answers.rows, true);
+    for (std::uint32_t uid : fetch) {
+      if (auto it = answered.find(uid); it != answered.end()) {
+        bodies.emplace(uid, std::move(*it->second->body));
+      }
+    }
+    std::vector<Probing> again;
     for (Probing& p : probing) {
       auto it = answered.find(p.uid);
       if (it == answered.end()) {
@@ -201,11 +226,11 @@ asio::awaitable<bool> FetchInterceptor::classify_prefixes(InterceptIo& io,
       const std::string& start = *it->second->body;
       const auto verdict = calendar::classify_prefix(p.probe, start, start.size() < p.probe.octets);
       if (verdict.verdict == calendar::Verdict::yes) {
-        whole.push_back(p.uid);
+        whole.emplace_back(p.uid, p.size);
       } else if (verdict.verdict == calendar::Verdict::need_more &&
                  verdict.next_octets > p.probe.octets) {
         if (p.size <= whole_below) {
-          whole.push_back(p.uid);
+          whole.emplace_back(p.uid, p.size);
         } else {
           p.probe.octets = verdict.next_octets;
           again.push_back(std::move(p));
@@ -219,56 +244,101 @@ asio::awaitable<bool> FetchInterceptor::classify_prefixes(InterceptIo& io,
   co_return true;
 }
 
-asio::awaitable<bool> FetchInterceptor::decide_whole(
-    InterceptIo& io, const MailboxKey& mailbox,
-    const std::vector<std::pair<std::uint32_t, std::uint64_t>>& candidates) {
+std::string FetchInterceptor::section_one_item() {
+  return "BODY.PEEK[1]<0." + std::to_string(calendar::kAlongOctets) + ">";
+}
+
+std::uint64_t FetchInterceptor::fetched_whole_below() const {
+  // A message the first probe leaves undecided (an HTML <head> past it, or a plain link line
+  // longer than it) is fetched whole with the invitations when it is small: one round trip
+  // fewer, and fewer bytes than the larger probes would re-fetch.
+  return std::min(calendar::kMaxProbeOctets, service_.max_message_size());
+}
+
+FetchInterceptor::Sorted FetchInterceptor::sort_by_section_one(Probing& p,
+                                                               std::string_view section_one) const {
+  const auto v = calendar::classify_section_one(p.probe, section_one,
+                                                section_one.size() < calendar::kAlongOctets);
+  switch (v.verdict) {
+  case calendar::Verdict::yes:
+    return Sorted::whole;
+  case calendar::Verdict::no:
+    return Sorted::plain;
+  case calendar::Verdict::need_more:
+    break;
+  }
+  if (v.next_octets == 0) {
+    return Sorted::probe; // as planned
+  }
+  if (p.size <= fetched_whole_below()) {
+    return Sorted::whole;
+  }
+  p.probe.octets = v.next_octets;
+  return Sorted::probe;
+}
+
+asio::awaitable<bool> FetchInterceptor::decide_whole(InterceptIo& io, const MailboxKey& mailbox,
+                                                     const Candidates& candidates,
+                                                     std::map<std::uint32_t, std::string> bodies) {
   std::vector<std::uint32_t> fetch_whole;
   for (const auto& [uid, size] : candidates) {
     if (size > service_.max_message_size()) {
       service_.record_original(mailbox.message(uid), "over max_message_size");
-    } else {
+    } else if (!bodies.contains(uid)) {
       fetch_whole.push_back(uid);
     }
   }
   if (!fetch_whole.empty()) {
     // Not pipelined with the client's command: a server may run two FETCH commands at
     // once, and then their answers could not be told apart.
+    std::sort(fetch_whole.begin(), fetch_whole.end());
+    fetch_whole.erase(std::unique(fetch_whole.begin(), fetch_whole.end()), fetch_whole.end());
     const std::vector<std::string> commands{"UID FETCH " + uid_list(fetch_whole) +
                                             " (UID BODY.PEEK[])"};
-    auto bodies = co_await exchange(io, commands);
-    if (bodies.upstream_failed) {
+    auto fetched = co_await exchange(io, commands);
+    if (fetched.upstream_failed) {
       co_return false;
     }
-    // Graph lookups run side by side (the Graph client caps them per user and overall);
-    // the state is shared so that a session that ends meanwhile leaves nothing dangling.
-    struct Pending {
-      explicit Pending(const asio::any_io_executor& ex) : done(ex) {}
-      std::size_t left = 0;
-      asio::steady_timer done;
-    };
-    const auto ex = co_await asio::this_coro::executor;
-    auto pending = std::make_shared<Pending>(ex);
-    pending->done.expires_at(asio::steady_timer::time_point::max());
-    const auto fetched = rows_by_uid(bodies.rows, true);
-    for (std::uint32_t uid : fetch_whole) {
-      auto it = fetched.find(uid);
-      if (it == fetched.end()) {
-        service_.record_original(mailbox.message(uid), "upstream fetch failed");
-        continue;
-      }
-      ++pending->left;
-      asio::co_spawn(ex, service_.decide(mailbox.message(uid), std::move(*it->second->body)),
-                     [pending](std::exception_ptr, MessageState) {
-                       if (--pending->left == 0) {
-                         pending->done.cancel();
-                       }
-                     });
+    for (auto& [uid, row] : rows_by_uid(fetched.rows, true)) {
+      bodies.emplace(uid, std::move(*row->body));
     }
+  }
+  // Graph lookups run side by side (the Graph client caps them per user and overall); the
+  // state is shared so that a session that ends meanwhile leaves nothing dangling.
+  struct Pending {
+    explicit Pending(const asio::any_io_executor& ex) : done(ex) {}
+    std::size_t left = 0;
+    asio::steady_timer done;
+  };
+  const auto ex = co_await asio::this_coro::executor;
+  auto pending = std::make_shared<Pending>(ex);
+  pending->done.expires_at(asio::steady_timer::time_point::max());
+  std::vector<std::uint32_t> uids;
+  for (const auto& [uid, size] : candidates) {
+    if (size <= service_.max_message_size()) {
+      uids.push_back(uid);
+    }
+  }
+  std::sort(uids.begin(), uids.end());
+  uids.erase(std::unique(uids.begin(), uids.end()), uids.end());
+  for (std::uint32_t uid : uids) {
+    auto body = bodies.extract(uid);
+    if (body.empty()) {
+      service_.record_original(mailbox.message(uid), "upstream fetch failed");
+      continue;
+    }
+    ++pending->left;
+    asio::co_spawn(ex, service_.decide(mailbox.message(uid), std::move(body.mapped())),
+                   [pending](std::exception_ptr, MessageState) {
+                     if (--pending->left == 0) {
+                       pending->done.cancel();
+                     }
+                   });
+  }
+  if (pending->left > 0) {
+    co_await pending->done.async_wait(use_tuple);
     if (pending->left > 0) {
-      co_await pending->done.async_wait(use_tuple);
-      if (pending->left > 0) {
-        co_return false; // cancelled: the session is ending
-      }
+      co_return false; // cancelled: the session is ending
     }
   }
   co_return true;

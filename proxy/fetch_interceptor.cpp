@@ -548,7 +548,8 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
   // A header-sized FETCH is answered as it comes, its answers telling which message each is
   // about: by the Message-ID, asked along with the client's items if they do not name it
   // (mbsync's and offlineimap's syncs) and taken out of the answers again; without Graph's
-  // listing, by BODYSTRUCTURE (and size) asked along so; by sequence number (fetchmail's
+  // listing, by BODYSTRUCTURE (and size) asked along so, with the start of BODY[1], which
+  // decides most messages without a probe (calendar::kAlongOctets); by sequence number (fetchmail's
   // sizes), with the UID asked along too. Not when a UID set names decided mail too: a probe
   // of only the rest costs the upstream less.
   std::optional<Streamed> streamed;
@@ -568,12 +569,15 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
     } else {
       streamed->asks_structure = !asks(FetchAttr::bodystructure);
       streamed->asks_size = !asks(FetchAttr::rfc822_size);
+      streamed->asks_section_one = true;
     }
+    const std::string section_one = section_one_item();
     const std::pair<bool, std::string_view> added[] = {
         {streamed->asks_uid, "UID"},
         {streamed->asks_message_id, protocol::message_id_item},
         {streamed->asks_structure, "BODYSTRUCTURE"},
-        {streamed->asks_size, "RFC822.SIZE"}};
+        {streamed->asks_size, "RFC822.SIZE"},
+        {streamed->asks_section_one, section_one}};
     for (const auto& [wanted, item] : added) {
       if (wanted && streamed) {
         auto line =

@@ -17,6 +17,9 @@
 // messages are fetched whole and decided, before the command's completion. Mail newer than the
 // listing (it arrived after SELECT) is decided by a listing asked once its answers are in: Graph
 // names it if it is a meeting message. Only when Graph cannot list is it probed from IMAP.
+// Without Graph, BODYSTRUCTURE and the start of BODY[1] are asked along instead: where section
+// 1 starts with the first text body (a plain alternative, nested or not), that decides the
+// message at once, and only the rest wait for a probe.
 //
 // A FETCH by UID of decided mail, some of it rewritten (a client downloading or opening
 // invitations), is not held: it goes upstream at once, asking for the rewritten messages only
@@ -196,16 +199,21 @@ class FetchInterceptor {
     std::uint64_t size = 0;
     calendar::Probe probe;
   };
+  // Messages to fetch whole and decide: UID and RFC822.SIZE.
+  using Candidates = std::vector<std::pair<std::uint32_t, std::uint64_t>>;
   // Asks for the start of each first text body until it shows whether the body starts with
   // the OWA link: `whole` receives those that do, and those small enough to be fetched whole
-  // rather than probed further; `plain` the others. False when the upstream failed.
+  // rather than probed further; `plain` the others. The candidates in `whole`, those given and
+  // those found, are fetched whole with the probes of each round, into `bodies`: where the
+  // first probe decides, one round trip probes and fetches. False when the upstream failed.
   asio::awaitable<bool> classify_prefixes(InterceptIo& io, std::vector<Probing> probing,
-                                          std::vector<std::uint32_t>& whole,
-                                          std::vector<std::uint32_t>& plain);
-  // Fetches the candidates (UID, size) whole and decides them. False when the upstream failed.
-  asio::awaitable<bool>
-  decide_whole(InterceptIo& io, const MailboxKey& mailbox,
-               const std::vector<std::pair<std::uint32_t, std::uint64_t>>& candidates);
+                                          Candidates& whole, std::vector<std::uint32_t>& plain,
+                                          std::map<std::uint32_t, std::string>& bodies);
+  // Fetches the candidates whole (those `bodies` does not hold yet) and decides them. False
+  // when the upstream failed.
+  asio::awaitable<bool> decide_whole(InterceptIo& io, const MailboxKey& mailbox,
+                                     const Candidates& candidates,
+                                     std::map<std::uint32_t, std::string> bodies = {});
   // The UIDs of the held command, seen against the mailbox's decided range.
   struct Window {
     std::uint32_t through = 0;    // decided through this UID
@@ -222,17 +230,37 @@ class FetchInterceptor {
     bool by_number = false; // the client named sequence numbers
     bool asks_uid = false;  // ... and not the UID, which each answer must show
     bool asks_message_id = false;
-    bool asks_structure = false; // BODYSTRUCTURE
-    bool asks_size = false;      // RFC822.SIZE
+    bool asks_structure = false;   // BODYSTRUCTURE
+    bool asks_size = false;        // RFC822.SIZE
+    bool asks_section_one = false; // the start of BODY[1] (calendar::kAlongOctets)
 
-    bool adds_items() const { return asks_uid || asks_message_id || asks_structure || asks_size; }
+    bool adds_items() const {
+      return asks_uid || asks_message_id || asks_structure || asks_size || asks_section_one;
+    }
     bool added(const protocol::MsgAtt& att) const {
       return (asks_uid && att.attr == protocol::FetchAttr::uid) ||
              (asks_message_id && protocol::answers_message_id_item(att)) ||
              (asks_structure && att.attr == protocol::FetchAttr::bodystructure) ||
-             (asks_size && att.attr == protocol::FetchAttr::rfc822_size);
+             (asks_size && att.attr == protocol::FetchAttr::rfc822_size) ||
+             (asks_section_one && is_section_one(att));
     }
   };
+  // BODY[1]<0>, the answer to the item that classification asks along (section_one_item()).
+  static bool is_section_one(const protocol::MsgAtt& att) {
+    return att.attr == protocol::FetchAttr::body_section && att.section.part.size() == 1 &&
+           att.section.part.front() == 1 && att.section.text == protocol::SectionSpec::Text::none &&
+           att.origin == 0;
+  }
+  static std::string section_one_item();
+  // Where a message stands once the start of BODY[1] came with its structure.
+  enum class Sorted { plain, whole, probe };
+  // Sorts a message the first probe has not looked at by what BODY[1] shows of its first text
+  // body: not a meeting message, one to fetch whole, or one still to probe (`p.probe.octets`
+  // then set for that probe).
+  Sorted sort_by_section_one(Probing& p, std::string_view section_one) const;
+  // Messages a probe leaves undecided are fetched whole up to this size, rather than probed
+  // again: the whole message decides, in one round trip.
+  std::uint64_t fetched_whole_below() const;
   // Forwards the held command and decides its messages from its own answers (see above).
   // The listing vouches for UIDs below `listed_below`: what it does not name there is not a
   // meeting message. Without a listing, each answer's BODYSTRUCTURE says which to probe.

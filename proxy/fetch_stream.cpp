@@ -64,7 +64,7 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io, cons
     std::uint32_t uid = 0; // an answer about an undecided message
   };
   std::vector<Waiting> waiting;
-  std::vector<std::pair<std::uint32_t, std::uint64_t>> candidates;
+  Candidates candidates;
   struct Newer {
     std::uint32_t uid = 0;
     std::string message_id;
@@ -134,11 +134,14 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io, cons
       const auto& data = std::get<protocol::FetchData>(parsed->body);
       std::uint64_t size = 0;
       const protocol::SExpr* structure = nullptr;
+      const std::string* section_one = nullptr;
       for (const auto& att : data.atts) {
         if (att.attr == FetchAttr::rfc822_size) {
           size = att.number;
         } else if (att.attr == FetchAttr::bodystructure) {
           structure = &att.sexp;
+        } else if (command.asks_section_one && is_section_one(att) && att.string) {
+          section_one = &att.string->value;
         }
       }
       // An answer without the requested header (or structure) is an unsolicited flag update:
@@ -150,8 +153,20 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io, cons
           if (plan.verdict == calendar::Verdict::no || !plan.probe) {
             plain.push_back(uid);
           } else {
-            probing.push_back(Probing{uid, size, std::move(*plan.probe)});
-            wait = true;
+            Probing p{uid, size, std::move(*plan.probe)};
+            switch (section_one ? sort_by_section_one(p, *section_one) : Sorted::probe) {
+            case Sorted::plain:
+              plain.push_back(uid);
+              break;
+            case Sorted::whole:
+              candidates.emplace_back(uid, size);
+              wait = true;
+              break;
+            case Sorted::probe:
+              probing.push_back(std::move(p));
+              wait = true;
+              break;
+            }
           }
         }
       } else if (const auto id = protocol::answer_message_id(data)) {
@@ -218,25 +233,17 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io, cons
       probe.push_back(n.uid);
     }
   }
-  if (!probing.empty()) {
-    std::map<std::uint32_t, std::uint64_t> size_of;
-    std::erase_if(probing, [&before](const Probing& p) { return before.contains(p.uid); });
-    for (const Probing& p : probing) {
-      size_of[p.uid] = p.size;
-    }
-    std::vector<std::uint32_t> whole;
-    std::vector<std::uint32_t> other;
-    if (!co_await classify_prefixes(io, std::move(probing), whole, other)) {
-      outcome.ok = false;
-      co_return outcome;
-    }
-    std::sort(other.begin(), other.end());
-    service_.record_plain(mailbox, other);
-    for (std::uint32_t uid : whole) {
-      candidates.emplace_back(uid, size_of[uid]);
-    }
+  // The probes, and the candidates fetched whole with them.
+  std::erase_if(probing, [&before](const Probing& p) { return before.contains(p.uid); });
+  std::vector<std::uint32_t> other;
+  std::map<std::uint32_t, std::string> bodies;
+  if (!co_await classify_prefixes(io, std::move(probing), candidates, other, bodies)) {
+    outcome.ok = false;
+    co_return outcome;
   }
-  if (!candidates.empty() && !co_await decide_whole(io, mailbox, candidates)) {
+  std::sort(other.begin(), other.end());
+  service_.record_plain(mailbox, other);
+  if (!candidates.empty() && !co_await decide_whole(io, mailbox, candidates, std::move(bodies))) {
     outcome.ok = false;
     co_return outcome;
   }

@@ -41,8 +41,10 @@ struct RelayOutcome {
   std::optional<cal::OwaLink> link;
 };
 
-// What the relay does: BODYSTRUCTURE, then BODY.PEEK[section]<0.n> until decided.
-RelayOutcome relay_classify(const mime::Message& msg) {
+// What the relay does: BODYSTRUCTURE, then BODY.PEEK[section]<0.n> until decided. `along`:
+// BODY.PEEK[1]<0.kAlongOctets> came with BODYSTRUCTURE (a header sync's answers), and the
+// probes start only where it leaves the message undecided.
+RelayOutcome relay_classify(const mime::Message& msg, bool along = false) {
   RelayOutcome out;
   const auto plan = cal::plan_probe(bodystructure_sexp(msg));
   if (plan.verdict == Verdict::no) {
@@ -50,11 +52,25 @@ RelayOutcome relay_classify(const mime::Message& msg) {
   }
   REQUIRE(plan.probe);
   const cal::Probe& probe = *plan.probe;
+  std::uint64_t n = probe.octets;
+  if (along) {
+    icalgate::protocol::SectionSpec section_one;
+    section_one.part = {1};
+    const std::string one = mime::body_section(msg, section_one);
+    const std::string_view got = std::string_view(one).substr(0, cal::kAlongOctets);
+    out.bytes += got.size();
+    const auto v = cal::classify_section_one(probe, got, got.size() < cal::kAlongOctets);
+    if (v.verdict != Verdict::need_more) {
+      out.verdict = v.verdict;
+      out.link = v.link;
+      return out;
+    }
+    n = v.next_octets == 0 ? probe.octets : v.next_octets;
+  }
   // A part that BODYSTRUCTURE names but the message lacks (e.g. a multipart without
   // boundary) fetches as the empty string.
   const mime::MimePart* part = mime::find_part(msg, probe.section);
   const std::string_view body = part == nullptr ? std::string_view() : body_bytes(msg, *part);
-  std::uint64_t n = probe.octets;
   while (true) {
     REQUIRE(out.fetches < 5);
     ++out.fetches;
@@ -216,14 +232,86 @@ TEST_CASE("owa: the relay's bounded decision agrees with the whole-message one",
     INFO(file.filename().string());
     const auto msg = parse_owa_message(read_owa_file(file.string()));
     const auto whole = cal::classify(msg);
-    const auto relay = relay_classify(msg);
-    CHECK((relay.verdict == Verdict::yes) == whole.link.has_value());
-    if (whole.link && relay.link) {
-      CHECK(relay.link->url == whole.link->url);
-      CHECK(relay.link->parts.front().section == whole.link->parts.front().section);
+    for (const bool along : {false, true}) {
+      INFO("section 1 asked along: " << along);
+      const auto relay = relay_classify(msg, along);
+      CHECK((relay.verdict == Verdict::yes) == whole.link.has_value());
+      if (whole.link && relay.link) {
+        CHECK(relay.link->url == whole.link->url);
+        CHECK(relay.link->parts.front().section == whole.link->parts.front().section);
+      }
+      CHECK(relay.bytes <= cal::kMaxProbeOctets * 2);
     }
-    CHECK(relay.bytes <= cal::kMaxProbeOctets * 2);
   }
+}
+
+TEST_CASE("owa: section 1 asked along decides plain first bodies, nested or not, unprobed",
+          "[owa]") {
+  // Plain first bodies at sections 1 and 1.1 (behind the nested multipart's delimiter and
+  // header); base64 and quoted-printable.
+  for (const std::string name :
+       {"alternative-base64", "plain-qp-latin1-cancel", "mixed-alternative-attachment",
+        "plain-qp-exchange2013", "plain-base64-reply"}) {
+    INFO(name);
+    const auto r = relay_classify(parse_owa_message(read_owa_fixture(name)), true);
+    CHECK(r.verdict == Verdict::yes);
+    CHECK(r.fetches == 0);
+  }
+  // An HTML first body needs more than the along bytes: the planned probe follows.
+  const auto html =
+      relay_classify(parse_owa_message(read_owa_fixture("mixed-html-attachment")), true);
+  CHECK(html.verdict == Verdict::yes);
+  CHECK(html.fetches == 1);
+  // Ordinary mail with a plain first body at 1.1 is decided along too.
+  const auto ordinary =
+      relay_classify(parse_owa_message(read_owa_file(std::string(ICALGATE_TEST_DATA_DIR) +
+                                                     "/corpus/28-mixed-alternative-related.eml")),
+                     true);
+  CHECK(ordinary.verdict == Verdict::no);
+  CHECK(ordinary.fetches == 0);
+}
+
+TEST_CASE("owa: the first part within section 1 is found only behind a real delimiter", "[owa]") {
+  cal::Probe probe;
+  probe.section = {1, 1};
+  probe.section_text = "1.1";
+  probe.kind = TextKind::plain;
+  probe.encoding = TransferEncoding::identity;
+  probe.charset = "utf-8";
+  probe.octets = cal::kPlainProbeOctets;
+  probe.in_section_one = true;
+  probe.section_one_boundaries = {"alt"};
+  const std::string url = "https://outlook.office365.com/owa/contoso.com/?itemid=AAMk%2BAA%3D"
+                          "&exvsurl=1&path=/calendar/item";
+  const std::string marked = "Microsoft Outlook Web Access: " + url + "\r\n\r\nAgenda\r\n";
+  const auto verdict = [&probe](const std::string& section_one, bool complete) {
+    return cal::classify_section_one(probe, section_one, complete);
+  };
+  // A preamble, transport padding after the delimiter, the part's header.
+  CHECK(verdict("This is a multi-part message in MIME format.\r\n--alt  \r\n"
+                "Content-Type: text/plain\r\n\r\n" +
+                    marked,
+                false)
+            .verdict == Verdict::yes);
+  // A part without header lines; the next delimiter ends the part (so it is complete).
+  CHECK(verdict("--alt\r\n\r\n" + marked + "\r\n--alt\r\n", false).verdict == Verdict::yes);
+  CHECK(verdict("--alt\r\n\r\nMicrosoft Outlook Web Access\r\n--alt--\r\n", false).verdict ==
+        Verdict::no);
+  // The boundary text inside a line is no delimiter; "--alt--" closes; a cut header waits.
+  const auto unreached = [&](const std::string& section_one) {
+    const auto v = verdict(section_one, false);
+    return v.verdict == Verdict::need_more && v.next_octets == 0;
+  };
+  CHECK(unreached("x--alt\r\n\r\n" + marked));
+  CHECK(unreached("--alt--\r\n\r\n" + marked));
+  CHECK(unreached("--alt\r\nContent-Type: text/pl"));
+  CHECK(unreached(""));
+  // A part that BODY[1] does not begin with is left to the planned probe.
+  probe.in_section_one = false;
+  CHECK(unreached("--alt\r\n\r\n" + marked));
+  // Undecided within fewer bytes than the planned probe: that probe follows.
+  probe.in_section_one = true;
+  CHECK(unreached("--alt\r\n\r\nMicrosoft Outlook Web Access: https://outlook.off"));
 }
 
 TEST_CASE("owa: a 20 KB <head> takes a second, larger probe; the plain marker one", "[owa]") {
