@@ -24,6 +24,10 @@ using protocol::uid_list;
 // Prefix probes per command before an undecidable message counts as not an invitation.
 constexpr int max_prefix_rounds = 4;
 
+// Undecided messages a command may name for its classification to ask for round trips rather
+// than bytes (section_one_octets()).
+constexpr std::size_t few_undecided = 64;
+
 // The answers to one of the gateway's probes by UID (the first answer about each message
 // counts, and only those carrying a body section when `with_body`): a probe of a whole
 // mailbox matches thousands of messages to their answers.
@@ -44,7 +48,8 @@ std::unordered_map<std::uint32_t, Row*> rows_by_uid(std::vector<Row>& rows, bool
 asio::awaitable<bool> FetchInterceptor::decide(InterceptIo& io, bool by_uid, std::string set,
                                                std::vector<Row>& rows, const MailboxKey& mailbox,
                                                bool first_sync,
-                                               const std::vector<std::uint32_t>* named) {
+                                               const std::vector<std::uint32_t>* named,
+                                               std::uint64_t section_one) {
   const std::string fetch = by_uid ? "UID FETCH " : "FETCH ";
   std::shared_ptr<const MeetingListing> listing;
   if (service_.uses_listing()) {
@@ -56,7 +61,7 @@ asio::awaitable<bool> FetchInterceptor::decide(InterceptIo& io, bool by_uid, std
     const std::vector<std::string> commands{
         fetch + set +
         (listing ? " (UID RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])"
-                 : " (UID RFC822.SIZE BODYSTRUCTURE " + section_one_item() + ")")};
+                 : " (UID RFC822.SIZE BODYSTRUCTURE " + section_one_item(section_one) + ")")};
     auto probe = co_await exchange(io, commands);
     if (probe.upstream_failed) {
       co_return false;
@@ -118,7 +123,8 @@ asio::awaitable<bool> FetchInterceptor::decide(InterceptIo& io, bool by_uid, std
       missing.push_back(r->uid);
     }
     const std::vector<std::string> commands{"UID FETCH " + uid_list(missing) +
-                                            " (UID BODYSTRUCTURE " + section_one_item() + ")"};
+                                            " (UID BODYSTRUCTURE " + section_one_item(section_one) +
+                                            ")"};
     auto more = co_await exchange(io, commands);
     if (more.upstream_failed) {
       co_return false;
@@ -144,7 +150,7 @@ asio::awaitable<bool> FetchInterceptor::decide(InterceptIo& io, bool by_uid, std
       continue;
     }
     Probing p{r->uid, r->size, std::move(*plan.probe)};
-    switch (r->body ? sort_by_section_one(p, *r->body) : Sorted::probe) {
+    switch (r->body ? sort_by_section_one(p, *r->body, section_one) : Sorted::probe) {
     case Sorted::plain:
       plain.push_back(r->uid);
       break;
@@ -244,8 +250,16 @@ FetchInterceptor::classify_prefixes(InterceptIo& io, std::vector<Probing> probin
   co_return true;
 }
 
-std::string FetchInterceptor::section_one_item() {
-  return "BODY.PEEK[1]<0." + std::to_string(calendar::kAlongOctets) + ">";
+std::string FetchInterceptor::section_one_item(std::uint64_t octets) {
+  return "BODY.PEEK[1]<0." + std::to_string(octets) + ">";
+}
+
+std::uint64_t FetchInterceptor::section_one_octets(const protocol::SequenceSet& set,
+                                                   const Window& window) const {
+  const std::uint32_t newest = uidnext_ && *uidnext_ > 0 ? *uidnext_ - 1 : 0;
+  const bool few = protocol::explicit_numbers(set, few_undecided).has_value() ||
+                   newest <= window.through || newest - window.through <= few_undecided;
+  return few ? calendar::kProbeOctets : calendar::kAlongOctets;
 }
 
 std::uint64_t FetchInterceptor::fetched_whole_below() const {
@@ -256,9 +270,9 @@ std::uint64_t FetchInterceptor::fetched_whole_below() const {
 }
 
 FetchInterceptor::Sorted FetchInterceptor::sort_by_section_one(Probing& p,
-                                                               std::string_view section_one) const {
-  const auto v = calendar::classify_section_one(p.probe, section_one,
-                                                section_one.size() < calendar::kAlongOctets);
+                                                               std::string_view section_one,
+                                                               std::uint64_t asked) const {
+  const auto v = calendar::classify_section_one(p.probe, section_one, section_one.size() < asked);
   switch (v.verdict) {
   case calendar::Verdict::yes:
     return Sorted::whole;

@@ -549,7 +549,7 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
   // about: by the Message-ID, asked along with the client's items if they do not name it
   // (mbsync's and offlineimap's syncs) and taken out of the answers again; without Graph's
   // listing, by BODYSTRUCTURE (and size) asked along so, with the start of BODY[1], which
-  // decides most messages without a probe (calendar::kAlongOctets); by sequence number (fetchmail's
+  // decides most messages without a probe (section_one_octets()); by sequence number (fetchmail's
   // sizes), with the UID asked along too. Not when a UID set names decided mail too: a probe
   // of only the rest costs the upstream less.
   std::optional<Streamed> streamed;
@@ -569,15 +569,15 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
     } else {
       streamed->asks_structure = !asks(FetchAttr::bodystructure);
       streamed->asks_size = !asks(FetchAttr::rfc822_size);
-      streamed->asks_section_one = true;
+      streamed->section_one_octets = section_one_octets(args.set, window);
     }
-    const std::string section_one = section_one_item();
+    const std::string section_one = section_one_item(streamed->section_one_octets);
     const std::pair<bool, std::string_view> added[] = {
         {streamed->asks_uid, "UID"},
         {streamed->asks_message_id, protocol::message_id_item},
         {streamed->asks_structure, "BODYSTRUCTURE"},
         {streamed->asks_size, "RFC822.SIZE"},
-        {streamed->asks_section_one, section_one}};
+        {streamed->section_one_octets != 0, section_one}};
     for (const auto& [wanted, item] : added) {
       if (wanted && streamed) {
         auto line =
@@ -618,7 +618,9 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
     std::vector<Row> rows;
     const bool first_sync = command.uid && window.through == 0;
     const std::vector<std::uint32_t>* only = named ? &*named : nullptr;
-    if (!co_await decide(io, command.uid, *probe_set, rows, mailbox, first_sync, only)) {
+    const std::uint64_t section_one = section_one_octets(args.set, window);
+    if (!co_await decide(io, command.uid, *probe_set, rows, mailbox, first_sync, only,
+                         section_one)) {
       outcome.ok = false;
       co_return outcome;
     }

@@ -187,11 +187,13 @@ class FetchInterceptor {
   // probe saw (sequence numbers and UIDs). False when the upstream failed. `first_sync`: the
   // mailbox has nothing decided yet, so a listing refreshed for it brings the events along.
   // `named` (ascending), when the probe reads ahead: the UIDs the client asked for; of the
-  // others, only what the listing tells apart at once is decided.
+  // others, only what the listing tells apart at once is decided. `section_one`: how much of
+  // BODY[1] a probe of structures asks along (section_one_octets()).
   asio::awaitable<bool> decide(InterceptIo& io, bool by_uid, std::string set,
                                std::vector<Row>& rows, const MailboxKey& mailbox,
                                bool first_sync = false,
-                               const std::vector<std::uint32_t>* named = nullptr);
+                               const std::vector<std::uint32_t>* named = nullptr,
+                               std::uint64_t section_one = calendar::kAlongOctets);
   // A message whose first text body may start with the OWA link: its UID, RFC822.SIZE and
   // where to look.
   struct Probing {
@@ -230,19 +232,19 @@ class FetchInterceptor {
     bool by_number = false; // the client named sequence numbers
     bool asks_uid = false;  // ... and not the UID, which each answer must show
     bool asks_message_id = false;
-    bool asks_structure = false;   // BODYSTRUCTURE
-    bool asks_size = false;        // RFC822.SIZE
-    bool asks_section_one = false; // the start of BODY[1] (calendar::kAlongOctets)
+    bool asks_structure = false;          // BODYSTRUCTURE
+    bool asks_size = false;               // RFC822.SIZE
+    std::uint64_t section_one_octets = 0; // of the start of BODY[1]; 0: not asked
 
     bool adds_items() const {
-      return asks_uid || asks_message_id || asks_structure || asks_size || asks_section_one;
+      return asks_uid || asks_message_id || asks_structure || asks_size || section_one_octets != 0;
     }
     bool added(const protocol::MsgAtt& att) const {
       return (asks_uid && att.attr == protocol::FetchAttr::uid) ||
              (asks_message_id && protocol::answers_message_id_item(att)) ||
              (asks_structure && att.attr == protocol::FetchAttr::bodystructure) ||
              (asks_size && att.attr == protocol::FetchAttr::rfc822_size) ||
-             (asks_section_one && is_section_one(att));
+             (section_one_octets != 0 && is_section_one(att));
     }
   };
   // BODY[1]<0>, the answer to the item that classification asks along (section_one_item()).
@@ -251,13 +253,18 @@ class FetchInterceptor {
            att.section.part.front() == 1 && att.section.text == protocol::SectionSpec::Text::none &&
            att.origin == 0;
   }
-  static std::string section_one_item();
+  static std::string section_one_item(std::uint64_t octets);
+  // How much of BODY[1] to ask along with the structure of the messages `set` names. Where few
+  // are undecided (new mail), the full first probe: every message is decided in that round
+  // trip, whatever its first text body. Where many are (a first sync), bytes count more:
+  // calendar::kAlongOctets, which decides plain first bodies.
+  std::uint64_t section_one_octets(const protocol::SequenceSet& set, const Window& window) const;
   // Where a message stands once the start of BODY[1] came with its structure.
   enum class Sorted { plain, whole, probe };
-  // Sorts a message the first probe has not looked at by what BODY[1] shows of its first text
-  // body: not a meeting message, one to fetch whole, or one still to probe (`p.probe.octets`
-  // then set for that probe).
-  Sorted sort_by_section_one(Probing& p, std::string_view section_one) const;
+  // Sorts a message the first probe has not looked at by what BODY[1] (`asked` octets of it)
+  // shows of its first text body: not a meeting message, one to fetch whole, or one still to
+  // probe (`p.probe.octets` then set for that probe).
+  Sorted sort_by_section_one(Probing& p, std::string_view section_one, std::uint64_t asked) const;
   // Messages a probe leaves undecided are fetched whole up to this size, rather than probed
   // again: the whole message decides, in one round trip.
   std::uint64_t fetched_whole_below() const;

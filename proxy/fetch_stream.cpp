@@ -140,7 +140,7 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io, cons
           size = att.number;
         } else if (att.attr == FetchAttr::bodystructure) {
           structure = &att.sexp;
-        } else if (command.asks_section_one && is_section_one(att) && att.string) {
+        } else if (command.section_one_octets != 0 && is_section_one(att) && att.string) {
           section_one = &att.string->value;
         }
       }
@@ -154,7 +154,8 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io, cons
             plain.push_back(uid);
           } else {
             Probing p{uid, size, std::move(*plan.probe)};
-            switch (section_one ? sort_by_section_one(p, *section_one) : Sorted::probe) {
+            switch (section_one ? sort_by_section_one(p, *section_one, command.section_one_octets)
+                                : Sorted::probe) {
             case Sorted::plain:
               plain.push_back(uid);
               break;

@@ -1007,7 +1007,7 @@ SyncState *
                                      % (last + 3))
             self.assertEqual(list(got), [last + 3])
             lines = self.gateway_lines(gw)
-            self.assertTrue([p for p in lines[before:] if f"UID FETCH {last + 3} (UID BODYSTRUCTURE BODY.PEEK[1]<0.1024>)" in p],
+            self.assertTrue([p for p in lines[before:] if f"UID FETCH {last + 3} (UID BODYSTRUCTURE BODY.PEEK[1]<0.16384>)" in p],
                             lines[before:])
             # ... and, Graph having failed, it is not asked again within the session's FETCH.
             self.assertEqual(gw.log_text().count("graph_listing_failed"), 1)
@@ -1228,19 +1228,22 @@ SyncState *
             env.wait_until(lambda: graph_in_flight() == 0, 15, what="the delayed Graph requests to end")
             gw.stop()
 
-    def imap_only_first(self, name: str, command: bytes) -> tuple[list[bytes], list[str]]:
+    def imap_only_first(self, name: str, command: bytes, mailbox: str = "INBOX") -> tuple[list[bytes], list[str], str]:
         """The answers to `command` through a fresh gateway without the listing, checked
-        against the listing gateway's (in any order), and the lines it sent upstream itself."""
+        against the listing gateway's (in any order), the lines it sent upstream itself, and
+        the session's session_end line."""
         gw = self.fresh_gateway(name, listing=False)
         try:
-            with self.gateway_session(gw) as c:
+            with self.gateway_session(gw, mailbox) as c:
                 got = c.check(command)
+            end = env.wait_until(lambda: re.search(r"session_end .*streamed_fetches=1\b.*", gw.log_text()), 15,
+                                 what="the session's end").group(0)
             lines = self.gateway_lines(gw)
         finally:
             gw.stop()
-        with self.gateway_session() as c:
+        with self.gateway_session(mailbox=mailbox) as c:
             self.assertEqual(sorted(got), sorted(c.check(command)))
-        return got, lines
+        return got, lines, end
 
     def test_imap_only_classification_agrees(self):
         # listing = false: BODYSTRUCTURE and the start of the first text body decide.
@@ -1260,76 +1263,87 @@ SyncState *
 
     def test_imap_only_header_sync_asks_for_structure_along(self):
         # Without the listing a header sync goes upstream at once too, BODYSTRUCTURE and the
-        # start of BODY[1] asked along and taken out of the answers. Where section 1 starts with
-        # the first text body (plain), that decides at once; only HTML first bodies wait for a
-        # probe, sent together with the whole fetch of the invitations decided already.
+        # start of BODY[1] asked along and taken out of the answers. Of a few undecided
+        # messages, as much of BODY[1] as the first probe takes: every message is decided in
+        # the client's own round trip, and one more fetches the invitations whole (and the
+        # small HTML mail whose <head> runs past the probe, which its whole bytes decide).
         sync = b"UID FETCH 1:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (Subject Message-ID)])"
-        got, lines = self.imap_only_first("imaponly-sync", sync)
+        got, lines, end = self.imap_only_first("imaponly-sync", sync)
         for answer in got:
             self.assertNotIn(b"BODYSTRUCTURE", answer)
             self.assertNotIn(b"BODY[1]", answer)
         self.assertIn("streamed=", lines[0])
-        self.assertIn("Message-ID)] BODYSTRUCTURE BODY.PEEK[1]<0.1024>)", lines[0])
-        self.assertFalse([p for p in lines if "(UID BODYSTRUCTURE)" in p], lines)
+        self.assertIn("Message-ID)] BODYSTRUCTURE BODY.PEEK[1]<0.16384>)", lines[0])
+        self.assertEqual(len(lines), 2, lines)
+        whole = uids_in(re.search(r"UID FETCH ([0-9:,]+) \(UID BODY\.PEEK\[\]\)$", lines[1].rstrip('"')).group(1))
+        invitations = {uid for uid, m in enumerate(MANIFEST, 1) if m["expect"] != "plain"}
+        long_heads = {uid for uid, m in enumerate(MANIFEST, 1) if "head" in m["shape"]}
+        self.assertEqual(whole, invitations | long_heads, lines)
+        self.assertRegex(end, r"\bprobe_round_trips=1\b")
+
+    def many_first(self, name: str, messages: list[dict], copies: int) -> tuple[list[str], str]:
+        """A first header sync, without the listing, of a mailbox of `copies` rounds of
+        `messages` (more undecided mail than counts as few): the answers checked against the
+        listing gateway's, the lines the gateway sent upstream, and its session_end line."""
+        with self.direct_session() as d:
+            d.command(b"DELETE " + name.encode())
+            d.check(b"CREATE " + name.encode())
+            seed_with_dates(d, name, [(FIXTURES / m["file"]).read_bytes() for m in messages] * copies)
+        sync = b"UID FETCH 1:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (From Subject Message-ID)])"
+        got, lines, end = self.imap_only_first(name, sync, name)
+        self.assertEqual(len(got), len(messages) * copies)
+        self.assertIn("BODYSTRUCTURE BODY.PEEK[1]<0.1024>)", lines[0])
+        return lines, end
+
+    def test_imap_only_first_sync_asks_a_kib_of_section_one(self):
+        # Of many undecided messages (a first sync), bytes count: a KiB of BODY[1], which
+        # decides plain first bodies, nested or not. Only HTML first bodies wait for a probe,
+        # sent together with the whole fetch of the invitations decided already.
+        copies = 2
+        lines, end = self.many_first("ManyFirst", MANIFEST, copies)
+        n = len(MANIFEST)
+
+        def uids(pred) -> set[int]:
+            return {uid + k * n for uid, m in enumerate(MANIFEST, 1) if pred(m) for k in range(copies)}
+
         prefixes = [p for p in lines[1:] if "]<0." in p]
         wholes = [uids_in(re.search(r"UID FETCH ([0-9:,]+) \(UID BODY\.PEEK\[\]\)", p).group(1))
                   for p in lines[1:] if "BODY.PEEK[])" in p]
         self.assertEqual(len(prefixes) + len(wholes), len(lines) - 1, lines)
-        # One round of prefixes, 16 KiB of HTML first bodies only. The messages whose <head>
-        # runs past that are small: fetched whole with the invitations, which decides them,
-        # rather than probed again with 64 and 256 KiB.
         self.assertEqual(len(prefixes), 1, lines)
         self.assertIn("(UID BODY.PEEK[1]<0.16384>)", prefixes[0])
-        probed = uids_in(re.search(r"UID FETCH ([0-9:,]+) ", prefixes[0]).group(1))
-        def uids(pred) -> set[int]:
-            return {uid for uid, m in enumerate(MANIFEST, 1) if pred(m)}
-
         html_first = uids(lambda m: m["shape"].startswith(("html", "mixed-html", "related")))
-        self.assertEqual(probed, html_first, lines)
+        self.assertEqual(uids_in(re.search(r"UID FETCH ([0-9:,]+) ", prefixes[0]).group(1)), html_first, lines)
         # The invitations whose plain body showed the link come whole with the probes; then
         # the HTML ones the probes find, and the HTML mail whose <head> runs past the probe.
         invitations = uids(lambda m: m["expect"] != "plain")
         long_heads = uids(lambda m: "head" in m["shape"])
         self.assertEqual(wholes, [invitations - html_first, (invitations & html_first) | long_heads], lines)
+        self.assertRegex(end, r"\bprobe_round_trips=2\b")
 
-    def test_imap_only_plain_first_bodies_cost_one_round_trip(self):
-        # A mailbox whose mail all starts section 1 with a plain body (Exchange's default
-        # rendering of HTML mail is a plain alternative first): the header sync costs the
-        # upstream one round trip besides the client's command, the invitations' whole fetch.
+    def test_imap_only_first_sync_of_plain_first_bodies_costs_one_round_trip(self):
+        # Mail that starts section 1 with a plain body (Exchange's rendering when plain text or
+        # a plain alternative is configured): a first sync costs the upstream one round trip
+        # besides the client's command, the invitations' whole fetch.
         chosen = [m for m in MANIFEST if m["shape"].startswith(("plain", "alternative", "mixed-alternative",
                                                                 "mixed-plain"))]
-        with self.direct_session() as d:
-            d.command(b"DELETE PlainFirst")
-            d.check(b"CREATE PlainFirst")
-            seed_with_dates(d, "PlainFirst", [(FIXTURES / m["file"]).read_bytes() for m in chosen])
-        sync = b"UID FETCH 1:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (From Subject Message-ID)])"
-        gw = self.fresh_gateway("imaponly-plain-first", listing=False)
-        try:
-            with self.gateway_session(gw, "PlainFirst") as c:
-                got = c.check(sync)
-            end = env.wait_until(lambda: re.search(r"session_end .*streamed_fetches=1\b.*", gw.log_text()), 15,
-                                 what="the session's end").group(0)
-            lines = self.gateway_lines(gw)
-        finally:
-            gw.stop()
-        with self.gateway_session(mailbox="PlainFirst") as c:
-            self.assertEqual(sorted(got), sorted(c.check(sync)))
+        lines, end = self.many_first("PlainFirst", chosen, 3)
         self.assertEqual(len(lines), 2, lines)
-        self.assertIn("BODYSTRUCTURE BODY.PEEK[1]<0.1024>)", lines[0])
         whole = uids_in(re.search(r"UID FETCH ([0-9:,]+) \(UID BODY\.PEEK\[\]\)", lines[1]).group(1))
-        self.assertEqual(whole, {uid for uid, m in enumerate(chosen, 1) if m["expect"] != "plain"}, lines)
+        self.assertEqual(whole, {uid + k * len(chosen) for uid, m in enumerate(chosen, 1) if m["expect"] != "plain"
+                                 for k in range(3)}, lines)
         self.assertRegex(end, r"\bprobe_round_trips=1\b")
 
     def test_imap_only_sizes_by_sequence_number(self):
         # fetchmail's first command, by sequence number: the UID and BODYSTRUCTURE are asked
         # along and taken out of the answers, which give the sizes the listing gateway gives.
         sizes = b"FETCH 1:%d RFC822.SIZE" % len(MANIFEST)
-        got, lines = self.imap_only_first("imaponly-sizes", sizes)
+        got, lines, _ = self.imap_only_first("imaponly-sizes", sizes)
         self.assertEqual(len(got), len(MANIFEST))
         for answer in got:
             self.assertRegex(answer, rb"^\* \d+ FETCH \(RFC822\.SIZE \d+\)\r\n$")
         self.assertIn("streamed=", lines[0])
-        self.assertIn("FETCH 1:%d (RFC822.SIZE UID BODYSTRUCTURE BODY.PEEK[1]<0.1024>)" % len(MANIFEST), lines[0])
+        self.assertIn("FETCH 1:%d (RFC822.SIZE UID BODYSTRUCTURE BODY.PEEK[1]<0.16384>)" % len(MANIFEST), lines[0])
         self.assertRegex(lines[-1], r"UID FETCH [0-9:,]+ \(UID BODY\.PEEK\[\]\)")
 
 class RestartAndFailureTest(RewriteBase):
