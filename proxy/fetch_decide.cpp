@@ -27,6 +27,8 @@ constexpr int max_prefix_rounds = 4;
 // Undecided messages a command may name for its classification to ask for round trips rather
 // than bytes (section_one_octets()).
 constexpr std::size_t few_undecided = 64;
+// First text bodies a session sees before their kinds choose for it (section_one_octets()).
+constexpr std::uint64_t first_bodies_to_learn = 50;
 
 // The answers to one of the gateway's probes by UID (the first answer about each message
 // counts, and only those carrying a body section when `with_body`): a probe of a whole
@@ -149,6 +151,7 @@ asio::awaitable<bool> FetchInterceptor::decide(InterceptIo& io, bool by_uid, std
       plain.push_back(r->uid);
       continue;
     }
+    note_first_body(plan.probe->kind);
     Probing p{r->uid, r->size, std::move(*plan.probe)};
     switch (r->body ? sort_by_section_one(p, *r->body, section_one) : Sorted::probe) {
     case Sorted::plain:
@@ -259,7 +262,13 @@ std::uint64_t FetchInterceptor::section_one_octets(const protocol::SequenceSet& 
   const std::uint32_t newest = uidnext_ && *uidnext_ > 0 ? *uidnext_ - 1 : 0;
   const bool few = protocol::explicit_numbers(set, few_undecided).has_value() ||
                    newest <= window.through || newest - window.through <= few_undecided;
-  return few ? calendar::kProbeOctets : calendar::kAlongOctets;
+  const std::uint64_t seen = html_first_bodies_ + plain_first_bodies_;
+  const bool mostly_html = seen >= first_bodies_to_learn && html_first_bodies_ * 5 >= seen * 4;
+  return few || mostly_html ? calendar::kProbeOctets : calendar::kAlongOctets;
+}
+
+void FetchInterceptor::note_first_body(calendar::TextKind kind) {
+  ++(kind == calendar::TextKind::html ? html_first_bodies_ : plain_first_bodies_);
 }
 
 std::uint64_t FetchInterceptor::fetched_whole_below() const {

@@ -439,6 +439,8 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
   // UIDs of those numbers and all are decided; by UID, only what lies above the UID through
   // which the mailbox is decided (new mail), if anything can be there.
   std::optional<std::string> probe_set = protocol::to_string(args.set);
+  // A header-sized FETCH with undecided mail goes upstream as it is, answered as it comes.
+  const bool streams = uidnext_ && protocol::answers_are_header_sized(args.items);
   Window window;
   // With a probe that reads ahead: the UIDs the client named, whose answers are substituted.
   std::optional<std::vector<std::uint32_t>> named;
@@ -491,11 +493,12 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
         probe_set = split.above;
         if (window.covers_tail) {
           mailbox_grew_ = false; // an EXISTS from now on is mail this probe may not see
-        } else if (uids && service_.uses_listing()) {
+        } else if (uids && service_.uses_listing() && !streams) {
           // A client that downloads undecided mail message by message (offlineimap, after
           // listing flags only) would wait for a probe before each download: the probe
           // decides the UIDs that follow too, those the listing shows to be no meeting
-          // messages. UIDs an earlier probe read ahead are not asked about again.
+          // messages. UIDs an earlier probe read ahead are not asked about again. (A header
+          // sync in chunks is answered as it comes, and decides its own chunk only.)
           const std::uint32_t low = *std::upper_bound(uids->begin(), uids->end(), window.through);
           const std::uint32_t high = uids->back();
           if (high - low < read_ahead_uids) {
@@ -553,7 +556,7 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
   // sizes), with the UID asked along too. Not when a UID set names decided mail too: a probe
   // of only the rest costs the upstream less.
   std::optional<Streamed> streamed;
-  if (probe_set && uidnext_ && protocol::answers_are_header_sized(args.items)) {
+  if (probe_set && streams) {
     const auto asks = [&args](FetchAttr attr) {
       return std::any_of(args.items.items.begin(), args.items.items.end(),
                          [attr](const protocol::FetchItem& item) { return item.attr == attr; });

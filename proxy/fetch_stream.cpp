@@ -153,6 +153,7 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io, cons
           if (plan.verdict == calendar::Verdict::no || !plan.probe) {
             plain.push_back(uid);
           } else {
+            note_first_body(plan.probe->kind);
             Probing p{uid, size, std::move(*plan.probe)};
             switch (section_one ? sort_by_section_one(p, *section_one, command.section_one_octets)
                                 : Sorted::probe) {

@@ -1079,6 +1079,25 @@ SyncState *
         whole = [p for p in lines if "BODY.PEEK[]" in p]
         self.assertEqual([re.search(r"UID FETCH (\d+) ", p).group(1) for p in whole], [str(u) for u in meetings])
 
+    def test_header_sync_in_chunks_decides_each_chunk(self):
+        # Thunderbird syncs a large folder's headers in chunks (mail.imap.hdr_chunk_size). A
+        # chunk is answered as it comes and decides only itself: the next chunk, read ahead of
+        # by no probe, still waits for its meeting messages to be decided.
+        items = b" (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (Subject Message-ID Content-Type)])"
+        chunks = [b"UID FETCH 1:20" + items, b"UID FETCH 21:*" + items]
+        gw = self.fresh_gateway("chunks")
+        try:
+            with self.gateway_session(gw) as c:
+                got = [c.check(command) for command in chunks]
+            log = gw.log_text()
+        finally:
+            gw.stop()
+        with self.gateway_session() as c:
+            reference = c.check(b"UID FETCH 1:*" + items)
+        self.assertEqual(sorted(got[0] + got[1]), sorted(reference))
+        for uid, _ in self.entries("rewrite"):
+            self.assertIn(f" uid={uid} outcome=rewritten", log)
+
     def test_decided_range_stops_at_the_newest_message(self):
         # A client may name UIDs that no message has yet (a chunk past the newest). Deciding
         # the range decides the mail that exists; UIDs given later are not decided with it.
@@ -1333,6 +1352,40 @@ SyncState *
         self.assertEqual(whole, {uid + k * len(chosen) for uid, m in enumerate(chosen, 1) if m["expect"] != "plain"
                                  for k in range(3)}, lines)
         self.assertRegex(end, r"\bprobe_round_trips=1\b")
+
+    def test_imap_only_sync_in_chunks_learns_html_first_bodies(self):
+        # Thunderbird syncs a large folder's headers in chunks (mail.imap.hdr_chunk_size).
+        # Once a session has seen mostly HTML first bodies (Exchange's usual rendering), later
+        # chunks ask along as much of BODY[1] as the first probe takes: decided in the
+        # client's own round trip, for the bytes those probes would cost anyway.
+        html = [m for m in MANIFEST if m["shape"].startswith(("html", "mixed-html", "related"))]
+        copies = -(-160 // len(html))
+        with self.direct_session() as d:
+            d.command(b"DELETE HtmlFirst")
+            d.check(b"CREATE HtmlFirst")
+            seed_with_dates(d, "HtmlFirst", [(FIXTURES / m["file"]).read_bytes() for m in html] * copies)
+        items = b" (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (From Subject Message-ID)])"
+        chunks = [b"UID FETCH 1:80" + items, b"UID FETCH 81:*" + items]
+        gw = self.fresh_gateway("imaponly-chunks", listing=False)
+        try:
+            with self.gateway_session(gw, "HtmlFirst") as c:
+                got = [c.check(chunks[0])]
+                first = len(self.gateway_lines(gw))
+                got.append(c.check(chunks[1]))
+            lines = self.gateway_lines(gw)
+        finally:
+            gw.stop()
+        with self.gateway_session(mailbox="HtmlFirst") as c:
+            for command, answers in zip(chunks, got):
+                self.assertEqual(sorted(answers), sorted(c.check(command)))
+        # The first chunk: nothing learnt yet, a KiB; the HTML bodies then take a probe.
+        self.assertIn("81:* ", lines[first], lines)
+        self.assertIn("BODYSTRUCTURE BODY.PEEK[1]<0.1024>)", lines[0])
+        self.assertTrue([p for p in lines[1:first] if "(UID BODY.PEEK[1]<0.16384>)" in p], lines)
+        # The second: every message decided by its own answer, the invitations fetched whole.
+        self.assertIn("BODYSTRUCTURE BODY.PEEK[1]<0.16384>)", lines[first])
+        self.assertEqual(len(lines) - first, 2, lines[first:])
+        self.assertIn("(UID BODY.PEEK[])", lines[first + 1])
 
     def test_imap_only_sizes_by_sequence_number(self):
         # fetchmail's first command, by sequence number: the UID and BODYSTRUCTURE are asked
