@@ -203,7 +203,8 @@ class Tap:
             return
         up = socket.create_connection((env.HOST, self.upstream_port), timeout=10)
         up.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        conn = {"gw": gw, "up": up, "cmd": _LineParser(), "resp": _LineParser(), "answer": 0, "closed": False}
+        conn = {"gw": gw, "up": up, "cmd": _LineParser(), "resp": _LineParser(), "answer": 0, "owner": None,
+                "closed": False}
         for s in (gw, up):
             s.setblocking(False)
         sel.register(gw, selectors.EVENT_READ, ("gw", conn))
@@ -244,7 +245,7 @@ class Tap:
                         self.turns += 1  # the upstream answered since the gateway last sent
                     self._down_at_last_up = self.bytes_down
                     self.bytes_up += len(data)
-                    for _, line, first in conn["cmd"].feed(data):
+                    for _, line, first, _ in conn["cmd"].feed(data):
                         if line is None or not first:
                             continue
                         line = line.rstrip(b"\r\n")
@@ -255,18 +256,23 @@ class Tap:
                         )
                 else:
                     self.bytes_down += len(data)
-                    for nbytes, line, first in conn["resp"].feed(data):
+                    for nbytes, line, first, literal in conn["resp"].feed(data):
+                        if literal:
+                            if conn["owner"] is not None:
+                                conn["owner"]["answer_bytes"] += nbytes
+                            continue
                         conn["answer"] += nbytes
-                        if line is not None and first and not line.startswith((b"*", b"+")):
+                        if line is None:
+                            continue  # a line not yet whole
+                        if first:
+                            conn["owner"] = self._owner(conn, line)
+                        if conn["owner"] is not None:
+                            conn["owner"]["answer_bytes"] += conn["answer"]
+                        conn["answer"] = 0
+                        if first and not line.startswith((b"*", b"+")) and conn["owner"] is not None:
                             parts = line.rstrip(b"\r\n").split(b" ", 2)
-                            tag = parts[0].decode(errors="replace")
-                            status = parts[1].decode(errors="replace").upper() if len(parts) > 1 else ""
-                            for c in reversed(self.commands):
-                                if c["conn"] == id(conn) and c["tag"] == tag and c["status"] is None:
-                                    c["answer_bytes"] = conn["answer"]
-                                    c["status"] = status
-                                    break
-                            conn["answer"] = 0
+                            conn["owner"]["status"] = parts[1].decode(errors="replace").upper() if len(parts) > 1 else ""
+                            conn["owner"] = None
             dst.setblocking(True)
             dst.settimeout(30)
             try:
@@ -277,12 +283,32 @@ class Tap:
             self._drop(sel, conn)
 
 
+    def _owner(self, conn, line: bytes) -> dict | None:
+        """The command a response belongs to. Its tag says so for a completion; a server may
+        run pipelined FETCHes at once (Dovecot does), so an untagged answer goes to the
+        pending command that asked for the body section it carries, else to the oldest."""
+        pending = [c for c in self.commands if c["conn"] == id(conn) and c["status"] is None]
+        if not line.startswith((b"*", b"+")):
+            tag = line.split(b" ", 1)[0].decode(errors="replace")
+            return next((c for c in reversed(pending) if c["tag"] == tag), None)
+        if len(pending) > 1:
+            m = re.search(rb"BODY\[([^\]]*)\](<\d+>)?", line)
+            if m:
+                asked = re.compile(r"BODY(?:\.PEEK)?\[" + re.escape(m.group(1).decode(errors="replace")) + r"\]"
+                                   + (r"<" if m.group(2) else r"(?!<)"), re.I)
+                for c in pending:
+                    if asked.search(c["line"]):
+                        return c
+        return pending[0] if pending else None
+
+
 class _LineParser:
     """Splits an IMAP byte stream into lines, skipping literal data.
 
-    feed() returns, for the bytes given, (bytes consumed, line, first) triples: `line` is a
-    complete line (None while only literal data or a partial line was consumed) and `first`
-    says whether it starts a command or response (rather than continuing one after a literal)."""
+    feed() returns, for the bytes given, (bytes consumed, line, first, literal) tuples: `line`
+    is a complete line (None while only literal data or a partial line was consumed), `first`
+    says whether it starts a command or response (rather than continuing one after a literal)
+    and `literal` whether the bytes are literal data."""
 
     _LITERAL = re.compile(rb"~?\{(\d+)\+?\}\r\n$")
 
@@ -291,7 +317,7 @@ class _LineParser:
         self.literal_left = 0
         self.continuing = False  # the current command or response goes on after a literal
 
-    def feed(self, data: bytes) -> list[tuple[int, bytes | None, bool]]:
+    def feed(self, data: bytes) -> list[tuple[int, bytes | None, bool, bool]]:
         out = []
         pos = 0
         n = len(data)
@@ -300,15 +326,15 @@ class _LineParser:
                 take = min(self.literal_left, n - pos)
                 self.literal_left -= take
                 pos += take
-                out.append((take, None, False))
+                out.append((take, None, False, True))
                 continue
             i = data.find(b"\n", pos)
             if i < 0:
                 self.buf += data[pos:]
-                out.append((n - pos, None, False))
+                out.append((n - pos, None, False, False))
                 break
             line = self.buf + data[pos : i + 1]
-            out.append((i + 1 - pos, line, not self.continuing))
+            out.append((i + 1 - pos, line, not self.continuing, False))
             self.buf = b""
             pos = i + 1
             m = self._LITERAL.search(line)
