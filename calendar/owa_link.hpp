@@ -121,9 +121,10 @@ struct PrefixVerdict {
 PrefixVerdict classify_prefix(const Probe& probe, std::string_view encoded, bool complete);
 
 // A relay that cannot wait for BODYSTRUCTURE before it knows which section to probe (it asks
-// BODYSTRUCTURE along with a client's header sync) asks `BODY.PEEK[1]<0.kAlongOctets>` in the
-// same command: one rendering of each message upstream instead of two, and no probe round trip
-// where section 1 starts with the first text body (a plain alternative, nested or not).
+// BODYSTRUCTURE along with a client's header sync) asks `BODY.PEEK[1]<0.n>` in the same
+// command: one rendering of each message upstream instead of two, and no probe round trip
+// where section 1 starts with the first text body. n = kAlongOctets decides plain first bodies
+// (nested in multiparts or not); n = kProbeOctets HTML ones too, for sixteen times the bytes.
 inline constexpr std::uint64_t kAlongOctets = 1024;
 
 // classify_prefix() on what `section_one` (BODY[1]<0.n>; `complete`: the whole section) holds

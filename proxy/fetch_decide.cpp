@@ -182,7 +182,6 @@ asio::awaitable<bool>
 FetchInterceptor::classify_prefixes(InterceptIo& io, std::vector<Probing> probing,
                                     Candidates& whole, std::vector<std::uint32_t>& plain,
                                     std::map<std::uint32_t, std::string>& bodies) {
-  const std::uint64_t whole_below = fetched_whole_below();
   std::size_t asked_whole = 0; // whole[0, asked_whole) went into a round already
   for (int round = 0;; ++round) {
     if (round >= max_prefix_rounds) {
@@ -238,10 +237,9 @@ FetchInterceptor::classify_prefixes(InterceptIo& io, std::vector<Probing> probin
         whole.emplace_back(p.uid, p.size);
       } else if (verdict.verdict == calendar::Verdict::need_more &&
                  verdict.next_octets > p.probe.octets) {
-        if (p.size <= whole_below) {
+        if (after_need_more(p, verdict.next_octets) == Sorted::whole) {
           whole.emplace_back(p.uid, p.size);
         } else {
-          p.probe.octets = verdict.next_octets;
           again.push_back(std::move(p));
         }
       } else {
@@ -271,11 +269,15 @@ void FetchInterceptor::note_first_body(calendar::TextKind kind) {
   ++(kind == calendar::TextKind::html ? html_first_bodies_ : plain_first_bodies_);
 }
 
-std::uint64_t FetchInterceptor::fetched_whole_below() const {
-  // A message the first probe leaves undecided (an HTML <head> past it, or a plain link line
-  // longer than it) is fetched whole with the invitations when it is small: one round trip
-  // fewer, and fewer bytes than the larger probes would re-fetch.
-  return std::min(calendar::kMaxProbeOctets, service_.max_message_size());
+FetchInterceptor::Sorted FetchInterceptor::after_need_more(Probing& p,
+                                                           std::uint64_t next_octets) const {
+  // An HTML <head> past the probe, or a plain link line longer than it: a small message costs
+  // fewer bytes whole than the larger probes would re-fetch, and one round trip.
+  if (p.size <= std::min(calendar::kMaxProbeOctets, service_.max_message_size())) {
+    return Sorted::whole;
+  }
+  p.probe.octets = next_octets;
+  return Sorted::probe;
 }
 
 FetchInterceptor::Sorted FetchInterceptor::sort_by_section_one(Probing& p,
@@ -290,14 +292,7 @@ FetchInterceptor::Sorted FetchInterceptor::sort_by_section_one(Probing& p,
   case calendar::Verdict::need_more:
     break;
   }
-  if (v.next_octets == 0) {
-    return Sorted::probe; // as planned
-  }
-  if (p.size <= fetched_whole_below()) {
-    return Sorted::whole;
-  }
-  p.probe.octets = v.next_octets;
-  return Sorted::probe;
+  return v.next_octets == 0 ? Sorted::probe : after_need_more(p, v.next_octets);
 }
 
 asio::awaitable<bool> FetchInterceptor::decide_whole(InterceptIo& io, const MailboxKey& mailbox,

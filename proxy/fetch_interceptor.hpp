@@ -18,8 +18,9 @@
 // listing (it arrived after SELECT) is decided by a listing asked once its answers are in: Graph
 // names it if it is a meeting message. Only when Graph cannot list is it probed from IMAP.
 // Without Graph, BODYSTRUCTURE and the start of BODY[1] are asked along instead: where section
-// 1 starts with the first text body (a plain alternative, nested or not), that decides the
-// message at once, and only the rest wait for a probe.
+// 1 starts with the first text body, that decides the message at once (a KiB decides plain
+// bodies, the first probe's 16 KiB HTML ones: section_one_octets()), and only the rest wait
+// for a probe, sent with the whole fetch of the invitations found.
 //
 // A FETCH by UID of decided mail, some of it rewritten (a client downloading or opening
 // invitations), is not held: it goes upstream at once, asking for the rewritten messages only
@@ -268,9 +269,9 @@ class FetchInterceptor {
   // shows of its first text body: not a meeting message, one to fetch whole, or one still to
   // probe (`p.probe.octets` then set for that probe).
   Sorted sort_by_section_one(Probing& p, std::string_view section_one, std::uint64_t asked) const;
-  // Messages a probe leaves undecided are fetched whole up to this size, rather than probed
-  // again: the whole message decides, in one round trip.
-  std::uint64_t fetched_whole_below() const;
+  // A message a probe left undecided, `next_octets` wanted: fetched whole when small (the whole
+  // message decides, in one round trip), else probed again (`p.probe.octets` set for that).
+  Sorted after_need_more(Probing& p, std::uint64_t next_octets) const;
   // Forwards the held command and decides its messages from its own answers (see above).
   // The listing vouches for UIDs below `listed_below`: what it does not name there is not a
   // meeting message. Without a listing, each answer's BODYSTRUCTURE says which to probe.
