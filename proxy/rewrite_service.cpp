@@ -9,6 +9,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <array>
 #include <ctime>
 
@@ -246,6 +247,23 @@ RewriteService::carry_decisions(const MailboxKey& from, const MailboxKey& to,
     return 0; // the copies are decided like any new mail
   }
   counters_.carried += *copied;
+  if (*copied == uids.size() && !uids.empty()) {
+    // Copies that land right after the destination's decided range (a folder that receives
+    // mail by COPY or MOVE: Deleted Items, archives) extend it, as no other message can hold
+    // a UID among theirs: its syncs need classify nothing again.
+    std::vector<std::uint32_t> landed;
+    for (const auto& [source, copy] : uids) {
+      landed.push_back(copy);
+    }
+    std::sort(landed.begin(), landed.end());
+    const bool contiguous =
+        std::adjacent_find(landed.begin(), landed.end(), [](std::uint32_t a, std::uint32_t b) {
+          return b != a + 1;
+        }) == landed.end();
+    if (contiguous && landed.front() == decided_through(to) + 1) {
+      raise_decided_through(to, landed.back());
+    }
+  }
   return *copied;
 }
 

@@ -87,7 +87,8 @@ class RewriteService {
   // UID, new UID). Each copy gets its source's decision, so that it is served as the client
   // may already hold it: a client that knows the new UID can copy its cached message there
   // without fetching it (Thunderbird does), and Graph's event may have changed since.
-  // Returns how many decisions were carried.
+  // Copies that continue the destination's decided range extend it. Returns how many
+  // decisions were carried.
   std::size_t carry_decisions(const MailboxKey& from, const MailboxKey& to,
                               std::span<const std::pair<std::uint32_t, std::uint32_t>> uids);
   // Records an OWA-link message that is delivered unchanged, with the reason, and counts it.

@@ -1572,6 +1572,33 @@ class RestartAndFailureTest(RewriteBase):
                     d.command(b"DELETE " + env.quote(name))
 
 
+    def test_copies_extend_the_destinations_decided_range(self):
+        # Copies that land right after a folder's decided range (a folder that receives mail
+        # by COPY or MOVE: Deleted Items, archives) extend it: a sync of that folder asks the
+        # upstream about none of them again.
+        with self.direct_session() as d:
+            d.command(b"DELETE CopyRange")
+            d.check(b"CREATE CopyRange")
+        sync = b"UID FETCH 1:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (Subject)])"
+        gw = self.fresh_gateway("copy-range", listing=False)
+        try:
+            with self.gateway_session(gw) as c:
+                c.check(b"SELECT INBOX")
+                inbox = c.check(sync)
+                c.check(b'UID COPY 1:%d "CopyRange"' % len(MANIFEST))
+            before = len(self.gateway_lines(gw))
+            with self.gateway_session(gw, "CopyRange") as c:
+                copied = c.check(sync)
+            lines = self.gateway_lines(gw)[before:]
+        finally:
+            gw.stop()
+            with self.direct_session() as d:
+                d.command(b"DELETE CopyRange")
+        self.assertEqual(sizes_of(copied), sizes_of(inbox))
+        # Only the tail past the copies is asked about (UID n:* names the newest message).
+        self.assertFalse([p for p in lines if "BODYSTRUCTURE" in p and f"{len(MANIFEST) + 1}:*" not in p], lines)
+        self.assertFalse([p for p in lines if "BODY.PEEK[])" in p], lines)
+
     def test_mailbox_names_sent_as_literals_are_followed(self):
         # A client may send any mailbox name as a literal: the session still sees what every
         # other session sees, and a copy made so keeps its source's decision.
