@@ -27,7 +27,7 @@ constexpr int max_prefix_rounds = 4;
 // Undecided messages a command may name for its classification to ask for round trips rather
 // than bytes (section_one_octets()).
 constexpr std::size_t few_undecided = 64;
-// First text bodies a session sees before their kinds choose for it (section_one_octets()).
+// First text bodies of a user's mail seen before their kinds choose (section_one_octets()).
 constexpr std::uint64_t first_bodies_to_learn = 50;
 
 // The answers to one of the gateway's probes by UID (the first answer about each message
@@ -260,13 +260,14 @@ std::uint64_t FetchInterceptor::section_one_octets(const protocol::SequenceSet& 
   const std::uint32_t newest = uidnext_ && *uidnext_ > 0 ? *uidnext_ - 1 : 0;
   const bool few = protocol::explicit_numbers(set, few_undecided).has_value() ||
                    newest <= window.through || newest - window.through <= few_undecided;
-  const std::uint64_t seen = html_first_bodies_ + plain_first_bodies_;
-  const bool mostly_html = seen >= first_bodies_to_learn && html_first_bodies_ * 5 >= seen * 4;
+  const auto kinds = service_.first_bodies(upn_);
+  const std::uint64_t seen = kinds.html + kinds.plain;
+  const bool mostly_html = seen >= first_bodies_to_learn && kinds.html * 5 >= seen * 4;
   return few || mostly_html ? calendar::kProbeOctets : calendar::kAlongOctets;
 }
 
 void FetchInterceptor::note_first_body(calendar::TextKind kind) {
-  ++(kind == calendar::TextKind::html ? html_first_bodies_ : plain_first_bodies_);
+  service_.note_first_body(upn_, kind == calendar::TextKind::html);
 }
 
 FetchInterceptor::Sorted FetchInterceptor::after_need_more(Probing& p,

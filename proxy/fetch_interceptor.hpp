@@ -258,7 +258,7 @@ class FetchInterceptor {
   // How much of BODY[1] to ask along with the structure of the messages `set` names. Where few
   // are undecided (new mail), the full first probe: every message is decided in that round
   // trip, whatever its first text body. Where many are (a first sync), bytes count more:
-  // calendar::kAlongOctets, which decides plain first bodies, unless the session has seen
+  // calendar::kAlongOctets, which decides plain first bodies, unless the user's mail has shown
   // mostly HTML first bodies (Exchange's usual rendering), which the full probe decides for
   // the bytes their probes would cost anyway.
   std::uint64_t section_one_octets(const protocol::SequenceSet& set, const Window& window) const;
@@ -330,9 +330,6 @@ class FetchInterceptor {
   std::uint32_t watch_above_ = 0;
   // The last UID a probe read ahead to in this mailbox.
   std::uint32_t read_ahead_to_ = 0;
-  // First text bodies the session's probes have planned for, by kind.
-  std::uint64_t html_first_bodies_ = 0;
-  std::uint64_t plain_first_bodies_ = 0;
   CopyTracker copies_;
   bool uses_sequence_ = false;            // the client sent a FETCH by sequence number
   std::vector<std::uint32_t> uid_by_seq_; // [seq - 1] -> UID; 0: not seen

@@ -267,6 +267,26 @@ RewriteService::carry_decisions(const MailboxKey& from, const MailboxKey& to,
   return *copied;
 }
 
+void RewriteService::note_first_body(const std::string& upn, bool html) {
+  // Bounded: a user's recent mail counts (halved as it grows), and so many users at most.
+  constexpr std::uint64_t max_count = 10000;
+  constexpr std::size_t max_users = 100000;
+  if (first_bodies_.size() >= max_users && !first_bodies_.contains(upn)) {
+    first_bodies_.clear();
+  }
+  FirstBodies& seen = first_bodies_[upn];
+  ++(html ? seen.html : seen.plain);
+  if (seen.html + seen.plain > max_count) {
+    seen.html /= 2;
+    seen.plain /= 2;
+  }
+}
+
+RewriteService::FirstBodies RewriteService::first_bodies(const std::string& upn) const {
+  const auto it = first_bodies_.find(upn);
+  return it == first_bodies_.end() ? FirstBodies{} : it->second;
+}
+
 MessageState RewriteService::record_original(const MessageKey& key, std::string_view reason) {
   ++counters_.originals;
   ++counters_.original_reasons[std::string(reason)];

@@ -115,6 +115,16 @@ class RewriteService {
 
   const RewriteCounters& counters() const { return counters_; }
 
+  // The kinds of first text bodies that classification met in a user's mail, across sessions
+  // and mailboxes (in memory): Exchange renders MIME per mailbox setting, so they tell how
+  // much of a message's start decides it (FetchInterceptor::section_one_octets()).
+  struct FirstBodies {
+    std::uint64_t html = 0;
+    std::uint64_t plain = 0;
+  };
+  void note_first_body(const std::string& upn, bool html);
+  FirstBodies first_bodies(const std::string& upn) const;
+
  private:
   RewriteService(const Config& config, std::unique_ptr<calendar::GraphClient> graph,
                  std::unique_ptr<RewriteStore> store);
@@ -146,6 +156,7 @@ class RewriteService {
   std::size_t cached_bytes_ = 0;
   static constexpr std::size_t max_cached_bytes = 64u << 20;
   RewriteCounters counters_;
+  std::unordered_map<std::string, FirstBodies> first_bodies_;
   std::unordered_set<std::string> selected_; // mailboxes whose UIDVALIDITY was checked
   // Graph answers that came with a listing: (UPN, Message-ID) -> what the lookup would give,
   // oldest first, bounded by total bytes and age; each is used once.

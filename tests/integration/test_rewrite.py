@@ -1355,15 +1355,16 @@ SyncState *
 
     def test_imap_only_sync_in_chunks_learns_html_first_bodies(self):
         # Thunderbird syncs a large folder's headers in chunks (mail.imap.hdr_chunk_size).
-        # Once a session has seen mostly HTML first bodies (Exchange's usual rendering), later
-        # chunks ask along as much of BODY[1] as the first probe takes: decided in the
+        # Once a user's mail has shown mostly HTML first bodies (Exchange's usual rendering),
+        # later chunks ask along as much of BODY[1] as the first probe takes: decided in the
         # client's own round trip, for the bytes those probes would cost anyway.
         html = [m for m in MANIFEST if m["shape"].startswith(("html", "mixed-html", "related"))]
         copies = -(-160 // len(html))
         with self.direct_session() as d:
-            d.command(b"DELETE HtmlFirst")
-            d.check(b"CREATE HtmlFirst")
-            seed_with_dates(d, "HtmlFirst", [(FIXTURES / m["file"]).read_bytes() for m in html] * copies)
+            for name in ("HtmlFirst", "HtmlFirst2"):
+                d.command(b"DELETE " + name.encode())
+                d.check(b"CREATE " + name.encode())
+                seed_with_dates(d, name, [(FIXTURES / m["file"]).read_bytes() for m in html] * copies)
         items = b" (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (From Subject Message-ID)])"
         chunks = [b"UID FETCH 1:80" + items, b"UID FETCH 81:*" + items]
         gw = self.fresh_gateway("imaponly-chunks", listing=False)
@@ -1373,11 +1374,18 @@ SyncState *
                 first = len(self.gateway_lines(gw))
                 got.append(c.check(chunks[1]))
             lines = self.gateway_lines(gw)
+            # What the user's mail showed carries over to the user's next session: its first
+            # sync of another folder is decided in its own round trip too.
+            with self.gateway_session(gw, "HtmlFirst2") as c:
+                c.check(b"UID FETCH 1:*" + items)
+            later = self.gateway_lines(gw)[len(lines):]
         finally:
             gw.stop()
         with self.gateway_session(mailbox="HtmlFirst") as c:
             for command, answers in zip(chunks, got):
                 self.assertEqual(sorted(answers), sorted(c.check(command)))
+        self.assertIn("BODYSTRUCTURE BODY.PEEK[1]<0.16384>)", later[0])
+        self.assertEqual(len(later), 2, later)
         # The first chunk: nothing learnt yet, a KiB; the HTML bodies then take a probe.
         self.assertIn("81:* ", lines[first], lines)
         self.assertIn("BODYSTRUCTURE BODY.PEEK[1]<0.1024>)", lines[0])
