@@ -175,7 +175,7 @@ asio::awaitable<bool> FetchInterceptor::decide(InterceptIo& io, bool by_uid, std
   }
   std::sort(plain.begin(), plain.end());
   service_.record_plain(mailbox, plain);
-  co_return co_await decide_whole(io, mailbox, candidates, std::move(bodies));
+  co_return co_await decide_whole(mailbox, candidates, std::move(bodies));
 }
 
 asio::awaitable<bool>
@@ -200,7 +200,9 @@ FetchInterceptor::classify_prefixes(InterceptIo& io, std::vector<Probing> probin
       break;
     }
     // One command per distinct section and length, and the candidates so far, all sent at
-    // once: their UIDs differ, and every answer names its UID.
+    // once: their UIDs differ, and every answer names its UID. (Never pipelined with the
+    // client's command: a server may run two FETCH commands at once, and answers about the
+    // same message could not be told apart.)
     std::map<std::pair<std::string, std::uint64_t>, std::vector<std::uint32_t>> groups;
     for (const Probing& p : probing) {
       groups[{p.probe.section_text, p.probe.octets}].push_back(p.uid);
@@ -296,32 +298,19 @@ FetchInterceptor::Sorted FetchInterceptor::sort_by_section_one(Probing& p,
   return v.next_octets == 0 ? Sorted::probe : after_need_more(p, v.next_octets);
 }
 
-asio::awaitable<bool> FetchInterceptor::decide_whole(InterceptIo& io, const MailboxKey& mailbox,
+asio::awaitable<bool> FetchInterceptor::decide_whole(const MailboxKey& mailbox,
                                                      const Candidates& candidates,
                                                      std::map<std::uint32_t, std::string> bodies) {
-  std::vector<std::uint32_t> fetch_whole;
+  std::vector<std::uint32_t> uids;
   for (const auto& [uid, size] : candidates) {
     if (size > service_.max_message_size()) {
       service_.record_original(mailbox.message(uid), "over max_message_size");
-    } else if (!bodies.contains(uid)) {
-      fetch_whole.push_back(uid);
+    } else {
+      uids.push_back(uid);
     }
   }
-  if (!fetch_whole.empty()) {
-    // Not pipelined with the client's command: a server may run two FETCH commands at
-    // once, and then their answers could not be told apart.
-    std::sort(fetch_whole.begin(), fetch_whole.end());
-    fetch_whole.erase(std::unique(fetch_whole.begin(), fetch_whole.end()), fetch_whole.end());
-    const std::vector<std::string> commands{"UID FETCH " + uid_list(fetch_whole) +
-                                            " (UID BODY.PEEK[])"};
-    auto fetched = co_await exchange(io, commands);
-    if (fetched.upstream_failed) {
-      co_return false;
-    }
-    for (auto& [uid, row] : rows_by_uid(fetched.rows, true)) {
-      bodies.emplace(uid, std::move(*row->body));
-    }
-  }
+  std::sort(uids.begin(), uids.end());
+  uids.erase(std::unique(uids.begin(), uids.end()), uids.end());
   // Graph lookups run side by side (the Graph client caps them per user and overall); the
   // state is shared so that a session that ends meanwhile leaves nothing dangling.
   struct Pending {
@@ -332,14 +321,6 @@ asio::awaitable<bool> FetchInterceptor::decide_whole(InterceptIo& io, const Mail
   const auto ex = co_await asio::this_coro::executor;
   auto pending = std::make_shared<Pending>(ex);
   pending->done.expires_at(asio::steady_timer::time_point::max());
-  std::vector<std::uint32_t> uids;
-  for (const auto& [uid, size] : candidates) {
-    if (size <= service_.max_message_size()) {
-      uids.push_back(uid);
-    }
-  }
-  std::sort(uids.begin(), uids.end());
-  uids.erase(std::unique(uids.begin(), uids.end()), uids.end());
   for (std::uint32_t uid : uids) {
     auto body = bodies.extract(uid);
     if (body.empty()) {

@@ -212,11 +212,11 @@ class FetchInterceptor {
   asio::awaitable<bool> classify_prefixes(InterceptIo& io, std::vector<Probing> probing,
                                           Candidates& whole, std::vector<std::uint32_t>& plain,
                                           std::map<std::uint32_t, std::string>& bodies);
-  // Fetches the candidates whole (those `bodies` does not hold yet) and decides them. False
-  // when the upstream failed.
-  asio::awaitable<bool> decide_whole(InterceptIo& io, const MailboxKey& mailbox,
-                                     const Candidates& candidates,
-                                     std::map<std::uint32_t, std::string> bodies = {});
+  // Decides the candidates from their whole bytes, which classify_prefixes() fetched into
+  // `bodies`: one it could not fetch (gone meanwhile) or over the size cap stays the original.
+  // False when the session ended meanwhile.
+  asio::awaitable<bool> decide_whole(const MailboxKey& mailbox, const Candidates& candidates,
+                                     std::map<std::uint32_t, std::string> bodies);
   // The UIDs of the held command, seen against the mailbox's decided range.
   struct Window {
     std::uint32_t through = 0;    // decided through this UID

@@ -245,7 +245,7 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io, cons
   }
   std::sort(other.begin(), other.end());
   service_.record_plain(mailbox, other);
-  if (!candidates.empty() && !co_await decide_whole(io, mailbox, candidates, std::move(bodies))) {
+  if (!candidates.empty() && !co_await decide_whole(mailbox, candidates, std::move(bodies))) {
     outcome.ok = false;
     co_return outcome;
   }
