@@ -266,8 +266,8 @@ class FetchInterceptor {
   // Where a message stands once the start of BODY[1] came with its structure.
   enum class Sorted { plain, whole, probe };
   // Sorts a message the first probe has not looked at by what BODY[1] (`asked` octets of it)
-  // shows of its first text body: not a meeting message, one to fetch whole, or one still to
-  // probe (`p.probe.octets` then set for that probe).
+  // shows of its first text body: not a meeting message, one to fetch whole (a small one it
+  // does not decide, too), or one still to probe (`p.probe.octets` then set for that probe).
   Sorted sort_by_section_one(Probing& p, std::string_view section_one, std::uint64_t asked) const;
   // A message a probe left undecided, `next_octets` wanted: fetched whole when small (the whole
   // message decides, in one round trip), else probed again (`p.probe.octets` set for that).

@@ -1316,11 +1316,17 @@ SyncState *
 
     def test_imap_only_first_sync_asks_a_kib_of_section_one(self):
         # Of many undecided messages (a first sync), bytes count: a KiB of BODY[1], which
-        # decides plain first bodies, nested or not. Only HTML first bodies wait for a probe,
-        # sent together with the whole fetch of the invitations decided already.
+        # decides plain first bodies, nested or not. HTML first bodies of up to twice the
+        # probe's 16 KiB are fetched whole in the next round trip, with the invitations decided
+        # already: their bytes decide them, and no third round trip fetches an invitation
+        # whole. Only larger ones take the probe, and what it finds takes a third.
         copies = 2
         lines, end = self.many_first("ManyFirst", MANIFEST, copies)
         n = len(MANIFEST)
+        with self.direct_session(mailbox="ManyFirst") as d:
+            sizes = {int(uid): int(size) for uid, size in
+                     re.findall(rb"UID (\d+) RFC822\.SIZE (\d+)", b"".join(d.check(b"UID FETCH 1:* (UID RFC822.SIZE)")))}
+        self.assertEqual(len(sizes), n * copies)
 
         def uids(pred) -> set[int]:
             return {uid + k * n for uid, m in enumerate(MANIFEST, 1) if pred(m) for k in range(copies)}
@@ -1332,13 +1338,33 @@ SyncState *
         self.assertEqual(len(prefixes), 1, lines)
         self.assertIn("(UID BODY.PEEK[1]<0.16384>)", prefixes[0])
         html_first = uids(lambda m: m["shape"].startswith(("html", "mixed-html", "related")))
-        self.assertEqual(uids_in(re.search(r"UID FETCH ([0-9:,]+) ", prefixes[0]).group(1)), html_first, lines)
-        # The invitations whose plain body showed the link come whole with the probes; then
-        # the HTML ones the probes find, and the HTML mail whose <head> runs past the probe.
+        large = {uid for uid in html_first if sizes[uid] > 32768}
+        self.assertTrue(html_first - large and large)
+        self.assertEqual(uids_in(re.search(r"UID FETCH ([0-9:,]+) ", prefixes[0]).group(1)), large, lines)
+        # The invitations whose plain body showed the link come whole with the probes, so do
+        # the small HTML messages; then the large HTML invitations the probes find, and the
+        # HTML mail whose <head> runs past the probe.
         invitations = uids(lambda m: m["expect"] != "plain")
         long_heads = uids(lambda m: "head" in m["shape"])
-        self.assertEqual(wholes, [invitations - html_first, (invitations & html_first) | long_heads], lines)
+        self.assertTrue(long_heads <= large)
+        self.assertEqual(wholes, [(invitations - html_first) | (html_first - large),
+                                  (invitations & large) | long_heads], lines)
         self.assertRegex(end, r"\bprobe_round_trips=2\b")
+
+    def test_imap_only_first_sync_of_small_messages_costs_one_round_trip(self):
+        # Exchange's usual rendering, a single HTML body, of everyday sizes: a KiB of BODY[1]
+        # does not reach past the <head>, and every message is decided in one round trip
+        # besides the client's command, which fetches whole the invitations and the messages
+        # that KiB left undecided (DESIGN.md §2: at most one extra round trip per FETCH).
+        chosen = [m for m in MANIFEST if m["shape"].startswith(("html", "mixed-html", "related", "plain"))
+                  and (FIXTURES / m["file"]).stat().st_size <= 24576]
+        lines, end = self.many_first("SmallFirst", chosen, 3)
+        self.assertEqual(len(lines), 2, lines)
+        whole = uids_in(re.search(r"UID FETCH ([0-9:,]+) \(UID BODY\.PEEK\[\]\)", lines[1]).group(1))
+        undecided = {uid + k * len(chosen) for uid, m in enumerate(chosen, 1)
+                     if m["expect"] != "plain" or not m["shape"].startswith("plain") for k in range(3)}
+        self.assertEqual(whole, undecided, lines)
+        self.assertRegex(end, r"\bprobe_round_trips=1\b")
 
     def test_imap_only_first_sync_of_plain_first_bodies_costs_one_round_trip(self):
         # Mail that starts section 1 with a plain body (Exchange's rendering when plain text or
