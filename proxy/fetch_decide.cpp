@@ -35,6 +35,8 @@ constexpr std::uint64_t first_bodies_to_learn = 50;
 // bytes decide it in the next round trip, where an invitation the probe found would take one
 // more to fetch whole (DESIGN.md §2: at most one extra round trip per client FETCH).
 constexpr std::uint64_t whole_over_probe = 2 * calendar::kProbeOctets;
+// Messages read ahead a session remembers to fetch whole once named (ahead_whole_).
+constexpr std::size_t max_ahead_whole = 4096;
 
 // The answers to one of the gateway's probes by UID (the first answer about each message
 // counts, and only those carrying a body section when `with_body`): a probe of a whole
@@ -59,6 +61,9 @@ asio::awaitable<bool> FetchInterceptor::decide(InterceptIo& io, bool by_uid, std
                                                const std::vector<std::uint32_t>* named,
                                                std::uint64_t section_one) {
   const std::string fetch = by_uid ? "UID FETCH " : "FETCH ";
+  if (named != nullptr && all_ahead_whole(*named)) {
+    co_return co_await fetch_whole_ahead(io, set, rows, mailbox);
+  }
   std::shared_ptr<const MeetingListing> listing;
   if (service_.uses_listing()) {
     // A first sync that does not name Message-ID (mbsync's) decides as many invitations as
@@ -104,14 +109,15 @@ asio::awaitable<bool> FetchInterceptor::decide(InterceptIo& io, bool by_uid, std
       structure.push_back(&r);
     }
   }
-  if (named != nullptr) {
-    // Mail read ahead waits for a client to name it before it is fetched whole or probed
-    // further: a Graph failure now must not fix what no client has seen (DESIGN.md §2).
-    const auto unnamed = [named](const Row* r) {
-      return !std::binary_search(named->begin(), named->end(), r->uid);
-    };
-    std::erase_if(whole, unnamed);
-    std::erase_if(structure, unnamed);
+  // Mail read ahead waits for a client to name it before it is fetched whole or probed
+  // further: a Graph failure now must not fix what no client has seen (DESIGN.md §2). What
+  // the answers at hand show to be no meeting message is decided all the same.
+  const auto unnamed = [named](std::uint32_t uid) {
+    return named != nullptr && !std::binary_search(named->begin(), named->end(), uid);
+  };
+  const auto unnamed_row = [&unnamed](const Row* r) { return unnamed(r->uid); };
+  if (listing) {
+    std::erase_if(structure, unnamed_row); // its BODYSTRUCTURE would be asked for
   }
   if (listing && !structure.empty()) {
     if (auto fresh = co_await listing_after(probed_at)) {
@@ -171,6 +177,14 @@ asio::awaitable<bool> FetchInterceptor::decide(InterceptIo& io, bool by_uid, std
       break;
     }
   }
+  for (const Row* r : whole) {
+    if (unnamed(r->uid) && r->size <= service_.max_message_size() &&
+        ahead_whole_.size() < max_ahead_whole) {
+      ahead_whole_.insert(r->uid);
+    }
+  }
+  std::erase_if(whole, unnamed_row);
+  std::erase_if(probing, [&unnamed](const Probing& p) { return unnamed(p.uid); });
   Candidates candidates;
   for (const Row* r : whole) {
     candidates.emplace_back(r->uid, r->size);
@@ -181,6 +195,39 @@ asio::awaitable<bool> FetchInterceptor::decide(InterceptIo& io, bool by_uid, std
   }
   std::sort(plain.begin(), plain.end());
   service_.record_plain(mailbox, plain);
+  co_return co_await decide_whole(mailbox, candidates, std::move(bodies));
+}
+
+bool FetchInterceptor::all_ahead_whole(const std::vector<std::uint32_t>& uids) const {
+  return !uids.empty() && std::all_of(uids.begin(), uids.end(), [this](std::uint32_t uid) {
+    return ahead_whole_.contains(uid);
+  });
+}
+
+asio::awaitable<bool> FetchInterceptor::fetch_whole_ahead(InterceptIo& io, const std::string& set,
+                                                          std::vector<Row>& rows,
+                                                          const MailboxKey& mailbox) {
+  const std::vector<std::string> commands{"UID FETCH " + set + " (UID RFC822.SIZE BODY.PEEK[])"};
+  auto fetched = co_await exchange(io, commands);
+  if (fetched.upstream_failed) {
+    co_return false;
+  }
+  rows = std::move(fetched.rows);
+  std::vector<std::uint32_t> uids;
+  for (const Row& r : rows) {
+    uids.push_back(r.uid);
+  }
+  const auto known = service_.known(mailbox, uids);
+  Candidates candidates;
+  std::map<std::uint32_t, std::string> bodies;
+  for (Row& r : rows) {
+    ahead_whole_.erase(r.uid);
+    if (r.body && !known.contains(r.uid)) {
+      candidates.emplace_back(r.uid, r.size);
+      bodies.emplace(r.uid, std::move(*r.body));
+      r.body.reset();
+    }
+  }
   co_return co_await decide_whole(mailbox, candidates, std::move(bodies));
 }
 

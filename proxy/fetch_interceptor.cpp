@@ -493,15 +493,19 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
         probe_set = split.above;
         if (window.covers_tail) {
           mailbox_grew_ = false; // an EXISTS from now on is mail this probe may not see
-        } else if (uids && service_.uses_listing() && !streams) {
+        } else if (uids && !streams) {
           // A client that downloads undecided mail message by message (offlineimap, after
           // listing flags only) would wait for a probe before each download: the probe
-          // decides the UIDs that follow too, those the listing shows to be no meeting
-          // messages. UIDs an earlier probe read ahead are not asked about again. (A header
-          // sync in chunks is answered as it comes, and decides its own chunk only.)
+          // decides the UIDs that follow too, those the listing (or without it, the structure
+          // and the start of section 1) shows to be no meeting messages. UIDs an earlier probe
+          // read ahead are not asked about again. (A header sync in chunks is answered as it
+          // comes, and decides its own chunk only.)
           const std::uint32_t low = *std::upper_bound(uids->begin(), uids->end(), window.through);
           const std::uint32_t high = uids->back();
-          if (high - low < read_ahead_uids) {
+          if (all_ahead_whole(*uids)) {
+            probe_set = uid_list(*uids); // fetched whole, read ahead of by the next probe
+            named = uids;
+          } else if (high - low < read_ahead_uids) {
             const auto to = static_cast<std::uint32_t>(std::min<std::uint64_t>(
                 std::uint64_t{high} + read_ahead_uids, std::numeric_limits<std::uint32_t>::max()));
             const std::uint64_t from = std::uint64_t{std::max(high, read_ahead_to_)} + 1;
@@ -917,6 +921,7 @@ void FetchInterceptor::leave_mailbox() {
   mailbox_.reset();
   watch_tag_.clear();
   read_ahead_to_ = 0;
+  ahead_whole_.clear();
   forget_sequence();
 }
 

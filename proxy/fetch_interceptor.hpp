@@ -52,6 +52,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -188,8 +189,10 @@ class FetchInterceptor {
   // probe saw (sequence numbers and UIDs). False when the upstream failed. `first_sync`: the
   // mailbox has nothing decided yet, so a listing refreshed for it brings the events along.
   // `named` (ascending), when the probe reads ahead: the UIDs the client asked for; of the
-  // others, only what the listing tells apart at once is decided. `section_one`: how much of
-  // BODY[1] a probe of structures asks along (section_one_octets()).
+  // others, only what the probe tells apart at once is decided; those it finds to fetch whole
+  // are remembered, and when `named` holds only those, they are fetched whole without a
+  // probe. `section_one`: how much of BODY[1] a probe of structures asks along
+  // (section_one_octets()).
   asio::awaitable<bool> decide(InterceptIo& io, bool by_uid, std::string set,
                                std::vector<Row>& rows, const MailboxKey& mailbox,
                                bool first_sync = false,
@@ -217,6 +220,11 @@ class FetchInterceptor {
   // False when the session ended meanwhile.
   asio::awaitable<bool> decide_whole(const MailboxKey& mailbox, const Candidates& candidates,
                                      std::map<std::uint32_t, std::string> bodies);
+  // Fetches the messages of `set` (UIDs, all in ahead_whole_) whole and decides them; `rows`
+  // receives their sequence numbers and UIDs. False when the upstream failed.
+  bool all_ahead_whole(const std::vector<std::uint32_t>& uids) const;
+  asio::awaitable<bool> fetch_whole_ahead(InterceptIo& io, const std::string& set,
+                                          std::vector<Row>& rows, const MailboxKey& mailbox);
   // The UIDs of the held command, seen against the mailbox's decided range.
   struct Window {
     std::uint32_t through = 0;    // decided through this UID
@@ -330,6 +338,9 @@ class FetchInterceptor {
   std::uint32_t watch_above_ = 0;
   // The last UID a probe read ahead to in this mailbox.
   std::uint32_t read_ahead_to_ = 0;
+  // The UIDs of messages read ahead that the probe found to fetch whole once a client names
+  // them. Naming only those, a client has them fetched whole without another probe.
+  std::set<std::uint32_t> ahead_whole_;
   CopyTracker copies_;
   bool uses_sequence_ = false;            // the client sent a FETCH by sequence number
   std::vector<std::uint32_t> uid_by_seq_; // [seq - 1] -> UID; 0: not seen

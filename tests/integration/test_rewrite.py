@@ -1052,10 +1052,23 @@ SyncState *
     def test_downloads_one_by_one_are_decided_ahead(self):
         # offlineimap lists flags only, then downloads each message with a UID FETCH of its
         # own: the probe before the first download decides the ordinary mail that follows
-        # too, so only the meeting messages' downloads wait for one (each still fetched whole
-        # only when named: a Graph failure must not fix what no client has seen). Each comes
-        # as the reference gateway serves it.
-        gw = self.fresh_gateway("one-by-one")
+        # too, and remembers the meeting messages, whose downloads then wait only for their
+        # whole fetch (each fetched whole only when named: a Graph failure must not fix what
+        # no client has seen). Each comes as the reference gateway serves it.
+        lines = self.download_one_by_one("one-by-one", listing=True)
+        meetings = [uid for uid, m in enumerate(MANIFEST, 1) if m["graph"] == "meeting"]
+        self.assertEqual(meetings[0], 1)
+        probes = [p for p in lines if "MESSAGE-ID" in p or "BODYSTRUCTURE" in p]
+        self.assertEqual(len(probes), 1, lines)
+        self.assertEqual(uids_in(re.search(r"UID FETCH ([0-9:,]+) ", probes[0]).group(1)), set(range(1, 202)))
+        whole = [p for p in lines if "BODY.PEEK[])" in p]
+        self.assertEqual(len(whole), len(lines) - 1, lines)
+        self.assertEqual([re.search(r"UID FETCH (\d+) ", p).group(1) for p in whole], [str(u) for u in meetings])
+
+    def download_one_by_one(self, name: str, *, listing: bool) -> list[str]:
+        """offlineimap's sync through a fresh gateway, each download checked against the
+        reference gateway's answer; the lines the gateway sent upstream itself."""
+        gw = self.fresh_gateway(name, listing=listing)
         try:
             with self.gateway_session(gw) as c:
                 c.check(b"UID FETCH 1:* (FLAGS UID INTERNALDATE)")
@@ -1067,17 +1080,35 @@ SyncState *
             gw.stop()
         with self.gateway_session() as c:
             self.assertEqual(bodies, fetch_literals(c, b"UID FETCH 1:* (UID BODY.PEEK[])"))
-        meetings = [uid for uid, m in enumerate(MANIFEST, 1) if m["graph"] == "meeting"]
-        self.assertEqual(meetings[0], 1)
-        probes = [p for p in lines if "MESSAGE-ID" in p or "BODYSTRUCTURE" in p]
+        return lines
+
+    def test_imap_only_downloads_one_by_one_are_decided_ahead(self):
+        # Without the listing, the probe before the first download reads ahead too: the
+        # structure and 16 KiB of section 1 decide the ordinary mail that follows, and tell
+        # which messages to fetch whole once named (invitations, small HTML past the probe).
+        # Only large HTML that the probe left undecided waits for a probe of its own.
+        lines = self.download_one_by_one("one-by-one-imap", listing=False)
+        probes = [p for p in lines if "BODYSTRUCTURE" in p]
         sets = [uids_in(re.search(r"UID FETCH ([0-9:,]+) ", p).group(1)) for p in probes]
-        self.assertEqual(len(sets), len(meetings), lines)
-        self.assertEqual(sets[0], set(range(1, 202)))
-        for uid, named in zip(meetings[1:], sets[1:]):
+        self.assertEqual(sets[0], set(range(1, 202)), lines)
+        self.assertIn("BODYSTRUCTURE BODY.PEEK[1]<0.16384>)", probes[0])
+        again = set()
+        for named in sets[1:]:
             # Its own UID, and none that the first probe read ahead already.
-            self.assertEqual({u for u in named if u <= 201}, {uid}, lines)
-        whole = [p for p in lines if "BODY.PEEK[]" in p]
-        self.assertEqual([re.search(r"UID FETCH (\d+) ", p).group(1) for p in whole], [str(u) for u in meetings])
+            below = {u for u in named if u <= 201}
+            self.assertEqual(len(below), 1, lines)
+            again |= below
+        invitations = {uid for uid, m in enumerate(MANIFEST, 1) if m["expect"] != "plain"}
+        html_first = {uid for uid, m in enumerate(MANIFEST, 1)
+                      if m["shape"].startswith(("html", "mixed-html", "related"))}
+        self.assertTrue(again <= html_first, lines)
+        self.assertTrue(html_first - invitations - again, lines)  # decided by the first probe
+        whole = [int(re.search(r"UID FETCH (\d+) ", p).group(1)) for p in lines if "BODY.PEEK[])" in p]
+        self.assertEqual(len(whole), len(set(whole)), lines)
+        self.assertTrue(invitations <= set(whole), lines)
+        # One round trip before each download, two for the first and those probed again.
+        self.assertEqual(len(lines), len(probes) + len(whole), lines)
+        self.assertLess(len(again), len(invitations) // 2, lines)
 
     def test_header_sync_in_chunks_decides_each_chunk(self):
         # Thunderbird syncs a large folder's headers in chunks (mail.imap.hdr_chunk_size). A
