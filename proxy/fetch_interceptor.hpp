@@ -19,8 +19,8 @@
 // names it if it is a meeting message. Only when Graph cannot list is it probed from IMAP.
 // Without Graph, BODYSTRUCTURE and the start of BODY[1] are asked along instead: where section
 // 1 starts with the first text body, that decides the message at once (a KiB decides plain
-// bodies, the first probe's 16 KiB HTML ones: section_one_octets()), and only the rest wait
-// for a probe, sent with the whole fetch of the invitations found.
+// bodies, the first probe's 16 KiB HTML ones: section_one_octets()), and only the rest wait:
+// fetched whole with the invitations found when small, else probed.
 //
 // A FETCH by UID of decided mail, some of it rewritten (a client downloading or opening
 // invitations), is not held: it goes upstream at once, asking for the rewritten messages only
