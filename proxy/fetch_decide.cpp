@@ -158,14 +158,9 @@ asio::awaitable<bool> FetchInterceptor::decide(InterceptIo& io, bool by_uid, std
       plain.push_back(r->uid); // gone meanwhile, or the server would not describe it
       continue;
     }
-    auto plan = calendar::plan_probe(*r->bodystructure);
-    if (plan.verdict == calendar::Verdict::no || !plan.probe) {
-      plain.push_back(r->uid);
-      continue;
-    }
-    note_first_body(plan.probe->kind);
-    Probing p{r->uid, r->size, std::move(*plan.probe)};
-    switch (r->body ? sort_by_section_one(p, *r->body, section_one) : Sorted::probe) {
+    std::optional<Probing> p;
+    switch (sort_structure(r->uid, r->size, *r->bodystructure, r->body ? &*r->body : nullptr,
+                           section_one, p)) {
     case Sorted::plain:
       plain.push_back(r->uid);
       break;
@@ -173,7 +168,7 @@ asio::awaitable<bool> FetchInterceptor::decide(InterceptIo& io, bool by_uid, std
       whole.push_back(r);
       break;
     case Sorted::probe:
-      probing.push_back(std::move(p));
+      probing.push_back(std::move(*p));
       break;
     }
   }
@@ -334,6 +329,24 @@ FetchInterceptor::Sorted FetchInterceptor::after_need_more(Probing& p,
   }
   p.probe.octets = next_octets;
   return Sorted::probe;
+}
+
+FetchInterceptor::Sorted FetchInterceptor::sort_structure(std::uint32_t uid, std::uint64_t size,
+                                                          const protocol::SExpr& structure,
+                                                          const std::string* section_one,
+                                                          std::uint64_t asked,
+                                                          std::optional<Probing>& probing) {
+  auto plan = calendar::plan_probe(structure);
+  if (plan.verdict == calendar::Verdict::no || !plan.probe) {
+    return Sorted::plain;
+  }
+  note_first_body(plan.probe->kind);
+  Probing p{uid, size, std::move(*plan.probe)};
+  const Sorted sorted = section_one ? sort_by_section_one(p, *section_one, asked) : Sorted::probe;
+  if (sorted == Sorted::probe) {
+    probing = std::move(p);
+  }
+  return sorted;
 }
 
 FetchInterceptor::Sorted FetchInterceptor::sort_by_section_one(Probing& p,

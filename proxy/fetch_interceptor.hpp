@@ -273,6 +273,11 @@ class FetchInterceptor {
   void note_first_body(calendar::TextKind kind);
   // Where a message stands once the start of BODY[1] came with its structure.
   enum class Sorted { plain, whole, probe };
+  // Sorts a message by its BODYSTRUCTURE and, when asked along, the start of its BODY[1]
+  // (`asked` octets; sort_by_section_one()); `probing` receives the probe still to send.
+  Sorted sort_structure(std::uint32_t uid, std::uint64_t size, const protocol::SExpr& structure,
+                        const std::string* section_one, std::uint64_t asked,
+                        std::optional<Probing>& probing);
   // Sorts a message the first probe has not looked at by what BODY[1] (`asked` octets of it)
   // shows of its first text body: not a meeting message, one to fetch whole (a small one it
   // does not decide, too), or one still to probe (`p.probe.octets` then set for that probe).

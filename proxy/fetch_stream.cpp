@@ -149,26 +149,20 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io, cons
       if (!listing) {
         if (structure) {
           highest = std::max(highest, uid);
-          auto plan = calendar::plan_probe(*structure);
-          if (plan.verdict == calendar::Verdict::no || !plan.probe) {
+          std::optional<Probing> p;
+          switch (
+              sort_structure(uid, size, *structure, section_one, command.section_one_octets, p)) {
+          case Sorted::plain:
             plain.push_back(uid);
-          } else {
-            note_first_body(plan.probe->kind);
-            Probing p{uid, size, std::move(*plan.probe)};
-            switch (section_one ? sort_by_section_one(p, *section_one, command.section_one_octets)
-                                : Sorted::probe) {
-            case Sorted::plain:
-              plain.push_back(uid);
-              break;
-            case Sorted::whole:
-              candidates.emplace_back(uid, size);
-              wait = true;
-              break;
-            case Sorted::probe:
-              probing.push_back(std::move(p));
-              wait = true;
-              break;
-            }
+            break;
+          case Sorted::whole:
+            candidates.emplace_back(uid, size);
+            wait = true;
+            break;
+          case Sorted::probe:
+            probing.push_back(std::move(*p));
+            wait = true;
+            break;
           }
         }
       } else if (const auto id = protocol::answer_message_id(data)) {
