@@ -457,8 +457,51 @@ SyncState *
             by_id[m["Message-ID"].strip()] = data
         return by_id
 
-    def test_mbsync_files_carry_the_calendar(self):
-        by_id = self.mbsync_inbox(GATEWAY)
+    def offlineimap_inbox(self, gw: env.Gateway) -> dict[str, bytes]:
+        """An offlineimap pull of INBOX through the gateway (it lists flags, then downloads the
+        messages one by one): Message-ID -> the file's bytes."""
+        root = Path(tempfile.mkdtemp(prefix="offlineimap-", dir=self.w.root))
+        conf = root / "offlineimaprc"
+        conf.write_text(f"""[general]
+accounts = acct
+metadata = {root}/meta
+ui = basic
+
+[Account acct]
+localrepository = local
+remoterepository = remote
+
+[Repository local]
+type = Maildir
+localfolders = {root}/mail
+
+[Repository remote]
+type = IMAP
+remotehost = localhost
+remoteport = {gw.imaps_port}
+remoteuser = {ALICE}
+remotepass = {env.USERS[ALICE].replace("%", "%%")}
+ssl = yes
+starttls = no
+sslcacertfile = {self.w.certs['ca']}
+folderfilter = lambda f: f == 'INBOX'
+readonly = True
+timeout = 60
+""")
+        r = subprocess.run(["offlineimap", "-c", str(conf), "-o", "-u", "basic"], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=180,
+                           env=dict(os.environ, HOME=str(root)))
+        out = r.stdout.decode(errors="replace")
+        self.assertEqual(r.returncode, 0, out[-3000:])
+        self.assertNotIn("ERROR", out, out[-3000:])
+        files = [p.read_bytes() for sub in ("cur", "new") for p in (root / "mail" / "INBOX" / sub).iterdir()]
+        self.assertEqual(len(files), len(MANIFEST))
+        return {email.message_from_bytes(data, policy=email.policy.compat32)["Message-ID"].strip(): data
+                for data in files}
+
+    def assert_calendars_delivered(self, by_id: dict[str, bytes]) -> None:
+        """Every invitation Graph has an event for carries one text/calendar part of its method;
+        every other message carries those it had."""
         for _, entry in self.entries("rewrite"):
             with self.subTest(fixture=entry["file"]):
                 cals = calendar_parts(by_id[entry["message_id"]])
@@ -469,6 +512,26 @@ SyncState *
                     original = (FIXTURES / entry["file"]).read_bytes()
                     self.assertEqual(len(calendar_parts(by_id[entry["message_id"]])),
                                      len(calendar_parts(original)))
+
+    def test_clients_without_graph_listing_download_the_calendar(self):
+        # Without the listing, through gateways that have decided nothing yet: mbsync and
+        # offlineimap each list UIDs and flags, then download message by message. The probe
+        # before the first download reads ahead over the mailbox (its structure and the start
+        # of section 1), and the invitations arrive with their text/calendar part.
+        for pull in (self.mbsync_inbox, self.offlineimap_inbox):
+            with self.subTest(client=pull.__name__):
+                gw = self.fresh_gateway("pull-imaponly-" + pull.__name__, listing=False)
+                try:
+                    self.assert_calendars_delivered(pull(gw))
+                    lines = self.gateway_lines(gw)
+                finally:
+                    gw.stop()
+                self.assertIn(" UID FETCH 1:1,2:201 (UID RFC822.SIZE BODYSTRUCTURE BODY.PEEK[1]<0.16384>)",
+                              lines[0])
+                self.assertNotIn("MESSAGE-ID", "\n".join(lines))
+
+    def test_mbsync_files_carry_the_calendar(self):
+        self.assert_calendars_delivered(self.mbsync_inbox(GATEWAY))
 
     def test_mbsync_first_sync_lists_the_events(self):
         # mbsync's first FETCH does not name Message-ID, so the gateway asks for it along with
