@@ -220,8 +220,8 @@ asio::awaitable<bool> FetchInterceptor::fetch_whole_ahead(InterceptIo& io, const
     if (r.body && !known.contains(r.uid)) {
       candidates.emplace_back(r.uid, r.size);
       bodies.emplace(r.uid, std::move(*r.body));
-      r.body.reset();
     }
+    r.body.reset();
   }
   co_return co_await decide_whole(mailbox, candidates, std::move(bodies));
 }

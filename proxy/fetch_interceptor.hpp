@@ -220,9 +220,10 @@ class FetchInterceptor {
   // False when the session ended meanwhile.
   asio::awaitable<bool> decide_whole(const MailboxKey& mailbox, const Candidates& candidates,
                                      std::map<std::uint32_t, std::string> bodies);
+  // Whether a read-ahead probe found each of `uids` (some) to fetch whole (ahead_whole_).
+  bool all_ahead_whole(const std::vector<std::uint32_t>& uids) const;
   // Fetches the messages of `set` (UIDs, all in ahead_whole_) whole and decides them; `rows`
   // receives their sequence numbers and UIDs. False when the upstream failed.
-  bool all_ahead_whole(const std::vector<std::uint32_t>& uids) const;
   asio::awaitable<bool> fetch_whole_ahead(InterceptIo& io, const std::string& set,
                                           std::vector<Row>& rows, const MailboxKey& mailbox);
   // The UIDs of the held command, seen against the mailbox's decided range.
