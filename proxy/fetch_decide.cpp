@@ -37,6 +37,9 @@ constexpr std::uint64_t first_bodies_to_learn = 50;
 constexpr std::uint64_t whole_over_probe = 2 * calendar::kProbeOctets;
 // Messages read ahead a session remembers to fetch whole once named (ahead_whole_).
 constexpr std::size_t max_ahead_whole = 4096;
+// What one classification round may hold at once, in messages of the size cap: whole
+// messages and prefixes past that wait for the next round (classify_prefixes()).
+constexpr std::uint64_t whole_messages_per_round = 4;
 
 // The answers to one of the gateway's probes by UID (the first answer about each message
 // counts, and only those carrying a body section when `with_body`): a probe of a whole
@@ -175,7 +178,7 @@ asio::awaitable<bool> FetchInterceptor::decide(InterceptIo& io, bool by_uid, std
   for (const Row* r : whole) {
     if (unnamed(r->uid) && r->size <= service_.max_message_size() &&
         ahead_whole_.size() < max_ahead_whole) {
-      ahead_whole_.insert(r->uid);
+      ahead_whole_.emplace(r->uid, r->size);
     }
   }
   std::erase_if(whole, unnamed_row);
@@ -184,19 +187,23 @@ asio::awaitable<bool> FetchInterceptor::decide(InterceptIo& io, bool by_uid, std
   for (const Row* r : whole) {
     candidates.emplace_back(r->uid, r->size);
   }
-  std::map<std::uint32_t, std::string> bodies;
-  if (!co_await classify_prefixes(io, std::move(probing), candidates, plain, bodies)) {
-    co_return false;
-  }
+  const bool ok =
+      co_await classify_prefixes(io, mailbox, std::move(probing), std::move(candidates), plain);
   std::sort(plain.begin(), plain.end());
   service_.record_plain(mailbox, plain);
-  co_return co_await decide_whole(mailbox, candidates, std::move(bodies));
+  co_return ok;
 }
 
 bool FetchInterceptor::all_ahead_whole(const std::vector<std::uint32_t>& uids) const {
-  return !uids.empty() && std::all_of(uids.begin(), uids.end(), [this](std::uint32_t uid) {
-    return ahead_whole_.contains(uid);
-  });
+  std::uint64_t bytes = 0;
+  for (std::uint32_t uid : uids) {
+    const auto it = ahead_whole_.find(uid);
+    if (it == ahead_whole_.end()) {
+      return false;
+    }
+    bytes += it->second;
+  }
+  return !uids.empty() && bytes <= service_.max_message_size() * whole_messages_per_round;
 }
 
 asio::awaitable<bool> FetchInterceptor::fetch_whole_ahead(InterceptIo& io, const std::string& set,
@@ -226,33 +233,57 @@ asio::awaitable<bool> FetchInterceptor::fetch_whole_ahead(InterceptIo& io, const
   co_return co_await decide_whole(mailbox, candidates, std::move(bodies));
 }
 
-asio::awaitable<bool>
-FetchInterceptor::classify_prefixes(InterceptIo& io, std::vector<Probing> probing,
-                                    Candidates& whole, std::vector<std::uint32_t>& plain,
-                                    std::map<std::uint32_t, std::string>& bodies) {
+asio::awaitable<bool> FetchInterceptor::classify_prefixes(InterceptIo& io,
+                                                          const MailboxKey& mailbox,
+                                                          std::vector<Probing> probing,
+                                                          Candidates whole,
+                                                          std::vector<std::uint32_t>& plain) {
+  const std::uint64_t max_size = service_.max_message_size();
+  const std::uint64_t round_bytes = max_size * whole_messages_per_round;
   std::size_t asked_whole = 0; // whole[0, asked_whole) went into a round already
-  for (int round = 0;; ++round) {
-    if (round >= max_prefix_rounds) {
-      for (const Probing& p : probing) {
-        plain.push_back(p.uid);
-      }
-      probing.clear();
-    }
+  while (true) {
+    // This round's share, its answers held at once: whole messages and probes of up to
+    // round_bytes (and at least one), the rest in the rounds after.
+    Candidates now; // fetched whole, or over the size cap, and decided in this round
     std::vector<std::uint32_t> fetch;
+    std::uint64_t bytes = 0;
     for (; asked_whole < whole.size(); ++asked_whole) {
-      if (whole[asked_whole].second <= service_.max_message_size()) {
-        fetch.push_back(whole[asked_whole].first);
+      const auto [uid, size] = whole[asked_whole];
+      if (size <= max_size) {
+        if (!fetch.empty() && bytes + size > round_bytes) {
+          break;
+        }
+        fetch.push_back(uid);
+        bytes += size;
       }
+      now.push_back(whole[asked_whole]);
     }
-    if (probing.empty() && fetch.empty()) {
-      break;
+    std::vector<Probing> sent;
+    std::vector<Probing> later;
+    for (Probing& p : probing) {
+      if (p.rounds >= max_prefix_rounds) {
+        plain.push_back(p.uid); // undecidable by its start: not treated as an invitation
+        continue;
+      }
+      const std::uint64_t cost = std::min(p.probe.octets, p.size);
+      if ((!fetch.empty() || !sent.empty()) && bytes + cost > round_bytes) {
+        later.push_back(std::move(p));
+        continue;
+      }
+      bytes += cost;
+      ++p.rounds;
+      sent.push_back(std::move(p));
     }
-    // One command per distinct section and length, and the candidates so far, all sent at
-    // once: their UIDs differ, and every answer names its UID. (Never pipelined with the
+    probing = std::move(later);
+    if (sent.empty() && fetch.empty()) {
+      co_return now.empty() || co_await decide_whole(mailbox, now, {});
+    }
+    // One command per distinct section and length, and the candidates of the round, all sent
+    // at once: their UIDs differ, and every answer names its UID. (Never pipelined with the
     // client's command: a server may run two FETCH commands at once, and answers about the
     // same message could not be told apart.)
     std::map<std::pair<std::string, std::uint64_t>, std::vector<std::uint32_t>> groups;
-    for (const Probing& p : probing) {
+    for (const Probing& p : sent) {
       groups[{p.probe.section_text, p.probe.octets}].push_back(p.uid);
     }
     std::vector<std::string> commands;
@@ -269,13 +300,13 @@ FetchInterceptor::classify_prefixes(InterceptIo& io, std::vector<Probing> probin
       co_return false;
     }
     const auto answered = rows_by_uid(answers.rows, true);
+    std::map<std::uint32_t, std::string> bodies;
     for (std::uint32_t uid : fetch) {
       if (auto it = answered.find(uid); it != answered.end()) {
         bodies.emplace(uid, std::move(*it->second->body));
       }
     }
-    std::vector<Probing> again;
-    for (Probing& p : probing) {
+    for (Probing& p : sent) {
       auto it = answered.find(p.uid);
       if (it == answered.end()) {
         plain.push_back(p.uid);
@@ -290,15 +321,17 @@ FetchInterceptor::classify_prefixes(InterceptIo& io, std::vector<Probing> probin
         if (after_need_more(p, verdict.next_octets) == Sorted::whole) {
           whole.emplace_back(p.uid, p.size);
         } else {
-          again.push_back(std::move(p));
+          probing.push_back(std::move(p));
         }
       } else {
         plain.push_back(p.uid);
       }
     }
-    probing = std::move(again);
+    answers.rows.clear(); // the probes' answers: only `bodies` is needed from here
+    if (!now.empty() && !co_await decide_whole(mailbox, now, std::move(bodies))) {
+      co_return false;
+    }
   }
-  co_return true;
 }
 
 std::string FetchInterceptor::section_one_item(std::uint64_t octets) {

@@ -52,7 +52,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -204,23 +203,27 @@ class FetchInterceptor {
     std::uint32_t uid = 0;
     std::uint64_t size = 0;
     calendar::Probe probe;
+    int rounds = 0; // prefix probes sent so far
   };
   // Messages to fetch whole and decide: UID and RFC822.SIZE.
   using Candidates = std::vector<std::pair<std::uint32_t, std::uint64_t>>;
   // Asks for the start of each first text body until it shows whether the body starts with
-  // the OWA link: `whole` receives those that do, and those small enough to be fetched whole
-  // rather than probed further; `plain` the others. The candidates in `whole`, those given and
-  // those found, are fetched whole with the probes of each round, into `bodies`: where the
-  // first probe decides, one round trip probes and fetches. False when the upstream failed.
-  asio::awaitable<bool> classify_prefixes(InterceptIo& io, std::vector<Probing> probing,
-                                          Candidates& whole, std::vector<std::uint32_t>& plain,
-                                          std::map<std::uint32_t, std::string>& bodies);
-  // Decides the candidates from their whole bytes, which classify_prefixes() fetched into
-  // `bodies`: one it could not fetch (gone meanwhile) or over the size cap stays the original.
-  // False when the session ended meanwhile.
+  // the OWA link, and fetches whole and decides (decide_whole()) the candidates: those of
+  // `whole`, those the probes find, and those small enough to be fetched whole rather than
+  // probed further; `plain` receives the others. The candidates go with the probes of each
+  // round: where the first probe decides, one round trip probes and fetches. A round holds
+  // at most a few messages of the size cap at once, the rest following in the next rounds.
+  // False when the upstream failed or the session ended.
+  asio::awaitable<bool> classify_prefixes(InterceptIo& io, const MailboxKey& mailbox,
+                                          std::vector<Probing> probing, Candidates whole,
+                                          std::vector<std::uint32_t>& plain);
+  // Decides the candidates from their whole bytes, fetched into `bodies`: one that could not
+  // be fetched (gone meanwhile) or over the size cap stays the original. False when the
+  // session ended meanwhile.
   asio::awaitable<bool> decide_whole(const MailboxKey& mailbox, const Candidates& candidates,
                                      std::map<std::uint32_t, std::string> bodies);
-  // Whether a read-ahead probe found each of `uids` (some) to fetch whole (ahead_whole_).
+  // Whether a read-ahead probe found each of `uids` (some) to fetch whole (ahead_whole_), and
+  // together they fit in one classification round.
   bool all_ahead_whole(const std::vector<std::uint32_t>& uids) const;
   // Fetches the messages of `set` (UIDs, all in ahead_whole_) whole and decides them; `rows`
   // receives their sequence numbers and UIDs. False when the upstream failed.
@@ -344,9 +347,9 @@ class FetchInterceptor {
   std::uint32_t watch_above_ = 0;
   // The last UID a probe read ahead to in this mailbox.
   std::uint32_t read_ahead_to_ = 0;
-  // The UIDs of messages read ahead that the probe found to fetch whole once a client names
-  // them. Naming only those, a client has them fetched whole without another probe.
-  std::set<std::uint32_t> ahead_whole_;
+  // Messages read ahead that the probe found to fetch whole once a client names them: UID ->
+  // RFC822.SIZE. Naming only those, a client has them fetched whole without another probe.
+  std::map<std::uint32_t, std::uint64_t> ahead_whole_;
   CopyTracker copies_;
   bool uses_sequence_ = false;            // the client sent a FETCH by sequence number
   std::vector<std::uint32_t> uid_by_seq_; // [seq - 1] -> UID; 0: not seen

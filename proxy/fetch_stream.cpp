@@ -232,14 +232,11 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io, cons
   // The probes, and the candidates fetched whole with them.
   std::erase_if(probing, [&before](const Probing& p) { return before.contains(p.uid); });
   std::vector<std::uint32_t> other;
-  std::map<std::uint32_t, std::string> bodies;
-  if (!co_await classify_prefixes(io, std::move(probing), candidates, other, bodies)) {
-    outcome.ok = false;
-    co_return outcome;
-  }
+  const bool decided =
+      co_await classify_prefixes(io, mailbox, std::move(probing), std::move(candidates), other);
   std::sort(other.begin(), other.end());
   service_.record_plain(mailbox, other);
-  if (!candidates.empty() && !co_await decide_whole(mailbox, candidates, std::move(bodies))) {
+  if (!decided) {
     outcome.ok = false;
     co_return outcome;
   }

@@ -1341,11 +1341,12 @@ timeout = 60
             env.wait_until(lambda: graph_in_flight() == 0, 15, what="the delayed Graph requests to end")
             gw.stop()
 
-    def imap_only_first(self, name: str, command: bytes, mailbox: str = "INBOX") -> tuple[list[bytes], list[str], str]:
+    def imap_only_first(self, name: str, command: bytes, mailbox: str = "INBOX",
+                        rewrite: str = "") -> tuple[list[bytes], list[str], str]:
         """The answers to `command` through a fresh gateway without the listing, checked
         against the listing gateway's (in any order), the lines it sent upstream itself, and
         the session's session_end line."""
-        gw = self.fresh_gateway(name, listing=False)
+        gw = self.fresh_gateway(name, rewrite, listing=False)
         try:
             with self.gateway_session(gw, mailbox) as c:
                 got = c.check(command)
@@ -1394,7 +1395,8 @@ timeout = 60
         self.assertEqual(whole, invitations | long_heads, lines)
         self.assertRegex(end, r"\bprobe_round_trips=1\b")
 
-    def many_first(self, name: str, messages: list[dict], copies: int) -> tuple[list[str], str]:
+    def many_first(self, name: str, messages: list[dict], copies: int,
+                   rewrite: str = "") -> tuple[list[str], str]:
         """A first header sync, without the listing, of a mailbox of `copies` rounds of
         `messages` (more undecided mail than counts as few): the answers checked against the
         listing gateway's, the lines the gateway sent upstream, and its session_end line."""
@@ -1403,7 +1405,7 @@ timeout = 60
             d.check(b"CREATE " + name.encode())
             seed_with_dates(d, name, [(FIXTURES / m["file"]).read_bytes() for m in messages] * copies)
         sync = b"UID FETCH 1:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (From Subject Message-ID)])"
-        got, lines, end = self.imap_only_first(name, sync, name)
+        got, lines, end = self.imap_only_first(name, sync, name, rewrite)
         self.assertEqual(len(got), len(messages) * copies)
         self.assertIn("BODYSTRUCTURE BODY.PEEK[1]<0.1024>)", lines[0])
         return lines, end
@@ -1472,6 +1474,27 @@ timeout = 60
         self.assertEqual(whole, {uid + k * len(chosen) for uid, m in enumerate(chosen, 1) if m["expect"] != "plain"
                                  for k in range(3)}, lines)
         self.assertRegex(end, r"\bprobe_round_trips=1\b")
+
+    def test_imap_only_classification_holds_a_few_messages_at_once(self):
+        # The messages a first sync fetches whole go upstream in rounds of at most four times
+        # the size cap (here 24 KiB): what a session holds at once stays bounded, however large
+        # the mailbox. Every message is decided all the same, and answered as the listing
+        # gateway answers it.
+        chosen = [m for m in MANIFEST if m["shape"].startswith(("html", "mixed-html", "related", "plain"))
+                  and (FIXTURES / m["file"]).stat().st_size <= 14000]
+        lines, end = self.many_first("Bounded", chosen, 3, 'max_message_size = "24KiB"')
+        with self.direct_session(mailbox="Bounded") as d:
+            sizes = {int(uid): int(size) for uid, size in
+                     re.findall(rb"UID (\d+) RFC822\.SIZE (\d+)", b"".join(d.check(b"UID FETCH 1:* (UID RFC822.SIZE)")))}
+        wholes = [uids_in(re.search(r"UID FETCH ([0-9:,]+) \(UID BODY\.PEEK\[\]\)", p).group(1)) for p in lines[1:]]
+        self.assertGreater(len(wholes), 2, lines)
+        for batch in wholes:
+            self.assertLessEqual(sum(sizes[uid] for uid in batch), 4 * 24 * 1024, lines)
+        undecided = {uid + k * len(chosen) for uid, m in enumerate(chosen, 1)
+                     if m["expect"] != "plain" or not m["shape"].startswith("plain") for k in range(3)}
+        self.assertEqual(set().union(*wholes), undecided, lines)
+        self.assertEqual(sum(len(b) for b in wholes), len(undecided), lines)
+        self.assertRegex(end, rf"\bprobe_round_trips={len(wholes)}\b")
 
     def test_imap_only_sync_in_chunks_learns_html_first_bodies(self):
         # Thunderbird syncs a large folder's headers in chunks (mail.imap.hdr_chunk_size).
