@@ -418,6 +418,38 @@ def fetch_literals(untagged: list[bytes]) -> dict[int, bytes]:
 # --------------------------------------------------------------------------- processes
 
 
+def offlineimap_config(root: Path, port: int, user: str, password: str, ca_file: str | Path,
+                       tls: str = "imaps") -> str:
+    """An offlineimaprc that pulls INBOX, read-only, from localhost:`port` into `root`/mail
+    (`tls`: "imaps" or "starttls")."""
+    return f"""[general]
+accounts = acct
+metadata = {root}/meta
+ui = basic
+
+[Account acct]
+localrepository = local
+remoterepository = remote
+
+[Repository local]
+type = Maildir
+localfolders = {root}/mail
+
+[Repository remote]
+type = IMAP
+remotehost = localhost
+remoteport = {port}
+remoteuser = {user}
+remotepass = {password.replace("%", "%%")}
+ssl = {'yes' if tls == 'imaps' else 'no'}
+starttls = {'no' if tls == 'imaps' else 'yes'}
+sslcacertfile = {ca_file}
+folderfilter = lambda f: f == 'INBOX'
+readonly = True
+timeout = 60
+"""
+
+
 def _kill_group(pid: int, sig: int = signal.SIGKILL) -> None:
     with contextlib.suppress(OSError):
         os.killpg(pid, sig)

@@ -572,44 +572,15 @@ class OfflineimapTest(ClientBase):
         self.assertEqual(self.offlineimap("imaps", self.w.imaps_port), expected)
 
     def offlineimap(self, mode: str, port: int) -> list[bytes]:
-        if True:
-            root = self.tmpdir()
-            conf = root / "offlineimaprc"
-            pw = env.USERS[ALICE].replace("%", "%%")
-            conf.write_text(
-                f"""[general]
-accounts = acct
-metadata = {root}/meta
-ui = basic
-
-[Account acct]
-localrepository = local
-remoterepository = remote
-
-[Repository local]
-type = Maildir
-localfolders = {root}/mail
-
-[Repository remote]
-type = IMAP
-remotehost = localhost
-remoteport = {port}
-remoteuser = {ALICE}
-remotepass = {pw}
-ssl = {'yes' if mode == 'imaps' else 'no'}
-starttls = {'no' if mode == 'imaps' else 'yes'}
-sslcacertfile = {self.w.certs['ca']}
-folderfilter = lambda f: f == 'INBOX'
-readonly = True
-timeout = 60
-"""
-            )
-            r = run([tool("offlineimap"), "-c", str(conf), "-o", "-u", "basic"], env=dict(os.environ, HOME=str(root)), timeout=60)
-            log = r.stdout.decode(errors="replace") + r.stderr.decode(errors="replace")
-            self.assertEqual(r.returncode, 0, f"offlineimap failed ({mode}):\n{log[-3000:]}")
-            self.assertNotIn("ERROR", log, log[-3000:])
-            files = [p for sub in ("cur", "new") for p in (root / "mail" / "INBOX" / sub).glob("*")]
-            return sorted(normalize(p.read_bytes()) for p in files)
+        root = self.tmpdir()
+        conf = root / "offlineimaprc"
+        conf.write_text(env.offlineimap_config(root, port, ALICE, env.USERS[ALICE], self.w.certs["ca"], mode))
+        r = run([tool("offlineimap"), "-c", str(conf), "-o", "-u", "basic"], env=dict(os.environ, HOME=str(root)), timeout=60)
+        log = r.stdout.decode(errors="replace") + r.stderr.decode(errors="replace")
+        self.assertEqual(r.returncode, 0, f"offlineimap failed ({mode}):\n{log[-3000:]}")
+        self.assertNotIn("ERROR", log, log[-3000:])
+        files = [p for sub in ("cur", "new") for p in (root / "mail" / "INBOX" / sub).glob("*")]
+        return sorted(normalize(p.read_bytes()) for p in files)
 
 
 def main() -> int:

@@ -462,32 +462,7 @@ SyncState *
         messages one by one): Message-ID -> the file's bytes."""
         root = Path(tempfile.mkdtemp(prefix="offlineimap-", dir=self.w.root))
         conf = root / "offlineimaprc"
-        conf.write_text(f"""[general]
-accounts = acct
-metadata = {root}/meta
-ui = basic
-
-[Account acct]
-localrepository = local
-remoterepository = remote
-
-[Repository local]
-type = Maildir
-localfolders = {root}/mail
-
-[Repository remote]
-type = IMAP
-remotehost = localhost
-remoteport = {gw.imaps_port}
-remoteuser = {ALICE}
-remotepass = {env.USERS[ALICE].replace("%", "%%")}
-ssl = yes
-starttls = no
-sslcacertfile = {self.w.certs['ca']}
-folderfilter = lambda f: f == 'INBOX'
-readonly = True
-timeout = 60
-""")
+        conf.write_text(env.offlineimap_config(root, gw.imaps_port, ALICE, env.USERS[ALICE], self.w.certs["ca"]))
         r = subprocess.run(["offlineimap", "-c", str(conf), "-o", "-u", "basic"], stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=180,
                            env=dict(os.environ, HOME=str(root)))
