@@ -64,9 +64,6 @@ asio::awaitable<bool> FetchInterceptor::decide(InterceptIo& io, bool by_uid, std
                                                const std::vector<std::uint32_t>* named,
                                                std::uint64_t section_one) {
   const std::string fetch = by_uid ? "UID FETCH " : "FETCH ";
-  if (named != nullptr && all_ahead_whole(*named)) {
-    co_return co_await fetch_whole_ahead(io, set, rows, mailbox);
-  }
   std::shared_ptr<const MeetingListing> listing;
   if (service_.uses_listing()) {
     // A first sync that does not name Message-ID (mbsync's) decides as many invitations as

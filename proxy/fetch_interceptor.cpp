@@ -444,6 +444,7 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
   Window window;
   // With a probe that reads ahead: the UIDs the client named, whose answers are substituted.
   std::optional<std::vector<std::uint32_t>> named;
+  bool whole_ahead = false; // `named` read ahead and found to fetch whole (ahead_whole_)
   if (!command.uid) {
     // Nothing is in flight now (the command was held until then), so no EXPUNGE can have
     // renumbered the messages since their numbers were seen.
@@ -505,6 +506,7 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
           if (all_ahead_whole(*uids)) {
             probe_set = uid_list(*uids); // fetched whole, read ahead of by the next probe
             named = uids;
+            whole_ahead = true;
           } else if (high - low < read_ahead_uids) {
             const auto to = static_cast<std::uint32_t>(std::min<std::uint64_t>(
                 std::uint64_t{high} + read_ahead_uids, std::numeric_limits<std::uint32_t>::max()));
@@ -626,8 +628,14 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
     const bool first_sync = command.uid && window.through == 0;
     const std::vector<std::uint32_t>* only = named ? &*named : nullptr;
     const std::uint64_t section_one = section_one_octets(args.set, window);
-    if (!co_await decide(io, command.uid, *probe_set, rows, mailbox, first_sync, only,
-                         section_one)) {
+    bool decided = false;
+    if (whole_ahead) {
+      decided = co_await fetch_whole_ahead(io, *probe_set, rows, mailbox);
+    } else {
+      decided = co_await decide(io, command.uid, *probe_set, rows, mailbox, first_sync, only,
+                                section_one);
+    }
+    if (!decided) {
       outcome.ok = false;
       co_return outcome;
     }

@@ -188,10 +188,9 @@ class FetchInterceptor {
   // probe saw (sequence numbers and UIDs). False when the upstream failed. `first_sync`: the
   // mailbox has nothing decided yet, so a listing refreshed for it brings the events along.
   // `named` (ascending), when the probe reads ahead: the UIDs the client asked for; of the
-  // others, only what the probe tells apart at once is decided; those it finds to fetch whole
-  // are remembered, and when `named` holds only those, they are fetched whole without a
-  // probe. `section_one`: how much of BODY[1] a probe of structures asks along
-  // (section_one_octets()).
+  // others, only what the probe tells apart at once is decided, and those it finds to fetch
+  // whole are remembered (ahead_whole_, fetch_whole_ahead()). `section_one`: how much of
+  // BODY[1] a probe of structures asks along (section_one_octets()).
   asio::awaitable<bool> decide(InterceptIo& io, bool by_uid, std::string set,
                                std::vector<Row>& rows, const MailboxKey& mailbox,
                                bool first_sync = false,
