@@ -238,16 +238,21 @@ std::uint64_t fnv1a(std::uint64_t h, std::string_view data) {
   return h;
 }
 
+// Whether `b` occurs in one of `haystacks` or starts with one of the `enclosing` boundaries.
+bool boundary_clashes(std::string_view b, const std::vector<std::string_view>& haystacks,
+                      const std::vector<std::string>& enclosing) {
+  return std::any_of(haystacks.begin(), haystacks.end(),
+                     [&](std::string_view s) { return s.find(b) != std::string_view::npos; }) ||
+         std::any_of(enclosing.begin(), enclosing.end(),
+                     [&](const std::string& e) { return !e.empty() && b.starts_with(e); });
+}
+
 std::string calendar_part(std::string_view vcalendar, Method method) {
   std::string out = "Content-Type: text/calendar; charset=\"utf-8\"; method=";
   out += method_name(method);
   out += "\r\nContent-Transfer-Encoding: base64\r\n\r\n";
   out += encode_base64(vcalendar, kBase64Line, true);
   return out;
-}
-
-std::string alternative_header(std::string_view boundary) {
-  return "Content-Type: multipart/alternative;\r\n\tboundary=\"" + std::string(boundary) + "\"\r\n";
 }
 
 // ---- description ----
@@ -450,6 +455,66 @@ std::string tidy_text(std::string_view text) {
 
 } // namespace
 
+std::uint64_t calendar_part_size(std::uint64_t vcalendar_size, Method method) {
+  const std::uint64_t encoded = (vcalendar_size + 2) / 3 * 4;
+  const std::uint64_t lines = (encoded + kBase64Line - 1) / kBase64Line;
+  return calendar_part({}, method).size() + encoded + 2 * lines;
+}
+
+Result<std::string> pad_message(std::string message, std::uint64_t size) {
+  if (message.size() > size) {
+    return make_error(Errc::unsupported, "message larger than its announced size");
+  }
+  if (message.size() == size) {
+    return message;
+  }
+  const auto before = mime::parse_message(message);
+  if (!before || !before->root().is(mime::kMultipart)) {
+    return make_error(Errc::unsupported, "no multipart to pad");
+  }
+  std::string padding;
+  std::uint64_t gap = size - message.size();
+  if (!message.ends_with("\n")) {
+    padding = "\r\n"; // the epilogue starts on a line of its own
+    if (gap < 2) {
+      return make_error(Errc::unsupported, "no room for an epilogue");
+    }
+    gap -= 2;
+  }
+  if (gap % 2 != 0) {
+    padding += ' ';
+    --gap;
+  }
+  padding.append(gap, '\n');
+  for (std::size_t i = padding.size() - gap; i < padding.size(); i += 2) {
+    padding[i] = '\r';
+  }
+  std::string padded = message + padding;
+  const auto after = mime::parse_message(padded);
+  // Every part but the root ends where it ended: the bytes went into the root's epilogue.
+  const auto same = [](const auto& self, const mime::MimePart& a, const mime::MimePart& b) -> bool {
+    if (a.children.size() != b.children.size()) {
+      return false;
+    }
+    for (std::size_t i = 0; i < a.children.size(); ++i) {
+      const auto& x = a.children[i];
+      const auto& y = b.children[i];
+      if (x.offset != y.offset || x.end_offset() != y.end_offset() || !self(self, x, y)) {
+        return false;
+      }
+    }
+    return true;
+  };
+  if (!after || !same(same, before->root(), after->root())) {
+    return make_error(Errc::unsupported, "padding would change a part");
+  }
+  return padded;
+}
+
+std::string alternative_header(std::string_view boundary) {
+  return "Content-Type: multipart/alternative;\r\n\tboundary=\"" + std::string(boundary) + "\"\r\n";
+}
+
 std::string_view method_name(Method method) {
   switch (method) {
   case Method::request:
@@ -488,12 +553,7 @@ Result<std::string> unique_boundary(std::string_view seed_a, std::string_view se
     for (int shift = 60; shift >= 0; shift -= 4) {
       b += kHex[(h >> shift) & 15];
     }
-    const bool clash =
-        std::any_of(haystacks.begin(), haystacks.end(),
-                    [&](std::string_view s) { return s.find(b) != std::string_view::npos; }) ||
-        std::any_of(enclosing.begin(), enclosing.end(),
-                    [&](const std::string& e) { return !e.empty() && b.starts_with(e); });
-    if (!clash) {
+    if (!boundary_clashes(b, haystacks, enclosing)) {
       return b;
     }
     h = fnv1a(h, "perturb");
@@ -544,7 +604,11 @@ Result<std::string> rewrite_message(std::string_view original, const mime::Messa
   const mime::MimePart& body = mixed ? root.children.front() : root;
   std::string out;
 
-  if (is_multipart(body, "alternative")) {
+  const bool wraps = !is_multipart(body, "alternative");
+  if (options.announced && options.announced->boundary.empty() == (wraps && !mixed)) {
+    return make_error(Errc::unsupported, "the message's shape differs from the announced one");
+  }
+  if (!wraps) {
     // Append the calendar as the last alternative, before the closing delimiter.
     if (body.children.empty()) {
       return make_error(Errc::unsupported, "empty multipart/alternative");
@@ -571,7 +635,13 @@ Result<std::string> rewrite_message(std::string_view original, const mime::Messa
     for (const Edit& e : edits) {
       haystacks.push_back(e.text);
     }
-    auto boundary = unique_boundary(original, vcalendar, haystacks, enclosing);
+    // An announced boundary went out with the top-level header: no other will do.
+    auto boundary = !options.announced || mixed
+                        ? unique_boundary(original, vcalendar, haystacks, enclosing)
+                    : boundary_clashes(options.announced->boundary, haystacks, enclosing)
+                        ? Result<std::string>(make_error(Errc::unsupported,
+                                                         "the announced boundary occurs in the message"))
+                        : Result<std::string>(options.announced->boundary);
     if (!boundary) {
       return boundary.error();
     }

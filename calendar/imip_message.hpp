@@ -27,6 +27,7 @@
 #include "protocol/result.hpp"
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -42,8 +43,22 @@ std::string_view method_name(Method method);
 // request → request, cancelled → cancel, the responses → reply; nullopt for none.
 std::optional<Method> method_for(MeetingMessageType type);
 
+// A rewritten message whose size and top-level header were announced before its body was
+// fetched (calendar/announced_rewrite.hpp): the rewrite keeps both.
+struct Announcement {
+  std::uint64_t size = 0; // RFC822.SIZE of the rewritten message
+  // The multipart/alternative boundary that wraps a single-part body; empty when the
+  // top-level header stays as it was.
+  std::string boundary;
+
+  friend bool operator==(const Announcement&, const Announcement&) = default;
+};
+
 struct RewriteOptions {
   std::size_t max_message_size = std::size_t{25} << 20; // of the original and of the result
+  // Set: a wrapping multipart/alternative takes the announced boundary (Errc::unsupported
+  // when the shape needs none, or another, or it occurs in the content).
+  std::optional<Announcement> announced;
 };
 
 // The rewritten message bytes. `original` must be the bytes `parsed` was parsed from and
@@ -62,6 +77,18 @@ protocol::Result<std::string> rewrite_message(std::string_view original,
 protocol::Result<std::string> unique_boundary(std::string_view seed_a, std::string_view seed_b,
                                               const std::vector<std::string_view>& haystacks,
                                               const std::vector<std::string>& enclosing);
+
+// The size of the text/calendar part (its header and base64 body) for a VCALENDAR of
+// `vcalendar_size` octets.
+std::uint64_t calendar_part_size(std::uint64_t vcalendar_size, Method method);
+
+// `message` (a rewritten one: multipart at the top level) grown to `size` octets with an
+// epilogue of blank lines, which MIME readers ignore: every part keeps its bytes.
+// Errc::unsupported when it is larger, or the epilogue would not be one.
+protocol::Result<std::string> pad_message(std::string message, std::uint64_t size);
+
+// The top-level Content-Type field of a message whose body gets wrapped.
+std::string alternative_header(std::string_view boundary);
 
 // The body as plain UTF-8 text without the link prefix, for the VCALENDAR DESCRIPTION: the
 // first marked text/plain part, else the first marked HTML part reduced to its text. Line

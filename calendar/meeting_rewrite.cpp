@@ -10,6 +10,18 @@ namespace icalgate::calendar {
 
 namespace {
 
+// An announced rewrite shortens an overlong DESCRIPTION at most this often.
+constexpr int kMaxShortenings = 8;
+constexpr std::string_view kEllipsis = "\u2026";
+
+// The largest UTF-8 character start at or before `at`.
+std::size_t utf8_start(std::string_view text, std::size_t at) {
+  while (at > 0 && at < text.size() && (static_cast<unsigned char>(text[at]) & 0xc0) == 0x80) {
+    --at;
+  }
+  return at;
+}
+
 std::optional<CivilDateTime> date_header(const protocol::mime::Message& msg) {
   for (const auto& f : msg.root().headers) {
     if (protocol::mime::iequals(protocol::mime::header_name(msg.raw(), f), "Date")) {
@@ -56,12 +68,35 @@ protocol::Result<std::string> rewrite_meeting_message(const std::string& origina
   }
   if (auto text = description_text(*msg, *classified.link)) {
     options.description = std::move(text).value();
+  } else if (rewrite_options.announced) {
+    options.description = std::string(); // the event's text was not allowed for
   }
-  auto vcalendar = build_icalendar(*event, options);
-  if (!vcalendar) {
-    return make_error(vcalendar.error().code, "icalendar: " + vcalendar.error().message);
+  for (int attempt = 0; attempt < kMaxShortenings; ++attempt) {
+    auto vcalendar = build_icalendar(*event, options);
+    if (!vcalendar) {
+      return make_error(vcalendar.error().code, "icalendar: " + vcalendar.error().message);
+    }
+    auto out =
+        rewrite_message(original, *msg, *classified.link, *vcalendar, *method, rewrite_options);
+    if (!out || !rewrite_options.announced) {
+      return out;
+    }
+    const std::uint64_t size = rewrite_options.announced->size;
+    if (out->size() <= size) {
+      return pad_message(std::move(out).value(), size);
+    }
+    // Over the announced size: the DESCRIPTION gives up what the excess takes in base64.
+    std::string& text = *options.description;
+    if (text.empty()) {
+      return make_error(Errc::unsupported, "rewritten message larger than announced");
+    }
+    const std::uint64_t cut = (out->size() - size) / 4 * 3 + 8 + kEllipsis.size();
+    text.resize(utf8_start(text, text.size() > cut ? text.size() - cut : 0));
+    if (!text.empty()) {
+      text += kEllipsis;
+    }
   }
-  return rewrite_message(original, *msg, *classified.link, *vcalendar, *method, rewrite_options);
+  return make_error(Errc::unsupported, "rewritten message larger than announced");
 }
 
 } // namespace icalgate::calendar
