@@ -127,4 +127,71 @@ Result<std::string> substitute_fetch(const Response& response, const mime::Messa
   return out;
 }
 
+namespace {
+
+// A whole top-level header section: BODY[HEADER], BODY[HEADER.FIELDS (...)],
+// BODY[HEADER.FIELDS.NOT (...)], RFC822.HEADER.
+bool whole_header_section(FetchAttr attr, const SectionSpec& section, bool partial) {
+  if (attr == FetchAttr::rfc822_header) {
+    return true;
+  }
+  return attr == FetchAttr::body_section && !partial && section.part.empty() &&
+         (section.text == SectionSpec::Text::header ||
+          section.text == SectionSpec::Text::header_fields ||
+          section.text == SectionSpec::Text::header_fields_not);
+}
+
+// Whether the header section selects the Content-Type field.
+bool selects_content_type(FetchAttr attr, const SectionSpec& section) {
+  if (attr == FetchAttr::rfc822_header || section.text == SectionSpec::Text::header) {
+    return true;
+  }
+  const bool named =
+      std::any_of(section.fields.begin(), section.fields.end(),
+                  [](const std::string& f) { return imap_iequals(f, "Content-Type"); });
+  return section.text == SectionSpec::Text::header_fields ? named : !named;
+}
+
+} // namespace
+
+bool answered_by_announcement(const FetchItems& items) {
+  return std::all_of(items.items.begin(), items.items.end(), [](const FetchItem& item) {
+    return !shows_content(item) || item.attr == FetchAttr::rfc822_size ||
+           whole_header_section(item.attr, item.section, item.partial.has_value());
+  });
+}
+
+Result<std::string> announce_fetch(const Response& response, std::uint64_t size,
+                                   const AnnouncedHeader& header) {
+  if (response.kind != ResponseKind::fetch) {
+    return make_error(Errc::unsupported, "not a FETCH response");
+  }
+  const auto& data = std::get<FetchData>(response.body);
+  std::string out = "* " + std::to_string(data.number) + " FETCH (";
+  bool first = true;
+  for (const MsgAtt& att : data.atts) {
+    if (!first) {
+      out += ' ';
+    }
+    first = false;
+    const std::string_view whole(response.raw.data() + att.whole.offset, att.whole.length);
+    if (!att.attr || !shows_content(FetchItem{*att.attr, att.section, false, std::nullopt})) {
+      out += whole;
+    } else if (*att.attr == FetchAttr::rfc822_size) {
+      out += "RFC822.SIZE " + std::to_string(size);
+    } else if (whole_header_section(*att.attr, att.section, att.origin.has_value()) &&
+               att.string) {
+      const std::string bytes =
+          header(att.string->value, selects_content_type(*att.attr, att.section));
+      // The item's name as the server wrote it, then the new header as a literal.
+      out.append(whole.substr(0, att.value.offset - att.whole.offset));
+      out += "{" + std::to_string(bytes.size()) + "}\r\n" + bytes;
+    } else {
+      return make_error(Errc::unsupported, "a content item an announcement does not answer");
+    }
+  }
+  out += ")\r\n";
+  return out;
+}
+
 } // namespace icalgate::protocol

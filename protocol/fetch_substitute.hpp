@@ -11,7 +11,10 @@
 #include "protocol/response.hpp"
 #include "protocol/result.hpp"
 
+#include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
 
 namespace icalgate::protocol {
 
@@ -25,5 +28,20 @@ bool shows_content(const FetchItems& items);
 // Errc::unsupported when a content item answers nothing that was requested.
 Result<std::string> substitute_fetch(const Response& response, const mime::Message& msg,
                                      const FetchItems& requested);
+
+// A message whose rewrite is announced but not built yet (calendar/announced_rewrite.hpp):
+// only its size and top-level header are known. Whether every item can be answered from
+// those: no content items but RFC822.SIZE and whole top-level header sections.
+bool answered_by_announcement(const FetchItems& items);
+
+// The header of an announced message for one header section: the server's bytes for it and
+// whether the section selects Content-Type.
+using AnnouncedHeader = std::function<std::string(std::string_view header, bool content_type)>;
+
+// `response` (as for substitute_fetch()) with RFC822.SIZE `size` and each header section
+// passed through `header`; the rest byte for byte. Errc::unsupported for an item that cannot
+// be answered so.
+Result<std::string> announce_fetch(const Response& response, std::uint64_t size,
+                                   const AnnouncedHeader& header);
 
 } // namespace icalgate::protocol

@@ -777,11 +777,13 @@ class Loader {
   }
 
   void load_rewrite(const toml::table& t, RewriteConfig& out) {
-    check_keys(t, "rewrite", {"enabled", "accounts", "max_message_size", "dry_run", "state"});
+    check_keys(t, "rewrite",
+               {"enabled", "accounts", "max_message_size", "dry_run", "announce_sizes", "state"});
     read_bool(t, "rewrite", "enabled", out.enabled);
     read_accounts(t, out.accounts);
     read_size(t, "rewrite", "max_message_size", 1, 1ULL << 30, out.max_message_size);
     read_bool(t, "rewrite", "dry_run", out.dry_run);
+    read_bool(t, "rewrite", "announce_sizes", out.announce_sizes);
     read_path(t, "rewrite", "state", false, out.state);
   }
 

@@ -115,6 +115,10 @@ struct RewriteConfig {
   std::vector<std::string> accounts;            // empty: every account; "user@dom" or "@dom"
   std::uint64_t max_message_size = 25ull << 20; // "25MiB"
   bool dry_run = false;                         // classify and count, deliver originals
+  // With Graph's listing, a header sync is answered with a rewritten size announced from
+  // BODYSTRUCTURE and the event, the message fetched whole only when a client asks for content
+  // (calendar/announced_rewrite.hpp).
+  bool announce_sizes = false;
   std::string state = "/var/lib/icalgate/rewrite.db";
 
   // Whether the rewrite applies to this UPN (case-insensitive; "@dom" matches the domain).

@@ -35,8 +35,6 @@ constexpr std::uint64_t first_bodies_to_learn = 50;
 // bytes decide it in the next round trip, where an invitation the probe found would take one
 // more to fetch whole (DESIGN.md §2: at most one extra round trip per client FETCH).
 constexpr std::uint64_t whole_over_probe = 2 * calendar::kProbeOctets;
-// Messages read ahead a session remembers to fetch whole once named (ahead_whole_).
-constexpr std::size_t max_ahead_whole = 4096;
 // What one classification round may hold at once, in messages of the size cap: whole
 // messages and prefixes past that wait for the next round (classify_prefixes()).
 constexpr std::uint64_t whole_messages_per_round = 4;

@@ -503,6 +503,12 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
           // comes, and decides its own chunk only.)
           const std::uint32_t low = *std::upper_bound(uids->begin(), uids->end(), window.through);
           const std::uint32_t high = uids->back();
+          // Announced messages are meeting messages to fetch whole, as are those read ahead.
+          for (const auto& [uid, announced] : service_.announcements(mailbox, low, high)) {
+            if (ahead_whole_.size() < max_ahead_whole) {
+              ahead_whole_.emplace(uid, announced.size);
+            }
+          }
           if (all_ahead_whole(*uids)) {
             probe_set = uid_list(*uids); // fetched whole, read ahead of by the next probe
             named = uids;

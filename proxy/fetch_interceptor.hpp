@@ -294,6 +294,17 @@ class FetchInterceptor {
   asio::awaitable<InterceptOutcome> stream(InterceptIo& io, const Streamed& command,
                                            const MailboxKey& mailbox, const MeetingListing* listing,
                                            const Window& window, std::uint32_t listed_below);
+  // Announces the rewrite of the listed meeting messages among `candidates` (UID and
+  // RFC822.SIZE; `message_ids` theirs) that have no announcement in `announced` yet, from
+  // their BODYSTRUCTUREs (one probe), into `announced`; `candidates` keeps those to fetch
+  // whole and decide. False when the upstream failed.
+  asio::awaitable<bool> announce(InterceptIo& io, const MailboxKey& mailbox,
+                                 Candidates& candidates,
+                                 const std::map<std::uint32_t, std::string>& message_ids,
+                                 std::map<std::uint32_t, Announced>& announced);
+  // An answer about an announced message, rebuilt from its announcement; empty when it
+  // cannot be (the command's completion then says so).
+  std::string answer_announced(std::string response, const Announced& announced);
   // Forwards the held command as `items` (protocol::server_items): every message it names is
   // served from rewritten bytes, whose answers substitute() completes.
   asio::awaitable<InterceptOutcome> ask_without_content(InterceptIo& io,
@@ -349,6 +360,8 @@ class FetchInterceptor {
   // Messages read ahead that the probe found to fetch whole once a client names them: UID ->
   // RFC822.SIZE. Naming only those, a client has them fetched whole without another probe.
   std::map<std::uint32_t, std::uint64_t> ahead_whole_;
+  // Messages read ahead (or announced) a session remembers to fetch whole once named.
+  static constexpr std::size_t max_ahead_whole = 4096;
   CopyTracker copies_;
   bool uses_sequence_ = false;            // the client sent a FETCH by sequence number
   std::vector<std::uint32_t> uid_by_seq_; // [seq - 1] -> UID; 0: not seen

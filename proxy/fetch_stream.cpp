@@ -3,7 +3,9 @@
 
 #include "proxy/fetch_interceptor.hpp"
 
+#include "calendar/announced_rewrite.hpp"
 #include "calendar/owa_link.hpp"
+#include "protocol/fetch_substitute.hpp"
 #include "protocol/line_head.hpp"
 #include "protocol/uid_set.hpp"
 #include "proxy/logging.hpp"
@@ -40,6 +42,15 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io, cons
       service_.rewritten_between(mailbox, command.by_number ? 1 : window.through + 1,
                                  std::numeric_limits<std::uint32_t>::max());
   const std::set<std::uint32_t> rewritten_above(rewritten.begin(), rewritten.end());
+  // Meeting messages whose rewrite a header sync announced (calendar/announced_rewrite.hpp):
+  // answered from the announcement, if the command asks only what that holds; else fetched
+  // whole and decided like the other candidates.
+  const bool answerable = protocol::answered_by_announcement(answering_items_);
+  const bool announcing = listing != nullptr && service_.announces() && answerable;
+  auto announced =
+      service_.announcements(mailbox, command.by_number ? 1 : window.through + 1,
+                             std::numeric_limits<std::uint32_t>::max());
+  std::map<std::uint32_t, std::string> message_ids; // of candidates, to announce them
   if (auto [ec, n] = co_await io.upstream.write(command.line); ec) {
     outcome.ok = false;
     co_return outcome;
@@ -130,6 +141,10 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io, cons
     if (uid != 0 && served_uid_.contains(uid)) {
       *message = substitute(std::move(*message), uid);
       head = head_of(*message); // it viewed the bytes replaced
+    } else if (auto a = announcing ? announced.find(uid) : announced.end();
+               a != announced.end()) {
+      *message = answer_announced(std::move(*message), a->second);
+      head = head_of(*message);
     } else if (uid > window.through) {
       const auto& data = std::get<protocol::FetchData>(parsed->body);
       std::uint64_t size = 0;
@@ -167,8 +182,9 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io, cons
         }
       } else if (const auto id = protocol::answer_message_id(data)) {
         highest = std::max(highest, uid);
-        if (listing->message_ids.contains(*id)) {
+        if (listing->message_ids.contains(*id) || announced.contains(uid)) {
           candidates.emplace_back(uid, size);
+          message_ids.emplace(uid, *id);
           wait = true;
         } else if (uid < listed_below) {
           plain.push_back(uid);
@@ -200,6 +216,7 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io, cons
       for (const Newer& n : newer) {
         if (fresh->message_ids.contains(n.message_id)) {
           candidates.emplace_back(n.uid, n.size);
+          message_ids.emplace(n.uid, n.message_id);
         } else {
           plain.push_back(n.uid);
         }
@@ -229,6 +246,12 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io, cons
       probe.push_back(n.uid);
     }
   }
+  if (announcing && !candidates.empty()) {
+    if (!co_await announce(io, mailbox, candidates, message_ids, announced)) {
+      outcome.ok = false;
+      co_return outcome;
+    }
+  }
   // The probes, and the candidates fetched whole with them.
   std::erase_if(probing, [&before](const Probing& p) { return before.contains(p.uid); });
   std::vector<std::uint32_t> other;
@@ -254,8 +277,12 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io, cons
     }
   }
   for (auto& w : waiting) {
-    out +=
-        w.uid != 0 && served_uid_.contains(w.uid) ? substitute(std::move(w.bytes), w.uid) : w.bytes;
+    // Announced, and still undecided (not fetched whole after all: gone meanwhile).
+    const auto a = w.uid != 0 && answerable && !states.contains(w.uid) ? announced.find(w.uid)
+                                                                       : announced.end();
+    out += w.uid != 0 && served_uid_.contains(w.uid) ? substitute(std::move(w.bytes), w.uid)
+           : a != announced.end() ? answer_announced(std::move(w.bytes), a->second)
+                                  : w.bytes;
   }
   if (states.size() == undecided.size()) {
     note_decided(mailbox, window, highest);
@@ -266,6 +293,70 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io, cons
     outcome.ok = false;
   }
   co_return outcome;
+}
+
+asio::awaitable<bool>
+FetchInterceptor::announce(InterceptIo& io, const MailboxKey& mailbox, Candidates& candidates,
+                           const std::map<std::uint32_t, std::string>& message_ids,
+                           std::map<std::uint32_t, Announced>& announced) {
+  std::vector<std::uint32_t> unannounced;
+  for (const auto& [uid, size] : candidates) {
+    if (!announced.contains(uid)) {
+      unannounced.push_back(uid);
+    }
+  }
+  std::map<std::uint32_t, std::uint64_t> sizes(candidates.begin(), candidates.end());
+  if (!unannounced.empty()) {
+    std::sort(unannounced.begin(), unannounced.end());
+    const std::vector<std::string> commands{"UID FETCH " + uid_list(unannounced) +
+                                            " (UID BODYSTRUCTURE)"};
+    auto described = co_await exchange(io, commands);
+    if (described.upstream_failed) {
+      co_return false;
+    }
+    for (Row& r : described.rows) {
+      const auto id = message_ids.find(r.uid);
+      if (!r.bodystructure || id == message_ids.end() || !sizes.contains(r.uid)) {
+        continue; // gone meanwhile: fetched whole (or found gone) with the other candidates
+      }
+      if (auto a = co_await service_.announce(mailbox.message(r.uid), sizes.at(r.uid),
+                                              *r.bodystructure, id->second)) {
+        announced.emplace(r.uid, std::move(*a));
+      }
+    }
+  }
+  // What is neither announced nor decided by its announcement (plain by its structure, the
+  // original without an event) is fetched whole.
+  std::vector<std::uint32_t> uids;
+  for (const auto& [uid, size] : candidates) {
+    uids.push_back(uid);
+  }
+  const auto decided = service_.known(mailbox, uids);
+  std::erase_if(candidates, [&](const auto& c) {
+    return announced.contains(c.first) || decided.contains(c.first);
+  });
+  co_return true;
+}
+
+std::string FetchInterceptor::answer_announced(std::string response, const Announced& announced) {
+  auto parsed = protocol::parse_response(response);
+  auto rebuilt =
+      parsed ? protocol::announce_fetch(*parsed, announced.size,
+                                        [&announced](std::string_view header, bool content_type) {
+                                          return calendar::announced_header(
+                                              header, announced.boundary, content_type);
+                                        })
+             : protocol::Result<std::string>(parsed.error());
+  if (rebuilt) {
+    ++stats_.substituted;
+    return std::move(rebuilt).value();
+  }
+  log_event(LogLevel::warn, "rewrite_substitution_failed",
+            {field("session", session_id_), field("error", sanitize_for_log(rebuilt.error().message))});
+  if (failed_answer_.empty()) {
+    failed_answer_ = rebuilt.error().message;
+  }
+  return {};
 }
 
 } // namespace icalgate::proxy

@@ -1,5 +1,7 @@
 #include "proxy/rewrite_service.hpp"
 
+#include "calendar/announced_rewrite.hpp"
+
 #include "calendar/meeting_rewrite.hpp"
 #include "calendar/owa_link.hpp"
 #include "proxy/logging.hpp"
@@ -205,6 +207,11 @@ std::uint32_t RewriteService::decided_through(const MailboxKey& mailbox) {
 }
 
 void RewriteService::raise_decided_through(const MailboxKey& mailbox, std::uint32_t uid) {
+  // An announced message is undecided until it is fetched whole: the range stops below it.
+  const auto announced = announcements(mailbox, decided_through(mailbox) + 1, uid);
+  if (!announced.empty()) {
+    uid = announced.begin()->first - 1;
+  }
   if (auto done =
           store_->raise_decided_through(mailbox.user, mailbox.mailbox, mailbox.uidvalidity, uid);
       !done) {
@@ -409,6 +416,10 @@ asio::awaitable<MessageState> RewriteService::decide_unguarded(MessageKey key,
       co_return record_original(key, "unparsable");
     }
     if (!calendar::classify(*parsed).link) {
+      if (announced_for(key)) {
+        // Clients were shown a rewritten size: they see the original's instead.
+        co_return record_original(key, "announced, not an OWA-link message");
+      }
       const std::uint32_t uid = key.uid;
       record_plain(MailboxKey{key.user, key.mailbox, key.uidvalidity}, {&uid, 1});
       co_return MessageState::plain;
@@ -421,20 +432,17 @@ asio::awaitable<MessageState> RewriteService::decide_unguarded(MessageKey key,
   if (config_.dry_run) {
     co_return record_original(key, "dry run");
   }
-  std::optional<calendar::GraphResult<std::string>> answer;
-  if (auto listed = take_listed_event(key.user, *message_id)) {
-    answer.emplace(std::move(*listed));
-  } else {
-    answer.emplace(co_await graph_->fetch_event_message_json(key.user, *message_id));
+  if (auto announced = announced_for(key)) {
+    co_return decide_announced(key, original, *announced);
   }
-  auto& json = *answer;
+  auto json = co_await event_for(key.user, *message_id);
   if (!json) {
     co_return record_original(key,
                               "graph " + std::string(calendar::graph_errc_name(json.error().code)));
   }
   auto rewritten_bytes = calendar::rewrite_meeting_message(
       original, *json,
-      calendar::RewriteOptions{static_cast<std::size_t>(config_.max_message_size)});
+      calendar::RewriteOptions{static_cast<std::size_t>(config_.max_message_size), std::nullopt});
   if (!rewritten_bytes) {
     const bool no_event = rewritten_bytes.error().message.starts_with("event:");
     co_return record_original(
@@ -442,6 +450,89 @@ asio::awaitable<MessageState> RewriteService::decide_unguarded(MessageKey key,
                       : "rewrite " + std::string(errc_name(rewritten_bytes.error().code)));
   }
   co_return store_rewritten(key, std::move(rewritten_bytes).value());
+}
+
+std::optional<Announced> RewriteService::announced_for(const MessageKey& key) {
+  const std::uint32_t uid = key.uid;
+  auto found = store_->announcements(key.user, key.mailbox, key.uidvalidity, uid, uid, true);
+  if (!found) {
+    log_event(LogLevel::warn, "rewrite_store_error",
+              {field("error", sanitize_for_log(found.error().message))});
+    return std::nullopt;
+  }
+  const auto it = found->find(uid);
+  return it == found->end() ? std::nullopt : std::optional<Announced>(std::move(it->second));
+}
+
+MessageState RewriteService::decide_announced(const MessageKey& key, const std::string& original,
+                                              const Announced& announced) {
+  calendar::RewriteOptions options{static_cast<std::size_t>(config_.max_message_size),
+                                   calendar::Announcement{announced.size, announced.boundary}};
+  auto bytes = calendar::rewrite_meeting_message(original, announced.event, options);
+  if (!bytes) {
+    // Clients were shown the announced size: the original they get now differs from it.
+    log_event(LogLevel::warn, "rewrite_announcement_unmet",
+              {field("uid", key.uid), field("error", sanitize_for_log(bytes.error().message, 200))});
+    return record_original(key, "announced, rewrite " + std::string(errc_name(bytes.error().code)));
+  }
+  return store_rewritten(key, std::move(bytes).value());
+}
+
+asio::awaitable<calendar::GraphResult<std::string>>
+RewriteService::event_for(const std::string& upn, const std::string& message_id) {
+  if (auto listed = take_listed_event(upn, message_id)) {
+    co_return std::move(*listed);
+  }
+  co_return co_await graph_->fetch_event_message_json(upn, message_id);
+}
+
+asio::awaitable<std::optional<Announced>>
+RewriteService::announce(MessageKey key, std::uint64_t size, const protocol::SExpr& structure,
+                         std::string message_id) {
+  if (config_.dry_run || size > config_.max_message_size) {
+    co_return std::nullopt;
+  }
+  auto json = co_await event_for(key.user, message_id);
+  if (!json) {
+    record_original(key, "graph " + std::string(calendar::graph_errc_name(json.error().code)));
+    co_return std::nullopt;
+  }
+  auto announcement = calendar::announce_rewrite(
+      structure, size, *json, message_id,
+      calendar::RewriteOptions{static_cast<std::size_t>(config_.max_message_size), std::nullopt});
+  if (!announcement) {
+    if (announcement.error().code == protocol::Errc::not_found) {
+      const std::uint32_t uid = key.uid;
+      record_plain(MailboxKey{key.user, key.mailbox, key.uidvalidity}, {&uid, 1});
+    } else if (announcement.error().message.starts_with("event:")) {
+      record_original(key, "no event in Graph");
+    }
+    co_return std::nullopt;
+  }
+  auto stored = store_->announce(
+      key, Announced{announcement->size, announcement->boundary, std::move(json).value()});
+  if (!stored) {
+    log_event(LogLevel::warn, "rewrite_store_error",
+              {field("error", sanitize_for_log(stored.error().message))});
+    co_return std::nullopt;
+  }
+  if (*stored) {
+    (*stored)->event.clear();
+  }
+  co_return std::move(*stored);
+}
+
+std::map<std::uint32_t, Announced> RewriteService::announcements(const MailboxKey& mailbox,
+                                                                 std::uint32_t first,
+                                                                 std::uint32_t last) {
+  auto found =
+      store_->announcements(mailbox.user, mailbox.mailbox, mailbox.uidvalidity, first, last, false);
+  if (!found) {
+    log_event(LogLevel::warn, "rewrite_store_error",
+              {field("error", sanitize_for_log(found.error().message))});
+    return {};
+  }
+  return std::move(found).value();
 }
 
 std::shared_ptr<const MeetingListing>

@@ -11,6 +11,7 @@
 #include "proxy/rewrite_store.hpp"
 
 #include "calendar/graph_client.hpp"
+#include "protocol/lexer.hpp"
 #include "protocol/mime/message.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -69,6 +70,10 @@ class RewriteService {
   // The UPN whose mail is rewritten for this login, or nullopt when the rewrite is off for it.
   std::optional<std::string> account_for(std::string_view login) const;
   bool uses_listing() const { return graph_section_.listing; }
+  // Whether header syncs announce rewritten sizes (`[rewrite] announce_sizes`, with a listing).
+  bool announces() const {
+    return graph_section_.listing && config_.announce_sizes && !config_.dry_run;
+  }
   std::uint64_t max_message_size() const { return config_.max_message_size; }
 
   // Known decisions for some UIDs of a mailbox (absent: undecided).
@@ -77,6 +82,7 @@ class RewriteService {
   void record_plain(const MailboxKey& mailbox, std::span<const std::uint32_t> uids);
   // How far the mailbox is decided (see RewriteStore::decided_through); 0 on errors.
   std::uint32_t decided_through(const MailboxKey& mailbox);
+  // Raises it to `uid`, or to below the first announced message up to there.
   void raise_decided_through(const MailboxKey& mailbox, std::uint32_t uid);
   std::vector<std::uint32_t> rewritten_between(const MailboxKey& mailbox, std::uint32_t first,
                                                std::uint32_t last);
@@ -96,8 +102,22 @@ class RewriteService {
   // The parsed rewritten message of a `rewritten` decision (cached); null if unavailable.
   std::shared_ptr<const protocol::mime::Message> rewritten(const MessageKey& key);
 
+  // Announces the rewrite of a meeting message the listing names, from its BODYSTRUCTURE
+  // and RFC822.SIZE (calendar/announced_rewrite.hpp), so that a header sync is answered
+  // without fetching it whole: nullopt when it is not announced (the caller fetches it whole
+  // to decide it), which includes a message it decided meanwhile: plain by its structure, or
+  // the original when Graph has no event for it.
+  boost::asio::awaitable<std::optional<Announced>> announce(MessageKey key, std::uint64_t size,
+                                                            const protocol::SExpr& structure,
+                                                            std::string message_id);
+  // The announcements of undecided messages in UIDs [first, last], without their events;
+  // empty on errors.
+  std::map<std::uint32_t, Announced> announcements(const MailboxKey& mailbox, std::uint32_t first,
+                                                   std::uint32_t last);
+
   // Decides a message the gateway has fetched whole: classifies it, looks its event up in
-  // Graph, rewrites it and records the outcome. Never throws; failures give `original`.
+  // Graph (or takes the one announced with it: the rewrite keeps what was announced),
+  // rewrites it and records the outcome. Never throws; failures give `original`.
   boost::asio::awaitable<MessageState> decide(MessageKey key, std::string original);
 
   // The user's meeting-message listing, refreshed from Graph when it was asked before
@@ -129,6 +149,14 @@ class RewriteService {
   RewriteService(const Config& config, std::unique_ptr<calendar::GraphClient> graph,
                  std::unique_ptr<RewriteStore> store);
   boost::asio::awaitable<MessageState> decide_unguarded(MessageKey key, std::string original);
+  // The event for a message: the one that came with the listing, else Graph's lookup.
+  boost::asio::awaitable<calendar::GraphResult<std::string>> event_for(const std::string& upn,
+                                                                       const std::string& message_id);
+  // The message's announcement with its event, if it has one.
+  std::optional<Announced> announced_for(const MessageKey& key);
+  // The rewrite of an announced message (`original` parsed, an OWA-link message).
+  MessageState decide_announced(const MessageKey& key, const std::string& original,
+                                const Announced& announced);
   void remember(const MessageKey& key, std::shared_ptr<const protocol::mime::Message> message);
   MessageState store_rewritten(const MessageKey& key, std::string bytes);
 

@@ -39,7 +39,7 @@ namespace {
 constexpr Errc storage_failure = Errc::unsupported;
 constexpr Errc corrupt_row = Errc::syntax;
 
-constexpr int schema_version = 2;
+constexpr int schema_version = 3;
 // Rewritten messages are mostly text; speed matters more than the last few percent because
 // compression runs on the io thread.
 constexpr int compression_level = Z_BEST_SPEED;
@@ -74,7 +74,17 @@ CREATE TABLE IF NOT EXISTS mailbox_progress (
   decided_through INTEGER NOT NULL,
   PRIMARY KEY (user, mailbox, uidvalidity)
 ) WITHOUT ROWID;
-PRAGMA user_version = 2;
+CREATE TABLE IF NOT EXISTS announced_message (
+  user        TEXT    NOT NULL,
+  mailbox     TEXT    NOT NULL,
+  uidvalidity INTEGER NOT NULL,
+  uid         INTEGER NOT NULL,
+  size        INTEGER NOT NULL,  -- the rewritten message's RFC822.SIZE, as announced
+  boundary    TEXT    NOT NULL,  -- of the wrapping multipart/alternative; '' for none
+  event       BLOB    NOT NULL,  -- the Graph response the rewrite is built from
+  PRIMARY KEY (user, mailbox, uidvalidity, uid)
+) WITHOUT ROWID;
+PRAGMA user_version = 3;
 )sql";
 
 constexpr const char* key_match = "user = ?1 AND mailbox = ?2 AND uidvalidity = ?3";
@@ -168,6 +178,13 @@ class SqliteRewriteStore final : public RewriteStore {
   Result<StoredMessage> put_if_absent(const MessageKey& key, const StoredMessage& message) override;
   Result<Done> put_plain(std::string_view user, std::string_view mailbox, std::uint32_t uidvalidity,
                          std::span<const std::uint32_t> uids) override;
+  Result<std::optional<Announced>> announce(const MessageKey& key,
+                                            const Announced& announced) override;
+  Result<std::map<std::uint32_t, Announced>> announcements(std::string_view user,
+                                                           std::string_view mailbox,
+                                                           std::uint32_t uidvalidity,
+                                                           std::uint32_t first, std::uint32_t last,
+                                                           bool with_event) override;
   Result<std::size_t>
   copy_decisions(std::string_view user, std::string_view from_mailbox,
                  std::uint32_t from_uidvalidity, std::string_view to_mailbox,
@@ -240,6 +257,9 @@ class SqliteRewriteStore final : public RewriteStore {
   Statement delete_user_messages_, delete_user_decisions_;
   Statement select_progress_, raise_progress_, select_rewritten_;
   Statement delete_other_progress_, delete_user_progress_;
+  Statement insert_announced_, select_announced_, select_announced_range_;
+  Statement delete_announced_, copy_announced_;
+  Statement delete_other_announced_, delete_user_announced_;
 };
 
 Result<RewriteStore::Done> SqliteRewriteStore::create_schema() {
@@ -306,6 +326,24 @@ Result<RewriteStore::Done> SqliteRewriteStore::prepare_all() {
       {&delete_other_progress_,
        "DELETE FROM mailbox_progress WHERE user = ?1 AND mailbox = ?2 AND uidvalidity <> ?3"},
       {&delete_user_progress_, "DELETE FROM mailbox_progress WHERE user = ?1"},
+      {&insert_announced_,
+       "INSERT INTO announced_message (user, mailbox, uidvalidity, uid, size, boundary, event) "
+       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING"},
+      {&select_announced_, "SELECT size, boundary, CASE WHEN ?5 THEN event ELSE '' END "
+                           "FROM announced_message WHERE " +
+                               key + " AND uid = ?4"},
+      {&select_announced_range_,
+       "SELECT uid, size, boundary, CASE WHEN ?6 THEN event ELSE '' END "
+       "FROM announced_message WHERE " +
+           key + " AND uid BETWEEN ?4 AND ?5 ORDER BY uid"},
+      {&delete_announced_, "DELETE FROM announced_message WHERE " + key + " AND uid = ?4"},
+      {&copy_announced_,
+       "INSERT INTO announced_message (user, mailbox, uidvalidity, uid, size, boundary, event) "
+       "SELECT user, ?5, ?6, ?7, size, boundary, event FROM announced_message WHERE " +
+           key + " AND uid = ?4 ON CONFLICT DO NOTHING"},
+      {&delete_other_announced_,
+       "DELETE FROM announced_message WHERE user = ?1 AND mailbox = ?2 AND uidvalidity <> ?3"},
+      {&delete_user_announced_, "DELETE FROM announced_message WHERE user = ?1"},
   };
   for (const auto& [slot, sql] : statements) {
     *slot = sqlite::prepare_persistent(db_.get(), sql);
@@ -515,6 +553,13 @@ Result<StoredMessage> SqliteRewriteStore::put_if_absent(const MessageKey& key,
     }
     return std::move(**existing);
   }
+  {
+    Use q(delete_announced_);
+    if (bind_mailbox(q, k.user, k.mailbox, k.uidvalidity).integer(4, k.uid).step() !=
+        SQLITE_DONE) {
+      return failure("storing a decision");
+    }
+  }
   if (rewritten) {
     Use q(insert_message_);
     bind_mailbox(q, k.user, k.mailbox, k.uidvalidity)
@@ -589,22 +634,31 @@ SqliteRewriteStore::copy_decisions(std::string_view user, std::string_view from_
     return failure("copying decisions");
   }
   std::size_t copied = 0;
-  for (const auto& [source, copy] : uids) {
-    for (Statement* statement : {&copy_decision_, &copy_message_}) {
-      Use q(*statement);
-      bind_mailbox(q, u, from, from_uidvalidity)
-          .integer(4, source)
-          .text(5, to)
-          .integer(6, to_uidvalidity)
-          .integer(7, copy);
-      if (q.step() != SQLITE_DONE) {
-        return failure("copying decisions");
-      }
-      if (sqlite3_changes(db_.get()) != 1) {
-        break; // no decision to copy, or the copy has one: its bytes stay as they are
-      }
-      copied += statement == &copy_decision_ ? 1 : 0;
+  // Whether the statement copied a row; nullopt on failure.
+  const auto copy_row = [&](const Statement& statement, std::uint32_t source,
+                            std::uint32_t copy) -> std::optional<bool> {
+    Use q(statement);
+    bind_mailbox(q, u, from, from_uidvalidity)
+        .integer(4, source)
+        .text(5, to)
+        .integer(6, to_uidvalidity)
+        .integer(7, copy);
+    if (q.step() != SQLITE_DONE) {
+      return std::nullopt;
     }
+    return sqlite3_changes(db_.get()) == 1;
+  };
+  for (const auto& [source, copy] : uids) {
+    const auto decided = copy_row(copy_decision_, source, copy);
+    // A decision goes with its bytes; without one (or when the copy has one, whose bytes stay
+    // as they are), an announcement, if any.
+    const auto rest = !decided  ? std::nullopt
+                      : *decided ? copy_row(copy_message_, source, copy)
+                                 : copy_row(copy_announced_, source, copy);
+    if (!rest) {
+      return failure("copying decisions");
+    }
+    copied += *decided ? 1 : 0;
   }
   if (!tx.commit()) {
     return failure("copying decisions");
@@ -622,8 +676,8 @@ Result<RewriteStore::Done> SqliteRewriteStore::forget_other_uidvalidity(std::str
   if (!tx.begun()) {
     return failure("forgetting a UIDVALIDITY");
   }
-  for (const Statement* stmt :
-       {&delete_other_messages_, &delete_other_decisions_, &delete_other_progress_}) {
+  for (const Statement* stmt : {&delete_other_messages_, &delete_other_decisions_,
+                               &delete_other_progress_, &delete_other_announced_}) {
     Use q(*stmt);
     if (bind_mailbox(q, u, m, uidvalidity).step() != SQLITE_DONE) {
       return failure("forgetting a UIDVALIDITY");
@@ -643,8 +697,8 @@ Result<std::size_t> SqliteRewriteStore::forget_user(std::string_view user) {
     return failure("forgetting a user");
   }
   std::size_t removed = 0;
-  for (const Statement* stmt :
-       {&delete_user_messages_, &delete_user_progress_, &delete_user_decisions_}) {
+  for (const Statement* stmt : {&delete_user_announced_, &delete_user_messages_,
+                               &delete_user_progress_, &delete_user_decisions_}) {
     Use q(*stmt);
     if (q.text(1, u).step() != SQLITE_DONE) {
       return failure("forgetting a user");
@@ -656,6 +710,85 @@ Result<std::size_t> SqliteRewriteStore::forget_user(std::string_view user) {
     return failure("forgetting a user");
   }
   return removed;
+}
+
+
+Result<std::optional<Announced>> SqliteRewriteStore::announce(const MessageKey& key,
+                                                              const Announced& announced) {
+  const MessageKey k{normalize_user(key.user), normalize_mailbox(key.mailbox), key.uidvalidity,
+                     key.uid};
+  if (k.user.empty() || k.uid == 0 || k.uidvalidity == 0 || announced.size == 0 ||
+      announced.size > max_message_bytes) {
+    return make_error(Errc::syntax, "rewrite state: an announcement needs a user, UIDVALIDITY, "
+                                    "UID and a size");
+  }
+  std::lock_guard lock(mutex_);
+  Transaction tx(*this, begin_write_);
+  if (!tx.begun()) {
+    return failure("storing an announcement");
+  }
+  {
+    Use q(select_state_);
+    bind_mailbox(q, k.user, k.mailbox, k.uidvalidity).integer(4, k.uid);
+    const int rc = q.step();
+    if (rc == SQLITE_ROW) {
+      return std::optional<Announced>();
+    }
+    if (rc != SQLITE_DONE) {
+      return failure("storing an announcement");
+    }
+  }
+  {
+    Use q(insert_announced_);
+    bind_mailbox(q, k.user, k.mailbox, k.uidvalidity)
+        .integer(4, k.uid)
+        .integer(5, static_cast<std::int64_t>(announced.size))
+        .text(6, announced.boundary)
+        .blob(7, announced.event);
+    if (q.step() != SQLITE_DONE) {
+      return failure("storing an announcement");
+    }
+  }
+  Use q(select_announced_);
+  bind_mailbox(q, k.user, k.mailbox, k.uidvalidity).integer(4, k.uid).integer(5, 1);
+  if (q.step() != SQLITE_ROW) {
+    return failure("reading an announcement");
+  }
+  std::optional<Announced> stored(Announced{
+      static_cast<std::uint64_t>(sqlite3_column_int64(q.get(), 0)),
+      std::string(column_text(q.get(), 1)), std::string(column_blob(q.get(), 2))});
+  q.reset();
+  if (!tx.commit()) {
+    return failure("storing an announcement");
+  }
+  return stored;
+}
+
+Result<std::map<std::uint32_t, Announced>>
+SqliteRewriteStore::announcements(std::string_view user, std::string_view mailbox,
+                                  std::uint32_t uidvalidity, std::uint32_t first,
+                                  std::uint32_t last, bool with_event) {
+  const std::string u = normalize_user(user);
+  const std::string m = normalize_mailbox(mailbox);
+  std::map<std::uint32_t, Announced> out;
+  std::lock_guard lock(mutex_);
+  Use q(select_announced_range_);
+  bind_mailbox(q, u, m, uidvalidity).integer(4, first).integer(5, last).integer(6, with_event);
+  int rc = SQLITE_DONE;
+  while ((rc = q.step()) == SQLITE_ROW) {
+    const auto uid = static_cast<std::uint32_t>(sqlite3_column_int64(q.get(), 0));
+    const std::int64_t size = sqlite3_column_int64(q.get(), 1);
+    if (size <= 0 || static_cast<std::uint64_t>(size) > max_message_bytes) {
+      return corrupt(MessageKey{u, m, uidvalidity, uid}, "announced size out of range");
+    }
+    out.emplace_hint(out.end(), uid,
+                     Announced{static_cast<std::uint64_t>(size), std::string(column_text(q.get(), 2)),
+                               std::string(column_blob(q.get(), 3))});
+  }
+  if (rc != SQLITE_DONE) {
+    return failure("reading announcements");
+  }
+  return out;
 }
 
 } // namespace

@@ -53,6 +53,18 @@ struct StoredMessage {
   friend bool operator==(const StoredMessage&, const StoredMessage&) = default;
 };
 
+// A rewrite announced before the message was fetched whole (calendar/announced_rewrite.hpp):
+// clients have seen this size (and, when `boundary` is set, that top-level Content-Type), so
+// the rewrite built later keeps them, from this Graph response. Not a decision: the message
+// is decided once it is fetched whole, and the announcement then goes.
+struct Announced {
+  std::uint64_t size = 0;
+  std::string boundary;
+  std::string event; // the Graph response; empty when not asked for
+
+  friend bool operator==(const Announced&, const Announced&) = default;
+};
+
 class RewriteStore {
  public:
   // Success without a value (protocol::Result has no void form).
@@ -84,9 +96,20 @@ class RewriteStore {
 
   // Stores `message` unless the message already has a decision, atomically; returns the
   // decision stored afterwards, which is the existing one if there was one. `bytes` are kept
-  // only for `rewritten`, which must carry some.
+  // only for `rewritten`, which must carry some. The message's announcement goes.
   virtual protocol::Result<StoredMessage> put_if_absent(const MessageKey& key,
                                                         const StoredMessage& message) = 0;
+
+  // Stores `announced` for a message without a decision or an announcement, atomically;
+  // returns the announcement stored afterwards (the existing one if there was one), or
+  // nullopt when the message has a decision.
+  virtual protocol::Result<std::optional<Announced>> announce(const MessageKey& key,
+                                                              const Announced& announced) = 0;
+  // The announcements of UIDs [first, last] in one mailbox; `with_event`: their Graph
+  // responses too.
+  virtual protocol::Result<std::map<std::uint32_t, Announced>>
+  announcements(std::string_view user, std::string_view mailbox, std::uint32_t uidvalidity,
+                std::uint32_t first, std::uint32_t last, bool with_event) = 0;
 
   // Records `plain` for every UID that has no decision yet, in one transaction (a header sync
   // of thousands of messages).
@@ -96,7 +119,7 @@ class RewriteStore {
 
   // Gives each destination UID of `uids` (source UID, destination UID) in `to_mailbox` under
   // `to_uidvalidity` the decision of its source in `from_mailbox` under `from_uidvalidity`,
-  // rewritten bytes included, unless it has one; in one transaction, the bytes never leaving
+  // rewritten bytes included, unless it has one (or else its announcement); in one transaction, the bytes never leaving
   // the store. Sources without a decision are skipped. Returns how many were given.
   virtual protocol::Result<std::size_t>
   copy_decisions(std::string_view user, std::string_view from_mailbox,

@@ -593,6 +593,8 @@ class Bench:
             state = self.root / f"{name}.db"
             opts = {} if config == "listing" else {"listing": False}
             extra = self.graph.config(**opts) + f'\n[rewrite]\nenabled = true\nstate = "{state}"\n'
+            if self.args.announce_sizes:
+                extra += "announce_sizes = true\n"
         gw = env.Gateway(
             self.args.icalgate, self.root, self.certs,
             self.tap.port if tapped else self.upstream.imaps_port, "implicit",
@@ -1320,6 +1322,8 @@ def main() -> int:
     p.add_argument("--json", default=str(REPO / "build" / "bench" / "rewrite.json"))
     p.add_argument("--time-limit", type=float, default=600, help="seconds before the run is abandoned")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (configs, logs)")
+    p.add_argument("--announce-sizes", action="store_true",
+                   help="the rewriting gateways run with [rewrite] announce_sizes = true")
     args = p.parse_args()
     for what in ("icalgate", "graphsim"):
         path = getattr(args, what)

@@ -1526,6 +1526,82 @@ SyncState *
         self.assertRegex(lines[-1], r"UID FETCH [0-9:,]+ \(UID BODY\.PEEK\[\]\)")
 
 class RestartAndFailureTest(RewriteBase):
+    def test_announced_sizes_spare_the_header_sync_and_hold_after_a_restart(self):
+        # [rewrite] announce_sizes: a header sync asks the upstream only for the BODYSTRUCTURE of
+        # the listed meeting messages and answers their rewritten size (and, for a single-part
+        # body, the wrapping Content-Type) from an announcement. The first content fetch, by a
+        # gateway restarted meanwhile with Graph failing, builds the message from the event
+        # stored with the announcement: exactly that size and header, and Dovecot serving its
+        # bytes answers the items as the gateway does.
+        sync = (b"UID FETCH 1:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (From To Cc "
+                b"Subject Date Message-ID Content-Type)])")
+        state = Path(tempfile.mkdtemp(prefix="state-", dir=self.w.root)) / "rewrite.db"
+        config = rewrite_config(state, "announce_sizes = true")
+        first = self.w.start_gateway(name="announce", extra_config=config)
+        with self.gateway_session(first) as c:
+            synced = {uid_of(a): a for a in c.check(sync)}
+        lines = self.gateway_lines(first)
+        self.assertEqual(first.stop(), 0)
+        self.assertEqual(len(synced), len(MANIFEST))
+        probes = lines[1:]
+        self.assertEqual(len(probes), 1, lines)
+        asked = re.search(r"UID FETCH ([0-9:,]+) \(UID BODYSTRUCTURE\)", probes[0])
+        self.assertIsNotNone(asked, probes)
+        asked_uids = set()
+        for run in asked.group(1).split(","):
+            low, _, high = run.partition(":")
+            asked_uids.update(range(int(low), int(high or low) + 1))
+        # Meeting messages only (the external invitation among them is decided plain by its
+        # structure): nothing Graph does not list.
+        self.assertTrue(asked_uids)
+        self.assertFalse({uid for uid, m in enumerate(MANIFEST, 1) if m["graph"] != "meeting"} & asked_uids)
+        rewrites = [uid for uid, _ in self.entries("rewrite")]
+        self.assertTrue(set(rewrites) <= asked_uids)
+
+        GRAPH.set_faults([{"status": 503}])
+        try:
+            second = self.w.start_gateway(name="announce-restarted", extra_config=config)
+            with self.gateway_session(second) as c:
+                bodies = fetch_literals(c, b"UID FETCH 1:* (UID BODY.PEEK[])")
+                self.assertEqual({uid_of(a): a for a in c.check(sync)}, synced)
+            log = second.log_text()
+            self.assertEqual(second.stop(), 0)
+        finally:
+            GRAPH.set_faults([])
+        self.assertNotIn("rewrite_announcement_unmet", log)
+        self.assertNotIn("outcome=original", log)
+        wraps = 0
+        for uid in rewrites:
+            with self.subTest(uid=uid):
+                size = int(re.search(rb"RFC822\.SIZE (\d+)", synced[uid]).group(1))
+                self.assertEqual(len(bodies[uid]), size)
+                self.assertTrue(calendar_parts(bodies[uid]))
+                # The header fields the sync showed are the rewritten message's.
+                shown = synced[uid].split(b"}\r\n", 1)[1].split(b"\r\n\r\n", 1)[0] + b"\r\n"
+                shown_type = re.search(rb"(?ims)^content-type:.*?(?=^\S|\Z)", shown).group(0)
+                header = bodies[uid].split(b"\r\n\r\n", 1)[0] + b"\r\n"
+                self.assertIn(shown_type, header)
+                wraps += b"_icalgate_" in shown_type
+        self.assertTrue(wraps)
+        with self.direct_session(BOB) as d:
+            d.command(b"DELETE Announced")
+            d.check(b"CREATE Announced")
+            for uid in rewrites:
+                _, tagged = d.append("Announced", bodies[uid])
+                self.assertEqual(env.status_of(tagged), b"OK")
+        third = self.w.start_gateway(name="announce-oracle", extra_config=config)
+        try:
+            items = b"RFC822.SIZE BODYSTRUCTURE BODY.PEEK[HEADER] BODY.PEEK[TEXT]<100.700>"
+            with self.gateway_session(third) as c, self.direct_session(BOB, "Announced") as d:
+                for n, uid in enumerate(rewrites, 1):
+                    with self.subTest(uid=uid):
+                        got, gt = c.command(b"UID FETCH %d (%s)" % (uid, items))
+                        want, wt = d.command(b"UID FETCH %d (%s)" % (n, items))
+                        self.assertEqual(env.status_of(gt), env.status_of(wt))
+                        self.assertEqual([items_of(r) for r in got], [items_of(r) for r in want])
+        finally:
+            third.stop()
+
     def test_restart_serves_the_same_bytes_without_graph(self):
         state = Path(tempfile.mkdtemp(prefix="state-", dir=self.w.root)) / "rewrite.db"
         first = self.w.start_gateway(name="before-restart", extra_config=rewrite_config(state))

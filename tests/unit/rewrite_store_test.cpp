@@ -604,3 +604,43 @@ TEST_CASE("the rewritten UIDs of a range", "[rewrite_store]") {
   REQUIRE(none.ok());
   CHECK(none->empty());
 }
+
+TEST_CASE("rewrite_store: an announcement lasts until the message is decided, across reopening",
+          "[rewrite_store]") {
+  using icalgate::proxy::Announced;
+  TempDir dir;
+  const fs::path file = dir.path / "state.db";
+  const Announced first{9000, "_icalgate_0123456789abcdef", R"({"value":[]})"};
+  {
+    auto store = open_store(file);
+    auto stored = store->announce(key(5), first);
+    REQUIRE(stored.ok());
+    REQUIRE(stored->has_value());
+    CHECK(**stored == first);
+    // The first announcement wins, as decisions do.
+    auto second = store->announce(key(5), Announced{100, "", "{}"});
+    REQUIRE(second.ok());
+    CHECK(**second == first);
+    // Undecided still: states() does not name it.
+    const std::uint32_t uids[] = {5, 6};
+    CHECK(store->states("alice@contoso.com", "INBOX", 7, uids)->empty());
+  }
+  auto store = open_store(file);
+  auto found = store->announcements("ALICE@contoso.com", "inbox", 7, 4, 5, false);
+  REQUIRE(found.ok());
+  REQUIRE(found->size() == 1);
+  CHECK(found->at(5) == Announced{9000, first.boundary, ""});
+  CHECK(store->announcements("alice@contoso.com", "INBOX", 7, 1, 9, true)->at(5) == first);
+  // Copies take it along; another UIDVALIDITY forgets it.
+  const std::pair<std::uint32_t, std::uint32_t> copy[] = {{5, 50}};
+  REQUIRE(store->copy_decisions("alice@contoso.com", "INBOX", 7, "Archive", 3, copy).ok());
+  CHECK(store->announcements("alice@contoso.com", "Archive", 3, 50, 50, true)->at(50) == first);
+  REQUIRE(store->forget_other_uidvalidity("alice@contoso.com", "Archive", 4).ok());
+  CHECK(store->announcements("alice@contoso.com", "Archive", 3, 50, 50, true)->empty());
+  // Deciding the message removes it, and a decided message takes none.
+  REQUIRE(store->put_if_absent(key(5), StoredMessage{MessageState::rewritten, "", "bytes"}).ok());
+  CHECK(store->announcements("alice@contoso.com", "INBOX", 7, 4, 5, false)->empty());
+  auto late = store->announce(key(5), first);
+  REQUIRE(late.ok());
+  CHECK_FALSE(late->has_value());
+}
