@@ -37,7 +37,8 @@ std::string_view text_of(const SExpr& e) {
 }
 
 bool is_multipart(const SExpr& e) {
-  return e.kind == SExpr::Kind::list && !e.items.empty() && e.items.front().kind == SExpr::Kind::list;
+  return e.kind == SExpr::Kind::list && !e.items.empty() &&
+         e.items.front().kind == SExpr::Kind::list;
 }
 
 // A multipart's subtype: the first item after its children.

@@ -636,12 +636,12 @@ Result<std::string> rewrite_message(std::string_view original, const mime::Messa
       haystacks.push_back(e.text);
     }
     // An announced boundary went out with the top-level header: no other will do.
-    auto boundary = !options.announced || mixed
-                        ? unique_boundary(original, vcalendar, haystacks, enclosing)
-                    : boundary_clashes(options.announced->boundary, haystacks, enclosing)
-                        ? Result<std::string>(make_error(Errc::unsupported,
-                                                         "the announced boundary occurs in the message"))
-                        : Result<std::string>(options.announced->boundary);
+    auto boundary =
+        !options.announced || mixed ? unique_boundary(original, vcalendar, haystacks, enclosing)
+        : boundary_clashes(options.announced->boundary, haystacks, enclosing)
+            ? Result<std::string>(
+                  make_error(Errc::unsupported, "the announced boundary occurs in the message"))
+            : Result<std::string>(options.announced->boundary);
     if (!boundary) {
       return boundary.error();
     }

@@ -179,13 +179,14 @@ Result<std::string> announce_fetch(const Response& response, std::uint64_t size,
       out += whole;
     } else if (*att.attr == FetchAttr::rfc822_size) {
       out += "RFC822.SIZE " + std::to_string(size);
-    } else if (whole_header_section(*att.attr, att.section, att.origin.has_value()) &&
-               att.string) {
+    } else if (whole_header_section(*att.attr, att.section, att.origin.has_value()) && att.string) {
       const std::string bytes =
           header(att.string->value, selects_content_type(*att.attr, att.section));
-      // The item's name as the server wrote it, then the new header as a literal.
-      out.append(whole.substr(0, att.value.offset - att.whole.offset));
-      out += "{" + std::to_string(bytes.size()) + "}\r\n" + bytes;
+      // Labelled as substitute_fetch() labels it, then the new header as a literal.
+      out += *att.attr == FetchAttr::rfc822_header
+                 ? std::string("RFC822.HEADER")
+                 : section_label(FetchItem{*att.attr, att.section, false, std::nullopt});
+      out += " {" + std::to_string(bytes.size()) + "}\r\n" + bytes;
     } else {
       return make_error(Errc::unsupported, "a content item an announcement does not answer");
     }

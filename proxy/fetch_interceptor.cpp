@@ -532,31 +532,9 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
     }
     // Messages served from the gateway's bytes (a client downloading or opening rewritten
     // invitations): the upstream need not render and send their originals again.
-    const bool decided = uids && !probe_set && !served_uid_.empty();
-    auto items = decided && !args.changed_since && !args.vanished
-                     ? protocol::server_items(args.items)
-                     : std::nullopt;
-    if (items && served_uid_.size() == uids->size()) {
-      co_return co_await ask_without_content(io, command, *items);
-    }
-    if (items) {
-      // Some are: those are answered first (one round trip), the others go as asked.
-      std::vector<std::uint32_t> rewritten;
-      std::vector<std::uint32_t> others;
-      for (std::uint32_t uid : *uids) {
-        (served_uid_.contains(uid) ? rewritten : others).push_back(uid);
-      }
-      if (auto rest = with_uid_set(command.raw, uid_list(others))) {
-        switch (co_await answer_from_store(io, uid_list(rewritten), *items)) {
-        case StoreAnswer::failed:
-          outcome.ok = false;
-          co_return outcome;
-        case StoreAnswer::answered:
-          served_uid_.clear();
-          co_return co_await forward(io, *rest);
-        case StoreAnswer::refused:
-          break; // the command goes as asked, its answers substituted
-        }
+    if (uids && !probe_set && !served_uid_.empty()) {
+      if (auto done = co_await answer_decided(io, command, *uids)) {
+        co_return std::move(*done);
       }
     }
   }
@@ -671,10 +649,70 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
     watch_tag_ = command.tag;
     watch_above_ = window.through;
   }
+  if (probe_set && command.uid && !streams) {
+    // Decided now, some rewritten (a download of mail read ahead, announced, or found by the
+    // probe): as above, the upstream is asked for those only what their bytes do not hold.
+    const auto uids = explicit_uids(args.set);
+    const auto known =
+        uids ? service_.known(mailbox, *uids) : std::map<std::uint32_t, MessageState>{};
+    if (uids && known.size() == uids->size()) {
+      served_.clear();
+      for (const auto& [uid, state] : known) {
+        if (state == MessageState::rewritten) {
+          serve_by_uid(mailbox, uid);
+        }
+      }
+      if (!served_uid_.empty()) {
+        if (auto done = co_await answer_decided(io, command, *uids)) {
+          co_return std::move(*done);
+        }
+      }
+    }
+  }
   if (auto [ec, n] = co_await io.upstream.write(command.raw); ec) {
     outcome.ok = false;
   }
   co_return outcome;
+}
+
+asio::awaitable<std::optional<InterceptOutcome>>
+FetchInterceptor::answer_decided(InterceptIo& io, const protocol::Command& command,
+                                 const std::vector<std::uint32_t>& uids) {
+  const auto& args = std::get<protocol::FetchArgs>(command.args);
+  const auto items =
+      args.changed_since || args.vanished ? std::nullopt : protocol::server_items(args.items);
+  if (!items) {
+    co_return std::nullopt;
+  }
+  if (served_uid_.size() == uids.size()) {
+    InterceptOutcome outcome = co_await ask_without_content(io, command, *items);
+    co_return outcome;
+  }
+  // Some are: those are answered first (one round trip), the others go as asked.
+  std::vector<std::uint32_t> rewritten;
+  std::vector<std::uint32_t> others;
+  for (std::uint32_t uid : uids) {
+    (served_uid_.contains(uid) ? rewritten : others).push_back(uid);
+  }
+  const auto rest = with_uid_set(command.raw, uid_list(others));
+  if (!rest) {
+    co_return std::nullopt;
+  }
+  switch (co_await answer_from_store(io, uid_list(rewritten), *items)) {
+  case StoreAnswer::failed: {
+    InterceptOutcome failed;
+    failed.ok = false;
+    co_return failed;
+  }
+  case StoreAnswer::answered: {
+    served_uid_.clear();
+    InterceptOutcome outcome = co_await forward(io, *rest);
+    co_return outcome;
+  }
+  case StoreAnswer::refused:
+    break; // the command goes as asked, its answers substituted
+  }
+  co_return std::nullopt;
 }
 
 asio::awaitable<InterceptOutcome>

@@ -298,13 +298,19 @@ class FetchInterceptor {
   // RFC822.SIZE; `message_ids` theirs) that have no announcement in `announced` yet, from
   // their BODYSTRUCTUREs (one probe), into `announced`; `candidates` keeps those to fetch
   // whole and decide. False when the upstream failed.
-  asio::awaitable<bool> announce(InterceptIo& io, const MailboxKey& mailbox,
-                                 Candidates& candidates,
+  asio::awaitable<bool> announce(InterceptIo& io, const MailboxKey& mailbox, Candidates& candidates,
                                  const std::map<std::uint32_t, std::string>& message_ids,
                                  std::map<std::uint32_t, Announced>& announced);
   // An answer about an announced message, rebuilt from its announcement; empty when it
   // cannot be (the command's completion then says so).
   std::string answer_announced(std::string response, const Announced& announced);
+  // A FETCH by UID whose messages `uids` are all decided, those in served_uid_ rewritten:
+  // the upstream is asked for those only what their rewritten bytes do not hold
+  // (protocol::server_items), for the others what the client asked. nullopt when it cannot
+  // be answered so: the command then goes as asked, its answers substituted.
+  asio::awaitable<std::optional<InterceptOutcome>>
+  answer_decided(InterceptIo& io, const protocol::Command& command,
+                 const std::vector<std::uint32_t>& uids);
   // Forwards the held command as `items` (protocol::server_items): every message it names is
   // served from rewritten bytes, whose answers substitute() completes.
   asio::awaitable<InterceptOutcome> ask_without_content(InterceptIo& io,

@@ -36,20 +36,18 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io, cons
   if (command.adds_items()) {
     ++stats_.asked_along;
   }
-  // Messages above the decided range that are rewritten already (another session's); by
-  // sequence number, the set may name any message.
-  const auto rewritten =
-      service_.rewritten_between(mailbox, command.by_number ? 1 : window.through + 1,
-                                 std::numeric_limits<std::uint32_t>::max());
-  const std::set<std::uint32_t> rewritten_above(rewritten.begin(), rewritten.end());
+  // Messages above the decided range that are decided already (another session's, or read
+  // ahead): by sequence number, the set may name any message. Only the rewritten ones differ.
+  const auto decided_above =
+      service_.decided_between(mailbox, command.by_number ? 1 : window.through + 1,
+                               std::numeric_limits<std::uint32_t>::max());
   // Meeting messages whose rewrite a header sync announced (calendar/announced_rewrite.hpp):
   // answered from the announcement, if the command asks only what that holds; else fetched
   // whole and decided like the other candidates.
   const bool answerable = protocol::answered_by_announcement(answering_items_);
   const bool announcing = listing != nullptr && service_.announces() && answerable;
-  auto announced =
-      service_.announcements(mailbox, command.by_number ? 1 : window.through + 1,
-                             std::numeric_limits<std::uint32_t>::max());
+  auto announced = service_.announcements(mailbox, command.by_number ? 1 : window.through + 1,
+                                          std::numeric_limits<std::uint32_t>::max());
   std::map<std::uint32_t, std::string> message_ids; // of candidates, to announce them
   if (auto [ec, n] = co_await io.upstream.write(command.line); ec) {
     outcome.ok = false;
@@ -135,17 +133,17 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io, cons
     }
     note_sequence(*message, uid);
     bool wait = false;
-    if (uid != 0 && rewritten_above.contains(uid)) {
+    const auto decided = uid != 0 ? decided_above.find(uid) : decided_above.end();
+    if (decided != decided_above.end() && decided->second == MessageState::rewritten) {
       serve_by_uid(mailbox, uid);
     }
     if (uid != 0 && served_uid_.contains(uid)) {
       *message = substitute(std::move(*message), uid);
       head = head_of(*message); // it viewed the bytes replaced
-    } else if (auto a = announcing ? announced.find(uid) : announced.end();
-               a != announced.end()) {
+    } else if (auto a = announcing ? announced.find(uid) : announced.end(); a != announced.end()) {
       *message = answer_announced(std::move(*message), a->second);
       head = head_of(*message);
-    } else if (uid > window.through) {
+    } else if (uid > window.through && decided == decided_above.end()) {
       const auto& data = std::get<protocol::FetchData>(parsed->body);
       std::uint64_t size = 0;
       const protocol::SExpr* structure = nullptr;
@@ -351,8 +349,9 @@ std::string FetchInterceptor::answer_announced(std::string response, const Annou
     ++stats_.substituted;
     return std::move(rebuilt).value();
   }
-  log_event(LogLevel::warn, "rewrite_substitution_failed",
-            {field("session", session_id_), field("error", sanitize_for_log(rebuilt.error().message))});
+  log_event(
+      LogLevel::warn, "rewrite_substitution_failed",
+      {field("session", session_id_), field("error", sanitize_for_log(rebuilt.error().message))});
   if (failed_answer_.empty()) {
     failed_answer_ = rebuilt.error().message;
   }

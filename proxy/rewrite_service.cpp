@@ -219,6 +219,18 @@ void RewriteService::raise_decided_through(const MailboxKey& mailbox, std::uint3
   }
 }
 
+std::map<std::uint32_t, MessageState> RewriteService::decided_between(const MailboxKey& mailbox,
+                                                                      std::uint32_t first,
+                                                                      std::uint32_t last) {
+  auto found =
+      store_->states_between(mailbox.user, mailbox.mailbox, mailbox.uidvalidity, first, last);
+  if (!found) {
+    log_store_error(found.error());
+    return {};
+  }
+  return std::move(found).value();
+}
+
 std::vector<std::uint32_t> RewriteService::rewritten_between(const MailboxKey& mailbox,
                                                              std::uint32_t first,
                                                              std::uint32_t last) {
@@ -471,8 +483,9 @@ MessageState RewriteService::decide_announced(const MessageKey& key, const std::
   auto bytes = calendar::rewrite_meeting_message(original, announced.event, options);
   if (!bytes) {
     // Clients were shown the announced size: the original they get now differs from it.
-    log_event(LogLevel::warn, "rewrite_announcement_unmet",
-              {field("uid", key.uid), field("error", sanitize_for_log(bytes.error().message, 200))});
+    log_event(
+        LogLevel::warn, "rewrite_announcement_unmet",
+        {field("uid", key.uid), field("error", sanitize_for_log(bytes.error().message, 200))});
     return record_original(key, "announced, rewrite " + std::string(errc_name(bytes.error().code)));
   }
   return store_rewritten(key, std::move(bytes).value());
@@ -486,9 +499,10 @@ RewriteService::event_for(const std::string& upn, const std::string& message_id)
   co_return co_await graph_->fetch_event_message_json(upn, message_id);
 }
 
-asio::awaitable<std::optional<Announced>>
-RewriteService::announce(MessageKey key, std::uint64_t size, const protocol::SExpr& structure,
-                         std::string message_id) {
+asio::awaitable<std::optional<Announced>> RewriteService::announce(MessageKey key,
+                                                                   std::uint64_t size,
+                                                                   const protocol::SExpr& structure,
+                                                                   std::string message_id) {
   if (config_.dry_run || size > config_.max_message_size) {
     co_return std::nullopt;
   }
@@ -522,9 +536,8 @@ RewriteService::announce(MessageKey key, std::uint64_t size, const protocol::SEx
   co_return std::move(*stored);
 }
 
-std::map<std::uint32_t, Announced> RewriteService::announcements(const MailboxKey& mailbox,
-                                                                 std::uint32_t first,
-                                                                 std::uint32_t last) {
+std::map<std::uint32_t, Announced>
+RewriteService::announcements(const MailboxKey& mailbox, std::uint32_t first, std::uint32_t last) {
   auto found =
       store_->announcements(mailbox.user, mailbox.mailbox, mailbox.uidvalidity, first, last, false);
   if (!found) {

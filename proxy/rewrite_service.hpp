@@ -84,6 +84,9 @@ class RewriteService {
   std::uint32_t decided_through(const MailboxKey& mailbox);
   // Raises it to `uid`, or to below the first announced message up to there.
   void raise_decided_through(const MailboxKey& mailbox, std::uint32_t uid);
+  // The decisions of UIDs [first, last]; empty on errors.
+  std::map<std::uint32_t, MessageState> decided_between(const MailboxKey& mailbox,
+                                                        std::uint32_t first, std::uint32_t last);
   std::vector<std::uint32_t> rewritten_between(const MailboxKey& mailbox, std::uint32_t first,
                                                std::uint32_t last);
   // A session selected the mailbox: decisions under another UIDVALIDITY are dropped (once per
@@ -150,8 +153,8 @@ class RewriteService {
                  std::unique_ptr<RewriteStore> store);
   boost::asio::awaitable<MessageState> decide_unguarded(MessageKey key, std::string original);
   // The event for a message: the one that came with the listing, else Graph's lookup.
-  boost::asio::awaitable<calendar::GraphResult<std::string>> event_for(const std::string& upn,
-                                                                       const std::string& message_id);
+  boost::asio::awaitable<calendar::GraphResult<std::string>>
+  event_for(const std::string& upn, const std::string& message_id);
   // The message's announcement with its event, if it has one.
   std::optional<Announced> announced_for(const MessageKey& key);
   // The rewrite of an announced message (`original` parsed, an OWA-link message).

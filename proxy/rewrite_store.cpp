@@ -174,17 +174,18 @@ class SqliteRewriteStore final : public RewriteStore {
   Result<std::map<std::uint32_t, MessageState>>
   states(std::string_view user, std::string_view mailbox, std::uint32_t uidvalidity,
          std::span<const std::uint32_t> uids) override;
+  Result<std::map<std::uint32_t, MessageState>>
+  states_between(std::string_view user, std::string_view mailbox, std::uint32_t uidvalidity,
+                 std::uint32_t first, std::uint32_t last) override;
   Result<std::optional<StoredMessage>> get(const MessageKey& key) override;
   Result<StoredMessage> put_if_absent(const MessageKey& key, const StoredMessage& message) override;
   Result<Done> put_plain(std::string_view user, std::string_view mailbox, std::uint32_t uidvalidity,
                          std::span<const std::uint32_t> uids) override;
   Result<std::optional<Announced>> announce(const MessageKey& key,
                                             const Announced& announced) override;
-  Result<std::map<std::uint32_t, Announced>> announcements(std::string_view user,
-                                                           std::string_view mailbox,
-                                                           std::uint32_t uidvalidity,
-                                                           std::uint32_t first, std::uint32_t last,
-                                                           bool with_event) override;
+  Result<std::map<std::uint32_t, Announced>>
+  announcements(std::string_view user, std::string_view mailbox, std::uint32_t uidvalidity,
+                std::uint32_t first, std::uint32_t last, bool with_event) override;
   Result<std::size_t>
   copy_decisions(std::string_view user, std::string_view from_mailbox,
                  std::uint32_t from_uidvalidity, std::string_view to_mailbox,
@@ -332,10 +333,9 @@ Result<RewriteStore::Done> SqliteRewriteStore::prepare_all() {
       {&select_announced_, "SELECT size, boundary, CASE WHEN ?5 THEN event ELSE '' END "
                            "FROM announced_message WHERE " +
                                key + " AND uid = ?4"},
-      {&select_announced_range_,
-       "SELECT uid, size, boundary, CASE WHEN ?6 THEN event ELSE '' END "
-       "FROM announced_message WHERE " +
-           key + " AND uid BETWEEN ?4 AND ?5 ORDER BY uid"},
+      {&select_announced_range_, "SELECT uid, size, boundary, CASE WHEN ?6 THEN event ELSE '' END "
+                                 "FROM announced_message WHERE " +
+                                     key + " AND uid BETWEEN ?4 AND ?5 ORDER BY uid"},
       {&delete_announced_, "DELETE FROM announced_message WHERE " + key + " AND uid = ?4"},
       {&copy_announced_,
        "INSERT INTO announced_message (user, mailbox, uidvalidity, uid, size, boundary, event) "
@@ -442,6 +442,31 @@ SqliteRewriteStore::states(std::string_view user, std::string_view mailbox,
     }
   }
   if (rc != SQLITE_DONE || !tx.commit()) {
+    return failure("reading states");
+  }
+  return out;
+}
+
+Result<std::map<std::uint32_t, MessageState>>
+SqliteRewriteStore::states_between(std::string_view user, std::string_view mailbox,
+                                   std::uint32_t uidvalidity, std::uint32_t first,
+                                   std::uint32_t last) {
+  const std::string u = normalize_user(user);
+  const std::string m = normalize_mailbox(mailbox);
+  std::map<std::uint32_t, MessageState> out;
+  std::lock_guard lock(mutex_);
+  Use q(select_range_);
+  bind_mailbox(q, u, m, uidvalidity).integer(4, first).integer(5, last);
+  int rc = SQLITE_DONE;
+  while ((rc = q.step()) == SQLITE_ROW) {
+    const auto uid = static_cast<std::uint32_t>(sqlite3_column_int64(q.get(), 0));
+    const auto state = parse_state(column_text(q.get(), 1));
+    if (!state) {
+      return corrupt(MessageKey{u, m, uidvalidity, uid}, "unknown state");
+    }
+    out.emplace_hint(out.end(), uid, *state);
+  }
+  if (rc != SQLITE_DONE) {
     return failure("reading states");
   }
   return out;
@@ -555,8 +580,7 @@ Result<StoredMessage> SqliteRewriteStore::put_if_absent(const MessageKey& key,
   }
   {
     Use q(delete_announced_);
-    if (bind_mailbox(q, k.user, k.mailbox, k.uidvalidity).integer(4, k.uid).step() !=
-        SQLITE_DONE) {
+    if (bind_mailbox(q, k.user, k.mailbox, k.uidvalidity).integer(4, k.uid).step() != SQLITE_DONE) {
       return failure("storing a decision");
     }
   }
@@ -652,7 +676,7 @@ SqliteRewriteStore::copy_decisions(std::string_view user, std::string_view from_
     const auto decided = copy_row(copy_decision_, source, copy);
     // A decision goes with its bytes; without one (or when the copy has one, whose bytes stay
     // as they are), an announcement, if any.
-    const auto rest = !decided  ? std::nullopt
+    const auto rest = !decided   ? std::nullopt
                       : *decided ? copy_row(copy_message_, source, copy)
                                  : copy_row(copy_announced_, source, copy);
     if (!rest) {
@@ -677,7 +701,7 @@ Result<RewriteStore::Done> SqliteRewriteStore::forget_other_uidvalidity(std::str
     return failure("forgetting a UIDVALIDITY");
   }
   for (const Statement* stmt : {&delete_other_messages_, &delete_other_decisions_,
-                               &delete_other_progress_, &delete_other_announced_}) {
+                                &delete_other_progress_, &delete_other_announced_}) {
     Use q(*stmt);
     if (bind_mailbox(q, u, m, uidvalidity).step() != SQLITE_DONE) {
       return failure("forgetting a UIDVALIDITY");
@@ -698,7 +722,7 @@ Result<std::size_t> SqliteRewriteStore::forget_user(std::string_view user) {
   }
   std::size_t removed = 0;
   for (const Statement* stmt : {&delete_user_announced_, &delete_user_messages_,
-                               &delete_user_progress_, &delete_user_decisions_}) {
+                                &delete_user_progress_, &delete_user_decisions_}) {
     Use q(*stmt);
     if (q.text(1, u).step() != SQLITE_DONE) {
       return failure("forgetting a user");
@@ -711,7 +735,6 @@ Result<std::size_t> SqliteRewriteStore::forget_user(std::string_view user) {
   }
   return removed;
 }
-
 
 Result<std::optional<Announced>> SqliteRewriteStore::announce(const MessageKey& key,
                                                               const Announced& announced) {
@@ -754,9 +777,9 @@ Result<std::optional<Announced>> SqliteRewriteStore::announce(const MessageKey& 
   if (q.step() != SQLITE_ROW) {
     return failure("reading an announcement");
   }
-  std::optional<Announced> stored(Announced{
-      static_cast<std::uint64_t>(sqlite3_column_int64(q.get(), 0)),
-      std::string(column_text(q.get(), 1)), std::string(column_blob(q.get(), 2))});
+  std::optional<Announced> stored(
+      Announced{static_cast<std::uint64_t>(sqlite3_column_int64(q.get(), 0)),
+                std::string(column_text(q.get(), 1)), std::string(column_blob(q.get(), 2))});
   q.reset();
   if (!tx.commit()) {
     return failure("storing an announcement");
@@ -782,7 +805,8 @@ SqliteRewriteStore::announcements(std::string_view user, std::string_view mailbo
       return corrupt(MessageKey{u, m, uidvalidity, uid}, "announced size out of range");
     }
     out.emplace_hint(out.end(), uid,
-                     Announced{static_cast<std::uint64_t>(size), std::string(column_text(q.get(), 2)),
+                     Announced{static_cast<std::uint64_t>(size),
+                               std::string(column_text(q.get(), 2)),
                                std::string(column_blob(q.get(), 3))});
   }
   if (rc != SQLITE_DONE) {

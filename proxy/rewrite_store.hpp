@@ -90,6 +90,11 @@ class RewriteStore {
   states(std::string_view user, std::string_view mailbox, std::uint32_t uidvalidity,
          std::span<const std::uint32_t> uids) = 0;
 
+  // The decided states of UIDs [first, last] in one mailbox.
+  virtual protocol::Result<std::map<std::uint32_t, MessageState>>
+  states_between(std::string_view user, std::string_view mailbox, std::uint32_t uidvalidity,
+                 std::uint32_t first, std::uint32_t last) = 0;
+
   // The decision for one message with its bytes, checked (length and SHA-256) before it is
   // returned; nullopt if undecided.
   virtual protocol::Result<std::optional<StoredMessage>> get(const MessageKey& key) = 0;
@@ -119,8 +124,9 @@ class RewriteStore {
 
   // Gives each destination UID of `uids` (source UID, destination UID) in `to_mailbox` under
   // `to_uidvalidity` the decision of its source in `from_mailbox` under `from_uidvalidity`,
-  // rewritten bytes included, unless it has one (or else its announcement); in one transaction, the bytes never leaving
-  // the store. Sources without a decision are skipped. Returns how many were given.
+  // rewritten bytes included, unless it has one (or else its announcement); in one transaction, the
+  // bytes never leaving the store. Sources without a decision are skipped. Returns how many were
+  // given.
   virtual protocol::Result<std::size_t>
   copy_decisions(std::string_view user, std::string_view from_mailbox,
                  std::uint32_t from_uidvalidity, std::string_view to_mailbox,

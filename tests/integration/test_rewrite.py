@@ -1100,8 +1100,14 @@ SyncState *
         self.assertEqual(len(probes), 1, lines)
         self.assertEqual(uids_in(re.search(r"UID FETCH ([0-9:,]+) ", probes[0]).group(1)), set(range(1, 202)))
         whole = [p for p in lines if "BODY.PEEK[])" in p]
-        self.assertEqual(len(whole), len(lines) - 1, lines)
         self.assertEqual([re.search(r"UID FETCH (\d+) ", p).group(1) for p in whole], [str(u) for u in meetings])
+        # The download of each rewritten one is then answered from its rewritten bytes: its
+        # body crosses from the upstream once.
+        without_content = [p for p in lines if re.search(r'line="T\d+ UID FETCH \d+ \(UID\)"', p)]
+        rewritten = [uid for uid, m in enumerate(MANIFEST, 1) if m["expect"] == "rewrite"]
+        self.assertEqual([re.search(r"UID FETCH (\d+) ", p).group(1) for p in without_content],
+                         [str(u) for u in rewritten])
+        self.assertEqual(len(whole) + len(without_content), len(lines) - 1, lines)
 
     def download_one_by_one(self, name: str, *, listing: bool) -> list[str]:
         """offlineimap's sync through a fresh gateway, each download checked against the
@@ -1144,8 +1150,12 @@ SyncState *
         whole = [int(re.search(r"UID FETCH (\d+) ", p).group(1)) for p in lines if "BODY.PEEK[])" in p]
         self.assertEqual(len(whole), len(set(whole)), lines)
         self.assertTrue(invitations <= set(whole), lines)
-        # One round trip before each download, two for the first and those probed again.
-        self.assertEqual(len(lines), len(probes) + len(whole), lines)
+        # One round trip before each download, two for the first and those probed again; the
+        # downloads of rewritten ones are answered from their rewritten bytes.
+        without_content = {int(m.group(1)) for p in lines
+                           if (m := re.search(r'line="T\d+ UID FETCH (\d+) \(UID\)"', p))}
+        self.assertEqual(without_content, {uid for uid, m in enumerate(MANIFEST, 1) if m["expect"] == "rewrite"})
+        self.assertEqual(len(lines), len(probes) + len(whole) + len(without_content), lines)
         self.assertLess(len(again), len(invitations) // 2, lines)
 
     def test_header_sync_in_chunks_decides_each_chunk(self):
@@ -1601,6 +1611,28 @@ class RestartAndFailureTest(RewriteBase):
                         self.assertEqual([items_of(r) for r in got], [items_of(r) for r in want])
         finally:
             third.stop()
+
+    def test_announced_invitation_downloads_in_one_round_trip(self):
+        # Opening an announced invitation (its UID named alone) fetches it whole at once, with
+        # no probe: the announcement says it is a meeting message. The client's own command
+        # is then answered from the rewritten bytes, of the size the sync showed.
+        sync = b"UID FETCH 1:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (Subject Message-ID)])"
+        gw = self.fresh_gateway("announce-open", "announce_sizes = true")
+        uid = self.entries("rewrite")[0][0]
+        try:
+            with self.gateway_session(gw) as c:
+                synced = {uid_of(a): a for a in c.check(sync)}
+                before = len(self.gateway_lines(gw))
+                body = fetch_literals(c, b"UID FETCH %d (BODY.PEEK[])" % uid)[uid]
+            lines = self.gateway_lines(gw)[before:]
+        finally:
+            gw.stop()
+        size = int(re.search(rb"RFC822\.SIZE (\d+)", synced[uid]).group(1))
+        self.assertEqual(len(body), size)
+        self.assertTrue(calendar_parts(body))
+        self.assertEqual(len(lines), 2, lines)
+        self.assertIn(f"UID FETCH {uid} (UID RFC822.SIZE BODY.PEEK[])", lines[0])
+        self.assertRegex(lines[1], rf'line="T\d+ UID FETCH {uid} \(UID\)"')
 
     def test_restart_serves_the_same_bytes_without_graph(self):
         state = Path(tempfile.mkdtemp(prefix="state-", dir=self.w.root)) / "rewrite.db"

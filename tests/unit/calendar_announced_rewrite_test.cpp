@@ -111,8 +111,8 @@ TEST_CASE("announced rewrite: the announced boundary is kept, or the rewrite ref
   const Announced a = announce_fixture("html-base64-longhead");
   REQUIRE_FALSE(a.announcement.boundary.empty());
   // Another seed, another boundary; the same seed, the same.
-  auto again = cal::announce_rewrite(bodystructure_of(a.original), a.original.size(), a.json,
-                                     "<id@x>");
+  auto again =
+      cal::announce_rewrite(bodystructure_of(a.original), a.original.size(), a.json, "<id@x>");
   REQUIRE(again.ok());
   CHECK(*again == a.announcement);
   // A body that contains the announced boundary cannot take it.
