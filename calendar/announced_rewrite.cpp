@@ -2,6 +2,7 @@
 
 #include "calendar/graph_event.hpp"
 #include "calendar/ical_builder.hpp"
+#include "calendar/meeting_rewrite.hpp"
 #include "calendar/owa_link.hpp"
 #include "protocol/mime/message.hpp"
 
@@ -108,19 +109,15 @@ Result<Announcement> announce_rewrite(const SExpr& bodystructure, std::uint64_t 
   if (boundary_octets > kMaxBoundary) {
     return make_error(Errc::unsupported, "boundary too long to announce");
   }
-  auto event = parse_event_message_response(event_json);
+  auto event = parse_meeting_event(event_json);
   if (!event) {
-    return make_error(event.error().code, "event: " + event.error().message);
-  }
-  const auto method = method_for(effective_type(*event));
-  if (!method) {
-    return make_error(Errc::unsupported, "event: not a meeting message");
+    return event.error();
   }
   // DTSTAMP has one length whatever its time; the DESCRIPTION is left out and allowed for.
   IcalOptions ical;
-  ical.dtstamp = event->sent_date_time.value_or(CivilDateTime{});
+  ical.dtstamp = event->message.sent_date_time.value_or(CivilDateTime{});
   ical.description = std::string();
-  auto vcalendar = build_icalendar(*event, ical);
+  auto vcalendar = build_icalendar(event->message, ical);
   if (!vcalendar) {
     return make_error(vcalendar.error().code, "icalendar: " + vcalendar.error().message);
   }
@@ -132,7 +129,7 @@ Result<Announcement> announce_rewrite(const SExpr& bodystructure, std::uint64_t 
   const std::uint64_t slack = original_size / 32 + 512;
   Announcement out;
   out.size = original_size + kStructureOctets + 2 * boundary_octets +
-             calendar_part_size(vcalendar_bound, *method) + slack;
+             calendar_part_size(vcalendar_bound, event->method) + slack;
   if (out.size > options.max_message_size) {
     return make_error(Errc::literal_too_large, "announced size over the rewrite size cap");
   }

@@ -33,6 +33,20 @@ std::optional<CivilDateTime> date_header(const protocol::mime::Message& msg) {
 
 } // namespace
 
+protocol::Result<MeetingEvent> parse_meeting_event(std::string_view event_json) {
+  using protocol::Errc;
+  using protocol::make_error;
+  auto event = parse_event_message_response(event_json);
+  if (!event) {
+    return make_error(event.error().code, "event: " + event.error().message);
+  }
+  const auto method = method_for(effective_type(*event));
+  if (!method) {
+    return make_error(Errc::unsupported, "event: not a meeting message");
+  }
+  return MeetingEvent{std::move(event).value(), *method};
+}
+
 protocol::Result<std::string> rewrite_meeting_message(const std::string& original,
                                                       std::string_view event_json,
                                                       const RewriteOptions& rewrite_options) {
@@ -50,19 +64,15 @@ protocol::Result<std::string> rewrite_meeting_message(const std::string& origina
     return make_error(Errc::not_found,
                       "not an OWA-link meeting message (" + std::string(classified.reason) + ")");
   }
-  auto event = parse_event_message_response(event_json);
+  auto event = parse_meeting_event(event_json);
   if (!event) {
-    return make_error(event.error().code, "event: " + event.error().message);
-  }
-  const auto method = method_for(effective_type(*event));
-  if (!method) {
-    return make_error(Errc::unsupported, "event: not a meeting message");
+    return event.error();
   }
   IcalOptions options;
   if (auto date = date_header(*msg)) {
     options.dtstamp = *date;
-  } else if (event->sent_date_time) {
-    options.dtstamp = *event->sent_date_time;
+  } else if (event->message.sent_date_time) {
+    options.dtstamp = *event->message.sent_date_time;
   } else {
     return make_error(Errc::not_found, "no Date header and no sentDateTime for DTSTAMP");
   }
@@ -72,12 +82,12 @@ protocol::Result<std::string> rewrite_meeting_message(const std::string& origina
     options.description = std::string(); // the event's text was not allowed for
   }
   for (int attempt = 0; attempt < kMaxShortenings; ++attempt) {
-    auto vcalendar = build_icalendar(*event, options);
+    auto vcalendar = build_icalendar(event->message, options);
     if (!vcalendar) {
       return make_error(vcalendar.error().code, "icalendar: " + vcalendar.error().message);
     }
-    auto out =
-        rewrite_message(original, *msg, *classified.link, *vcalendar, *method, rewrite_options);
+    auto out = rewrite_message(original, *msg, *classified.link, *vcalendar, event->method,
+                               rewrite_options);
     if (!out || !rewrite_options.announced) {
       return out;
     }

@@ -4,6 +4,7 @@
 // from the message's Date header, else the Graph message's sentDateTime; DESCRIPTION from
 // the body without the link) and build the iMIP message. Pure and deterministic.
 
+#include "calendar/graph_event.hpp"
 #include "calendar/imip_message.hpp"
 #include "protocol/result.hpp"
 
@@ -11,6 +12,14 @@
 #include <string_view>
 
 namespace icalgate::calendar {
+
+// A Graph response for a meeting message and the iMIP method it takes. Errors carry
+// "event: " before the parser's (or the message is no meeting message).
+struct MeetingEvent {
+  GraphEventMessage message;
+  Method method = Method::request;
+};
+protocol::Result<MeetingEvent> parse_meeting_event(std::string_view event_json);
 
 // Errc::not_found when `original` is not an OWA-link meeting message; otherwise the errors
 // of the Graph response parser, the iCalendar builder and rewrite_message().

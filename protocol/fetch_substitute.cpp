@@ -90,8 +90,14 @@ bool shows_content(const FetchItems& items) {
                      [](const FetchItem& item) { return shows_content(item); });
 }
 
-Result<std::string> substitute_fetch(const Response& response, const mime::Message& msg,
-                                     const FetchItems& requested) {
+namespace {
+
+// What a content item becomes: its rebuilt text, or the error that ends the rebuild.
+using ContentItem = std::function<Result<std::string>(const MsgAtt& att)>;
+
+// `response` rebuilt attribute by attribute, in the server's order: those that show no content
+// as the server wrote them, the others as `content` renders them.
+Result<std::string> rebuild_fetch(const Response& response, const ContentItem& content) {
   if (response.kind != ResponseKind::fetch) {
     return make_error(Errc::unsupported, "not a FETCH response");
   }
@@ -107,12 +113,27 @@ Result<std::string> substitute_fetch(const Response& response, const mime::Messa
       out.append(response.raw, att.whole.offset, att.whole.length);
       continue;
     }
+    auto text = content(att);
+    if (!text) {
+      return text.error();
+    }
+    out += *text;
+  }
+  out += ")\r\n";
+  return out;
+}
+
+} // namespace
+
+Result<std::string> substitute_fetch(const Response& response, const mime::Message& msg,
+                                     const FetchItems& requested) {
+  return rebuild_fetch(response, [&](const MsgAtt& att) -> Result<std::string> {
     auto item = requested_item(att, requested);
     if (!item) {
       return make_error(Errc::unsupported, "a content item that was not requested");
     }
     FetchContext ctx;
-    ctx.seq = data.number;
+    ctx.seq = std::get<FetchData>(response.body).number;
     auto rendered = render_fetch(msg, FetchItems{FetchMacro::none, {*item}}, ctx);
     if (!rendered) {
       return rendered.error();
@@ -121,10 +142,8 @@ Result<std::string> substitute_fetch(const Response& response, const mime::Messa
     if (text.empty()) {
       return make_error(Errc::unsupported, "rendering gave no item");
     }
-    out += text;
-  }
-  out += ")\r\n";
-  return out;
+    return std::string(text);
+  });
 }
 
 namespace {
@@ -163,36 +182,22 @@ bool answered_by_announcement(const FetchItems& items) {
 
 Result<std::string> announce_fetch(const Response& response, std::uint64_t size,
                                    const AnnouncedHeader& header) {
-  if (response.kind != ResponseKind::fetch) {
-    return make_error(Errc::unsupported, "not a FETCH response");
-  }
-  const auto& data = std::get<FetchData>(response.body);
-  std::string out = "* " + std::to_string(data.number) + " FETCH (";
-  bool first = true;
-  for (const MsgAtt& att : data.atts) {
-    if (!first) {
-      out += ' ';
+  return rebuild_fetch(response, [&](const MsgAtt& att) -> Result<std::string> {
+    if (att.attr == FetchAttr::rfc822_size) {
+      return "RFC822.SIZE " + std::to_string(size);
     }
-    first = false;
-    const std::string_view whole(response.raw.data() + att.whole.offset, att.whole.length);
-    if (!att.attr || !shows_content(FetchItem{*att.attr, att.section, false, std::nullopt})) {
-      out += whole;
-    } else if (*att.attr == FetchAttr::rfc822_size) {
-      out += "RFC822.SIZE " + std::to_string(size);
-    } else if (whole_header_section(*att.attr, att.section, att.origin.has_value()) && att.string) {
-      const std::string bytes =
-          header(att.string->value, selects_content_type(*att.attr, att.section));
-      // Labelled as substitute_fetch() labels it, then the new header as a literal.
-      out += *att.attr == FetchAttr::rfc822_header
-                 ? std::string("RFC822.HEADER")
-                 : section_label(FetchItem{*att.attr, att.section, false, std::nullopt});
-      out += " {" + std::to_string(bytes.size()) + "}\r\n" + bytes;
-    } else {
+    if (!whole_header_section(*att.attr, att.section, att.origin.has_value()) || !att.string) {
       return make_error(Errc::unsupported, "a content item an announcement does not answer");
     }
-  }
-  out += ")\r\n";
-  return out;
+    const std::string bytes =
+        header(att.string->value, selects_content_type(*att.attr, att.section));
+    // Labelled as substitute_fetch() labels it, then the new header as a literal.
+    std::string out = *att.attr == FetchAttr::rfc822_header
+                          ? std::string("RFC822.HEADER")
+                          : section_label(FetchItem{*att.attr, att.section, false, std::nullopt});
+    out += " {" + std::to_string(bytes.size()) + "}\r\n" + bytes;
+    return out;
+  });
 }
 
 } // namespace icalgate::protocol

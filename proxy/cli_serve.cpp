@@ -85,7 +85,8 @@ int run_serve(const std::string& config_path) {
               {field("plain", c.plain), field("rewritten", c.rewritten),
                field("originals", c.originals), field("original_reasons", std::move(reasons)),
                field("listings", c.listings), field("listing_failures", c.listing_failures),
-               field("listed_events", c.listed_events), field("carried", c.carried)});
+               field("listed_events", c.listed_events), field("carried", c.carried),
+               field("announced", c.announced)});
   }
   return 0;
 }

@@ -118,7 +118,7 @@ struct RewriteConfig {
   // With Graph's listing, a header sync is answered with a rewritten size announced from
   // BODYSTRUCTURE and the event, the message fetched whole only when a client asks for content
   // (calendar/announced_rewrite.hpp).
-  bool announce_sizes = false;
+  bool announce_sizes = true;
   std::string state = "/var/lib/icalgate/rewrite.db";
 
   // Whether the rewrite applies to this UPN (case-insensitive; "@dom" matches the domain).

@@ -104,7 +104,7 @@ Hold FetchInterceptor::hold(std::string_view first_line, bool whole_command, boo
   if (!parsed->uid) {
     uses_sequence_ = true;
   }
-  if (mailbox_ && !select_ && served_.empty() && served_uid_.empty()) {
+  if (mailbox_ && !select_ && served_.empty() && served_uid_.empty() && announced_uid_.empty()) {
     // Messages decided already: nothing to probe, so the command need not wait for those
     // before it (mbsync pipelines its downloads). Not while the answers of a command that
     // was held are being substituted: every FETCH answer is collected whole then. Sequence
@@ -430,6 +430,7 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
   const auto& args = std::get<protocol::FetchArgs>(command.args);
   served_.clear();
   served_uid_.clear();
+  announced_uid_.clear();
   complete_answers_ = false;
   answering_tag_ = command.tag;
   failed_answer_.clear();
@@ -478,8 +479,30 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
       // 201:400, ...) moves the decided range up once its messages are decided.
       window.through = service_.decided_through(mailbox);
       const UidSplit split = split_at(args.set, window.through);
+      std::map<std::uint32_t, Announced> decided_announced;
       for (const auto& [first, last] : split.decided) {
         for (std::uint32_t uid : service_.rewritten_between(mailbox, first, last)) {
+          serve_by_uid(mailbox, uid);
+        }
+        decided_announced.merge(service_.announcements(mailbox, first, last));
+      }
+      // Announced messages are undecided still: answered from their announcements if the
+      // command asks nothing else, else fetched whole and decided first.
+      if (!decided_announced.empty() && protocol::answered_by_announcement(args.items)) {
+        announced_uid_ = std::move(decided_announced);
+      } else if (!decided_announced.empty()) {
+        Candidates whole;
+        for (const auto& [uid, a] : decided_announced) {
+          whole.emplace_back(uid, a.size);
+        }
+        std::vector<Probing> no_probes;
+        std::vector<std::uint32_t> plain;
+        if (!co_await classify_prefixes(io, mailbox, std::move(no_probes), std::move(whole),
+                                        plain)) {
+          outcome.ok = false;
+          co_return outcome;
+        }
+        for (const auto& [uid, a] : decided_announced) {
           serve_by_uid(mailbox, uid);
         }
       }
@@ -504,9 +527,9 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
           const std::uint32_t low = *std::upper_bound(uids->begin(), uids->end(), window.through);
           const std::uint32_t high = uids->back();
           // Announced messages are meeting messages to fetch whole, as are those read ahead.
-          for (const auto& [uid, announced] : service_.announcements(mailbox, low, high)) {
+          for (const auto& [uid, a] : service_.announcements(mailbox, low, high)) {
             if (ahead_whole_.size() < max_ahead_whole) {
-              ahead_whole_.emplace(uid, announced.size);
+              ahead_whole_.emplace(uid, a.size);
             }
           }
           if (all_ahead_whole(*uids)) {
@@ -796,7 +819,7 @@ void FetchInterceptor::serve_by_uid(const MailboxKey& mailbox, std::uint32_t uid
 }
 
 bool FetchInterceptor::wants_whole(std::string_view first_line) const {
-  if (served_.empty() && served_uid_.empty() && pipelined_.empty()) {
+  if (served_.empty() && served_uid_.empty() && announced_uid_.empty() && pipelined_.empty()) {
     return false;
   }
   const LineHead head = head_of(first_line);
@@ -811,14 +834,14 @@ bool FetchInterceptor::wants_whole(std::string_view first_line) const {
   if (served_.contains(*head.number)) {
     return true;
   }
-  if (served_uid_.empty()) {
+  if (served_uid_.empty() && announced_uid_.empty()) {
     return false;
   }
   // Matched by UID: an answer that names another message first streams on (it may be far
   // larger than what can be held); the others are collected, and those about other messages
   // come out of substitute() unchanged.
   const auto uid = leading_uid(first_line);
-  return !uid || served_uid_.contains(*uid);
+  return !uid || served_uid_.contains(*uid) || announced_uid_.contains(*uid);
 }
 
 void FetchInterceptor::note_answer(std::string_view first_line) {
@@ -842,7 +865,7 @@ void FetchInterceptor::note_answer(std::string_view first_line) {
     }
     return;
   }
-  if (served_.empty() && served_uid_.empty()) {
+  if (served_.empty() && served_uid_.empty() && announced_uid_.empty()) {
     return;
   }
   const LineHead head = head_of(first_line);
@@ -857,6 +880,7 @@ void FetchInterceptor::note_answer(std::string_view first_line) {
   } else if (head.tag == answering_tag_) {
     served_.clear();
     served_uid_.clear();
+    announced_uid_.clear();
   }
 }
 
@@ -895,6 +919,9 @@ std::string FetchInterceptor::substitute(std::string response, std::uint32_t kno
       message = it->second;
     } else if (auto u = uid ? served_uid_.find(*uid) : served_uid_.end(); u != served_uid_.end()) {
       message = u->second;
+    } else if (auto a = uid ? announced_uid_.find(*uid) : announced_uid_.end();
+               a != announced_uid_.end()) {
+      return answer_announced(std::move(response), a->second);
     }
     if (message) {
       auto rebuilt = complete ? protocol::complete_fetch(*parsed, *message, *items, uid_command)

@@ -379,6 +379,9 @@ class FetchInterceptor {
   std::map<std::uint32_t, std::shared_ptr<const protocol::mime::Message>> served_;
   // ... or, when no probe ran, UID -> rewritten message.
   std::map<std::uint32_t, std::shared_ptr<const protocol::mime::Message>> served_uid_;
+  // ... and, by UID, announced messages not fetched yet (a command that asks only what their
+  // announcements hold): answered from those.
+  std::map<std::uint32_t, Announced> announced_uid_;
   // The upstream was asked only for what the rewritten bytes do not hold
   // (protocol/fetch_complete.hpp): its answers are completed rather than substituted.
   bool complete_answers_ = false;

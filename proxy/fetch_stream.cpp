@@ -46,8 +46,8 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io, cons
   // whole and decided like the other candidates.
   const bool answerable = protocol::answered_by_announcement(answering_items_);
   const bool announcing = listing != nullptr && service_.announces() && answerable;
-  auto announced = service_.announcements(mailbox, command.by_number ? 1 : window.through + 1,
-                                          std::numeric_limits<std::uint32_t>::max());
+  // (Below the decided range too: a UID set may name it.)
+  auto announced = service_.announcements(mailbox, 1, std::numeric_limits<std::uint32_t>::max());
   std::map<std::uint32_t, std::string> message_ids; // of candidates, to announce them
   if (auto [ec, n] = co_await io.upstream.write(command.line); ec) {
     outcome.ok = false;
@@ -140,7 +140,7 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io, cons
     if (uid != 0 && served_uid_.contains(uid)) {
       *message = substitute(std::move(*message), uid);
       head = head_of(*message); // it viewed the bytes replaced
-    } else if (auto a = announcing ? announced.find(uid) : announced.end(); a != announced.end()) {
+    } else if (auto a = answerable ? announced.find(uid) : announced.end(); a != announced.end()) {
       *message = answer_announced(std::move(*message), a->second);
       head = head_of(*message);
     } else if (uid > window.through && decided == decided_above.end()) {

@@ -207,11 +207,6 @@ std::uint32_t RewriteService::decided_through(const MailboxKey& mailbox) {
 }
 
 void RewriteService::raise_decided_through(const MailboxKey& mailbox, std::uint32_t uid) {
-  // An announced message is undecided until it is fetched whole: the range stops below it.
-  const auto announced = announcements(mailbox, decided_through(mailbox) + 1, uid);
-  if (!announced.empty()) {
-    uid = announced.begin()->first - 1;
-  }
   if (auto done =
           store_->raise_decided_through(mailbox.user, mailbox.mailbox, mailbox.uidvalidity, uid);
       !done) {
@@ -531,6 +526,8 @@ asio::awaitable<std::optional<Announced>> RewriteService::announce(MessageKey ke
     co_return std::nullopt;
   }
   if (*stored) {
+    ++counters_.announced;
+    log_decision(key, "announced", "");
     (*stored)->event.clear();
   }
   co_return std::move(*stored);

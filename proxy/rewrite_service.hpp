@@ -60,6 +60,7 @@ struct RewriteCounters {
   std::uint64_t listing_failures = 0;
   std::uint64_t listed_events = 0; // Graph lookups spared: the event came with the listing
   std::uint64_t carried = 0;       // decisions given to copies (COPY, MOVE)
+  std::uint64_t announced = 0;     // rewrites announced before the message was fetched
 };
 
 class RewriteService {
@@ -82,7 +83,6 @@ class RewriteService {
   void record_plain(const MailboxKey& mailbox, std::span<const std::uint32_t> uids);
   // How far the mailbox is decided (see RewriteStore::decided_through); 0 on errors.
   std::uint32_t decided_through(const MailboxKey& mailbox);
-  // Raises it to `uid`, or to below the first announced message up to there.
   void raise_decided_through(const MailboxKey& mailbox, std::uint32_t uid);
   // The decisions of UIDs [first, last]; empty on errors.
   std::map<std::uint32_t, MessageState> decided_between(const MailboxKey& mailbox,

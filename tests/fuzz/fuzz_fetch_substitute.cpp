@@ -7,6 +7,8 @@
 // server's answer to the reduced items asked when the gateway serves every content item
 // itself: the result parses as a FETCH for the same message, with the server's UID and FLAGS.
 // Completed for a FETCH by sequence number, it is the same less a UID the client did not ask for.
+// An answer rebuilt from an announcement (a size and a header transform) parses too, with
+// the same attributes, each header the transform's bytes.
 
 #include "protocol/fetch_answer.hpp"
 #include "protocol/fetch_complete.hpp"
@@ -91,6 +93,42 @@ void check_completion(const icalgate::protocol::Response& response,
   }
 }
 
+void check_announced(const icalgate::protocol::Response& response) {
+  using namespace icalgate::protocol;
+  const std::string marker = "X-Announced: yes\r\n";
+  auto out = announce_fetch(response, 12345, [&marker](std::string_view header, bool) {
+    return marker + std::string(header);
+  });
+  if (!out) {
+    return;
+  }
+  auto again = parse_response(*out);
+  if (!again || again->kind != ResponseKind::fetch) {
+    fail("an announced answer does not parse as a FETCH response");
+  }
+  const auto& before = std::get<FetchData>(response.body);
+  const auto& after = std::get<FetchData>(again->body);
+  if (before.number != after.number || before.atts.size() != after.atts.size()) {
+    fail("an announced answer changed the sequence number or the attribute count");
+  }
+  for (std::size_t i = 0; i < after.atts.size(); ++i) {
+    const MsgAtt& x = before.atts[i];
+    const MsgAtt& y = after.atts[i];
+    if (x.attr != y.attr) {
+      fail("an announced answer changed the attribute order");
+    }
+    if (y.attr == FetchAttr::rfc822_size && y.number != 12345) {
+      fail("an announced answer with another size");
+    }
+    const bool content =
+        x.attr && shows_content(FetchItem{*x.attr, x.section, false, std::nullopt});
+    if (content && x.attr != FetchAttr::rfc822_size &&
+        (!x.string || !y.string || y.string->value != marker + x.string->value)) {
+      fail("an announced header is not the transform's");
+    }
+  }
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size);
@@ -116,6 +154,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (id && id->find_first_of(" \t\r\n") != std::string::npos) {
       fail("a Message-ID with blanks");
     }
+    check_announced(*response);
   }
   if (!msg || !items || !response || response->kind != ResponseKind::fetch) {
     return 0;

@@ -3,12 +3,17 @@
 // optionally followed by two NUL bytes and the Graph response to use (else a small valid
 // one). Checked: the same bytes twice, a result the MIME model parses (the gateway serves
 // every item from it), within the size cap, with a text/calendar part, and no longer
-// classified as an OWA-link message (a stored rewrite is never rewritten again).
+// classified as an OWA-link message (a stored rewrite is never rewritten again). Then the
+// rewrite announced from the message's BODYSTRUCTURE: when it is built, it has exactly the
+// announced size and the announced top-level header.
 
+#include "calendar/announced_rewrite.hpp"
 #include "calendar/meeting_rewrite.hpp"
 #include "calendar/owa_link.hpp"
+#include "protocol/fetch_render.hpp"
 #include "protocol/lexer.hpp"
 #include "protocol/mime/message.hpp"
+#include "protocol/response.hpp"
 
 #include <cstdint>
 #include <cstdio>
@@ -51,6 +56,48 @@ bool has_calendar_part(const protocol::mime::MimePart& part) {
   return false;
 }
 
+std::string header_of(std::string_view message) {
+  const std::size_t end = message.find("\r\n\r\n");
+  return std::string(message.substr(0, end == std::string_view::npos ? message.size() : end + 4));
+}
+
+void check_announced(const protocol::mime::Message& parsed, std::string_view event,
+                     const calendar::RewriteOptions& options) {
+  const auto items = protocol::parse_fetch_items("BODYSTRUCTURE");
+  auto rendered = items ? protocol::render_fetch(parsed, *items, {})
+                        : protocol::Result<std::string>(items.error());
+  auto response = rendered ? protocol::parse_response(*rendered)
+                           : protocol::Result<protocol::Response>(rendered.error());
+  if (!response) {
+    fail("the gateway's own BODYSTRUCTURE does not parse");
+  }
+  const auto& data = std::get<protocol::FetchData>(response->body);
+  if (data.atts.size() != 1) {
+    fail("BODYSTRUCTURE answer without one item");
+  }
+  auto announcement = calendar::announce_rewrite(data.atts.front().sexp, parsed.raw().size(), event,
+                                                 "<seed@fuzz>", options);
+  if (!announcement) {
+    return;
+  }
+  calendar::RewriteOptions announced = options;
+  announced.announced = *announcement;
+  auto built = calendar::rewrite_meeting_message(parsed.raw(), event, announced);
+  if (!built) {
+    return; // the caller serves the original, and says so
+  }
+  if (built->size() != announcement->size) {
+    fail("announced rewrite of another size");
+  }
+  if (header_of(*built) !=
+      calendar::announced_header(header_of(parsed.raw()), announcement->boundary, true)) {
+    fail("announced rewrite with another top-level header");
+  }
+  if (!protocol::mime::parse_message(*built)) {
+    fail("the MIME model cannot parse the announced rewrite");
+  }
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size);
@@ -89,5 +136,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (calendar::classify(*reparsed).link) {
     fail("the rewritten message still classifies as an OWA-link message");
   }
+  check_announced(*parsed, event, options);
   return 0;
 }

@@ -414,6 +414,14 @@ class InvitationBarTest(unittest.TestCase):
             for m in re.finditer(rf"\brewrite user={re.escape(ALICE)} mailbox=INBOX \S+ uid=(\d+) outcome=rewritten\b", log)
         }
         self.assertEqual(rewritten, expected, f"UIDs the gateway logged as rewritten\n{self.logs()}")
+        # Thunderbird's header sync was answered with announced sizes (the default), which
+        # every rewrite then kept (a size it could not keep is logged).
+        announced = {
+            int(m.group(1))
+            for m in re.finditer(rf"\brewrite user={re.escape(ALICE)} mailbox=INBOX \S+ uid=(\d+) outcome=announced\b", log)
+        }
+        self.assertEqual(announced, expected, f"UIDs the gateway logged as announced\n{self.logs()}")
+        self.assertNotIn("rewrite_announcement_unmet", log, self.logs())
 
     def test_ordinary_messages_show_no_bar(self):
         for case in ORDINARY:
