@@ -465,15 +465,8 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
     }
   } else {
     const auto uids = explicit_uids(args.set);
-    const auto known =
-        uids ? service_.known(mailbox, *uids) : std::map<std::uint32_t, MessageState>{};
-    if (uids && known.size() == uids->size()) {
+    if (uids && serve_if_decided(mailbox, *uids)) {
       probe_set.reset();
-      for (const auto& [uid, state] : known) {
-        if (state == MessageState::rewritten) {
-          serve_by_uid(mailbox, uid);
-        }
-      }
     } else {
       // A set reaching from the decided UIDs upwards (Thunderbird syncs in chunks: 1:200,
       // 201:400, ...) moves the decided range up once its messages are decided.
@@ -676,15 +669,8 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
     // Decided now, some rewritten (a download of mail read ahead, announced, or found by the
     // probe): as above, the upstream is asked for those only what their bytes do not hold.
     const auto uids = explicit_uids(args.set);
-    const auto known =
-        uids ? service_.known(mailbox, *uids) : std::map<std::uint32_t, MessageState>{};
-    if (uids && known.size() == uids->size()) {
+    if (uids && serve_if_decided(mailbox, *uids)) {
       served_.clear();
-      for (const auto& [uid, state] : known) {
-        if (state == MessageState::rewritten) {
-          serve_by_uid(mailbox, uid);
-        }
-      }
       if (!served_uid_.empty()) {
         if (auto done = co_await answer_decided(io, command, *uids)) {
           co_return std::move(*done);
@@ -810,6 +796,20 @@ void FetchInterceptor::note_decided(const MailboxKey& mailbox, const Window& win
   if (decided_to > window.through) {
     service_.raise_decided_through(mailbox, decided_to);
   }
+}
+
+bool FetchInterceptor::serve_if_decided(const MailboxKey& mailbox,
+                                        const std::vector<std::uint32_t>& uids) {
+  const auto known = service_.known(mailbox, uids);
+  if (known.size() != uids.size()) {
+    return false;
+  }
+  for (const auto& [uid, state] : known) {
+    if (state == MessageState::rewritten) {
+      serve_by_uid(mailbox, uid);
+    }
+  }
+  return true;
 }
 
 void FetchInterceptor::serve_by_uid(const MailboxKey& mailbox, std::uint32_t uid) {

@@ -328,6 +328,8 @@ class FetchInterceptor {
   // After the command's messages are decided: raises the mailbox's decided range.
   void note_decided(const MailboxKey& mailbox, const Window& window, std::uint32_t highest);
   void serve_by_uid(const MailboxKey& mailbox, std::uint32_t uid);
+  // Whether every message of `uids` is decided; if so, the rewritten ones are served by UID.
+  bool serve_if_decided(const MailboxKey& mailbox, const std::vector<std::uint32_t>& uids);
   // A listing asked after `seen`, or null when Graph cannot give one now. Mail the session
   // saw before then and newer than the listing it had is decided by it: a meeting message
   // is in it, and anything else is not, which spares the upstream the BODYSTRUCTURE and

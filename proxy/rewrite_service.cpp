@@ -1,7 +1,6 @@
 #include "proxy/rewrite_service.hpp"
 
 #include "calendar/announced_rewrite.hpp"
-
 #include "calendar/meeting_rewrite.hpp"
 #include "calendar/owa_link.hpp"
 #include "proxy/logging.hpp"
@@ -308,8 +307,7 @@ MessageState RewriteService::record_original(const MessageKey& key, std::string_
   auto stored =
       store_->put_if_absent(key, StoredMessage{MessageState::original, std::string(reason), {}});
   if (!stored) {
-    log_event(LogLevel::warn, "rewrite_store_error",
-              {field("error", sanitize_for_log(stored.error().message))});
+    log_store_error(stored.error());
     return MessageState::original;
   }
   if (stored->state == MessageState::rewritten) {
@@ -371,8 +369,7 @@ MessageState RewriteService::store_rewritten(const MessageKey& key, std::string 
       store_->put_if_absent(key, StoredMessage{MessageState::rewritten, {}, std::move(bytes)});
   if (!stored) {
     // Without a stored copy a restarted gateway could not serve the same bytes.
-    log_event(LogLevel::warn, "rewrite_store_error",
-              {field("error", sanitize_for_log(stored.error().message))});
+    log_store_error(stored.error());
     ++counters_.originals;
     ++counters_.original_reasons["store unavailable"];
     return MessageState::original;
@@ -463,8 +460,7 @@ std::optional<Announced> RewriteService::announced_for(const MessageKey& key) {
   const std::uint32_t uid = key.uid;
   auto found = store_->announcements(key.user, key.mailbox, key.uidvalidity, uid, uid, true);
   if (!found) {
-    log_event(LogLevel::warn, "rewrite_store_error",
-              {field("error", sanitize_for_log(found.error().message))});
+    log_store_error(found.error());
     return std::nullopt;
   }
   const auto it = found->find(uid);
@@ -521,8 +517,7 @@ asio::awaitable<std::optional<Announced>> RewriteService::announce(MessageKey ke
   auto stored = store_->announce(
       key, Announced{announcement->size, announcement->boundary, std::move(json).value()});
   if (!stored) {
-    log_event(LogLevel::warn, "rewrite_store_error",
-              {field("error", sanitize_for_log(stored.error().message))});
+    log_store_error(stored.error());
     co_return std::nullopt;
   }
   if (*stored) {
@@ -538,8 +533,7 @@ RewriteService::announcements(const MailboxKey& mailbox, std::uint32_t first, st
   auto found =
       store_->announcements(mailbox.user, mailbox.mailbox, mailbox.uidvalidity, first, last, false);
   if (!found) {
-    log_event(LogLevel::warn, "rewrite_store_error",
-              {field("error", sanitize_for_log(found.error().message))});
+    log_store_error(found.error());
     return {};
   }
   return std::move(found).value();
