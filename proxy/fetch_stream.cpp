@@ -37,10 +37,14 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io, cons
     ++stats_.asked_along;
   }
   // Messages above the decided range that are decided already (another session's, or read
-  // ahead): by sequence number, the set may name any message. Only the rewritten ones differ.
-  const auto decided_above =
-      service_.decided_between(mailbox, command.by_number ? 1 : window.through + 1,
-                               std::numeric_limits<std::uint32_t>::max());
+  // ahead), and, by sequence number (the set may name any message), the rewritten ones below.
+  auto decided_above = service_.decided_between(mailbox, window.through + 1,
+                                                std::numeric_limits<std::uint32_t>::max());
+  if (command.by_number && window.through != 0) {
+    for (std::uint32_t uid : service_.rewritten_between(mailbox, 1, window.through)) {
+      decided_above.emplace(uid, MessageState::rewritten);
+    }
+  }
   // Meeting messages whose rewrite a header sync announced (calendar/announced_rewrite.hpp):
   // answered from the announcement, if the command asks only what that holds; else fetched
   // whole and decided like the other candidates.
