@@ -13,6 +13,7 @@
 #include <boost/asio/this_coro.hpp>
 
 #include <algorithm>
+#include <type_traits>
 #include <unordered_map>
 
 namespace icalgate::proxy {
@@ -54,10 +55,22 @@ std::unordered_map<std::uint32_t, Row*> rows_by_uid(std::vector<Row>& rows, bool
   return index;
 }
 
+// The UID of a message in one of decide()'s lists.
+template <class Message>
+std::uint32_t uid_of(const Message& m) {
+  if constexpr (std::is_integral_v<Message>) {
+    return m;
+  } else if constexpr (requires { m.first; }) {
+    return m.first;
+  } else {
+    return m.uid;
+  }
+}
+
 } // namespace
 
 asio::awaitable<bool> FetchInterceptor::decide(InterceptIo& io, bool by_uid, std::string set,
-                                               std::vector<Row>& rows, const MailboxKey& mailbox,
+                                               std::vector<Seen>& seen, const MailboxKey& mailbox,
                                                bool first_sync,
                                                const std::vector<std::uint32_t>* named,
                                                std::uint64_t section_one) {
@@ -68,62 +81,71 @@ asio::awaitable<bool> FetchInterceptor::decide(InterceptIo& io, bool by_uid, std
     // Thunderbird's: their events come with the listing rather than one lookup each.
     listing = co_await service_.listing(upn_, {}, first_sync);
   }
+  // Each answer is sorted as it comes, and only what the next steps need of it is kept.
+  std::vector<std::uint32_t> plain;
+  Candidates whole; // fetched whole, then decided
+  struct Unlisted { // undecided by the listing: BODYSTRUCTURE needed
+    std::uint32_t uid = 0;
+    std::uint64_t size = 0;
+    std::optional<std::string> message_id;
+  };
+  std::vector<Unlisted> structure;
+  std::vector<Probing> probing;
   {
+    const RowSink sort = [&](Row& r) {
+      if (!listing) {
+        sort_answer(r, section_one, plain, whole, probing);
+        return;
+      }
+      const auto arrived = r.internaldate ? parse_internaldate(*r.internaldate) : std::nullopt;
+      auto id = r.body ? std::optional(protocol::message_id_in_header(*r.body)) : std::nullopt;
+      if (id && listing->message_ids.contains(*id)) {
+        whole.emplace_back(r.uid, r.size);
+      } else if (!arrived || *arrived >= listing->complete_until) {
+        structure.push_back({r.uid, r.size, std::move(id)});
+      } else {
+        plain.push_back(r.uid);
+      }
+    };
     const std::vector<std::string> commands{
         fetch + set +
         (listing ? " (UID RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])"
                  : " (UID RFC822.SIZE BODYSTRUCTURE " + section_one_item(section_one) + ")")};
-    auto probe = co_await exchange(io, commands);
+    auto probe = co_await exchange(io, commands, &sort);
     if (probe.upstream_failed) {
       co_return false;
     }
-    rows = std::move(probe.rows);
+    seen = std::move(probe.seen);
   }
   const auto probed_at = std::chrono::steady_clock::now();
-  std::vector<std::uint32_t> uids;
-  for (const Row& r : rows) {
-    uids.push_back(r.uid);
-  }
-  const auto known = service_.known(mailbox, uids);
-
-  std::vector<std::uint32_t> plain;
-  std::vector<Row*> whole;     // fetched whole, then decided
-  std::vector<Row*> structure; // undecided by the listing: BODYSTRUCTURE needed
-  std::vector<Probing> probing;
-  for (Row& r : rows) {
-    if (known.contains(r.uid)) {
-      continue;
+  {
+    std::vector<std::uint32_t> uids;
+    for (const Seen& r : seen) {
+      uids.push_back(r.uid);
     }
-    if (listing) {
-      const auto arrived = r.internaldate ? parse_internaldate(*r.internaldate) : std::nullopt;
-      if (r.body && listing->message_ids.contains(protocol::message_id_in_header(*r.body))) {
-        whole.push_back(&r);
-      } else if (!arrived || *arrived >= listing->complete_until) {
-        structure.push_back(&r);
-      } else {
-        plain.push_back(r.uid);
-      }
-    } else {
-      structure.push_back(&r);
-    }
+    const auto known = service_.known(mailbox, uids);
+    const auto is_known = [&known](const auto& m) { return known.contains(uid_of(m)); };
+    std::erase_if(plain, is_known);
+    std::erase_if(whole, is_known);
+    std::erase_if(structure, is_known);
+    std::erase_if(probing, is_known);
   }
   // Mail read ahead waits for a client to name it before it is fetched whole or probed
   // further: a Graph failure now must not fix what no client has seen (DESIGN.md §2). What
   // the answers at hand show to be no meeting message is decided all the same.
-  const auto unnamed = [named](std::uint32_t uid) {
-    return named != nullptr && !std::binary_search(named->begin(), named->end(), uid);
+  const auto unnamed = [named](const auto& m) {
+    return named != nullptr && !std::binary_search(named->begin(), named->end(), uid_of(m));
   };
-  const auto unnamed_row = [&unnamed](const Row* r) { return unnamed(r->uid); };
   if (listing) {
-    std::erase_if(structure, unnamed_row); // its BODYSTRUCTURE would be asked for
+    std::erase_if(structure, unnamed); // its BODYSTRUCTURE would be asked for
   }
   if (listing && !structure.empty()) {
     if (auto fresh = co_await listing_after(probed_at)) {
-      for (Row* r : structure) {
-        if (r->body && fresh->message_ids.contains(protocol::message_id_in_header(*r->body))) {
-          whole.push_back(r);
+      for (const Unlisted& u : structure) {
+        if (u.message_id && fresh->message_ids.contains(*u.message_id)) {
+          whole.emplace_back(u.uid, u.size);
         } else {
-          plain.push_back(r->uid);
+          plain.push_back(u.uid);
         }
       }
       structure.clear();
@@ -131,62 +153,65 @@ asio::awaitable<bool> FetchInterceptor::decide(InterceptIo& io, bool by_uid, std
   }
   if (listing && !structure.empty()) {
     std::vector<std::uint32_t> missing;
-    for (Row* r : structure) {
-      missing.push_back(r->uid);
+    for (const Unlisted& u : structure) {
+      missing.push_back(u.uid);
     }
+    std::sort(missing.begin(), missing.end());
+    std::vector<bool> described(missing.size()); // the first answer about each counts
+    const RowSink sort = [&](Row& r) {
+      const auto it = std::lower_bound(missing.begin(), missing.end(), r.uid);
+      if (it != missing.end() && *it == r.uid && !described[it - missing.begin()]) {
+        described[it - missing.begin()] = true;
+        sort_answer(r, section_one, plain, whole, probing);
+      }
+    };
     const std::vector<std::string> commands{"UID FETCH " + uid_list(missing) +
                                             " (UID BODYSTRUCTURE " + section_one_item(section_one) +
                                             ")"};
-    auto more = co_await exchange(io, commands);
+    auto more = co_await exchange(io, commands, &sort);
     if (more.upstream_failed) {
       co_return false;
     }
-    const auto described = rows_by_uid(more.rows, false);
-    for (Row* r : structure) {
-      r->body.reset(); // the Message-ID header, which the listing has read
-      if (auto it = described.find(r->uid); it != described.end()) {
-        r->bodystructure = std::move(it->second->bodystructure);
-        r->body = std::move(it->second->body);
+    for (std::size_t i = 0; i < missing.size(); ++i) {
+      if (!described[i]) {
+        plain.push_back(missing[i]); // gone meanwhile
       }
     }
   }
-  // Without the listing, `body` is the start of BODY[1] that came with the structure.
-  for (Row* r : structure) {
-    if (!r->bodystructure) {
-      plain.push_back(r->uid); // gone meanwhile, or the server would not describe it
-      continue;
-    }
-    std::optional<Probing> p;
-    switch (sort_structure(r->uid, r->size, *r->bodystructure, r->body ? &*r->body : nullptr,
-                           section_one, p)) {
-    case Sorted::plain:
-      plain.push_back(r->uid);
-      break;
-    case Sorted::whole:
-      whole.push_back(r);
-      break;
-    case Sorted::probe:
-      probing.push_back(std::move(*p));
-      break;
-    }
-  }
-  for (const Row* r : whole) {
-    if (unnamed(r->uid) && r->size <= service_.max_message_size() &&
+  for (const auto& [uid, size] : whole) {
+    if (unnamed(uid) && size <= service_.max_message_size() &&
         ahead_whole_.size() < max_ahead_whole) {
-      ahead_whole_.emplace(r->uid, r->size);
+      ahead_whole_.emplace(uid, size);
     }
   }
-  std::erase_if(whole, unnamed_row);
-  std::erase_if(probing, [&unnamed](const Probing& p) { return unnamed(p.uid); });
-  Candidates candidates;
-  for (const Row* r : whole) {
-    candidates.emplace_back(r->uid, r->size);
-  }
+  std::erase_if(whole, unnamed);
+  std::erase_if(probing, unnamed);
   const bool ok =
-      co_await classify_prefixes(io, mailbox, std::move(probing), std::move(candidates), plain);
+      co_await classify_prefixes(io, mailbox, std::move(probing), std::move(whole), plain);
   std::sort(plain.begin(), plain.end());
   service_.record_plain(mailbox, plain);
   co_return ok;
+}
+
+void FetchInterceptor::sort_answer(const Row& r, std::uint64_t asked,
+                                   std::vector<std::uint32_t>& plain, Candidates& whole,
+                                   std::vector<Probing>& probing) {
+  if (!r.bodystructure) {
+    plain.push_back(r.uid);
+    return;
+  }
+  std::optional<Probing> p;
+  switch (sort_structure(r.uid, r.size, *r.bodystructure, r.body ? &*r.body : nullptr, asked, p)) {
+  case Sorted::plain:
+    plain.push_back(r.uid);
+    break;
+  case Sorted::whole:
+    whole.emplace_back(r.uid, r.size);
+    break;
+  case Sorted::probe:
+    probing.push_back(std::move(*p));
+    break;
+  }
 }
 
 bool FetchInterceptor::all_ahead_whole(const std::vector<std::uint32_t>& uids) const {
@@ -202,29 +227,29 @@ bool FetchInterceptor::all_ahead_whole(const std::vector<std::uint32_t>& uids) c
 }
 
 asio::awaitable<bool> FetchInterceptor::fetch_whole_ahead(InterceptIo& io, const std::string& set,
-                                                          std::vector<Row>& rows,
+                                                          std::vector<Seen>& seen,
                                                           const MailboxKey& mailbox) {
   const std::vector<std::string> commands{"UID FETCH " + set + " (UID RFC822.SIZE BODY.PEEK[])"};
   auto fetched = co_await exchange(io, commands);
   if (fetched.upstream_failed) {
     co_return false;
   }
-  rows = std::move(fetched.rows);
   std::vector<std::uint32_t> uids;
-  for (const Row& r : rows) {
+  for (const Row& r : fetched.rows) {
     uids.push_back(r.uid);
+    seen.push_back({r.seq, r.uid});
   }
   const auto known = service_.known(mailbox, uids);
   Candidates candidates;
   std::map<std::uint32_t, std::string> bodies;
-  for (Row& r : rows) {
+  for (Row& r : fetched.rows) {
     ahead_whole_.erase(r.uid);
     if (r.body && !known.contains(r.uid)) {
       candidates.emplace_back(r.uid, r.size);
       bodies.emplace(r.uid, std::move(*r.body));
     }
-    r.body.reset();
   }
+  fetched.rows.clear();
   co_return co_await decide_whole(mailbox, candidates, std::move(bodies));
 }
 

@@ -306,7 +306,8 @@ asio::awaitable<bool> FetchInterceptor::pass_on(InterceptIo& io, std::string mes
 }
 
 asio::awaitable<FetchInterceptor::Exchange>
-FetchInterceptor::exchange(InterceptIo& io, const std::vector<std::string>& commands) {
+FetchInterceptor::exchange(InterceptIo& io, const std::vector<std::string>& commands,
+                           const RowSink* sink) {
   Exchange result;
   std::set<std::string> waiting;
   std::string out;
@@ -356,10 +357,14 @@ FetchInterceptor::exchange(InterceptIo& io, const std::vector<std::string>& comm
     }
     if (head.number && protocol::imap_iequals(head.name, "EXPUNGE")) {
       const std::uint32_t gone = *head.number;
-      std::erase_if(result.rows, [gone](const Row& r) { return r.seq == gone; });
-      for (Row& r : result.rows) {
-        r.seq -= r.seq > gone ? 1 : 0;
-      }
+      const auto renumber = [gone](auto& answered) {
+        std::erase_if(answered, [gone](const auto& r) { return r.seq == gone; });
+        for (auto& r : answered) {
+          r.seq -= r.seq > gone ? 1 : 0;
+        }
+      };
+      renumber(result.rows);
+      renumber(result.seen);
     }
     bool ours = false;
     if (head.number && protocol::imap_iequals(head.name, "FETCH")) {
@@ -399,7 +404,12 @@ FetchInterceptor::exchange(InterceptIo& io, const std::vector<std::string>& comm
         ours = ours || (row.uid != 0 && data.atts.size() == 1);
         if (ours && row.uid != 0) {
           note_sequence(*message, row.uid);
-          result.rows.push_back(std::move(row));
+          if (sink != nullptr) {
+            result.seen.push_back({row.seq, row.uid});
+            (*sink)(row);
+          } else {
+            result.rows.push_back(std::move(row));
+          }
         }
       }
     }
@@ -624,15 +634,15 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
     }
   }
   if (probe_set) {
-    std::vector<Row> rows;
+    std::vector<Seen> seen;
     const bool first_sync = command.uid && window.through == 0;
     const std::vector<std::uint32_t>* only = named ? &*named : nullptr;
     const std::uint64_t section_one = section_one_octets(args.set, window);
     bool decided = false;
     if (whole_ahead) {
-      decided = co_await fetch_whole_ahead(io, *probe_set, rows, mailbox);
+      decided = co_await fetch_whole_ahead(io, *probe_set, seen, mailbox);
     } else {
-      decided = co_await decide(io, command.uid, *probe_set, rows, mailbox, first_sync, only,
+      decided = co_await decide(io, command.uid, *probe_set, seen, mailbox, first_sync, only,
                                 section_one);
     }
     if (!decided) {
@@ -641,12 +651,12 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
     }
     std::vector<std::uint32_t> probed;
     std::uint32_t highest = 0;
-    for (const Row& r : rows) {
+    for (const Seen& r : seen) {
       probed.push_back(r.uid);
       highest = std::max(highest, r.uid);
     }
     const auto states = service_.known(mailbox, probed);
-    for (const Row& r : rows) {
+    for (const Seen& r : seen) {
       auto it = states.find(r.uid);
       if (it == states.end() || it->second != MessageState::rewritten ||
           (named && !std::binary_search(named->begin(), named->end(), r.uid))) {
@@ -656,7 +666,7 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
         served_[r.seq] = std::move(message);
       }
     }
-    if (states.size() == rows.size()) {
+    if (states.size() == seen.size()) {
       note_decided(mailbox, window, highest);
     }
     window.through = std::max(window.through, highest);

@@ -164,15 +164,25 @@ class FetchInterceptor {
     std::optional<protocol::SExpr> bodystructure;
     std::optional<std::string> body; // a requested section's content
   };
+  // A message a probe answered about.
+  struct Seen {
+    std::uint32_t seq = 0;
+    std::uint32_t uid = 0;
+  };
   struct Exchange {
     std::vector<Row> rows;
+    std::vector<Seen> seen; // with a sink, instead of `rows`
     bool all_ok = true;
     bool upstream_failed = false;
   };
+  // Takes each answer of a probe as it comes, keeping what it needs of it.
+  using RowSink = std::function<void(Row&)>;
 
   // Sends `commands` under the gateway's own tags (in one write) and reads until they are
-  // answered.
-  asio::awaitable<Exchange> exchange(InterceptIo& io, const std::vector<std::string>& commands);
+  // answered. With a `sink`, the answers go there as they come and only their numbers and
+  // UIDs are kept: a probe of every message of a large mailbox holds no structures.
+  asio::awaitable<Exchange> exchange(InterceptIo& io, const std::vector<std::string>& commands,
+                                     const RowSink* sink = nullptr);
   // Passes a response that is not the gateway's on to the client (or to io.defer).
   asio::awaitable<bool> pass_on(InterceptIo& io, std::string message);
   // What read_message() gives for a response above the session's cap (read, not kept).
@@ -184,15 +194,15 @@ class FetchInterceptor {
   asio::awaitable<std::optional<std::string>> read_message(InterceptIo& io,
                                                            std::string* flush = nullptr);
   std::string next_tag();
-  // Probes and decides the command's undecided messages; `rows` receives what the first
-  // probe saw (sequence numbers and UIDs). False when the upstream failed. `first_sync`: the
-  // mailbox has nothing decided yet, so a listing refreshed for it brings the events along.
-  // `named` (ascending), when the probe reads ahead: the UIDs the client asked for; of the
-  // others, only what the probe tells apart at once is decided, and those it finds to fetch
-  // whole are remembered (ahead_whole_, fetch_whole_ahead()). `section_one`: how much of
-  // BODY[1] a probe of structures asks along (section_one_octets()).
+  // Probes and decides the command's undecided messages; `seen` receives what the first
+  // probe saw. False when the upstream failed. `first_sync`: the mailbox has nothing decided
+  // yet, so a listing refreshed for it brings the events along. `named` (ascending), when the
+  // probe reads ahead: the UIDs the client asked for; of the others, only what the probe tells
+  // apart at once is decided, and those it finds to fetch whole are remembered (ahead_whole_,
+  // fetch_whole_ahead()). `section_one`: how much of BODY[1] a probe of structures asks along
+  // (section_one_octets()).
   asio::awaitable<bool> decide(InterceptIo& io, bool by_uid, std::string set,
-                               std::vector<Row>& rows, const MailboxKey& mailbox,
+                               std::vector<Seen>& seen, const MailboxKey& mailbox,
                                bool first_sync = false,
                                const std::vector<std::uint32_t>* named = nullptr,
                                std::uint64_t section_one = calendar::kAlongOctets);
@@ -224,10 +234,10 @@ class FetchInterceptor {
   // Whether a read-ahead probe found each of `uids` (some) to fetch whole (ahead_whole_), and
   // together they fit in one classification round.
   bool all_ahead_whole(const std::vector<std::uint32_t>& uids) const;
-  // Fetches the messages of `set` (UIDs, all in ahead_whole_) whole and decides them; `rows`
+  // Fetches the messages of `set` (UIDs, all in ahead_whole_) whole and decides them; `seen`
   // receives their sequence numbers and UIDs. False when the upstream failed.
   asio::awaitable<bool> fetch_whole_ahead(InterceptIo& io, const std::string& set,
-                                          std::vector<Row>& rows, const MailboxKey& mailbox);
+                                          std::vector<Seen>& seen, const MailboxKey& mailbox);
   // The UIDs of the held command, seen against the mailbox's decided range.
   struct Window {
     std::uint32_t through = 0;    // decided through this UID
@@ -281,6 +291,11 @@ class FetchInterceptor {
   Sorted sort_structure(std::uint32_t uid, std::uint64_t size, const protocol::SExpr& structure,
                         const std::string* section_one, std::uint64_t asked,
                         std::optional<Probing>& probing);
+  // Sorts a probe's answer by its BODYSTRUCTURE and the start of BODY[1] asked along
+  // (`asked` octets) into `plain`, `whole` or `probing`; an answer without a structure is
+  // about mail the server would not describe (gone meanwhile), taken as plain.
+  void sort_answer(const Row& r, std::uint64_t asked, std::vector<std::uint32_t>& plain,
+                   Candidates& whole, std::vector<Probing>& probing);
   // Sorts a message the first probe has not looked at by what BODY[1] (`asked` octets of it)
   // shows of its first text body: not a meeting message, one to fetch whole (a small one it
   // does not decide, too), or one still to probe (`p.probe.octets` then set for that probe).

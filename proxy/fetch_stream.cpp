@@ -266,8 +266,8 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io, cons
     co_return outcome;
   }
   if (!probe.empty()) {
-    std::vector<Row> rows;
-    if (!co_await decide(io, true, uid_list(std::move(probe)), rows, mailbox)) {
+    std::vector<Seen> seen;
+    if (!co_await decide(io, true, uid_list(std::move(probe)), seen, mailbox)) {
       outcome.ok = false;
       co_return outcome;
     }

@@ -43,7 +43,10 @@ Then fetchmail's poll through a fresh gateway, naming messages by sequence numbe
 RFC822.SIZE, then the header and the text of the first FETCHMAIL_MESSAGES messages, one
 command at a time: round trips and upstream bytes. Then offlineimap's sync through a fresh
 gateway: UID FETCH 1:* (FLAGS UID INTERNALDATE), then UID FETCH n (BODY.PEEK[]) of the first
-ONE_BY_ONE_MESSAGES messages, one command at a time: round trips and upstream bytes.
+ONE_BY_ONE_MESSAGES messages, one command at a time: round trips and upstream bytes. Then the
+whole mailbox downloaded in one command, UID FETCH 1:* (UID FLAGS BODY.PEEK[]), through a fresh
+gateway, which decides every message before the command goes upstream: upstream bytes, round
+trips, and the gateway's resident memory before and at its peak.
 
 Relay throughput with rewriting enabled on a mailbox without invitations: UID FETCH 1:*
 BODY.PEEK[] of 150 ordinary messages of 100 KB - 1 MB, a fresh session per fetch, 31 rounds
@@ -101,6 +104,7 @@ HEADER_SYNC = (
 )
 # mbsync's first sync: no Message-ID among the items.
 MBSYNC_SYNC = b"UID FETCH 1:* (UID FLAGS RFC822.SIZE BODY.PEEK[HEADER.FIELDS (X-TUID)])"
+DOWNLOAD_ALL = b"UID FETCH 1:* (UID FLAGS BODY.PEEK[])"
 BULK_FETCH = b"UID FETCH 1:* BODY.PEEK[]"
 NEW_MAIL = 20  # messages arriving in a synced mailbox, one of them an invitation
 FETCHMAIL_MESSAGES = 200  # messages fetchmail's poll fetches, header and text
@@ -418,6 +422,16 @@ def session_end(gateway: env.Gateway, log_offset: int, timeout: float = 15.0) ->
     return env.wait_until(find, timeout, what="the session's session_end line")
 
 
+def memory_kib(pid: int) -> dict[str, int]:
+    """A process's resident memory now and at its peak, in KiB (/proc/PID/status)."""
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            out[key] = int(value.split()[0])
+    return out
+
+
 def graph_requests(text: str) -> dict[str, int]:
     out = {"token": 0, "listing": 0, "lookup": 0, "other": 0, "sim_ms": 0}
     for line in text.splitlines():
@@ -548,7 +562,7 @@ class Bench:
         self.invitation_uids: set[int] = set()
         self.bulk: tuple[int, int] = (0, 0)
         self.results: dict = {"sync": {}, "download": {}, "new_mail": {}, "deleted": {}, "by_sequence": {}, "one_by_one": {},
-                              "throughput": {}}
+                              "download_all": {}, "throughput": {}}
         self.next_uid = 0  # INBOX's UIDNEXT
         self.pgids: list[int] = []
         self.notes: list[str] = []
@@ -693,6 +707,9 @@ class Bench:
             gw = self.gateway(config, f"tapped-offlineimap-{config}", tapped=True, log_level="info")
             self.results["one_by_one"][config] = self.one_by_one(gw, config)
             gw.stop(grace=10)
+            gw = self.gateway(config, f"tapped-download-all-{config}", tapped=True, log_level="info")
+            self.results["download_all"][config] = self.download_all(gw, config)
+            gw.stop(grace=10)
 
     def new_mail(self, gw: env.Gateway, config: str) -> dict:
         """Mail arriving in a synced, selected mailbox, as while IDLE: NEW_MAIL messages received
@@ -797,6 +814,31 @@ class Bench:
             "gateway_commands": sum(1 for x in commands if x["tag"].startswith("icalgate.")),
         }
         log(f"{config:9s} one by one: {out['round_trips']} round trips for {out['client_commands']} commands")
+        return out
+
+    def download_all(self, gw: env.Gateway, config: str) -> dict:
+        """The whole mailbox downloaded in one command through a fresh gateway, which decides
+        every message before the command goes upstream: upstream bytes, round trips, and the
+        gateway's resident memory before and at its peak (VmRSS, VmHWM)."""
+        c = self.session(gw, b"INBOX")
+        before = memory_kib(gw.proc.pid)
+        snap = self.tap.snapshot()
+        _, literals, _ = c.command(DOWNLOAD_ALL)
+        after = self.tap.snapshot()
+        peak = memory_kib(gw.proc.pid)
+        commands = self.tap.commands_since(snap)
+        c.logout()
+        if literals != len(self.manifest):
+            raise RuntimeError(f"{config} download all: {literals} messages, expected {len(self.manifest)}")
+        out = {
+            "upstream_bytes": after["down"] - snap["down"],
+            "round_trips": after["turns"] - snap["turns"],
+            "gateway_commands": sum(1 for x in commands if x["tag"].startswith("icalgate.")),
+            "rss_before_kib": before["VmRSS"],
+            "peak_rss_kib": peak["VmHWM"],
+        }
+        log(f"{config:9s} download all: {out['round_trips']} round trips, peak RSS "
+            f"{out['peak_rss_kib'] / 1024:.1f} MiB (before {out['rss_before_kib'] / 1024:.1f} MiB)")
         return out
 
     def deleted(self, gw: env.Gateway, config: str) -> dict:
@@ -1217,6 +1259,19 @@ def report(bench: Bench, elapsed: float, path: Path) -> None:
                      ONE_AT_A_TIME_ROWS)
         for config in ("listing", "imap-only"):
             summary[f"one by one {config}: round trips"] = ratio(o[config]["round_trips"], o["off"]["round_trips"])
+        st = res["download_all"]
+        config_table(f"\nthe whole mailbox downloaded in one command through a fresh gateway "
+                     f"({DOWNLOAD_ALL.decode()}), decided before it goes upstream:", st,
+                     (("upstream bytes (wire)", lambda r: r["upstream_bytes"]),
+                      ("round trips (wire)", lambda r: r["round_trips"]),
+                      ("gateway-issued commands", lambda r: r["gateway_commands"]),
+                      ("gateway resident KiB before", lambda r: r["rss_before_kib"]),
+                      ("gateway resident KiB, peak", lambda r: r["peak_rss_kib"])))
+        for config in ("listing", "imap-only"):
+            summary[f"download all {config}: upstream bytes"] = ratio(st[config]["upstream_bytes"],
+                                                                        st["off"]["upstream_bytes"])
+            summary[f"download all {config}: peak resident memory"] = ratio(st[config]["peak_rss_kib"],
+                                                                              st["off"]["peak_rss_kib"])
         both = {c: res["sync"][c]["first"]["fetch_upstream_bytes"] + d[c]["upstream_bytes"] for c in CONFIGS}
         for config in ("listing", "imap-only"):
             summary[f"header sync + download {config}: upstream bytes"] = ratio(both[config], both["off"])
