@@ -186,6 +186,7 @@ asio::awaitable<bool> FetchInterceptor::decide(InterceptIo& io, bool by_uid, std
   }
   std::erase_if(whole, unnamed);
   std::erase_if(probing, unnamed);
+  service_.keep_first_bodies(upn_);
   const bool ok =
       co_await classify_prefixes(io, mailbox, std::move(probing), std::move(whole), plain);
   std::sort(plain.begin(), plain.end());

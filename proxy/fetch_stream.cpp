@@ -256,6 +256,7 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io, cons
   }
   // The probes, and the candidates fetched whole with them.
   std::erase_if(probing, [&before](const Probing& p) { return before.contains(p.uid); });
+  service_.keep_first_bodies(upn_);
   std::vector<std::uint32_t> other;
   const bool decided =
       co_await classify_prefixes(io, mailbox, std::move(probing), std::move(candidates), other);

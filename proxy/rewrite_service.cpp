@@ -281,13 +281,9 @@ RewriteService::carry_decisions(const MailboxKey& from, const MailboxKey& to,
 }
 
 void RewriteService::note_first_body(const std::string& upn, bool html) {
-  // Bounded: a user's recent mail counts (halved as it grows), and so many users at most.
+  // Bounded: a user's recent mail counts (halved as it grows).
   constexpr std::uint64_t max_count = 10000;
-  constexpr std::size_t max_users = 100000;
-  if (first_bodies_.size() >= max_users && !first_bodies_.contains(upn)) {
-    first_bodies_.clear();
-  }
-  FirstBodies& seen = first_bodies_[upn];
+  FirstBodies& seen = user_first_bodies(upn).counted;
   ++(html ? seen.html : seen.plain);
   if (seen.html + seen.plain > max_count) {
     seen.html /= 2;
@@ -295,9 +291,38 @@ void RewriteService::note_first_body(const std::string& upn, bool html) {
   }
 }
 
-RewriteService::FirstBodies RewriteService::first_bodies(const std::string& upn) const {
+FirstBodies RewriteService::first_bodies(const std::string& upn) {
+  return user_first_bodies(upn).counted;
+}
+
+void RewriteService::keep_first_bodies(const std::string& upn) {
   const auto it = first_bodies_.find(upn);
-  return it == first_bodies_.end() ? FirstBodies{} : it->second;
+  if (it == first_bodies_.end() || it->second.counted == it->second.kept) {
+    return;
+  }
+  if (auto done = store_->keep_first_bodies(upn, it->second.counted); !done) {
+    log_store_error(done.error());
+    return;
+  }
+  it->second.kept = it->second.counted;
+}
+
+RewriteService::UserFirstBodies& RewriteService::user_first_bodies(const std::string& upn) {
+  // So many users at most in memory; the store keeps them all.
+  constexpr std::size_t max_users = 100000;
+  if (auto it = first_bodies_.find(upn); it != first_bodies_.end()) {
+    return it->second;
+  }
+  if (first_bodies_.size() >= max_users) {
+    first_bodies_.clear();
+  }
+  UserFirstBodies kinds;
+  if (auto stored = store_->first_bodies(upn)) {
+    kinds.counted = kinds.kept = *stored;
+  } else {
+    log_store_error(stored.error());
+  }
+  return first_bodies_.emplace(upn, kinds).first->second;
 }
 
 MessageState RewriteService::record_original(const MessageKey& key, std::string_view reason) {

@@ -138,15 +138,14 @@ class RewriteService {
 
   const RewriteCounters& counters() const { return counters_; }
 
-  // The kinds of first text bodies that classification met in a user's mail, across sessions
-  // and mailboxes (in memory): Exchange renders MIME per mailbox setting, so they tell how
-  // much of a message's start decides it (FetchInterceptor::section_one_octets()).
-  struct FirstBodies {
-    std::uint64_t html = 0;
-    std::uint64_t plain = 0;
-  };
+  // The kinds of first text bodies that classification met in a user's mail, across sessions,
+  // mailboxes and restarts: Exchange renders MIME per mailbox setting, so they tell how much
+  // of a message's start decides it (FetchInterceptor::section_one_octets()).
   void note_first_body(const std::string& upn, bool html);
-  FirstBodies first_bodies(const std::string& upn) const;
+  FirstBodies first_bodies(const std::string& upn);
+  // Writes what note_first_body() counted since the last time to the store (once per
+  // classified command rather than once per message).
+  void keep_first_bodies(const std::string& upn);
 
  private:
   RewriteService(const Config& config, std::unique_ptr<calendar::GraphClient> graph,
@@ -187,7 +186,13 @@ class RewriteService {
   std::size_t cached_bytes_ = 0;
   static constexpr std::size_t max_cached_bytes = 64u << 20;
   RewriteCounters counters_;
-  std::unordered_map<std::string, FirstBodies> first_bodies_;
+  struct UserFirstBodies {
+    FirstBodies counted;
+    FirstBodies kept; // as the store has them
+  };
+  // The user's counts, read from the store the first time.
+  UserFirstBodies& user_first_bodies(const std::string& upn);
+  std::unordered_map<std::string, UserFirstBodies> first_bodies_;
   std::unordered_set<std::string> selected_; // mailboxes whose UIDVALIDITY was checked
   // Graph answers that came with a listing: (UPN, Message-ID) -> what the lookup would give,
   // oldest first, bounded by total bytes and age; each is used once.

@@ -39,7 +39,7 @@ namespace {
 constexpr Errc storage_failure = Errc::unsupported;
 constexpr Errc corrupt_row = Errc::syntax;
 
-constexpr int schema_version = 3;
+constexpr int schema_version = 4;
 // Rewritten messages are mostly text; speed matters more than the last few percent because
 // compression runs on the io thread.
 constexpr int compression_level = Z_BEST_SPEED;
@@ -84,7 +84,12 @@ CREATE TABLE IF NOT EXISTS announced_message (
   event       BLOB    NOT NULL,  -- the Graph response the rewrite is built from
   PRIMARY KEY (user, mailbox, uidvalidity, uid)
 ) WITHOUT ROWID;
-PRAGMA user_version = 3;
+CREATE TABLE IF NOT EXISTS user_first_bodies (
+  user  TEXT    NOT NULL PRIMARY KEY,
+  html  INTEGER NOT NULL,
+  plain INTEGER NOT NULL
+) WITHOUT ROWID;
+PRAGMA user_version = 4;
 )sql";
 
 constexpr const char* key_match = "user = ?1 AND mailbox = ?2 AND uidvalidity = ?3";
@@ -193,6 +198,8 @@ class SqliteRewriteStore final : public RewriteStore {
                  std::span<const std::pair<std::uint32_t, std::uint32_t>> uids) override;
   Result<Done> forget_other_uidvalidity(std::string_view user, std::string_view mailbox,
                                         std::uint32_t uidvalidity) override;
+  Result<FirstBodies> first_bodies(std::string_view user) override;
+  Result<Done> keep_first_bodies(std::string_view user, const FirstBodies& kinds) override;
   Result<std::size_t> forget_user(std::string_view user) override;
   Result<std::uint32_t> decided_through(std::string_view user, std::string_view mailbox,
                                         std::uint32_t uidvalidity) override;
@@ -261,6 +268,7 @@ class SqliteRewriteStore final : public RewriteStore {
   Statement insert_announced_, select_announced_, select_announced_range_;
   Statement delete_announced_, copy_announced_;
   Statement delete_other_announced_, delete_user_announced_;
+  Statement select_first_bodies_, keep_first_bodies_, delete_user_first_bodies_;
 };
 
 Result<RewriteStore::Done> SqliteRewriteStore::create_schema() {
@@ -343,6 +351,11 @@ Result<RewriteStore::Done> SqliteRewriteStore::prepare_all() {
            key + " AND uid = ?4 ON CONFLICT DO NOTHING"},
       {&delete_other_announced_,
        "DELETE FROM announced_message WHERE user = ?1 AND mailbox = ?2 AND uidvalidity <> ?3"},
+      {&select_first_bodies_, "SELECT html, plain FROM user_first_bodies WHERE user = ?1"},
+      {&keep_first_bodies_,
+       "INSERT INTO user_first_bodies (user, html, plain) VALUES (?1, ?2, ?3) "
+       "ON CONFLICT DO UPDATE SET html = excluded.html, plain = excluded.plain"},
+      {&delete_user_first_bodies_, "DELETE FROM user_first_bodies WHERE user = ?1"},
       {&delete_user_announced_, "DELETE FROM announced_message WHERE user = ?1"},
   };
   for (const auto& [slot, sql] : statements) {
@@ -721,8 +734,9 @@ Result<std::size_t> SqliteRewriteStore::forget_user(std::string_view user) {
     return failure("forgetting a user");
   }
   std::size_t removed = 0;
-  for (const Statement* stmt : {&delete_user_announced_, &delete_user_messages_,
-                                &delete_user_progress_, &delete_user_decisions_}) {
+  for (const Statement* stmt :
+       {&delete_user_first_bodies_, &delete_user_announced_, &delete_user_messages_,
+        &delete_user_progress_, &delete_user_decisions_}) {
     Use q(*stmt);
     if (q.text(1, u).step() != SQLITE_DONE) {
       return failure("forgetting a user");
@@ -850,6 +864,33 @@ Result<RewriteStore::Done> SqliteRewriteStore::raise_decided_through(std::string
   bind_mailbox(q, u, m, uidvalidity).integer(4, uid);
   if (q.step() != SQLITE_DONE) {
     return failure("recording progress");
+  }
+  return Done{};
+}
+
+Result<FirstBodies> SqliteRewriteStore::first_bodies(std::string_view user) {
+  const std::string u = normalize_user(user);
+  std::lock_guard lock(mutex_);
+  Use q(select_first_bodies_);
+  const int rc = q.text(1, u).step();
+  if (rc == SQLITE_ROW) {
+    return FirstBodies{static_cast<std::uint64_t>(sqlite3_column_int64(q.get(), 0)),
+                       static_cast<std::uint64_t>(sqlite3_column_int64(q.get(), 1))};
+  }
+  if (rc != SQLITE_DONE) {
+    return failure("reading first text bodies");
+  }
+  return FirstBodies{};
+}
+
+Result<RewriteStore::Done> SqliteRewriteStore::keep_first_bodies(std::string_view user,
+                                                                 const FirstBodies& kinds) {
+  const std::string u = normalize_user(user);
+  std::lock_guard lock(mutex_);
+  Use q(keep_first_bodies_);
+  q.text(1, u).integer(2, static_cast<std::int64_t>(kinds.html));
+  if (q.integer(3, static_cast<std::int64_t>(kinds.plain)).step() != SQLITE_DONE) {
+    return failure("keeping first text bodies");
   }
   return Done{};
 }

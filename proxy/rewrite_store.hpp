@@ -65,6 +65,14 @@ struct Announced {
   friend bool operator==(const Announced&, const Announced&) = default;
 };
 
+// The kinds of first text bodies classification met in a user's mail (RewriteService).
+struct FirstBodies {
+  std::uint64_t html = 0;
+  std::uint64_t plain = 0;
+
+  friend bool operator==(const FirstBodies&, const FirstBodies&) = default;
+};
+
 class RewriteStore {
  public:
   // Success without a value (protocol::Result has no void form).
@@ -152,7 +160,13 @@ class RewriteStore {
                                                           std::string_view mailbox,
                                                           std::uint32_t uidvalidity) = 0;
 
-  // Every decision of `user`, in all mailboxes; returns how many were removed.
+  // The kinds of first text bodies kept for `user` (zero when none were).
+  virtual protocol::Result<FirstBodies> first_bodies(std::string_view user) = 0;
+  virtual protocol::Result<Done> keep_first_bodies(std::string_view user,
+                                                   const FirstBodies& kinds) = 0;
+
+  // Every decision of `user`, in all mailboxes (and what was kept of the user's mail);
+  // returns how many decisions were removed.
   virtual protocol::Result<std::size_t> forget_user(std::string_view user) = 0;
 };
 

@@ -1507,11 +1507,16 @@ SyncState *
                 first = len(self.gateway_lines(gw))
                 got.append(c.check(chunks[1]))
             lines = self.gateway_lines(gw)
-            # What the user's mail showed carries over to the user's next session: its first
-            # sync of another folder is decided in its own round trip too.
+        finally:
+            gw.stop()
+        # What the user's mail showed carries over to the user's next session, also after a
+        # restart (the decision store keeps it): its first sync of another folder is decided
+        # in its own round trip too.
+        gw = self.w.start_gateway(name="imaponly-chunks-restarted", extra_config=gw.extra_config)
+        try:
             with self.gateway_session(gw, "HtmlFirst2") as c:
                 c.check(b"UID FETCH 1:*" + items)
-            later = self.gateway_lines(gw)[len(lines):]
+            later = self.gateway_lines(gw)
         finally:
             gw.stop()
         with self.gateway_session(mailbox="HtmlFirst") as c:

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+using icalgate::proxy::FirstBodies;
 using icalgate::proxy::MessageKey;
 using icalgate::proxy::MessageState;
 using icalgate::proxy::RewriteStore;
@@ -643,4 +644,35 @@ TEST_CASE("rewrite_store: an announcement lasts until the message is decided, ac
   auto late = store->announce(key(5), first);
   REQUIRE(late.ok());
   CHECK_FALSE(late->has_value());
+}
+
+TEST_CASE("rewrite_store: a user's first text bodies are kept across reopening, and go with the "
+          "user",
+          "[rewrite_store]") {
+  TempDir dir;
+  const fs::path path = dir.path / "rewrite.db";
+  {
+    auto store = open_store(path);
+    CHECK(*store->first_bodies("alice@contoso.com") == FirstBodies{});
+    REQUIRE(store->keep_first_bodies("Alice@Contoso.com", FirstBodies{40, 10}).ok());
+    REQUIRE(store->keep_first_bodies("bob@contoso.com", FirstBodies{1, 2}).ok());
+    REQUIRE(store->keep_first_bodies("alice@contoso.com", FirstBodies{41, 10}).ok());
+  }
+  {
+    auto store = open_store(path);
+    CHECK(*store->first_bodies("ALICE@contoso.com") == FirstBodies{41, 10});
+    CHECK(*store->first_bodies("bob@contoso.com") == FirstBodies{1, 2});
+    REQUIRE(store->forget_user("alice@contoso.com").ok());
+    CHECK(*store->first_bodies("alice@contoso.com") == FirstBodies{});
+    CHECK(*store->first_bodies("bob@contoso.com") == FirstBodies{1, 2});
+    REQUIRE(store->put_if_absent(key(4), rewritten('a')).ok());
+  }
+  // A store of the previous schema version gains the table and keeps its decisions.
+  tamper(path, "DROP TABLE user_first_bodies");
+  tamper(path, "PRAGMA user_version = 3");
+  auto store = open_store(path);
+  CHECK(stored(*store, key(4)) == rewritten('a'));
+  CHECK(*store->first_bodies("bob@contoso.com") == FirstBodies{});
+  REQUIRE(store->keep_first_bodies("bob@contoso.com", FirstBodies{3, 4}).ok());
+  CHECK(*store->first_bodies("bob@contoso.com") == FirstBodies{3, 4});
 }
