@@ -89,6 +89,58 @@ bool answers_are_header_sized(const FetchItems& items) {
   });
 }
 
+namespace {
+
+// BODY[] (or BODY.PEEK[]): the whole message, from its first octet when partial.
+bool whole_message_item(const FetchItem& item) {
+  return item.attr == FetchAttr::body_section && item.section.part.empty() &&
+         item.section.text == SectionSpec::Text::none &&
+         (!item.partial || item.partial->origin == 0);
+}
+
+} // namespace
+
+bool answers_may_carry_whole_message(const FetchItems& items) {
+  return std::any_of(items.items.begin(), items.items.end(), [](const FetchItem& item) {
+    return item.attr == FetchAttr::rfc822 || whole_message_item(item);
+  });
+}
+
+std::optional<std::string_view> whole_message_in(const FetchData& data, const FetchItems& asked) {
+  // The most octets a partial BODY[]<0.n> asked for; 0 when BODY[] was asked in full.
+  std::optional<std::uint64_t> partial_octets;
+  for (const FetchItem& item : asked.items) {
+    if (whole_message_item(item)) {
+      const std::uint64_t n = item.partial ? item.partial->octets : 0;
+      partial_octets = !partial_octets || n == 0 ? n : std::max(*partial_octets, n);
+      if (n == 0) {
+        break;
+      }
+    }
+  }
+  for (const MsgAtt& att : data.atts) {
+    if (!att.attr || !att.string) {
+      continue;
+    }
+    const std::string_view bytes = att.string->value;
+    if (*att.attr == FetchAttr::rfc822) {
+      return bytes;
+    }
+    if (*att.attr != FetchAttr::body_section || !att.section.part.empty() ||
+        att.section.text != SectionSpec::Text::none || !partial_octets) {
+      continue;
+    }
+    if (!att.origin && *partial_octets == 0) {
+      return bytes;
+    }
+    // A partial answer holds the whole message only when it ends before the octets asked.
+    if (att.origin == 0 && *partial_octets != 0 && bytes.size() < *partial_octets) {
+      return bytes;
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<std::string> answer_message_id(const FetchData& data) {
   for (const MsgAtt& att : data.atts) {
     if (!att.attr) {

@@ -22,6 +22,13 @@ bool answers_name_message_id(const FetchItems& items);
 // Whether answers to these items stay header-sized: no body text, no whole message.
 bool answers_are_header_sized(const FetchItems& items);
 
+// Whether answers to these items may carry the whole message: BODY[] or RFC822, or
+// BODY[]<0.n>, which does for a message shorter than n octets.
+bool answers_may_carry_whole_message(const FetchItems& items);
+// The whole message an answer to `asked` carries, if it shows it has all of it: BODY[] or
+// RFC822 in full, or BODY[]<0> shorter than the octets asked.
+std::optional<std::string_view> whole_message_in(const FetchData& data, const FetchItems& asked);
+
 // The Message-ID an answer carries (see answers_name_message_id); nullopt when it carries
 // none of those items. "" for a message without the field.
 std::optional<std::string> answer_message_id(const FetchData& data);

@@ -73,7 +73,7 @@ asio::awaitable<bool> FetchInterceptor::decide(InterceptIo& io, bool by_uid, std
                                                std::vector<Seen>& seen, const MailboxKey& mailbox,
                                                bool first_sync,
                                                const std::vector<std::uint32_t>* named,
-                                               std::uint64_t section_one) {
+                                               std::uint64_t section_one, bool named_from_answers) {
   const std::string fetch = by_uid ? "UID FETCH " : "FETCH ";
   std::shared_ptr<const MeetingListing> listing;
   if (service_.uses_listing()) {
@@ -178,13 +178,19 @@ asio::awaitable<bool> FetchInterceptor::decide(InterceptIo& io, bool by_uid, std
       }
     }
   }
-  for (const auto& [uid, size] : whole) {
-    if (unnamed(uid) && size <= service_.max_message_size() &&
-        ahead_whole_.size() < max_ahead_whole) {
-      ahead_whole_.emplace(uid, size);
+  // Candidates read ahead are remembered, to be fetched whole once named; so are those the
+  // client names when its command's own answers carry them whole (named_from_answers).
+  std::erase_if(whole, [&](const auto& candidate) {
+    const auto [uid, size] = candidate;
+    if (!unnamed(uid) && !named_from_answers) {
+      return false;
     }
-  }
-  std::erase_if(whole, unnamed);
+    if (size <= service_.max_message_size() && ahead_whole_.size() < max_ahead_whole) {
+      ahead_whole_.emplace(uid, size);
+      return true;
+    }
+    return unnamed(uid); // one the client names is decided now all the same
+  });
   std::erase_if(probing, unnamed);
   service_.keep_first_bodies(upn_);
   const bool ok =

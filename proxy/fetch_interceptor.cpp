@@ -450,6 +450,10 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
   // UIDs of those numbers and all are decided; by UID, only what lies above the UID through
   // which the mailbox is decided (new mail), if anything can be there.
   std::optional<std::string> probe_set = protocol::to_string(args.set);
+  // Whether the answers to a UID FETCH may carry whole the meeting messages it names that are
+  // still to decide, which can then be decided from those (decide_from_answers()).
+  const bool from_answers = command.uid && !args.changed_since && !args.vanished &&
+                            protocol::answers_may_carry_whole_message(args.items);
   // A header-sized FETCH with undecided mail goes upstream as it is, answered as it comes.
   const bool streams = uidnext_ && protocol::answers_are_header_sized(args.items);
   Window window;
@@ -490,9 +494,17 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
         decided_announced.merge(service_.announcements(mailbox, first, last));
       }
       // Announced messages are undecided still: answered from their announcements if the
-      // command asks nothing else, else fetched whole and decided first.
+      // command asks nothing else; decided from the command's own answers if those may carry
+      // them whole and it names no mail above the decided range; else fetched whole and
+      // decided first.
       if (!decided_announced.empty() && protocol::answered_by_announcement(args.items)) {
         announced_uid_ = std::move(decided_announced);
+      } else if (!decided_announced.empty() && from_answers && split.above.empty()) {
+        std::map<std::uint32_t, std::uint64_t> candidates;
+        for (const auto& [uid, a] : decided_announced) {
+          candidates.emplace(uid, a.size);
+        }
+        co_return co_await decide_from_answers(io, command, mailbox, std::move(candidates));
       } else if (!decided_announced.empty()) {
         Candidates whole;
         for (const auto& [uid, a] : decided_announced) {
@@ -535,7 +547,14 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
               ahead_whole_.emplace(uid, a.size);
             }
           }
-          if (all_ahead_whole(*uids)) {
+          if (all_ahead_whole(*uids) && from_answers) {
+            std::map<std::uint32_t, std::uint64_t> candidates;
+            for (std::uint32_t uid : *uids) {
+              candidates.emplace(uid, ahead_whole_.at(uid));
+              ahead_whole_.erase(uid);
+            }
+            co_return co_await decide_from_answers(io, command, mailbox, std::move(candidates));
+          } else if (all_ahead_whole(*uids)) {
             probe_set = uid_list(*uids); // fetched whole, read ahead of by the next probe
             named = uids;
             whole_ahead = true;
@@ -643,7 +662,7 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
       decided = co_await fetch_whole_ahead(io, *probe_set, seen, mailbox);
     } else {
       decided = co_await decide(io, command.uid, *probe_set, seen, mailbox, first_sync, only,
-                                section_one);
+                                section_one, named && from_answers);
     }
     if (!decided) {
       outcome.ok = false;
@@ -670,6 +689,25 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
       note_decided(mailbox, window, highest);
     }
     window.through = std::max(window.through, highest);
+  }
+  if (named && from_answers) {
+    // The named messages the probe found to fetch whole come whole with the answers.
+    std::map<std::uint32_t, std::uint64_t> candidates;
+    for (std::uint32_t uid : *named) {
+      if (auto it = ahead_whole_.find(uid); it != ahead_whole_.end()) {
+        candidates.insert(*it);
+        ahead_whole_.erase(it);
+      }
+    }
+    if (!candidates.empty()) {
+      served_.clear(); // by sequence number: the answers are matched by UID instead
+      for (const auto& [uid, state] : service_.known(mailbox, *named)) {
+        if (state == MessageState::rewritten) {
+          serve_by_uid(mailbox, uid);
+        }
+      }
+      co_return co_await decide_from_answers(io, command, mailbox, std::move(candidates));
+    }
   }
   if (command.uid && window.names_above) {
     watch_tag_ = command.tag;

@@ -28,7 +28,10 @@
 // asked, when it names other mail too); those answers are completed from the rewritten bytes
 // (protocol/fetch_complete.hpp). Pipelining clients keep their pipeline full. A FETCH by
 // sequence number of decided mail that is not rewritten goes on as well, once answers have
-// shown the UIDs of those numbers and no EXPUNGE has renumbered them since.
+// shown the UIDs of those numbers and no EXPUNGE has renumbered them since. A FETCH by UID
+// that opens or downloads announced invitations (a header sync showed their rewritten size)
+// goes upstream as the client asked, each invitation rewritten from the whole message its own
+// answer carries (decide_from_answers()).
 //
 // A message copied or moved keeps its decision at its new UID, which the COPYUID answer
 // names (CopyTracker): a client may hold the copy without ever fetching it.
@@ -200,12 +203,15 @@ class FetchInterceptor {
   // probe reads ahead: the UIDs the client asked for; of the others, only what the probe tells
   // apart at once is decided, and those it finds to fetch whole are remembered (ahead_whole_,
   // fetch_whole_ahead()). `section_one`: how much of BODY[1] a probe of structures asks along
-  // (section_one_octets()).
+  // (section_one_octets()). `named_from_answers`: the client's command carries the messages it
+  // names whole, so those it finds to fetch whole are remembered as well, for
+  // decide_from_answers().
   asio::awaitable<bool> decide(InterceptIo& io, bool by_uid, std::string set,
                                std::vector<Seen>& seen, const MailboxKey& mailbox,
                                bool first_sync = false,
                                const std::vector<std::uint32_t>* named = nullptr,
-                               std::uint64_t section_one = calendar::kAlongOctets);
+                               std::uint64_t section_one = calendar::kAlongOctets,
+                               bool named_from_answers = false);
   // A message whose first text body may start with the OWA link: its UID, RFC822.SIZE and
   // where to look.
   struct Probing {
@@ -316,6 +322,16 @@ class FetchInterceptor {
   asio::awaitable<bool> announce(InterceptIo& io, const MailboxKey& mailbox, Candidates& candidates,
                                  const std::map<std::uint32_t, std::string>& message_ids,
                                  std::map<std::uint32_t, Announced>& announced);
+  // Forwards the held command, whose answers may carry whole the meeting messages it names
+  // that are still to decide (`candidates`, UID -> a bound of the size: announced messages, or
+  // those a probe read ahead found to fetch whole), and reads its answers: each candidate is
+  // decided from the bytes of its own answer, which passes on rewritten (or as it is), with no
+  // whole fetch before the command (a client opening or downloading invitations). An answer
+  // that does not carry its message whole (a partial fetch of a longer message) waits until
+  // the command is answered and the message is fetched whole.
+  asio::awaitable<InterceptOutcome>
+  decide_from_answers(InterceptIo& io, const protocol::Command& command, const MailboxKey& mailbox,
+                      std::map<std::uint32_t, std::uint64_t> candidates);
   // An answer about an announced message, rebuilt from its announcement; empty when it
   // cannot be (the command's completion then says so).
   std::string answer_announced(std::string response, const Announced& announced);

@@ -1,5 +1,7 @@
-// FetchInterceptor, a header-sized FETCH answered as it comes: only the answers about
-// undecided meeting messages wait, for their messages to be decided.
+// FetchInterceptor, a FETCH answered as it comes: only the answers about undecided meeting
+// messages wait, for their messages to be decided. A header-sized one (a sync); or one whose
+// answers carry announced meeting messages whole (opening or downloading them), decided from
+// those bytes.
 
 #include "proxy/fetch_interceptor.hpp"
 
@@ -287,11 +289,133 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::stream(InterceptIo& io, cons
            : a != announced.end() ? answer_announced(std::move(w.bytes), a->second)
                                   : w.bytes;
   }
-  if (states.size() == undecided.size()) {
+  // Announced mail counts as decided for the range: its answers come from the announcement.
+  if (std::all_of(undecided.begin(), undecided.end(), [&](std::uint32_t uid) {
+        return states.contains(uid) || announced.contains(uid);
+      })) {
     note_decided(mailbox, window, highest);
   }
   io.defer = nullptr;
   out += later;
+  if (!out.empty() && !co_await io.to_client(std::move(out))) {
+    outcome.ok = false;
+  }
+  co_return outcome;
+}
+
+asio::awaitable<InterceptOutcome>
+FetchInterceptor::decide_from_answers(InterceptIo& io, const protocol::Command& command,
+                                      const MailboxKey& mailbox,
+                                      std::map<std::uint32_t, std::uint64_t> candidates) {
+  InterceptOutcome outcome;
+  ++stats_.streamed;
+  if (auto [ec, n] = co_await io.upstream.write(command.raw); ec) {
+    outcome.ok = false;
+    co_return outcome;
+  }
+  if (log_enabled(LogLevel::trace)) {
+    log_event(LogLevel::trace, "G",
+              {field("session", session_id_), field("streamed", sanitize_for_log(command.tag))});
+  }
+  // Answers about candidates that did not carry them whole, and, from the first of those on,
+  // everything else too (in order: the client sees what the server said as it said
+  // it). Only a partial fetch of a message longer than asked leaves one to wait.
+  std::vector<std::pair<std::string, std::uint32_t>> waiting;
+  std::size_t waiting_bytes = 0;
+  Candidates missing; // to fetch whole once the command is answered
+  std::string out;
+  while (true) {
+    auto message = co_await read_message(io, &out);
+    if (!message || *message == dropped_response) {
+      outcome.ok = false;
+      co_return outcome;
+    }
+    const LineHead head = head_of(*message);
+    if (head.tag == command.tag) {
+      outcome.completion = std::move(*message);
+      break;
+    }
+    if (head.tag == "*" && head.number && protocol::imap_iequals(head.name, "EXISTS")) {
+      mailbox_grew_ = true;
+    }
+    std::uint32_t uid = 0;
+    bool wait = false;
+    const bool fetch = head.tag == "*" && head.number && protocol::imap_iequals(head.name, "FETCH");
+    // Only answers about candidates are parsed (where the UID leads, as servers write
+    // it): the others may be whole messages, passed on as they are.
+    if (fetch) {
+      uid = protocol::leading_uid(*message).value_or(0);
+    }
+    std::optional<protocol::Response> parsed;
+    if (fetch && (uid == 0 || candidates.contains(uid))) {
+      if (auto r = protocol::parse_response(*message);
+          r && r->kind == protocol::ResponseKind::fetch) {
+        parsed = std::move(r).value();
+        for (const auto& att : std::get<protocol::FetchData>(parsed->body).atts) {
+          if (att.attr == FetchAttr::uid) {
+            uid = static_cast<std::uint32_t>(att.number);
+          }
+        }
+      }
+    }
+    if (const auto c = parsed ? candidates.find(uid) : candidates.end(); c != candidates.end()) {
+      const auto& data = std::get<protocol::FetchData>(parsed->body);
+      const auto whole = protocol::whole_message_in(data, answering_items_);
+      const bool content = std::any_of(data.atts.begin(), data.atts.end(), [](const auto& att) {
+        return att.attr && protocol::shows_content(
+                               protocol::FetchItem{*att.attr, att.section, false, std::nullopt});
+      });
+      if (whole) {
+        // No upstream command; for an announced message, whose announcement holds the event,
+        // no Graph request either.
+        std::string original(*whole);
+        parsed.reset();
+        const auto state = co_await service_.decide(mailbox.message(uid), std::move(original));
+        if (state == MessageState::rewritten) {
+          serve_by_uid(mailbox, uid);
+        }
+        candidates.erase(c);
+      } else if (content) {
+        missing.emplace_back(uid, c->second);
+        wait = true;
+      }
+    }
+    note_sequence(*message, uid);
+    if (uid != 0 && served_uid_.contains(uid)) {
+      *message = substitute(std::move(*message), uid);
+    }
+    if (wait || !waiting.empty()) {
+      waiting_bytes += message->size();
+      if (waiting_bytes > max_response_) {
+        log_event(LogLevel::warn, "rewrite_answers_too_large", {field("session", session_id_)});
+        outcome.ok = false;
+        co_return outcome;
+      }
+      waiting.emplace_back(std::move(*message), wait ? uid : 0);
+    } else {
+      out += *message;
+    }
+  }
+  if (!missing.empty()) {
+    std::string later; // what the server says meanwhile comes after the waiting answers
+    io.defer = &later;
+    std::vector<Probing> no_probes;
+    std::vector<std::uint32_t> plain;
+    const bool decided =
+        co_await classify_prefixes(io, mailbox, std::move(no_probes), std::move(missing), plain);
+    io.defer = nullptr;
+    if (!decided) {
+      outcome.ok = false;
+      co_return outcome;
+    }
+    for (auto& [bytes, uid] : waiting) {
+      if (uid != 0) {
+        serve_by_uid(mailbox, uid);
+      }
+      out += uid != 0 && served_uid_.contains(uid) ? substitute(std::move(bytes), uid) : bytes;
+    }
+    out += later;
+  }
   if (!out.empty() && !co_await io.to_client(std::move(out))) {
     outcome.ok = false;
   }

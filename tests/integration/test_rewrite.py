@@ -1095,24 +1095,23 @@ SyncState *
     def test_downloads_one_by_one_are_decided_ahead(self):
         # offlineimap lists flags only, then downloads each message with a UID FETCH of its
         # own: the probe before the first download decides the ordinary mail that follows
-        # too, and remembers the meeting messages, whose downloads then wait only for their
-        # whole fetch (each fetched whole only when named: a Graph failure must not fix what
-        # no client has seen). Each comes as the reference gateway serves it.
+        # too, and remembers the meeting messages (each decided only when named: a Graph
+        # failure must not fix what no client has seen). Each meeting message, the first one
+        # too, is then decided from the answer to its own download, which carries it whole:
+        # the gateway fetches none of them itself. Each comes as the reference gateway
+        # serves it.
         lines = self.download_one_by_one("one-by-one", listing=True)
         meetings = [uid for uid, m in enumerate(MANIFEST, 1) if m["graph"] == "meeting"]
         self.assertEqual(meetings[0], 1)
         probes = [p for p in lines if "MESSAGE-ID" in p or "BODYSTRUCTURE" in p]
         self.assertEqual(len(probes), 1, lines)
         self.assertEqual(uids_in(re.search(r"UID FETCH ([0-9:,]+) ", probes[0]).group(1)), set(range(1, 202)))
-        whole = [p for p in lines if "BODY.PEEK[])" in p]
-        self.assertEqual([re.search(r"UID FETCH (\d+) ", p).group(1) for p in whole], [str(u) for u in meetings])
-        # The download of each rewritten one is then answered from its rewritten bytes: its
-        # body crosses from the upstream once.
-        without_content = [p for p in lines if re.search(r'line="T\d+ UID FETCH \d+ \(UID\)"', p)]
-        rewritten = [uid for uid, m in enumerate(MANIFEST, 1) if m["expect"] == "rewrite"]
-        self.assertEqual([re.search(r"UID FETCH (\d+) ", p).group(1) for p in without_content],
-                         [str(u) for u in rewritten])
-        self.assertEqual(len(whole) + len(without_content), len(lines) - 1, lines)
+        self.assertEqual([p for p in lines if "BODY.PEEK[])" in p], [], lines)
+        # The download of each meeting message goes upstream as offlineimap sent it, read by
+        # the gateway (a "streamed" line); every other download passes on untouched.
+        streamed = [p for p in lines if " streamed=T" in p]
+        self.assertEqual(len(streamed), len(meetings), lines)
+        self.assertEqual(len(lines), len(probes) + len(streamed), lines)
 
     def download_one_by_one(self, name: str, *, listing: bool) -> list[str]:
         """offlineimap's sync through a fresh gateway, each download checked against the
@@ -1152,15 +1151,13 @@ SyncState *
                       if m["shape"].startswith(("html", "mixed-html", "related"))}
         self.assertTrue(again <= html_first, lines)
         self.assertTrue(html_first - invitations - again, lines)  # decided by the first probe
-        whole = [int(re.search(r"UID FETCH (\d+) ", p).group(1)) for p in lines if "BODY.PEEK[])" in p]
-        self.assertEqual(len(whole), len(set(whole)), lines)
-        self.assertTrue(invitations <= set(whole), lines)
-        # One round trip before each download, two for the first and those probed again; the
-        # downloads of rewritten ones are answered from their rewritten bytes.
-        without_content = {int(m.group(1)) for p in lines
-                           if (m := re.search(r'line="T\d+ UID FETCH (\d+) \(UID\)"', p))}
-        self.assertEqual(without_content, {uid for uid, m in enumerate(MANIFEST, 1) if m["expect"] == "rewrite"})
-        self.assertEqual(len(lines), len(probes) + len(whole) + len(without_content), lines)
+        # What the probes found to fetch whole (the invitations, small HTML past the probe) is
+        # decided from the answer to its own download, which carries it whole: the gateway
+        # fetches nothing whole itself, and sends nothing else.
+        self.assertEqual([p for p in lines if "BODY.PEEK[])" in p], [], lines)
+        streamed = [p for p in lines if " streamed=T" in p]
+        self.assertGreaterEqual(len(streamed), len(invitations), lines)
+        self.assertEqual(len(lines), len(probes) + len(streamed), lines)
         self.assertLess(len(again), len(invitations) // 2, lines)
 
     def test_header_sync_in_chunks_decides_each_chunk(self):
@@ -1625,27 +1622,63 @@ class RestartAndFailureTest(RewriteBase):
         finally:
             third.stop()
 
-    def test_announced_invitation_downloads_in_one_round_trip(self):
-        # Opening an announced invitation (its UID named alone) fetches it whole at once, with
-        # no probe: the announcement says it is a meeting message. The client's own command
-        # is then answered from the rewritten bytes, of the size the sync showed.
+    def test_announced_invitations_are_decided_from_the_clients_own_answers(self):
+        # Opening an announced invitation (Thunderbird: UID FETCH n (UID RFC822.SIZE BODY[]))
+        # sends the upstream the client's command and nothing else: the announcement says it is
+        # a meeting message and holds its event, so the bytes of its own answer are rewritten as
+        # they pass, to the size the sync showed. A download naming other mail too is answered
+        # so as well. A partial fetch that does not hold the whole message waits for it to be
+        # fetched whole after the command.
         sync = b"UID FETCH 1:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (Subject Message-ID)])"
         gw = self.fresh_gateway("announce-open", "announce_sizes = true")
-        uid = self.entries("rewrite")[0][0]
+        first, second, third = [uid for uid, _ in self.entries("rewrite")][:3]
+        plain = self.entries("plain")[0][0]
+        steps = []
         try:
             with self.gateway_session(gw) as c:
                 synced = {uid_of(a): a for a in c.check(sync)}
-                before = len(self.gateway_lines(gw))
-                body = fetch_literals(c, b"UID FETCH %d (BODY.PEEK[])" % uid)[uid]
-            lines = self.gateway_lines(gw)[before:]
+
+                def step(command: bytes):
+                    before = len(self.gateway_lines(gw))
+                    untagged = c.check(command)
+                    steps.append(self.gateway_lines(gw)[before:])
+                    return untagged
+
+                opened = step(b"UID FETCH %d (UID RFC822.SIZE BODY.PEEK[])" % first)
+                several = step(b"UID FETCH %d,%d (UID BODY.PEEK[])" % (plain, second))
+                head = step(b"UID FETCH %d (UID BODY.PEEK[]<0.100>)" % third)
+                whole = step(b"UID FETCH %d (UID BODY.PEEK[])" % third)
+                again = fetch_literals(c, b"UID FETCH %d,%d (UID BODY.PEEK[])" % (first, second))
         finally:
             gw.stop()
-        size = int(re.search(rb"RFC822\.SIZE (\d+)", synced[uid]).group(1))
-        self.assertEqual(len(body), size)
-        self.assertTrue(calendar_parts(body))
-        self.assertEqual(len(lines), 2, lines)
-        self.assertIn(f"UID FETCH {uid} (UID RFC822.SIZE BODY.PEEK[])", lines[0])
-        self.assertRegex(lines[1], rf'line="T\d+ UID FETCH {uid} \(UID\)"')
+        with self.direct_session() as d:
+            direct = fetch_literals(d, b"UID FETCH %d (UID BODY.PEEK[])" % plain)
+
+        def literal(answer: bytes) -> bytes:
+            m = re.search(rb"\{(\d+)\}\r\n", answer)
+            return answer[m.end(): m.end() + int(m.group(1))]
+
+        bodies = {uid_of(a): literal(a) for a in opened + several + whole}
+        for uid in (first, second, third):
+            size = int(re.search(rb"RFC822\.SIZE (\d+)", synced[uid]).group(1))
+            self.assertEqual(len(bodies[uid]), size, uid)
+            self.assertTrue(calendar_parts(bodies[uid]), uid)
+        self.assertIn(b"RFC822.SIZE %d" % len(bodies[first]), opened[0])
+        self.assertEqual(bodies[plain], direct[plain])
+        self.assertEqual(again, {first: bodies[first], second: bodies[second]})
+        self.assertEqual(literal(head[0]), bodies[third][:100])
+        # The client's command alone, as asked (a streamed line: not the gateway's own).
+        for lines in steps[:2]:
+            self.assertEqual(len(lines), 1, steps)
+            self.assertIn(" streamed=T", lines[0])
+        # The partial answer waited for one whole fetch; the download after it was answered
+        # from the store, the upstream asked for the UID only.
+        self.assertEqual(len(steps[2]), 2, steps)
+        self.assertIn(" streamed=T", steps[2][0])
+        self.assertIn("icalgate.", steps[2][1])
+        self.assertIn(f"UID FETCH {third} (UID BODY.PEEK[])", steps[2][1])
+        self.assertEqual(len(steps[3]), 1, steps)
+        self.assertRegex(steps[3][0], rf'line="T\d+ UID FETCH {third} \(UID\)"')
 
     def test_restart_serves_the_same_bytes_without_graph(self):
         state = Path(tempfile.mkdtemp(prefix="state-", dir=self.w.root)) / "rewrite.db"

@@ -422,6 +422,10 @@ class InvitationBarTest(unittest.TestCase):
         }
         self.assertEqual(announced, expected, f"UIDs the gateway logged as announced\n{self.logs()}")
         self.assertNotIn("rewrite_announcement_unmet", log, self.logs())
+        # Opening them was decided from the answers to Thunderbird's own UID FETCH n (... BODY[]):
+        # the gateway fetched none of them whole beforehand.
+        own = re.findall(r' G session=\d+ line="(icalgate\.\d+ [^"]*)"', log)
+        self.assertEqual([line for line in own if "BODY.PEEK[]" in line], [], f"{own}\n{self.logs()}")
 
     def test_ordinary_messages_show_no_bar(self):
         for case in ORDINARY:

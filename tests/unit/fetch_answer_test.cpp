@@ -130,3 +130,36 @@ TEST_CASE("without_attributes leaves the answer the client asked for", "[fetch_a
           return att.attr == FetchAttr::rfc822_size || att.attr == FetchAttr::bodystructure;
         }) == "* 3 FETCH (UID 7 FLAGS ())\r\n");
 }
+
+TEST_CASE("which answers carry the whole message", "[fetch_answer]") {
+  CHECK(answers_may_carry_whole_message(items_of("(UID RFC822.SIZE BODY[])")));
+  CHECK(answers_may_carry_whole_message(items_of("(UID BODY.PEEK[]<0.65536>)")));
+  CHECK(answers_may_carry_whole_message(items_of("RFC822")));
+  CHECK_FALSE(answers_may_carry_whole_message(items_of("(UID BODY.PEEK[]<100.65536>)")));
+  CHECK_FALSE(answers_may_carry_whole_message(items_of("(UID BODY.PEEK[TEXT] BODY.PEEK[1])")));
+  CHECK_FALSE(answers_may_carry_whole_message(items_of("(UID RFC822.HEADER RFC822.TEXT)")));
+
+  const std::string message = "Subject: s\r\n\r\nbody\r\n";
+  const auto whole = [&](const std::string& asked, const std::string& response) {
+    auto parsed = parse_response(response);
+    REQUIRE(parsed.ok());
+    REQUIRE(parsed->kind == ResponseKind::fetch);
+    const auto got = whole_message_in(std::get<FetchData>(parsed->body), items_of(asked));
+    return got ? std::optional<std::string>(*got) : std::nullopt;
+  };
+  CHECK(whole("(UID BODY.PEEK[])", answer("BODY[]", message)) == message);
+  CHECK(whole("(UID RFC822)", answer("RFC822", message)) == message);
+  // Partial: whole only when the answer ends before the octets asked.
+  CHECK(whole("(UID BODY.PEEK[]<0.100>)", answer("BODY[]<0>", message)) == message);
+  CHECK_FALSE(whole("(UID BODY.PEEK[]<0.10>)", answer("BODY[]<0>", message.substr(0, 10))));
+  REQUIRE(message.size() == 20); // as long as asked: maybe cut there
+  CHECK_FALSE(whole("(UID BODY.PEEK[]<0.20>)", answer("BODY[]<0>", message)));
+  // The largest partial asked counts, and one asked in full wins.
+  CHECK(whole("(BODY.PEEK[]<0.10> BODY.PEEK[]<0.100>)", answer("BODY[]<0>", message)) == message);
+  CHECK(whole("(BODY.PEEK[]<0.10> BODY.PEEK[])", answer("BODY[]", message)) == message);
+  // Parts, the header, the text, or an answer to another command's items are not the message.
+  CHECK_FALSE(whole("(UID BODY.PEEK[TEXT])", answer("BODY[TEXT]", "body\r\n")));
+  CHECK_FALSE(whole("(UID BODY.PEEK[1])", answer("BODY[1]", "body\r\n")));
+  CHECK_FALSE(whole("(UID FLAGS)", answer("BODY[]", message)));
+  CHECK_FALSE(whole("(UID BODY.PEEK[])", "* 3 FETCH (UID 7 FLAGS (\\Seen))\r\n"));
+}
