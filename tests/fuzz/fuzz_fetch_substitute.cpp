@@ -156,6 +156,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     check_announced(*response);
   }
+  if (items && response && response->kind == ResponseKind::fetch) {
+    // The whole message an answer carries is one of its own values, and only ever found
+    // where the items may carry it.
+    const auto& answer = std::get<FetchData>(response->body);
+    if (const auto whole = whole_message_in(answer, *items)) {
+      if (!answers_may_carry_whole_message(*items)) {
+        fail("a whole message where the items cannot carry one");
+      }
+      if (std::none_of(answer.atts.begin(), answer.atts.end(), [&whole](const MsgAtt& att) {
+            return att.string && att.string->value.data() == whole->data() &&
+                   att.string->value.size() == whole->size();
+          })) {
+        fail("a whole message that is no value of the answer");
+      }
+    }
+  }
   if (!msg || !items || !response || response->kind != ResponseKind::fetch) {
     return 0;
   }
