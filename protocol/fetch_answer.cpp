@@ -109,13 +109,13 @@ bool answers_may_carry_whole_message(const FetchItems& items) {
 std::optional<std::string_view> whole_message_in(const FetchData& data, const FetchItems& asked) {
   // The most octets a partial BODY[]<0.n> asked for; 0 when BODY[] was asked in full.
   std::optional<std::uint64_t> partial_octets;
+  bool rfc822 = false;
   for (const FetchItem& item : asked.items) {
+    rfc822 = rfc822 || item.attr == FetchAttr::rfc822;
     if (whole_message_item(item)) {
       const std::uint64_t n = item.partial ? item.partial->octets : 0;
-      partial_octets = !partial_octets || n == 0 ? n : std::max(*partial_octets, n);
-      if (n == 0) {
-        break;
-      }
+      const bool in_full = (partial_octets && *partial_octets == 0) || n == 0;
+      partial_octets = in_full ? 0 : std::max(partial_octets.value_or(0), n);
     }
   }
   for (const MsgAtt& att : data.atts) {
@@ -123,7 +123,8 @@ std::optional<std::string_view> whole_message_in(const FetchData& data, const Fe
       continue;
     }
     const std::string_view bytes = att.string->value;
-    if (*att.attr == FetchAttr::rfc822) {
+    // (An answer about what was not asked shows nothing about the message.)
+    if (*att.attr == FetchAttr::rfc822 && rfc822) {
       return bytes;
     }
     if (*att.attr != FetchAttr::body_section || !att.section.part.empty() ||

@@ -73,7 +73,8 @@ asio::awaitable<bool> FetchInterceptor::decide(InterceptIo& io, bool by_uid, std
                                                std::vector<Seen>& seen, const MailboxKey& mailbox,
                                                bool first_sync,
                                                const std::vector<std::uint32_t>* named,
-                                               std::uint64_t section_one, bool named_from_answers) {
+                                               std::uint64_t section_one,
+                                               Candidates* from_answers) {
   const std::string fetch = by_uid ? "UID FETCH " : "FETCH ";
   std::shared_ptr<const MeetingListing> listing;
   if (service_.uses_listing()) {
@@ -178,18 +179,22 @@ asio::awaitable<bool> FetchInterceptor::decide(InterceptIo& io, bool by_uid, std
       }
     }
   }
-  // Candidates read ahead are remembered, to be fetched whole once named; so are those the
-  // client names when its command's own answers carry them whole (named_from_answers).
+  // Candidates read ahead are remembered, to be fetched whole once named; those the client
+  // names go to `from_answers` when its command's answers carry them whole.
   std::erase_if(whole, [&](const auto& candidate) {
     const auto [uid, size] = candidate;
-    if (!unnamed(uid) && !named_from_answers) {
-      return false;
-    }
-    if (size <= service_.max_message_size() && ahead_whole_.size() < max_ahead_whole) {
-      ahead_whole_.emplace(uid, size);
+    const bool fits = size <= service_.max_message_size();
+    if (unnamed(uid)) {
+      if (fits && ahead_whole_.size() < max_ahead_whole) {
+        ahead_whole_.emplace(uid, size);
+      }
       return true;
     }
-    return unnamed(uid); // one the client names is decided now all the same
+    if (from_answers != nullptr && fits) {
+      from_answers->emplace_back(uid, size);
+      return true;
+    }
+    return false;
   });
   std::erase_if(probing, unnamed);
   service_.keep_first_bodies(upn_);

@@ -652,6 +652,8 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
       co_return co_await stream(io, *streamed, mailbox, listing.get(), window, listed_below);
     }
   }
+  // Meeting messages the command names that its own answers will carry whole.
+  Candidates deferred;
   if (probe_set) {
     std::vector<Seen> seen;
     const bool first_sync = command.uid && window.through == 0;
@@ -662,7 +664,7 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
       decided = co_await fetch_whole_ahead(io, *probe_set, seen, mailbox);
     } else {
       decided = co_await decide(io, command.uid, *probe_set, seen, mailbox, first_sync, only,
-                                section_one, named && from_answers);
+                                section_one, from_answers ? &deferred : nullptr);
     }
     if (!decided) {
       outcome.ok = false;
@@ -681,7 +683,9 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
           (named && !std::binary_search(named->begin(), named->end(), r.uid))) {
         continue;
       }
-      if (auto message = service_.rewritten(mailbox.message(r.uid))) {
+      if (!deferred.empty()) {
+        serve_by_uid(mailbox, r.uid); // decide_from_answers() matches answers by UID
+      } else if (auto message = service_.rewritten(mailbox.message(r.uid))) {
         served_[r.seq] = std::move(message);
       }
     }
@@ -690,28 +694,14 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
     }
     window.through = std::max(window.through, highest);
   }
-  if (named && from_answers) {
-    // The named messages the probe found to fetch whole come whole with the answers.
-    std::map<std::uint32_t, std::uint64_t> candidates;
-    for (std::uint32_t uid : *named) {
-      if (auto it = ahead_whole_.find(uid); it != ahead_whole_.end()) {
-        candidates.insert(*it);
-        ahead_whole_.erase(it);
-      }
-    }
-    if (!candidates.empty()) {
-      served_.clear(); // by sequence number: the answers are matched by UID instead
-      for (const auto& [uid, state] : service_.known(mailbox, *named)) {
-        if (state == MessageState::rewritten) {
-          serve_by_uid(mailbox, uid);
-        }
-      }
-      co_return co_await decide_from_answers(io, command, mailbox, std::move(candidates));
-    }
-  }
   if (command.uid && window.names_above) {
     watch_tag_ = command.tag;
     watch_above_ = window.through;
+  }
+  if (!deferred.empty()) {
+    // The meeting messages the probe found come whole with the command's own answers.
+    std::map<std::uint32_t, std::uint64_t> candidates(deferred.begin(), deferred.end());
+    co_return co_await decide_from_answers(io, command, mailbox, std::move(candidates));
   }
   if (probe_set && command.uid && !streams) {
     // Decided now, some rewritten (a download of mail read ahead, announced, or found by the

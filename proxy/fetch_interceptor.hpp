@@ -197,21 +197,23 @@ class FetchInterceptor {
   asio::awaitable<std::optional<std::string>> read_message(InterceptIo& io,
                                                            std::string* flush = nullptr);
   std::string next_tag();
+  // Messages to fetch whole and decide: UID and RFC822.SIZE.
+  using Candidates = std::vector<std::pair<std::uint32_t, std::uint64_t>>;
   // Probes and decides the command's undecided messages; `seen` receives what the first
   // probe saw. False when the upstream failed. `first_sync`: the mailbox has nothing decided
   // yet, so a listing refreshed for it brings the events along. `named` (ascending), when the
   // probe reads ahead: the UIDs the client asked for; of the others, only what the probe tells
   // apart at once is decided, and those it finds to fetch whole are remembered (ahead_whole_,
   // fetch_whole_ahead()). `section_one`: how much of BODY[1] a probe of structures asks along
-  // (section_one_octets()). `named_from_answers`: the client's command carries the messages it
-  // names whole, so those it finds to fetch whole are remembered as well, for
-  // decide_from_answers().
+  // (section_one_octets()). `from_answers`, when the client's command carries whole the
+  // messages it names: receives those it finds to fetch whole, for decide_from_answers(),
+  // rather than fetching them.
   asio::awaitable<bool> decide(InterceptIo& io, bool by_uid, std::string set,
                                std::vector<Seen>& seen, const MailboxKey& mailbox,
                                bool first_sync = false,
                                const std::vector<std::uint32_t>* named = nullptr,
                                std::uint64_t section_one = calendar::kAlongOctets,
-                               bool named_from_answers = false);
+                               Candidates* from_answers = nullptr);
   // A message whose first text body may start with the OWA link: its UID, RFC822.SIZE and
   // where to look.
   struct Probing {
@@ -220,8 +222,6 @@ class FetchInterceptor {
     calendar::Probe probe;
     int rounds = 0; // prefix probes sent so far
   };
-  // Messages to fetch whole and decide: UID and RFC822.SIZE.
-  using Candidates = std::vector<std::pair<std::uint32_t, std::uint64_t>>;
   // Asks for the start of each first text body until it shows whether the body starts with
   // the OWA link, and fetches whole and decides (decide_whole()) the candidates: those of
   // `whole`, those the probes find, and those small enough to be fetched whole rather than

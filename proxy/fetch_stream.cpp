@@ -1,7 +1,7 @@
 // FetchInterceptor, a FETCH answered as it comes: only the answers about undecided meeting
 // messages wait, for their messages to be decided. A header-sized one (a sync); or one whose
-// answers carry announced meeting messages whole (opening or downloading them), decided from
-// those bytes.
+// answers carry whole the meeting messages it names (a client opening or downloading them),
+// which are decided from those bytes.
 
 #include "proxy/fetch_interceptor.hpp"
 
@@ -317,9 +317,9 @@ FetchInterceptor::decide_from_answers(InterceptIo& io, const protocol::Command& 
     log_event(LogLevel::trace, "G",
               {field("session", session_id_), field("streamed", sanitize_for_log(command.tag))});
   }
-  // Answers about candidates that did not carry them whole, and, from the first of those on,
-  // everything else too (in order: the client sees what the server said as it said
-  // it). Only a partial fetch of a message longer than asked leaves one to wait.
+  // Answers about candidates that did not carry them whole and, from the first of those on,
+  // everything else too, in order: the client sees what the server said as it said it. Only
+  // a partial fetch of a message longer than asked leaves one to wait.
   std::vector<std::pair<std::string, std::uint32_t>> waiting;
   std::size_t waiting_bytes = 0;
   Candidates missing; // to fetch whole once the command is answered
@@ -332,11 +332,11 @@ FetchInterceptor::decide_from_answers(InterceptIo& io, const protocol::Command& 
     }
     const LineHead head = head_of(*message);
     if (head.tag == command.tag) {
+      if (watch_tag_ == command.tag) {
+        watch_tag_.clear();
+      }
       outcome.completion = std::move(*message);
       break;
-    }
-    if (head.tag == "*" && head.number && protocol::imap_iequals(head.name, "EXISTS")) {
-      mailbox_grew_ = true;
     }
     std::uint32_t uid = 0;
     bool wait = false;
@@ -380,7 +380,13 @@ FetchInterceptor::decide_from_answers(InterceptIo& io, const protocol::Command& 
         wait = true;
       }
     }
-    note_sequence(*message, uid);
+    if (!candidates.contains(uid) && !wait) {
+      // What the relay notes of every response, such as mail shown as it is while the command
+      // answers (watch_tag_).
+      note_response(std::string_view(*message).substr(0, message->find('\n') + 1));
+    } else {
+      note_sequence(*message, uid);
+    }
     if (uid != 0 && served_uid_.contains(uid)) {
       *message = substitute(std::move(*message), uid);
     }

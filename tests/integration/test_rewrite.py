@@ -1113,6 +1113,29 @@ SyncState *
         self.assertEqual(len(streamed), len(meetings), lines)
         self.assertEqual(len(lines), len(probes) + len(streamed), lines)
 
+    def test_whole_mailbox_download_is_decided_from_its_own_answers(self):
+        # A client that downloads a whole mailbox in one command (UID FETCH 1:* BODY.PEEK[])
+        # before anything is decided: the probe tells the meeting messages apart, and the
+        # command then goes upstream as the client sent it, each meeting message decided from
+        # the whole message its answer carries. One round trip besides the client's, with the
+        # listing and (this mailbox's first bodies being decided by the probe) without it.
+        command = b"UID FETCH 1:* (UID FLAGS BODY.PEEK[])"
+        with self.gateway_session() as c:
+            reference = fetch_literals(c, b"UID FETCH 1:* (UID BODY.PEEK[])")
+        for listing in (True, False):
+            with self.subTest(listing=listing):
+                gw = self.fresh_gateway(f"download-all-{listing}", listing=listing)
+                try:
+                    with self.gateway_session(gw) as c:
+                        got = fetch_literals(c, command)
+                    lines = self.gateway_lines(gw)
+                finally:
+                    gw.stop()
+                self.assertEqual(got, reference)
+                self.assertEqual(len(lines), 2, lines)
+                self.assertIn("MESSAGE-ID" if listing else "BODYSTRUCTURE", lines[0])
+                self.assertIn(" streamed=T", lines[1])
+
     def download_one_by_one(self, name: str, *, listing: bool) -> list[str]:
         """offlineimap's sync through a fresh gateway, each download checked against the
         reference gateway's answer; the lines the gateway sent upstream itself."""
@@ -1272,8 +1295,10 @@ SyncState *
                 shown = fetch_literals(c, b"UID FETCH 1:* (UID BODY.PEEK[])")
                 probes = self.gateway_lines(gw)[g_before:]
             self.assertTrue(late, "no mail arrived during the probe")
-            self.assertEqual(len(probes), 2, probes)  # the new mail's Message-ID, then its body
-            named = [re.split(r"[,:]", re.search(r"UID FETCH (\S+) ", p).group(1)) for p in probes]
+            # The new mail's Message-ID, then the command itself, whose answer carries its body.
+            self.assertEqual(len(probes), 2, probes)
+            self.assertIn(" streamed=T", probes[1])
+            named = [re.split(r"[,:]", re.search(r"UID FETCH (\S+) ", p).group(1)) for p in probes[:1]]
             self.assertNotIn(str(late["uid"]), sum(named, []), probes)
             self.assertEqual(len(calendar_parts(shown[probed_uid])), 1)
             self.assertEqual(shown[late["uid"]], late["data"])

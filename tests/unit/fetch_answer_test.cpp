@@ -157,6 +157,10 @@ TEST_CASE("which answers carry the whole message", "[fetch_answer]") {
   // The largest partial asked counts, and one asked in full wins.
   CHECK(whole("(BODY.PEEK[]<0.10> BODY.PEEK[]<0.100>)", answer("BODY[]<0>", message)) == message);
   CHECK(whole("(BODY.PEEK[]<0.10> BODY.PEEK[])", answer("BODY[]", message)) == message);
+  CHECK(whole("(BODY.PEEK[] BODY.PEEK[]<0.10>)", answer("BODY[]", message)) == message);
+  CHECK(whole("(BODY.PEEK[]<0.10> RFC822)", answer("RFC822", message)) == message);
+  // What was not asked shows nothing, even when it looks like the message.
+  CHECK_FALSE(whole("(UID BODY.PEEK[1])", answer("RFC822", message)));
   // Parts, the header, the text, or an answer to another command's items are not the message.
   CHECK_FALSE(whole("(UID BODY.PEEK[TEXT])", answer("BODY[TEXT]", "body\r\n")));
   CHECK_FALSE(whole("(UID BODY.PEEK[1])", answer("BODY[1]", "body\r\n")));
