@@ -652,8 +652,12 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
       co_return co_await stream(io, *streamed, mailbox, listing.get(), window, listed_below);
     }
   }
-  // Meeting messages the command names that its own answers will carry whole.
+  // Meeting messages the command names that its own answers will carry whole, and what the
+  // probe saw (its UIDs, the highest of them).
   Candidates deferred;
+  std::vector<std::uint32_t> probed;
+  std::uint32_t highest = 0;
+  Window probed_window; // as it was before the probe
   if (probe_set) {
     std::vector<Seen> seen;
     const bool first_sync = command.uid && window.through == 0;
@@ -670,8 +674,6 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
       outcome.ok = false;
       co_return outcome;
     }
-    std::vector<std::uint32_t> probed;
-    std::uint32_t highest = 0;
     for (const Seen& r : seen) {
       probed.push_back(r.uid);
       highest = std::max(highest, r.uid);
@@ -692,6 +694,7 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
     if (states.size() == seen.size()) {
       note_decided(mailbox, window, highest);
     }
+    probed_window = window;
     window.through = std::max(window.through, highest);
   }
   if (command.uid && window.names_above) {
@@ -701,7 +704,12 @@ asio::awaitable<InterceptOutcome> FetchInterceptor::run(InterceptIo io) {
   if (!deferred.empty()) {
     // The meeting messages the probe found come whole with the command's own answers.
     std::map<std::uint32_t, std::uint64_t> candidates(deferred.begin(), deferred.end());
-    co_return co_await decide_from_answers(io, command, mailbox, std::move(candidates));
+    InterceptOutcome answered =
+        co_await decide_from_answers(io, command, mailbox, std::move(candidates));
+    if (answered.ok && service_.known(mailbox, probed).size() == probed.size()) {
+      note_decided(mailbox, probed_window, highest);
+    }
+    co_return answered;
   }
   if (probe_set && command.uid && !streams) {
     // Decided now, some rewritten (a download of mail read ahead, announced, or found by the
