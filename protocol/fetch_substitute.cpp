@@ -90,6 +90,12 @@ bool shows_content(const FetchItems& items) {
                      [](const FetchItem& item) { return shows_content(item); });
 }
 
+bool shows_content(const FetchData& answer) {
+  return std::any_of(answer.atts.begin(), answer.atts.end(), [](const MsgAtt& att) {
+    return !att.attr || shows_content(FetchItem{*att.attr, att.section, false, std::nullopt});
+  });
+}
+
 namespace {
 
 // What a content item becomes: its rebuilt text, or the error that ends the rebuild.

@@ -22,6 +22,8 @@ namespace icalgate::protocol {
 // ENVELOPE does not (the rewrite keeps every header field it reads).
 bool shows_content(const FetchItem& item);
 bool shows_content(const FetchItems& items);
+// Whether an answer shows such an item (an attribute this parser does not know counts).
+bool shows_content(const FetchData& answer);
 
 // `response` is a parsed untagged FETCH (Response::raw set); `requested` the items of the
 // command it answers (needed for partial lengths, which the response does not repeat).

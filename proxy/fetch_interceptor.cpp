@@ -47,11 +47,7 @@ bool answer_shows_content(std::string_view first_line) {
   if (!parsed || parsed->kind != protocol::ResponseKind::fetch) {
     return true;
   }
-  const auto& atts = std::get<protocol::FetchData>(parsed->body).atts;
-  return std::any_of(atts.begin(), atts.end(), [](const protocol::MsgAtt& att) {
-    return !att.attr || protocol::shows_content(
-                            protocol::FetchItem{*att.attr, att.section, false, std::nullopt});
-  });
+  return protocol::shows_content(std::get<protocol::FetchData>(parsed->body));
 }
 
 std::optional<std::vector<std::uint32_t>> explicit_uids(const protocol::SequenceSet& set) {

@@ -361,10 +361,7 @@ FetchInterceptor::decide_from_answers(InterceptIo& io, const protocol::Command& 
     if (const auto c = parsed ? candidates.find(uid) : candidates.end(); c != candidates.end()) {
       const auto& data = std::get<protocol::FetchData>(parsed->body);
       const auto whole = protocol::whole_message_in(data, answering_items_);
-      const bool content = std::any_of(data.atts.begin(), data.atts.end(), [](const auto& att) {
-        return att.attr && protocol::shows_content(
-                               protocol::FetchItem{*att.attr, att.section, false, std::nullopt});
-      });
+      const bool content = protocol::shows_content(data);
       if (whole) {
         // No upstream command; for an announced message, whose announcement holds the event,
         // no Graph request either.
