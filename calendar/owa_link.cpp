@@ -522,7 +522,9 @@ std::optional<std::string> decode_prefix(std::string_view enc, TransferEncoding 
     if (last_eq != std::string_view::npos && enc.size() - last_eq <= 3) {
       cut = last_eq;
     }
-    return mime::decode_quoted_printable(enc.substr(0, cut));
+    // As leniently as the whole body (decode_body()): a start must not rule out what the
+    // whole message would show.
+    return decode_body(enc.substr(0, cut), encoding);
   }
   default:
     return decode_body(enc, encoding);
